@@ -1,0 +1,78 @@
+//! Renders a patch's Markdown documents (revision bulletin, checklist, test book) to HTML.
+//!
+//! The people who read these on the day — an operator on the host, a release manager in a
+//! browser — should not need a Markdown viewer, so every bundle carries both forms. The page is
+//! complete and self-contained (no external stylesheet, no script), and deterministic: the same
+//! Markdown always gives the same bytes, which the reproducible bundle depends on.
+
+use pulldown_cmark::{html, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
+
+/// A complete HTML page for `markdown`; its title is the first level-1 heading, else `fallback`.
+pub fn render_page(markdown: &str, fallback: &str, subtitle: &str) -> String {
+    let title = first_heading(markdown).unwrap_or_else(|| fallback.to_string());
+    let mut body = String::new();
+    html::push_html(&mut body, Parser::new_ext(markdown, options()));
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{title} — {subtitle}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n\
+         <p class=\"bundle\">{subtitle}</p>\n{body}</body>\n</html>\n",
+        title = escape(&title),
+        subtitle = escape(subtitle),
+    )
+}
+
+const STYLE: &str = "body{font-family:sans-serif;max-width:50em;margin:2em auto;padding:0 1em;\
+line-height:1.5}code,pre{font-family:monospace;background:#f4f4f4}pre{padding:.5em;\
+overflow-x:auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .5em}\
+.bundle{color:#666;font-size:.9em}";
+
+fn options() -> Options {
+    Options::ENABLE_TABLES | Options::ENABLE_TASKLISTS | Options::ENABLE_STRIKETHROUGH
+}
+
+/// The text of the first `# heading`.
+fn first_heading(markdown: &str) -> Option<String> {
+    let mut inside = false;
+    let mut text = String::new();
+    for event in Parser::new_ext(markdown, options()) {
+        match event {
+            Event::Start(Tag::Heading {
+                level: HeadingLevel::H1,
+                ..
+            }) => inside = true,
+            Event::End(TagEnd::Heading(HeadingLevel::H1)) => return Some(text),
+            Event::Text(t) | Event::Code(t) if inside => text.push_str(&t),
+            _ => {}
+        }
+    }
+    None
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn title_comes_from_the_first_heading() {
+        let page = render_page("intro\n\n# Bulletin `2.0` <x>\n\n- [ ] a", "bulletin", "v2");
+        assert!(page.starts_with("<!DOCTYPE html>"));
+        assert!(page.contains("<title>Bulletin 2.0 &lt;x&gt; — v2</title>"));
+        assert!(page.contains("type=\"checkbox\""));
+        assert!(page.ends_with("</html>\n"));
+    }
+
+    #[test]
+    fn falls_back_to_the_file_name_and_is_deterministic() {
+        let a = render_page("no heading", "testbook", "v2");
+        assert!(a.contains("<title>testbook — v2</title>"));
+        assert_eq!(a, render_page("no heading", "testbook", "v2"));
+    }
+}
