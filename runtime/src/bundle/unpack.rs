@@ -1,0 +1,174 @@
+//! Safe, all-or-nothing extraction of a bundle tarball.
+//!
+//! 1. [`verify_tarball`](super::verify_tarball)'s walk runs first and writes nothing: a bad
+//!    tarball is refused before the file system is touched.
+//! 2. The same walk runs again with a sink that writes, into a fresh temporary directory beside
+//!    the target. Every check is repeated, so a tarball swapped between the passes is caught.
+//!    Files are created with `O_EXCL` and the manifest forbids entries below symlinks, so nothing
+//!    is ever written through a link.
+//! 3. The temporary directory is renamed to `<into>/<top>` with `RENAME_NOREPLACE`, so a bundle
+//!    already there (or one unpacked concurrently) is never replaced.
+//!
+//! On any failure the temporary directory is removed: the caller sees either the complete,
+//! verified bundle or nothing.
+
+use std::fs::{DirBuilder, File, OpenOptions, Permissions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use super::verify::{scan_tarball, CheckOnly, Sink};
+use super::{BundleError, FileEntry, MODE_EXEC};
+
+/// Verifies `tarball`, then extracts it to `<into>/<top>` and returns that path, the bundle
+/// root. Refuses if `<into>/<top>` already exists; leaves nothing behind on failure.
+pub fn unpack(tarball: &Path, into: &Path) -> Result<PathBuf, BundleError> {
+    let verified = scan_tarball(tarball, &mut CheckOnly)?;
+    let target = into.join(&verified.top);
+    refuse_existing(&target)?;
+    let staging = make_temp_dir(into, &verified.top)?;
+    let result =
+        extract(tarball, &staging, &verified.manifest).and_then(|()| publish(&staging, &target));
+    if result.is_err() {
+        // Best effort: the original error is the one worth reporting.
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    result.map(|()| target)
+}
+
+fn refuse_existing(target: &Path) -> Result<(), BundleError> {
+    match std::fs::symlink_metadata(target) {
+        Ok(_) => Err(BundleError::TargetExists {
+            path: target.to_path_buf(),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(BundleError::io(target, "check")(e)),
+    }
+}
+
+/// A new, empty directory `<into>/.<top>.unpacking-<pid>-<n>`, on the same file system as the
+/// target so the final rename is atomic.
+fn make_temp_dir(into: &Path, top: &str) -> Result<PathBuf, BundleError> {
+    let pid = std::process::id();
+    let mut attempt = 0;
+    loop {
+        let dir = into.join(format!(".{top}.unpacking-{pid}-{attempt}"));
+        match DirBuilder::new().mode(MODE_EXEC).create(&dir) {
+            Ok(()) => return set_mode(&dir, MODE_EXEC).map(|()| dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => {
+                attempt += 1;
+            }
+            Err(e) => return Err(BundleError::io(dir, "create the unpack directory")(e)),
+        }
+    }
+}
+
+/// The second, writing walk; its manifest must be the one the first walk verified.
+fn extract(tarball: &Path, staging: &Path, verified: &super::Manifest) -> Result<(), BundleError> {
+    let mut sink = Extract {
+        root: staging.to_path_buf(),
+        current: None,
+    };
+    let scanned = scan_tarball(tarball, &mut sink)?;
+    if &scanned.manifest != verified {
+        return Err(BundleError::Layout {
+            bundle: tarball.to_path_buf(),
+            what: "the tarball changed while it was being unpacked".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Moves the finished tree into place without ever replacing an existing one.
+fn publish(staging: &Path, target: &Path) -> Result<(), BundleError> {
+    use rustix::fs::{renameat_with, RenameFlags, CWD};
+    match renameat_with(CWD, staging, CWD, target, RenameFlags::NOREPLACE) {
+        Ok(()) => Ok(()),
+        Err(rustix::io::Errno::EXIST) | Err(rustix::io::Errno::NOTEMPTY) => {
+            Err(BundleError::TargetExists {
+                path: target.to_path_buf(),
+            })
+        }
+        // Some file systems lack RENAME_NOREPLACE: fall back to check-then-rename.
+        Err(rustix::io::Errno::INVAL) | Err(rustix::io::Errno::NOSYS) => {
+            refuse_existing(target)?;
+            std::fs::rename(staging, target)
+                .map_err(BundleError::io(target, "rename the bundle to"))
+        }
+        Err(e) => Err(BundleError::io(target, "rename the bundle to")(e.into())),
+    }
+}
+
+fn set_mode(path: &Path, mode: u32) -> Result<(), BundleError> {
+    // Explicit, because the umask would otherwise decide the bundle's permissions.
+    std::fs::set_permissions(path, Permissions::from_mode(mode))
+        .map_err(BundleError::io(path, "set the permissions of"))
+}
+
+/// The sink that writes the bundle under `root`.
+struct Extract {
+    root: PathBuf,
+    current: Option<(PathBuf, File)>,
+}
+
+impl Extract {
+    /// Creates the parents of `path`; tarballs from `pack` list them, others may not.
+    fn parents(&self, path: &Path) -> Result<(), BundleError> {
+        match path.parent() {
+            Some(parent) => DirBuilder::new()
+                .recursive(true)
+                .mode(MODE_EXEC)
+                .create(parent)
+                .map_err(BundleError::io(parent, "create")),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Sink for Extract {
+    fn dir(&mut self, rel: &str) -> Result<(), BundleError> {
+        let path = self.root.join(rel);
+        DirBuilder::new()
+            .recursive(true)
+            .mode(MODE_EXEC)
+            .create(&path)
+            .map_err(BundleError::io(&path, "create"))?;
+        set_mode(&path, MODE_EXEC)
+    }
+
+    fn begin_file(&mut self, entry: &FileEntry) -> Result<(), BundleError> {
+        let path = self.root.join(&entry.path);
+        self.parents(&path)?;
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(entry.mode)
+            .open(&path)
+            .map_err(BundleError::io(&path, "create"))?;
+        file.set_permissions(Permissions::from_mode(entry.mode))
+            .map_err(BundleError::io(&path, "set the permissions of"))?;
+        self.current = Some((path, file));
+        Ok(())
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<(), BundleError> {
+        match &mut self.current {
+            Some((path, file)) => file
+                .write_all(bytes)
+                .map_err(BundleError::io(&*path, "write")),
+            None => Ok(()),
+        }
+    }
+
+    fn end_file(&mut self) -> Result<(), BundleError> {
+        self.current = None;
+        Ok(())
+    }
+
+    fn symlink(&mut self, entry: &FileEntry, target: &str) -> Result<(), BundleError> {
+        let path = self.root.join(&entry.path);
+        self.parents(&path)?;
+        std::os::unix::fs::symlink(target, &path)
+            .map_err(BundleError::io(&path, "create the symlink"))
+    }
+}
