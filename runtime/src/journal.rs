@@ -1,1 +1,359 @@
-//! TODO
+//! The run journal, `journal.jsonl`: what the run did, in a form a program can replay.
+//!
+//! The journal is written **ahead**: a step records the [`Intent`] of an action — with everything
+//! its undo will need — and the record is fsync'd before the action starts. So whatever kills the
+//! run (SSH cut, `kill -9`, power loss), the journal on disk names every action that may have
+//! happened, and `bascule recover` can undo them. Undos are idempotent, so undoing an intent whose
+//! action never happened is harmless.
+//!
+//! One JSON object per line. A torn last line (the crash hit mid-write) is ignored on reading: its
+//! action had not started, since actions start only after their record is synced.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use crate::db::DbTarget;
+use crate::state::PlatformState;
+
+pub const JOURNAL_FILE: &str = "journal.jsonl";
+
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}: not a journal record: {what}")]
+    Corrupt {
+        path: PathBuf,
+        line: usize,
+        what: String,
+    },
+}
+
+/// What kind of run a journal belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunKind {
+    Apply,
+    /// The undo of a committed apply; its journal names the run it undoes.
+    Rollback,
+}
+
+/// A database's state before the migrate step touched it: what its undo goes back to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DbStart {
+    pub target: DbTarget,
+    pub version: u32,
+    /// Whether the version table existed; if not, the undo drops the one the run created.
+    pub had_version_table: bool,
+}
+
+/// An action about to happen, with what its undo needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum Intent {
+    /// The run takes the host lock.
+    Lock { path: PathBuf, run: String },
+    /// A new release directory is created (and removed by the undo).
+    CreateRelease { dir: PathBuf, partial: PathBuf },
+    /// `link` is switched from `previous` (none: it did not exist) to `next`.
+    SwitchCurrent {
+        link: PathBuf,
+        previous: Option<PathBuf>,
+        next: PathBuf,
+    },
+    /// These databases are migrated from the versions they are at now.
+    Migrate { databases: Vec<DbStart> },
+    /// `platform.toml` is rewritten (`previous`: none, it did not exist).
+    RecordVersion {
+        previous: Option<PlatformState>,
+        next: PlatformState,
+    },
+}
+
+/// One line of the journal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum Event {
+    RunStart {
+        run: String,
+        kind: RunKind,
+        version: String,
+        /// The digest of the bundle's manifest: `rollback` and `recover` insist on the same bundle.
+        bundle_digest: String,
+        /// For a rollback: the run it undoes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        undoes: Option<String>,
+        at: String,
+    },
+    StepStart {
+        step: String,
+        at: String,
+    },
+    Intent {
+        step: String,
+        intent: Intent,
+        at: String,
+    },
+    StepDone {
+        step: String,
+        at: String,
+        ms: u64,
+    },
+    StepFailed {
+        step: String,
+        at: String,
+        ms: u64,
+        error: String,
+    },
+    UndoStart {
+        step: String,
+        at: String,
+    },
+    UndoDone {
+        step: String,
+        at: String,
+        ms: u64,
+    },
+    UndoFailed {
+        step: String,
+        at: String,
+        error: String,
+    },
+    /// Every step succeeded: from here on the run is kept, and only `rollback` undoes it.
+    RunCommitted {
+        at: String,
+    },
+    /// Every started step was undone: the host is as it was before the run.
+    RunRolledBack {
+        at: String,
+    },
+}
+
+/// An append-only journal; every append is fsync'd before it returns.
+pub struct Journal {
+    path: PathBuf,
+    file: Mutex<File>,
+}
+
+impl Journal {
+    pub fn create(path: &Path) -> Result<Journal, JournalError> {
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|source| JournalError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        if let Some(dir) = path.parent() {
+            crate::state::sync_dir(dir).map_err(|source| JournalError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        Ok(Journal {
+            path: path.to_path_buf(),
+            file: Mutex::new(file),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one event and waits until it is on disk.
+    pub fn append(&self, event: &Event) -> Result<(), JournalError> {
+        let io = |source| JournalError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        let mut line = serde_json::to_string(event).map_err(|e| JournalError::Corrupt {
+            path: self.path.clone(),
+            line: 0,
+            what: e.to_string(),
+        })?;
+        line.push('\n');
+        let mut file = match self.file.lock() {
+            Ok(file) => file,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        file.write_all(line.as_bytes()).map_err(io)?;
+        file.sync_data().map_err(io)
+    }
+
+    /// Reads every complete record; a torn final line is dropped.
+    pub fn read(path: &Path) -> Result<Vec<Event>, JournalError> {
+        let io = |source| JournalError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = File::open(path).map_err(io)?;
+        let lines: Vec<String> = BufReader::new(file)
+            .lines()
+            .collect::<Result<_, _>>()
+            .map_err(io)?;
+        let mut events = Vec::with_capacity(lines.len());
+        for (index, line) in lines.iter().enumerate() {
+            match serde_json::from_str(line) {
+                Ok(event) => events.push(event),
+                Err(_) if index + 1 == lines.len() => break,
+                Err(e) => {
+                    return Err(JournalError::Corrupt {
+                        path: path.to_path_buf(),
+                        line: index + 1,
+                        what: e.to_string(),
+                    })
+                }
+            }
+        }
+        Ok(events)
+    }
+}
+
+/// Now, as journal and report timestamps write it.
+pub fn now() -> String {
+    chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
+}
+
+/// What a journal says about the steps of its run, in the order they started.
+#[derive(Debug, Clone, Default)]
+pub struct StepHistory {
+    pub name: String,
+    pub intents: Vec<Intent>,
+    pub done: bool,
+    pub undone: bool,
+}
+
+/// Summarises a journal: its start record, the steps with their intents, and the run's end.
+#[derive(Debug, Clone)]
+pub struct RunHistory {
+    pub start: Option<Event>,
+    pub steps: Vec<StepHistory>,
+    pub committed: bool,
+    pub rolled_back: bool,
+}
+
+impl RunHistory {
+    pub fn from_events(events: &[Event]) -> RunHistory {
+        let mut history = RunHistory {
+            start: None,
+            steps: Vec::new(),
+            committed: false,
+            rolled_back: false,
+        };
+        for event in events {
+            match event {
+                Event::RunStart { .. } => history.start = Some(event.clone()),
+                Event::StepStart { step, .. } => history.steps.push(StepHistory {
+                    name: step.clone(),
+                    ..StepHistory::default()
+                }),
+                Event::Intent { step, intent, .. } => {
+                    if let Some(s) = history.step_mut(step) {
+                        s.intents.push(intent.clone());
+                    }
+                }
+                Event::StepDone { step, .. } => {
+                    if let Some(s) = history.step_mut(step) {
+                        s.done = true;
+                    }
+                }
+                Event::UndoDone { step, .. } => {
+                    if let Some(s) = history.step_mut(step) {
+                        s.undone = true;
+                    }
+                }
+                Event::RunCommitted { .. } => history.committed = true,
+                Event::RunRolledBack { .. } => history.rolled_back = true,
+                Event::StepFailed { .. } | Event::UndoStart { .. } | Event::UndoFailed { .. } => {}
+            }
+        }
+        history
+    }
+
+    fn step_mut(&mut self, name: &str) -> Option<&mut StepHistory> {
+        self.steps.iter_mut().rev().find(|s| s.name == name)
+    }
+
+    /// The run id and bundle digest recorded at its start.
+    pub fn run_and_digest(&self) -> Option<(&str, &str)> {
+        match &self.start {
+            Some(Event::RunStart {
+                run, bundle_digest, ..
+            }) => Some((run, bundle_digest)),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_torn_last_line_is_dropped_but_a_torn_middle_line_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(JOURNAL_FILE);
+        let journal = Journal::create(&path).unwrap();
+        let start = Event::StepStart {
+            step: "guard".into(),
+            at: now(),
+        };
+        journal.append(&start).unwrap();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"{\"event\":\"step-do")
+            .unwrap();
+        assert_eq!(Journal::read(&path).unwrap(), vec![start.clone()]);
+
+        journal.append(&start).unwrap();
+        let err = Journal::read(&path).unwrap_err();
+        assert!(
+            matches!(err, JournalError::Corrupt { line: 2, .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn history_groups_intents_under_their_step() {
+        let intent = Intent::Lock {
+            path: "/x/lock".into(),
+            run: "r1".into(),
+        };
+        let events = vec![
+            Event::StepStart {
+                step: "guard".into(),
+                at: now(),
+            },
+            Event::Intent {
+                step: "guard".into(),
+                intent: intent.clone(),
+                at: now(),
+            },
+            Event::StepDone {
+                step: "guard".into(),
+                at: now(),
+                ms: 1,
+            },
+            Event::StepStart {
+                step: "preflight".into(),
+                at: now(),
+            },
+        ];
+        let history = RunHistory::from_events(&events);
+        assert_eq!(history.steps.len(), 2);
+        assert_eq!(history.steps[0].intents, vec![intent]);
+        assert!(history.steps[0].done);
+        assert!(!history.steps[1].done);
+        assert!(!history.committed);
+    }
+}

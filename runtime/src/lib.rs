@@ -22,15 +22,19 @@
 pub mod bundle;
 pub mod db;
 pub mod engine;
+pub mod fsutil;
 pub mod host;
 pub mod journal;
 pub mod migration;
+pub mod parallel;
 pub mod patch;
 pub mod plan;
+pub mod run;
 pub mod runlog;
 pub mod sql;
 pub mod state;
 pub mod steps;
+pub mod survey;
 
 /// Lower-case hex SHA-256 of some bytes: the one digest used everywhere (manifest, migrations).
 pub fn sha256_hex(bytes: &[u8]) -> String {

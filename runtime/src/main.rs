@@ -1,1 +1,221 @@
-fn main() {}
+//! `bascule`: the runtime that ships inside every patch bundle.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context as _};
+use clap::{Args, Parser, Subcommand};
+
+use bascule::bundle::{self, Manifest, MANIFEST_FILE};
+use bascule::engine::{Options, Outcome};
+use bascule::host::{HostProfile, DEFAULT_PROFILE};
+use bascule::patch::Patch;
+use bascule::run::{self, describe_outcome, RunReport, Setup};
+
+/// Apply a platform release with automatic, complete rollback.
+///
+/// This program is the runtime of one patch bundle. Unpack the bundle on the host and run
+/// the `bascule` inside it:
+///
+///     tar xzf bascule-2.4.0.tar.gz
+///     bascule-2.4.0/bin/bascule verify
+///     bascule-2.4.0/bin/bascule plan
+///     tmux new -s release
+///     bascule-2.4.0/bin/bascule apply
+///
+/// `apply` runs its steps in order (guard, preflight, install-code, migrate, post-checks,
+/// finish). If any step fails, every step already done is undone in reverse: the host ends
+/// exactly as it started (same `current` release, same schemas and data, same version).
+/// Every command and statement is logged with a timestamp in
+/// <state_dir>/runs/<run-id>/update.log, and every action is journaled before it happens, so
+/// `bascule recover` can finish the undo of a run that was killed.
+///
+/// Exit status: 0 success; 1 the run failed and the host is as it was; 2 refused before
+/// starting (bad input, tampered bundle); 3 the undo is incomplete: fix the cause, then run
+/// `bascule recover`.
+#[derive(Parser)]
+#[command(name = "bascule", version, verbatim_doc_comment)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check every file of the bundle against its manifest (an unpacked tree or a .tar.gz).
+    ///
+    /// Refuses a file changed by one byte, a truncated archive, a file the manifest does not
+    /// list, a missing file, and hostile entries (absolute paths, `..`, links leaving the
+    /// tree). Verifying an archive extracts nothing: it is read as a stream.
+    Verify(VerifyArgs),
+    /// Show what `apply` would do on this host, without changing anything.
+    ///
+    /// Reads the platform version, discovers every database of every class and reads its
+    /// version table, and lists the pending migrations, the checks and the steps.
+    Plan(HostArgs),
+    /// Apply the bundle to this host; on any failure, undo everything.
+    ///
+    /// Must run inside tmux or screen (an SSH cut must not kill it half-way) and not on a
+    /// day the patch's policy forbids (Fridays by default).
+    Apply(ApplyArgs),
+    /// Undo the last apply, which must have been made by this same bundle.
+    ///
+    /// Runs the down migrations back to each database's own starting version, switches
+    /// `current` back, removes the new release and restores the recorded platform version.
+    Rollback(RunArgs),
+    /// Finish the undo of a run that was killed (SSH cut, kill -9, power loss).
+    ///
+    /// Reads the journal of the run that still holds the host lock and undoes every action
+    /// it records, in reverse. Safe to run more than once.
+    Recover(RunArgs),
+}
+
+#[derive(Args)]
+struct BundleArg {
+    /// The unpacked bundle to use [default: the bundle this program is in]
+    #[arg(long, value_name = "DIR")]
+    bundle: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    /// An unpacked bundle directory or a bundle .tar.gz [default: the bundle this program is in]
+    path: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct HostArgs {
+    /// The host profile: where the platform, its databases and Bascule's state are on this host
+    #[arg(long, value_name = "FILE", default_value = DEFAULT_PROFILE)]
+    host: PathBuf,
+    #[command(flatten)]
+    bundle: BundleArg,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    #[command(flatten)]
+    host: HostArgs,
+    /// Run outside tmux/screen (for automation that keeps its own session)
+    #[arg(long)]
+    no_multiplexer: bool,
+    /// Print only the outcome, not each step
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Args)]
+struct ApplyArgs {
+    #[command(flatten)]
+    run: RunArgs,
+    /// Run on a day the patch's policy forbids, when the release team has agreed
+    #[arg(long)]
+    allow_forbidden_day: bool,
+}
+
+fn main() -> ExitCode {
+    match dispatch(Cli::parse().command) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Verify(args) => verify(args),
+        Command::Plan(args) => plan(args),
+        Command::Apply(args) => {
+            let setup = setup(&args.run, args.allow_forbidden_day)?;
+            finish(run::apply(&setup)?)
+        }
+        Command::Rollback(args) => finish(run::rollback(&setup(&args, false)?)?),
+        Command::Recover(args) => finish(run::recover(&setup(&args, false)?)?),
+    }
+}
+
+fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    let path = match args.path {
+        Some(path) => path,
+        None => own_bundle()?,
+    };
+    let manifest = if path.is_dir() {
+        bundle::verify_dir(&path)?
+    } else {
+        bundle::verify_tarball(&path)?
+    };
+    println!(
+        "{}: bundle {} verified: {} files match MANIFEST.toml (digest {})",
+        path.display(),
+        manifest.patch.version,
+        manifest.files.len(),
+        manifest.digest()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn plan(args: HostArgs) -> anyhow::Result<ExitCode> {
+    let (host, patch, manifest, _) = load(&args)?;
+    print!("{}", bascule::plan::render(&host, &patch, &manifest)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn load(args: &HostArgs) -> anyhow::Result<(HostProfile, Patch, Manifest, PathBuf)> {
+    let bundle_root = match &args.bundle.bundle {
+        Some(dir) => dir.clone(),
+        None => own_bundle()?,
+    };
+    let manifest = Manifest::read(&bundle_root)?;
+    let patch = Patch::load(&bundle_root)?;
+    let host = HostProfile::load(&args.host)?;
+    Ok((host, patch, manifest, bundle_root))
+}
+
+fn setup(args: &RunArgs, allow_forbidden_day: bool) -> anyhow::Result<Setup> {
+    let (host, patch, manifest, bundle_root) = load(&args.host)?;
+    let options = Options {
+        no_multiplexer: args.no_multiplexer,
+        allow_forbidden_day,
+        fail_at: std::env::var("BASCULE_FAIL_AT").ok(),
+        crash_at: std::env::var("BASCULE_CRASH_AT").ok(),
+        today: std::env::var("BASCULE_TODAY").ok(),
+        verbose: !args.quiet,
+    };
+    Ok(Setup {
+        host,
+        patch,
+        bundle_root,
+        manifest,
+        options,
+    })
+}
+
+/// The bundle this binary was unpacked with: `<bundle>/bin/bascule`.
+fn own_bundle() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe().context("cannot locate this program")?;
+    let root = exe.parent().and_then(Path::parent).map(Path::to_path_buf);
+    match root {
+        Some(root) if root.join(MANIFEST_FILE).is_file() => Ok(root),
+        _ => bail!(
+            "{} is not inside an unpacked bundle (no ../{MANIFEST_FILE}); run the bascule of the bundle, \
+             or pass --bundle DIR",
+            exe.display()
+        ),
+    }
+}
+
+fn finish(report: RunReport) -> anyhow::Result<ExitCode> {
+    println!("{}", describe_outcome(&report.outcome));
+    println!(
+        "run {}: log and journal in {}",
+        report.run_id,
+        report.run_dir.display()
+    );
+    Ok(match report.outcome {
+        Outcome::Committed => ExitCode::SUCCESS,
+        Outcome::RolledBack { .. } => ExitCode::from(1),
+        Outcome::UndoIncomplete { .. } => ExitCode::from(3),
+    })
+}

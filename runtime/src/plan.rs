@@ -1,1 +1,177 @@
-//! TODO
+//! `bascule plan`: what `apply` would do on this host, computed from the same survey, without
+//! changing anything.
+
+use std::fmt::Write as _;
+
+use crate::bundle::Manifest;
+use crate::engine::StepError;
+use crate::host::HostProfile;
+use crate::patch::{CheckWhen, Patch};
+use crate::state::PlatformState;
+use crate::steps::apply_steps;
+use crate::survey::{survey, ClassSurvey};
+
+/// The plan as a person reads it.
+pub fn render(host: &HostProfile, patch: &Patch, manifest: &Manifest) -> Result<String, StepError> {
+    let mut out = String::new();
+    let classes = survey(host, patch)?;
+    header(&mut out, host, patch, manifest)?;
+    databases(&mut out, &classes);
+    checks(&mut out, patch)?;
+    steps(&mut out);
+    problems(&mut out, &classes);
+    Ok(out)
+}
+
+fn header(
+    out: &mut String,
+    host: &HostProfile,
+    patch: &Patch,
+    manifest: &Manifest,
+) -> Result<(), StepError> {
+    let spec = &patch.spec.patch;
+    let title = if spec.title.is_empty() {
+        String::new()
+    } else {
+        format!(" — {}", spec.title)
+    };
+    let _ = writeln!(out, "Bascule plan: bundle {}{title}", spec.version);
+    let _ = writeln!(out, "  host profile  {}", host.path.display());
+    let current = PlatformState::read(&host.state_dir)?;
+    let platform = match &current {
+        Some(state) => {
+            let fits = if spec.from.matches(&state.version) {
+                "yes"
+            } else {
+                "NO"
+            };
+            format!(
+                "{} → {}  (patch applies from `{}`: {fits})",
+                state.version, spec.version, spec.from
+            )
+        }
+        None => format!("unknown → {}  (no platform version recorded)", spec.version),
+    };
+    let _ = writeln!(out, "  platform      {platform}");
+    let _ = writeln!(out, "  mode          {}", spec.mode);
+    let code: Vec<_> = manifest
+        .files
+        .iter()
+        .filter(|f| f.path.starts_with("code/"))
+        .collect();
+    let bytes: u64 = code.iter().map(|f| f.size).sum();
+    let link = std::fs::read_link(host.current_link())
+        .map_or("(none)".to_string(), |p| p.display().to_string());
+    let _ = writeln!(
+        out,
+        "  code          releases/{} ({} files, {}); current → {link}",
+        spec.version,
+        code.len(),
+        human_bytes(bytes)
+    );
+    Ok(())
+}
+
+fn databases(out: &mut String, classes: &[ClassSurvey]) {
+    let _ = writeln!(out, "\nDatabases");
+    if classes.is_empty() {
+        let _ = writeln!(out, "  (this patch has no migrations)");
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "  {:<8} {:<8} {:>9}  {:<16} {:>8}  migrations",
+        "class", "engine", "databases", "at version", "pending"
+    );
+    for class in classes {
+        let versions: Vec<String> = class
+            .versions()
+            .iter()
+            .map(|(v, n)| format!("{v} (×{n})"))
+            .collect();
+        let names: Vec<String> = class
+            .migrations
+            .migrations
+            .iter()
+            .map(|m| m.label())
+            .collect();
+        let _ = writeln!(
+            out,
+            "  {:<8} {:<8} {:>9}  {:<16} {:>8}  {}",
+            class.class,
+            class.dialect.to_string(),
+            class.databases.len(),
+            versions.join(", "),
+            class.pending_total(),
+            names.join(", ")
+        );
+    }
+}
+
+fn checks(out: &mut String, patch: &Patch) -> Result<(), StepError> {
+    let _ = writeln!(out, "\nConsistency checks (must return zero rows)");
+    let mut any = false;
+    for class in patch.spec.classes.keys() {
+        for check in patch.checks(class)? {
+            any = true;
+            let when = match check.when {
+                CheckWhen::Both => "before and after",
+                CheckWhen::BeforeOnly => "before",
+                CheckWhen::AfterOnly => "after",
+            };
+            let _ = writeln!(out, "  {class}: {} ({when})", check.name);
+        }
+    }
+    if !any {
+        let _ = writeln!(out, "  (none)");
+    }
+    Ok(())
+}
+
+fn steps(out: &mut String) {
+    let _ = writeln!(
+        out,
+        "\nSteps (any failure undoes every step before it, in reverse)"
+    );
+    for (index, step) in apply_steps().iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "  {:>2}. {:<13} {}",
+            index + 1,
+            step.name(),
+            step.summary()
+        );
+    }
+}
+
+fn problems(out: &mut String, classes: &[ClassSurvey]) {
+    let problems: Vec<String> = classes.iter().flat_map(|c| c.problems()).collect();
+    if problems.is_empty() {
+        let _ = writeln!(out, "\nNo problem found: `bascule apply` would proceed.");
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\nProblems ({}): `bascule apply` would refuse",
+        problems.len()
+    );
+    for problem in problems {
+        let _ = writeln!(out, "  - {problem}");
+    }
+}
+
+/// `1536` → `1.5 KiB`.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}

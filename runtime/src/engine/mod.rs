@@ -1,1 +1,371 @@
-//! TODO
+//! The step engine: runs steps in order and, on any failure, undoes them in reverse.
+//!
+//! A step is a value with a `run` (the design's `do`) and an `undo`. Before a step acts, it
+//! records an [`Intent`] through [`Context::intend`]; the engine journals it (fsync'd) and keeps
+//! it, and on failure hands the step's intents back to its `undo`. The same `undo`, fed the
+//! intents read back from a journal, serves `bascule rollback` (undo a committed run) and
+//! `bascule recover` (finish the undo of a killed run): there is one way to undo, not three.
+//!
+//! Architecture invariant: a step's undo needs only its intents, the host profile and the
+//! bundle — never memory of the run — and running it twice is the same as running it once.
+
+use std::path::Path;
+use std::time::Instant;
+
+use crate::bundle::Manifest;
+use crate::host::HostProfile;
+use crate::journal::{now, Event, Intent, Journal, RunHistory};
+use crate::patch::Patch;
+use crate::runlog::RunLog;
+
+/// Why a step failed. Messages name the file, database or command, and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error("{0}")]
+    Failed(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Db(#[from] crate::db::DbError),
+    #[error(transparent)]
+    Journal(#[from] crate::journal::JournalError),
+    #[error(transparent)]
+    Host(#[from] crate::host::HostError),
+    #[error(transparent)]
+    Patch(#[from] crate::patch::PatchError),
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
+    #[error(transparent)]
+    Bundle(#[from] crate::bundle::BundleError),
+    #[error(transparent)]
+    Survey(#[from] crate::survey::SurveyError),
+    #[error("failure injected by BASCULE_FAIL_AT={0} (test hook)")]
+    Injected(String),
+}
+
+impl StepError {
+    pub fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StepError + '_ {
+        move |source| StepError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// Operator choices and test hooks for one run.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Run even outside tmux/screen (rehearsal automation that keeps its own session).
+    pub no_multiplexer: bool,
+    /// Run even on a day the patch's policy forbids.
+    pub allow_forbidden_day: bool,
+    /// Test hook (`BASCULE_FAIL_AT`): fail right after this step has acted.
+    pub fail_at: Option<String>,
+    /// Test hook (`BASCULE_CRASH_AT`): abort the process right after this step has acted, as
+    /// `kill -9` or a power cut would.
+    pub crash_at: Option<String>,
+    /// Test hook (`BASCULE_TODAY`): the weekday the guard believes it is (`mon` … `sun`).
+    pub today: Option<String>,
+    /// Print step progress on standard output.
+    pub verbose: bool,
+}
+
+/// What a step sees of the run.
+pub struct Context<'a> {
+    pub host: &'a HostProfile,
+    pub patch: &'a Patch,
+    pub bundle_root: &'a Path,
+    pub manifest: &'a Manifest,
+    pub run_id: &'a str,
+    pub run_dir: &'a Path,
+    pub log: &'a RunLog,
+    pub journal: &'a Journal,
+    pub options: &'a Options,
+    step: &'static str,
+    intents: Vec<Intent>,
+}
+
+impl<'a> Context<'a> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        host: &'a HostProfile,
+        patch: &'a Patch,
+        bundle_root: &'a Path,
+        manifest: &'a Manifest,
+        run_id: &'a str,
+        run_dir: &'a Path,
+        log: &'a RunLog,
+        journal: &'a Journal,
+        options: &'a Options,
+    ) -> Context<'a> {
+        Context {
+            host,
+            patch,
+            bundle_root,
+            manifest,
+            run_id,
+            run_dir,
+            log,
+            journal,
+            options,
+            step: "",
+            intents: Vec::new(),
+        }
+    }
+
+    /// Records, durably, what the current step is about to do. Call it before acting.
+    pub fn intend(&mut self, intent: Intent) -> Result<(), StepError> {
+        self.log
+            .line(format_args!("{}: intent {intent:?}", self.step));
+        self.journal.append(&Event::Intent {
+            step: self.step.to_string(),
+            intent: intent.clone(),
+            at: now(),
+        })?;
+        self.intents.push(intent);
+        Ok(())
+    }
+
+    /// Names the step that the following intents belong to.
+    pub(crate) fn set_step(&mut self, name: &'static str) {
+        self.step = name;
+        self.intents.clear();
+    }
+
+    /// The intents the current step recorded so far.
+    pub(crate) fn take_intents(&mut self) -> Vec<Intent> {
+        std::mem::take(&mut self.intents)
+    }
+
+    /// A line for the operator and the log.
+    pub fn say(&self, message: impl std::fmt::Display) {
+        let text = message.to_string();
+        if self.options.verbose {
+            println!("   {text}");
+        }
+        self.log.line(&text);
+    }
+}
+
+/// One phase of a run.
+pub trait Step {
+    /// The step's name: in the journal, the log, `plan`, and `BASCULE_FAIL_AT`.
+    fn name(&self) -> &'static str;
+    /// One line saying what the step does, for `plan`.
+    fn summary(&self) -> &'static str;
+    /// Does the step's work; records intents before acting.
+    fn run(&self, cx: &mut Context<'_>) -> Result<(), StepError>;
+    /// Undoes what the intents say may have been done. Idempotent.
+    fn undo(&self, cx: &Context<'_>, intents: &[Intent]) -> Result<(), StepError>;
+    /// Work after the run is committed (pruning, reports): failures here are only warnings,
+    /// because nothing may be undone once the run is committed.
+    fn after_commit(&self, _cx: &Context<'_>) -> Result<(), StepError> {
+        Ok(())
+    }
+}
+
+/// How a run ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Every step succeeded.
+    Committed,
+    /// A step failed and every started step was undone: the host is as it was.
+    RolledBack { step: String, error: StepError },
+    /// A step failed and some undo failed too: the host needs `bascule recover`.
+    UndoIncomplete {
+        step: String,
+        error: StepError,
+        undo_errors: Vec<(String, StepError)>,
+    },
+}
+
+/// Runs `steps` in order; on failure, undoes every started step in reverse.
+pub fn run(steps: &[Box<dyn Step>], cx: &mut Context<'_>) -> Result<Outcome, StepError> {
+    let mut started: Vec<(&dyn Step, Vec<Intent>)> = Vec::new();
+    for step in steps {
+        let step = step.as_ref();
+        cx.set_step(step.name());
+        if cx.options.verbose {
+            println!("==> {}", step.name());
+        }
+        cx.log.line(format_args!("step {} start", step.name()));
+        cx.journal.append(&Event::StepStart {
+            step: step.name().to_string(),
+            at: now(),
+        })?;
+        let clock = Instant::now();
+        let result = step
+            .run(cx)
+            .and_then(|()| injected_failure(cx, step.name()));
+        let ms = elapsed_ms(clock);
+        started.push((step, cx.take_intents()));
+        match result {
+            Ok(()) => {
+                cx.log
+                    .line(format_args!("step {} done in {ms} ms", step.name()));
+                cx.journal.append(&Event::StepDone {
+                    step: step.name().to_string(),
+                    at: now(),
+                    ms,
+                })?;
+            }
+            Err(error) => {
+                cx.log
+                    .line(format_args!("step {} FAILED: {error}", step.name()));
+                cx.journal.append(&Event::StepFailed {
+                    step: step.name().to_string(),
+                    at: now(),
+                    ms,
+                    error: error.to_string(),
+                })?;
+                if cx.options.verbose {
+                    println!("   FAILED: {error}");
+                    println!("==> undoing every step, in reverse");
+                }
+                let undo_errors = undo_all(&started, cx);
+                return Ok(finish_failed(cx, step.name(), error, undo_errors)?);
+            }
+        }
+    }
+    cx.journal.append(&Event::RunCommitted { at: now() })?;
+    cx.log.line("run committed");
+    for step in steps {
+        if let Err(e) = step.after_commit(cx) {
+            cx.say(format_args!("warning: {}: {e}", step.name()));
+        }
+    }
+    Ok(Outcome::Committed)
+}
+
+fn finish_failed(
+    cx: &Context<'_>,
+    step: &str,
+    error: StepError,
+    undo_errors: Vec<(String, StepError)>,
+) -> Result<Outcome, StepError> {
+    if undo_errors.is_empty() {
+        cx.journal.append(&Event::RunRolledBack { at: now() })?;
+        cx.log
+            .line("run rolled back: the host is as it was before the run");
+        Ok(Outcome::RolledBack {
+            step: step.to_string(),
+            error,
+        })
+    } else {
+        cx.log
+            .line("UNDO INCOMPLETE: fix the cause, then run `bascule recover`");
+        Ok(Outcome::UndoIncomplete {
+            step: step.to_string(),
+            error,
+            undo_errors,
+        })
+    }
+}
+
+/// Undoes `started` in reverse. An undo that fails does not stop the others (each is
+/// independent and idempotent); but the lock is kept, through the guard's undo being skipped,
+/// so that no other run starts on a host that still needs `bascule recover`.
+pub fn undo_all(
+    started: &[(&dyn Step, Vec<Intent>)],
+    cx: &Context<'_>,
+) -> Vec<(String, StepError)> {
+    let mut errors: Vec<(String, StepError)> = Vec::new();
+    for (step, intents) in started.iter().rev() {
+        if !errors.is_empty() && is_lock_holder(intents) {
+            cx.log.line(format_args!(
+                "undo {}: skipped, the lock stays until `bascule recover` succeeds",
+                step.name()
+            ));
+            continue;
+        }
+        if let Err(e) = undo_one(*step, intents, cx) {
+            errors.push((step.name().to_string(), e));
+        }
+    }
+    errors
+}
+
+fn is_lock_holder(intents: &[Intent]) -> bool {
+    intents.iter().any(|i| matches!(i, Intent::Lock { .. }))
+}
+
+fn undo_one(step: &dyn Step, intents: &[Intent], cx: &Context<'_>) -> Result<(), StepError> {
+    if cx.options.verbose {
+        println!("<== undo {}", step.name());
+    }
+    cx.log.line(format_args!("undo {} start", step.name()));
+    cx.journal.append(&Event::UndoStart {
+        step: step.name().to_string(),
+        at: now(),
+    })?;
+    let clock = Instant::now();
+    match step.undo(cx, intents) {
+        Ok(()) => {
+            let ms = elapsed_ms(clock);
+            cx.log
+                .line(format_args!("undo {} done in {ms} ms", step.name()));
+            cx.journal.append(&Event::UndoDone {
+                step: step.name().to_string(),
+                at: now(),
+                ms,
+            })?;
+            Ok(())
+        }
+        Err(error) => {
+            cx.log
+                .line(format_args!("undo {} FAILED: {error}", step.name()));
+            if cx.options.verbose {
+                println!("   UNDO FAILED: {error}");
+            }
+            cx.journal.append(&Event::UndoFailed {
+                step: step.name().to_string(),
+                at: now(),
+                error: error.to_string(),
+            })?;
+            Err(error)
+        }
+    }
+}
+
+/// Undoes, in reverse, the steps a journal says were started and not yet undone: the work of
+/// `rollback` (on a committed run) and `recover` (on a killed one).
+pub fn undo_history(
+    steps: &[Box<dyn Step>],
+    history: &RunHistory,
+    cx: &Context<'_>,
+) -> Result<Vec<(String, StepError)>, StepError> {
+    let mut started: Vec<(&dyn Step, Vec<Intent>)> = Vec::new();
+    for recorded in history.steps.iter().filter(|s| !s.undone) {
+        let step = steps
+            .iter()
+            .find(|s| s.name() == recorded.name)
+            .ok_or_else(|| {
+                StepError::Failed(format!(
+                    "the journal names a step `{}` this runtime does not know; use the bundle that made the run",
+                    recorded.name
+                ))
+            })?;
+        started.push((step.as_ref(), recorded.intents.clone()));
+    }
+    Ok(undo_all(&started, cx))
+}
+
+fn injected_failure(cx: &Context<'_>, step: &str) -> Result<(), StepError> {
+    if cx.options.crash_at.as_deref() == Some(step) {
+        cx.log.line(format_args!(
+            "BASCULE_CRASH_AT={step}: aborting the process (test hook)"
+        ));
+        std::process::abort();
+    }
+    if cx.options.fail_at.as_deref() == Some(step) {
+        return Err(StepError::Injected(step.to_string()));
+    }
+    Ok(())
+}
+
+fn elapsed_ms(clock: Instant) -> u64 {
+    u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX)
+}

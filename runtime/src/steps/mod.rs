@@ -1,1 +1,26 @@
-//! TODO
+//! The steps of `bascule apply`, one module each, in the order they run.
+//!
+//! Adding a step means writing its module and listing it in [`apply_steps`]; the engine, the
+//! journal, `plan`, `rollback` and `recover` pick it up from there.
+
+pub mod checks;
+pub mod finish;
+pub mod guard;
+pub mod install_code;
+pub mod migrate;
+pub mod post_checks;
+pub mod preflight;
+
+use crate::engine::Step;
+
+/// The steps of `bascule apply`, in order.
+pub fn apply_steps() -> Vec<Box<dyn Step>> {
+    vec![
+        Box::new(guard::Guard),
+        Box::new(preflight::Preflight),
+        Box::new(install_code::InstallCode),
+        Box::new(migrate::Migrate),
+        Box::new(post_checks::PostChecks),
+        Box::new(finish::Finish),
+    ]
+}

@@ -1,0 +1,317 @@
+//! Runs: `apply`, `rollback` and `recover`, each with its own run directory.
+//!
+//! ```text
+//! <state_dir>/runs/<run-id>/journal.jsonl   the journal (see `journal`)
+//!                          /update.log      every command and statement, timestamped
+//!                          /report.txt      how the run ended
+//! ```
+//!
+//! `rollback` and `recover` do not have undo code of their own: they read a journal back and
+//! hand each step its recorded intents, exactly as a failing `apply` does in memory.
+
+use std::path::{Path, PathBuf};
+
+use crate::bundle::Manifest;
+use crate::engine::{self, Context, Options, Outcome, Step, StepError};
+use crate::host::HostProfile;
+use crate::journal::{now, Event, Journal, RunHistory, RunKind, JOURNAL_FILE};
+use crate::patch::Patch;
+use crate::runlog::RunLog;
+use crate::state::{runs_dir, PlatformState};
+use crate::steps::{apply_steps, guard};
+
+/// Everything a run starts from: the host, the bundle and the operator's options.
+pub struct Setup {
+    pub host: HostProfile,
+    pub patch: Patch,
+    pub bundle_root: PathBuf,
+    pub manifest: Manifest,
+    pub options: Options,
+}
+
+/// How a run ended, with where its files are.
+#[derive(Debug)]
+pub struct RunReport {
+    pub run_id: String,
+    pub run_dir: PathBuf,
+    pub outcome: Outcome,
+}
+
+/// An open run directory with its log and journal.
+struct RunFiles {
+    id: String,
+    dir: PathBuf,
+    log: RunLog,
+    journal: Journal,
+}
+
+impl RunFiles {
+    fn create(setup: &Setup, kind: RunKind, undoes: Option<String>) -> Result<RunFiles, StepError> {
+        let runs = runs_dir(&setup.host.state_dir);
+        std::fs::create_dir_all(&runs).map_err(StepError::io(&runs))?;
+        let stamp = chrono::Local::now().format("%Y%m%dT%H%M%S");
+        let kind_name = match kind {
+            RunKind::Apply => "apply",
+            RunKind::Rollback => "rollback",
+        };
+        let base = format!("{stamp}-{}-{kind_name}", setup.patch.version());
+        let (id, dir) = unique_dir(&runs, &base)?;
+        let files = RunFiles::open(id, dir)?;
+        files.journal.append(&Event::RunStart {
+            run: files.id.clone(),
+            kind,
+            version: setup.patch.version().to_string(),
+            bundle_digest: setup.manifest.digest(),
+            undoes,
+            at: now(),
+        })?;
+        Ok(files)
+    }
+
+    fn open(id: String, dir: PathBuf) -> Result<RunFiles, StepError> {
+        let log = RunLog::open(&dir.join("update.log"), false).map_err(StepError::io(&dir))?;
+        let journal = Journal::create(&dir.join(JOURNAL_FILE))?;
+        Ok(RunFiles {
+            id,
+            dir,
+            log,
+            journal,
+        })
+    }
+
+    fn context<'a>(&'a self, setup: &'a Setup, options: &'a Options) -> Context<'a> {
+        Context::new(
+            &setup.host,
+            &setup.patch,
+            &setup.bundle_root,
+            &setup.manifest,
+            &self.id,
+            &self.dir,
+            &self.log,
+            &self.journal,
+            options,
+        )
+    }
+
+    fn report(&self, outcome: Outcome) -> RunReport {
+        let text = describe_outcome(&outcome);
+        self.log.line(&text);
+        let path = self.dir.join("report.txt");
+        if let Err(e) = std::fs::write(&path, format!("run {}\n{text}\n", self.id)) {
+            self.log
+                .line(format_args!("cannot write {}: {e}", path.display()));
+        }
+        RunReport {
+            run_id: self.id.clone(),
+            run_dir: self.dir.clone(),
+            outcome,
+        }
+    }
+}
+
+fn unique_dir(runs: &Path, base: &str) -> Result<(String, PathBuf), StepError> {
+    for n in 0..1000 {
+        let id = if n == 0 {
+            base.to_string()
+        } else {
+            format!("{base}.{n}")
+        };
+        let dir = runs.join(&id);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok((id, dir)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(StepError::io(&dir)(e)),
+        }
+    }
+    Err(StepError::Failed(format!(
+        "{}: cannot name a new run directory",
+        runs.display()
+    )))
+}
+
+/// A one-paragraph account of how a run ended: for the operator and `report.txt`.
+pub fn describe_outcome(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Committed => "SUCCESS: every step succeeded; the run is committed.".into(),
+        Outcome::RolledBack { step, error } => format!(
+            "FAILED at step `{step}`: {error}\nEvery step was undone: the host is as it was before the run."
+        ),
+        Outcome::UndoIncomplete { step, error, undo_errors } => {
+            let undo: Vec<String> = undo_errors.iter().map(|(s, e)| format!("  undo {s}: {e}")).collect();
+            format!(
+                "FAILED at step `{step}`: {error}\nUNDO INCOMPLETE:\n{}\nThe host lock is kept. Fix the cause, then run `bascule recover`.",
+                undo.join("\n")
+            )
+        }
+    }
+}
+
+/// `bascule apply`: every step, and on failure every undo.
+pub fn apply(setup: &Setup) -> Result<RunReport, StepError> {
+    let files = RunFiles::create(setup, RunKind::Apply, None)?;
+    let mut cx = files.context(setup, &setup.options);
+    let outcome = engine::run(&apply_steps(), &mut cx)?;
+    Ok(files.report(outcome))
+}
+
+/// `bascule rollback`: undo the last committed apply, which must have been made by this bundle.
+pub fn rollback(setup: &Setup) -> Result<RunReport, StepError> {
+    let state = PlatformState::read(&setup.host.state_dir)?.ok_or_else(|| {
+        StepError::Failed("no platform version is recorded: there is nothing to roll back".into())
+    })?;
+    let last = state.run.clone().ok_or_else(|| {
+        StepError::Failed(format!(
+            "platform {} was not installed by a Bascule run: there is no journal to roll back",
+            state.version
+        ))
+    })?;
+    if state.version != *setup.patch.version() {
+        return Err(StepError::Failed(format!(
+            "the platform is at {}, but this is the {} bundle: run the rollback of the bundle that installed {}",
+            state.version,
+            setup.patch.version(),
+            state.version
+        )));
+    }
+    let history = committed_history(setup, &last)?;
+    let files = RunFiles::create(setup, RunKind::Rollback, Some(last))?;
+    // Undoing a release is allowed any day: the forbidden days protect against starting one.
+    let options = Options {
+        allow_forbidden_day: true,
+        ..setup.options.clone()
+    };
+    let mut cx = files.context(setup, &options);
+    let outcome = undo_with_lock(&mut cx, &history)?;
+    Ok(files.report(outcome))
+}
+
+fn committed_history(setup: &Setup, run: &str) -> Result<RunHistory, StepError> {
+    let path = runs_dir(&setup.host.state_dir).join(run).join(JOURNAL_FILE);
+    let history = RunHistory::from_events(&Journal::read(&path)?);
+    check_same_bundle(setup, &history, &path)?;
+    if !history.committed {
+        return Err(StepError::Failed(format!(
+            "{}: that run was not committed; use `bascule recover` for an interrupted run",
+            path.display()
+        )));
+    }
+    Ok(history)
+}
+
+fn check_same_bundle(setup: &Setup, history: &RunHistory, path: &Path) -> Result<(), StepError> {
+    let digest = setup.manifest.digest();
+    match history.run_and_digest() {
+        Some((_, recorded)) if recorded == digest => Ok(()),
+        Some((run, recorded)) => Err(StepError::Failed(format!(
+            "{}: run {run} was made by another bundle (manifest digest {recorded}, this one is {digest}); \
+             use the bundle that made it",
+            path.display()
+        ))),
+        None => Err(StepError::Failed(format!("{}: the journal has no start record", path.display()))),
+    }
+}
+
+/// Takes the lock for this run, undoes `history`, releases the lock if every undo succeeded.
+fn undo_with_lock(cx: &mut Context<'_>, history: &RunHistory) -> Result<Outcome, StepError> {
+    cx.set_step(guard::Guard.name());
+    if let Err(error) = guard::Guard.run(cx) {
+        // Nothing of the committed run was touched; only a lock this run took is released.
+        let intents = cx.take_intents();
+        guard::Guard.undo(cx, &intents)?;
+        return Ok(Outcome::RolledBack {
+            step: "guard".into(),
+            error,
+        });
+    }
+    let errors = engine::undo_history(&apply_steps(), history, cx)?;
+    finish_undo(cx, errors)
+}
+
+fn finish_undo(cx: &Context<'_>, errors: Vec<(String, StepError)>) -> Result<Outcome, StepError> {
+    if !errors.is_empty() {
+        return Ok(Outcome::UndoIncomplete {
+            step: "rollback".into(),
+            error: StepError::Failed("some undo failed".into()),
+            undo_errors: errors,
+        });
+    }
+    guard::Guard.after_commit(cx)?;
+    cx.journal.append(&Event::RunCommitted { at: now() })?;
+    Ok(Outcome::Committed)
+}
+
+/// `bascule recover`: finish the undo of the run that holds the lock.
+pub fn recover(setup: &Setup) -> Result<RunReport, StepError> {
+    let lock = setup.host.state_dir.join(guard::LOCK_FILE);
+    let run = guard::lock_holder(&lock).ok_or_else(|| {
+        StepError::Failed(format!(
+            "{}: no lock is held, so no run was interrupted; nothing to recover",
+            lock.display()
+        ))
+    })?;
+    let dir = runs_dir(&setup.host.state_dir).join(&run);
+    let path = dir.join(JOURNAL_FILE);
+    let events = Journal::read(&path)?;
+    let history = RunHistory::from_events(&events);
+    check_same_bundle(setup, &history, &path)?;
+    let files = RunFiles::open(run, dir)?;
+    files.log.line("recover: taking over the interrupted run");
+    let options = Options {
+        allow_forbidden_day: true,
+        ..setup.options.clone()
+    };
+    let cx = files.context(setup, &options);
+    let outcome = match run_kind(&history) {
+        _ if history.committed || history.rolled_back => {
+            guard::Guard.after_commit(&cx)?;
+            Outcome::Committed
+        }
+        Some((RunKind::Rollback, Some(undoes))) => recover_rollback(setup, &cx, &events, &undoes)?,
+        _ => recover_apply(&cx, &history)?,
+    };
+    Ok(files.report(outcome))
+}
+
+fn run_kind(history: &RunHistory) -> Option<(RunKind, Option<String>)> {
+    match &history.start {
+        Some(Event::RunStart { kind, undoes, .. }) => Some((*kind, undoes.clone())),
+        _ => None,
+    }
+}
+
+fn recover_apply(cx: &Context<'_>, history: &RunHistory) -> Result<Outcome, StepError> {
+    let errors = engine::undo_history(&apply_steps(), history, cx)?;
+    if errors.is_empty() {
+        cx.journal.append(&Event::RunRolledBack { at: now() })?;
+        Ok(Outcome::RolledBack {
+            step: "recover".into(),
+            error: StepError::Failed(
+                "the run was interrupted; every step it started is undone".into(),
+            ),
+        })
+    } else {
+        Ok(Outcome::UndoIncomplete {
+            step: "recover".into(),
+            error: StepError::Failed("some undo failed again".into()),
+            undo_errors: errors,
+        })
+    }
+}
+
+/// An interrupted rollback: undo what remains of the run it was undoing, then release its lock.
+fn recover_rollback(
+    setup: &Setup,
+    cx: &Context<'_>,
+    own: &[Event],
+    undoes: &str,
+) -> Result<Outcome, StepError> {
+    let mut history = committed_history(setup, undoes)?;
+    for step in history.steps.iter_mut() {
+        let done_by_rollback = own
+            .iter()
+            .any(|e| matches!(e, Event::UndoDone { step: s, .. } if *s == step.name));
+        step.undone |= done_by_rollback;
+    }
+    let errors = engine::undo_history(&apply_steps(), &history, cx)?;
+    finish_undo(cx, errors)
+}

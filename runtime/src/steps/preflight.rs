@@ -1,0 +1,194 @@
+//! `preflight`: everything that can be known before touching the host is checked here, so a
+//! refusal costs nothing.
+//!
+//! Bundle integrity, the platform's version against the patch's `from`, software requirements,
+//! disk space, the release directory, every database's version and migration checksums, and the
+//! consistency checks. Preflight only reads; its undo has nothing to do.
+
+use std::path::Path;
+
+use super::checks::{run_checks, Moment};
+use crate::bundle;
+use crate::engine::{Context, Step, StepError};
+use crate::journal::Intent;
+use crate::state::PlatformState;
+use crate::survey::survey;
+
+pub struct Preflight;
+
+impl Step for Preflight {
+    fn name(&self) -> &'static str {
+        "preflight"
+    }
+
+    fn summary(&self) -> &'static str {
+        "bundle integrity, platform version in `from`, requirements, disk, databases, consistency checks"
+    }
+
+    fn run(&self, cx: &mut Context<'_>) -> Result<(), StepError> {
+        check_bundle(cx)?;
+        check_platform_version(cx)?;
+        check_requirements(cx)?;
+        check_disk(cx)?;
+        check_release_layout(cx)?;
+        check_databases(cx)?;
+        run_checks(cx, Moment::Before)
+    }
+
+    fn undo(&self, _cx: &Context<'_>, _intents: &[Intent]) -> Result<(), StepError> {
+        Ok(())
+    }
+}
+
+fn check_bundle(cx: &Context<'_>) -> Result<(), StepError> {
+    let on_disk = bundle::verify_dir(cx.bundle_root)?;
+    if on_disk.digest() != cx.manifest.digest() {
+        return Err(StepError::Failed(format!(
+            "{}: the manifest changed since the run started; unpack the bundle again",
+            cx.bundle_root.display()
+        )));
+    }
+    cx.say(format_args!(
+        "bundle {} verified: {} files match MANIFEST.toml",
+        cx.patch.version(),
+        on_disk.files.len()
+    ));
+    Ok(())
+}
+
+fn check_platform_version(cx: &Context<'_>) -> Result<(), StepError> {
+    let state_file = PlatformState::path(&cx.host.state_dir);
+    let Some(state) = PlatformState::read(&cx.host.state_dir)? else {
+        return Err(StepError::Failed(format!(
+            "{}: no platform version is recorded, so this patch cannot know what it upgrades. \
+             Write `version = \"X.Y.Z\"` there with the version installed now",
+            state_file.display()
+        )));
+    };
+    let spec = &cx.patch.spec.patch;
+    if state.version == spec.version {
+        return Err(StepError::Failed(format!(
+            "the platform is already at {}: nothing to do",
+            spec.version
+        )));
+    }
+    if !spec.from.matches(&state.version) {
+        return Err(StepError::Failed(format!(
+            "the platform is at {} but this patch applies to `{}` only (patch.toml [patch] from); \
+             apply the patches in between first",
+            state.version, spec.from
+        )));
+    }
+    cx.say(format_args!(
+        "platform {} → {}",
+        state.version, spec.version
+    ));
+    Ok(())
+}
+
+fn check_requirements(cx: &Context<'_>) -> Result<(), StepError> {
+    let missing: Vec<&String> = cx
+        .patch
+        .spec
+        .requirements
+        .commands
+        .iter()
+        .filter(|c| find_on_path(c).is_none())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(StepError::Failed(format!(
+        "required command(s) not found on PATH: {} (patch.toml [requirements] commands); install them first",
+        missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+    )))
+}
+
+fn find_on_path(command: &str) -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(command))
+        .find(|candidate| candidate.is_file())
+}
+
+fn check_disk(cx: &Context<'_>) -> Result<(), StepError> {
+    let code_bytes: u64 = cx
+        .manifest
+        .files
+        .iter()
+        .filter(|f| f.path.starts_with("code/"))
+        .map(|f| f.size)
+        .sum();
+    let wanted = code_bytes + cx.patch.spec.requirements.min_free_mb * 1024 * 1024;
+    let free = free_bytes(&cx.host.root)?;
+    if free < wanted {
+        return Err(StepError::Failed(format!(
+            "{}: {} MiB free, {} MiB needed (code {} MiB + [requirements] min_free_mb); free some space",
+            cx.host.root.display(),
+            free / (1024 * 1024),
+            wanted.div_ceil(1024 * 1024),
+            code_bytes.div_ceil(1024 * 1024)
+        )));
+    }
+    Ok(())
+}
+
+fn free_bytes(path: &Path) -> Result<u64, StepError> {
+    let stat = rustix::fs::statvfs(path).map_err(|e| StepError::Io {
+        path: path.to_path_buf(),
+        source: e.into(),
+    })?;
+    Ok(stat.f_bavail.saturating_mul(stat.f_frsize))
+}
+
+fn check_release_layout(cx: &Context<'_>) -> Result<(), StepError> {
+    let release = cx.host.releases_dir().join(cx.patch.version().to_string());
+    if release.exists() {
+        return Err(StepError::Failed(format!(
+            "{} already exists: a release directory is never overwritten. \
+             If it is left from an old attempt, move it away",
+            release.display()
+        )));
+    }
+    let current = cx.host.current_link();
+    if let Ok(meta) = std::fs::symlink_metadata(&current) {
+        if !meta.file_type().is_symlink() {
+            return Err(StepError::Failed(format!(
+                "{} is not a symbolic link: Bascule switches releases by retargeting it",
+                current.display()
+            )));
+        }
+    }
+    for shared in &cx.host.shared {
+        let target = cx.host.shared_dir().join(shared);
+        if std::fs::symlink_metadata(&target).is_err() {
+            return Err(StepError::Failed(format!(
+                "{}: shared path `{}` (host profile platform.shared) does not exist; create it",
+                target.display(),
+                shared.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn check_databases(cx: &Context<'_>) -> Result<(), StepError> {
+    let classes = survey(cx.host, cx.patch)?;
+    let problems: Vec<String> = classes.iter().flat_map(|c| c.problems()).collect();
+    if !problems.is_empty() {
+        return Err(StepError::Failed(format!(
+            "{} database problem(s):\n  {}",
+            problems.len(),
+            problems.join("\n  ")
+        )));
+    }
+    for class in &classes {
+        cx.say(format_args!(
+            "{}: {} database(s), {} with migrations pending",
+            class.class,
+            class.databases.len(),
+            class.pending_databases()
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,140 @@
+//! The survey: every database of every class the patch migrates, and where each one stands.
+//!
+//! `plan`, `preflight` and `migrate` all start from the same read-only survey, so what `plan`
+//! announces is what `apply` checks and what `migrate` does.
+
+use crate::db::{self, DbError, DbTarget, VersionState};
+use crate::host::HostProfile;
+use crate::migration::ClassMigrations;
+use crate::parallel::{self, OnError};
+use crate::patch::{Dialect, Patch};
+
+/// One database and its version table.
+#[derive(Debug, Clone)]
+pub struct DbSurvey {
+    pub target: DbTarget,
+    pub state: VersionState,
+}
+
+/// One class: its databases and the patch's migrations for it.
+#[derive(Debug, Clone)]
+pub struct ClassSurvey {
+    pub class: String,
+    pub dialect: Dialect,
+    pub migrations: ClassMigrations,
+    pub databases: Vec<DbSurvey>,
+}
+
+impl ClassSurvey {
+    /// Migrations still to run, summed over the databases.
+    pub fn pending_total(&self) -> usize {
+        self.databases
+            .iter()
+            .map(|d| self.migrations.pending(d.state.version()).count())
+            .sum()
+    }
+
+    /// Databases that have something to run.
+    pub fn pending_databases(&self) -> usize {
+        self.databases
+            .iter()
+            .filter(|d| self.migrations.pending(d.state.version()).next().is_some())
+            .count()
+    }
+
+    /// Count of databases at each version, lowest first.
+    pub fn versions(&self) -> Vec<(u32, usize)> {
+        let mut counts = std::collections::BTreeMap::new();
+        for d in &self.databases {
+            *counts.entry(d.state.version()).or_insert(0) += 1;
+        }
+        counts.into_iter().collect()
+    }
+
+    /// Everything that forbids migrating this class, one line per database problem.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let base = self.migrations.base_version();
+        let target = self.migrations.target_version().unwrap_or(0);
+        for d in &self.databases {
+            let version = d.state.version();
+            if version < base {
+                problems.push(format!(
+                    "{}: at version {version}, but this patch's first {} migration is {:04}: apply the patches in between first",
+                    d.target, self.class, base + 1
+                ));
+            }
+            if version > target {
+                problems.push(format!(
+                    "{}: at version {version}, ahead of this patch ({target}): it was migrated by a newer patch",
+                    d.target
+                ));
+            }
+            for applied in &d.state.applied {
+                if let Some(m) = self.migrations.get(applied.id) {
+                    if m.checksum != applied.checksum {
+                        problems.push(format!(
+                            "{}: migration {} was applied with a different up.sql (checksum {} in the database, {} in the bundle): a shipped migration must not change",
+                            d.target,
+                            m.label(),
+                            short(&applied.checksum),
+                            short(&m.checksum)
+                        ));
+                    }
+                }
+            }
+        }
+        problems
+    }
+}
+
+fn short(checksum: &str) -> &str {
+    checksum.get(..12).unwrap_or(checksum)
+}
+
+/// Reads the version table of every database of every class the patch has migrations for.
+pub fn survey(host: &HostProfile, patch: &Patch) -> Result<Vec<ClassSurvey>, SurveyError> {
+    let mut classes = Vec::new();
+    for (class, migrations) in &patch.migrations.classes {
+        if migrations.migrations.is_empty() {
+            continue;
+        }
+        let dialect = migrations.dialect.unwrap_or(Dialect::Sqlite);
+        let engine = host.databases.get(class).map(|c| c.engine);
+        if let Some(engine) = engine {
+            if engine != dialect {
+                return Err(SurveyError::Mismatch(format!(
+                    "{}: databases.{class} is `{engine}`, but the patch's migrations for `{class}` are written for `{dialect}`",
+                    host.path.display()
+                )));
+            }
+        }
+        let targets = host.discover(class)?;
+        let states = parallel::map(&targets, host.workers(class), OnError::Stop, |t| {
+            db::connect(t)?.version_state()
+        })
+        .map_err(|errors| SurveyError::Db(errors.into_iter().map(|(_, e)| e).collect()))?;
+        let databases = targets
+            .into_iter()
+            .zip(states)
+            .map(|(target, state)| DbSurvey { target, state })
+            .collect();
+        classes.push(ClassSurvey {
+            class: class.clone(),
+            dialect,
+            migrations: migrations.clone(),
+            databases,
+        });
+    }
+    Ok(classes)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SurveyError {
+    #[error(transparent)]
+    Host(#[from] crate::host::HostError),
+    #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
+    Db(Vec<DbError>),
+    #[error("{0}")]
+    Mismatch(String),
+}
