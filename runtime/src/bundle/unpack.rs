@@ -17,13 +17,22 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use super::verify::{scan_tarball, CheckOnly, Sink};
-use super::{BundleError, FileEntry, MODE_EXEC};
+use super::verify::{scan_tarball, CheckOnly, Scanned, Sink};
+use super::{BundleError, FileEntry, MANIFEST_FILE, MODE_EXEC, MODE_FILE};
 
 /// Verifies `tarball`, then extracts it to `<into>/<top>` and returns that path, the bundle
 /// root. Refuses if `<into>/<top>` already exists; leaves nothing behind on failure.
 pub fn unpack(tarball: &Path, into: &Path) -> Result<PathBuf, BundleError> {
     let verified = scan_tarball(tarball, &mut CheckOnly)?;
+    unpack_verified(tarball, into, &verified)
+}
+
+/// Everything after the first, read-only walk found `verified`.
+fn unpack_verified(
+    tarball: &Path,
+    into: &Path,
+    verified: &Scanned,
+) -> Result<PathBuf, BundleError> {
     let target = into.join(&verified.top);
     refuse_existing(&target)?;
     let staging = make_temp_dir(into, &verified.top)?;
@@ -126,6 +135,12 @@ impl Extract {
 }
 
 impl Sink for Extract {
+    fn manifest(&mut self, text: &str) -> Result<(), BundleError> {
+        let path = self.root.join(MANIFEST_FILE);
+        std::fs::write(&path, text).map_err(BundleError::io(&path, "write"))?;
+        set_mode(&path, MODE_FILE)
+    }
+
     fn dir(&mut self, rel: &str) -> Result<(), BundleError> {
         let path = self.root.join(rel);
         DirBuilder::new()

@@ -49,6 +49,10 @@ pub(crate) struct Scanned {
 /// Receives the entries of a tarball walk once they passed every check that can be made before
 /// their data is read. Paths are relative to the bundle root; the defaults do nothing.
 pub(crate) trait Sink {
+    /// The text of MANIFEST.toml, once validated.
+    fn manifest(&mut self, _text: &str) -> Result<(), BundleError> {
+        Ok(())
+    }
     fn dir(&mut self, _rel: &str) -> Result<(), BundleError> {
         Ok(())
     }
@@ -84,7 +88,8 @@ pub(crate) fn scan_tarball(path: &Path, sink: &mut dyn Sink) -> Result<Scanned, 
     let manifest = {
         let mut entries = archive.entries().map_err(|e| walk.stream_error(e))?;
         walk.top = walk.read_top(&mut entries)?;
-        let manifest = walk.read_manifest(&mut entries)?;
+        let (manifest, text) = walk.read_manifest(&mut entries)?;
+        sink.manifest(&text)?;
         walk.check_entries(entries, &manifest, sink)?;
         manifest
     };
@@ -180,8 +185,11 @@ impl Walk<'_> {
         Ok(top.to_string())
     }
 
-    /// The second entry: `<top>/MANIFEST.toml`, read and validated.
-    fn read_manifest(&self, entries: &mut Entries<'_, Tarball>) -> Result<Manifest, BundleError> {
+    /// The second entry: `<top>/MANIFEST.toml`, read and validated; returns it with its text.
+    fn read_manifest(
+        &self,
+        entries: &mut Entries<'_, Tarball>,
+    ) -> Result<(Manifest, String), BundleError> {
         let not_first = |found: String| BundleError::ManifestNotFirst {
             bundle: self.bundle.to_path_buf(),
             found,
@@ -218,7 +226,7 @@ impl Walk<'_> {
                 self.top, manifest.patch.version
             )));
         }
-        Ok(manifest)
+        Ok((manifest, text))
     }
 
     /// Every entry after the manifest.
@@ -662,5 +670,412 @@ impl DirCheck<'_> {
             return Err(self.mismatch(Field::Sha256, listed.sha256.clone(), sha256));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::testutil::{listing, packed, write, Craft, LONG, TOP};
+    use crate::bundle::{unpack, MODE_EXEC};
+    use std::path::PathBuf;
+    use tempfile::TempDir;
+
+    /// A packed bundle: (tempdir, staging tree, manifest).
+    fn bundle() -> (TempDir, PathBuf, Manifest) {
+        let tmp = TempDir::new().unwrap();
+        let (staging, packed) = packed(tmp.path());
+        (tmp, staging, packed.manifest)
+    }
+
+    /// Verifies a crafted tarball, asserting it fails and that nothing was written.
+    fn rejects(dir: &Path, craft: Craft) -> BundleError {
+        let path = craft.write_to(dir);
+        let before = listing(dir);
+        let err = verify_tarball(&path).expect_err("the tarball must be refused");
+        assert_eq!(listing(dir), before, "verify_tarball wrote something");
+        err
+    }
+
+    #[test]
+    fn packed_tarball_verifies() {
+        let tmp = TempDir::new().unwrap();
+        let (_, packed) = packed(tmp.path());
+        let before = listing(tmp.path());
+        assert_eq!(verify_tarball(&packed.path).unwrap(), packed.manifest);
+        assert_eq!(listing(tmp.path()), before);
+        assert!(packed.manifest.files.iter().any(|f| f.path == LONG));
+    }
+
+    #[test]
+    fn honest_crafted_tarball_verifies() {
+        // Guards the helper the rejection tests rely on.
+        let (tmp, staging, manifest) = bundle();
+        let path = Craft::honest_except(&manifest, &staging, "").write_to(tmp.path());
+        assert_eq!(verify_tarball(&path).unwrap(), manifest);
+    }
+
+    #[test]
+    fn one_changed_byte_is_a_sha256_mismatch() {
+        let (tmp, staging, manifest) = bundle();
+        let mut craft = Craft::honest_except(&manifest, &staging, "code/index.php");
+        craft.file(
+            &format!("{TOP}/code/index.php"),
+            b"<?php echo 'hellO';\n",
+            0o644,
+        );
+        let err = rejects(tmp.path(), craft);
+        assert!(
+            matches!(&err, BundleError::Mismatch { field: Field::Sha256, entry, .. }
+                if entry == "bascule-2.0.0/code/index.php"),
+            "{err:?}"
+        );
+        let message = err.to_string();
+        assert!(message.contains("sha256 mismatch"), "{message}");
+        assert!(message.contains("download it again"), "{message}");
+    }
+
+    #[test]
+    fn changed_size_and_mode_are_mismatches() {
+        let (tmp, staging, manifest) = bundle();
+        let mut craft = Craft::honest_except(&manifest, &staging, "code/index.php");
+        craft.file(&format!("{TOP}/code/index.php"), b"<?php\n", 0o644);
+        let err = rejects(tmp.path(), craft);
+        assert!(
+            matches!(
+                err,
+                BundleError::Mismatch {
+                    field: Field::Size,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+
+        let mut craft = Craft::honest_except(&manifest, &staging, "code/index.php");
+        let content = std::fs::read(staging.join("code/index.php")).unwrap();
+        craft.file(&format!("{TOP}/code/index.php"), &content, 0o755);
+        let err = rejects(tmp.path(), craft);
+        assert!(
+            matches!(
+                err,
+                BundleError::Mismatch {
+                    field: Field::Mode,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn truncated_tarball_is_refused() {
+        let tmp = TempDir::new().unwrap();
+        let (_, packed) = packed(tmp.path());
+        let bytes = std::fs::read(&packed.path).unwrap();
+        std::fs::write(&packed.path, &bytes[..bytes.len() / 2]).unwrap();
+        let before = listing(tmp.path());
+        let err = verify_tarball(&packed.path).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                BundleError::Truncated { .. } | BundleError::Corrupt { .. }
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("truncated"), "{err}");
+        assert_eq!(listing(tmp.path()), before);
+    }
+
+    #[test]
+    fn garbage_after_the_gzip_stream_is_refused() {
+        let tmp = TempDir::new().unwrap();
+        let (_, packed) = packed(tmp.path());
+        let mut bytes = std::fs::read(&packed.path).unwrap();
+        bytes.extend_from_slice(b"trailing");
+        std::fs::write(&packed.path, &bytes).unwrap();
+        let err = verify_tarball(&packed.path).unwrap_err();
+        assert!(matches!(err, BundleError::Corrupt { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn tar_without_end_marker_is_truncated() {
+        let (tmp, staging, manifest) = bundle();
+        let tar = {
+            let craft = Craft::honest_except(&manifest, &staging, "");
+            let gz = craft.gzip();
+            let mut tar = Vec::new();
+            flate2::read::GzDecoder::new(&gz[..])
+                .read_to_end(&mut tar)
+                .unwrap();
+            tar
+        };
+        // Cut at an entry boundary: the tar reader alone would see a clean end.
+        let end = tar.len() - 1024;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, &tar[..end]).unwrap();
+        let path = tmp.path().join("cut.tar.gz");
+        std::fs::write(&path, gz.finish().unwrap()).unwrap();
+        let err = verify_tarball(&path).unwrap_err();
+        assert!(matches!(err, BundleError::Truncated { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn extra_entry_is_refused() {
+        let (tmp, staging, manifest) = bundle();
+        let mut craft = Craft::honest_except(&manifest, &staging, "");
+        craft.file(&format!("{TOP}/code/extra"), b"surprise", 0o644);
+        let err = rejects(tmp.path(), craft);
+        assert!(
+            matches!(&err, BundleError::UnknownEntry { entry, .. } if entry == "bascule-2.0.0/code/extra"),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("is not in MANIFEST.toml"), "{err}");
+    }
+
+    #[test]
+    fn missing_entry_is_refused() {
+        let (tmp, staging, manifest) = bundle();
+        let craft = Craft::honest_except(&manifest, &staging, "docs/bulletin.md");
+        let err = rejects(tmp.path(), craft);
+        assert!(
+            matches!(&err, BundleError::Missing { entry, .. } if entry == "docs/bulletin.md"),
+            "{err:?}"
+        );
+        assert!(err
+            .to_string()
+            .contains("`docs/bulletin.md` is listed in MANIFEST.toml but absent"));
+    }
+
+    #[test]
+    fn duplicate_entry_is_refused() {
+        let (tmp, staging, manifest) = bundle();
+        let mut craft = Craft::honest_except(&manifest, &staging, "");
+        let content = std::fs::read(staging.join("code/index.php")).unwrap();
+        craft.file(&format!("{TOP}/code/index.php"), &content, 0o644);
+        let err = rejects(tmp.path(), craft);
+        assert!(matches!(err, BundleError::Duplicate { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn parent_dir_entries_are_refused() {
+        for name in [
+            "../evil",
+            "bascule-2.0.0/../evil",
+            "bascule-2.0.0/code/../../evil",
+        ] {
+            let (tmp, staging, manifest) = bundle();
+            let mut craft = Craft::honest_except(&manifest, &staging, "");
+            craft.raw(name.as_bytes(), tar::EntryType::Regular, b"pwned");
+            let err = rejects(tmp.path(), craft);
+            assert!(
+                matches!(&err, BundleError::UnsafePath { entry, .. } if entry == name),
+                "{name}: {err:?}"
+            );
+            assert!(err.to_string().contains("escapes the bundle"), "{err}");
+        }
+    }
+
+    #[test]
+    fn absolute_entry_is_refused() {
+        let (tmp, staging, manifest) = bundle();
+        let mut craft = Craft::honest_except(&manifest, &staging, "");
+        craft.raw(
+            b"/etc/cron.d/evil",
+            tar::EntryType::Regular,
+            b"* * * * * root sh",
+        );
+        let err = rejects(tmp.path(), craft);
+        assert!(
+            matches!(&err, BundleError::UnsafePath { entry, .. } if entry == "/etc/cron.d/evil"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn entry_outside_the_top_dir_is_refused() {
+        let (tmp, staging, manifest) = bundle();
+        let mut craft = Craft::honest_except(&manifest, &staging, "");
+        craft.file("elsewhere/x", b"x", 0o644);
+        let err = rejects(tmp.path(), craft);
+        assert!(matches!(err, BundleError::UnsafePath { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn escaping_symlink_is_refused() {
+        let (tmp, staging, manifest) = bundle();
+        let mut craft = Craft::honest_except(&manifest, &staging, "");
+        craft.symlink(&format!("{TOP}/code/passwd"), "../../etc/passwd");
+        let err = rejects(tmp.path(), craft);
+        assert!(
+            matches!(&err, BundleError::UnsafePath { entry, .. } if entry == "bascule-2.0.0/code/passwd"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn escaping_symlink_listed_in_the_manifest_is_refused() {
+        let (tmp, staging, mut manifest) = bundle();
+        let target = "../../etc/passwd";
+        manifest.files.push(FileEntry {
+            path: "code/passwd".into(),
+            size: 0,
+            sha256: crate::sha256_hex(target.as_bytes()),
+            mode: MODE_EXEC,
+            link: Some(target.into()),
+        });
+        manifest.files.sort_by(|a, b| a.path.cmp(&b.path));
+        let mut craft = Craft::honest_except(&manifest, &staging, "code/passwd");
+        craft.symlink(&format!("{TOP}/code/passwd"), target);
+        let err = rejects(tmp.path(), craft);
+        assert!(matches!(err, BundleError::UnsafePath { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn hard_link_is_refused() {
+        let (tmp, staging, manifest) = bundle();
+        let mut craft = Craft::honest_except(&manifest, &staging, "");
+        craft.hardlink(&format!("{TOP}/code/shadow"), "/etc/shadow");
+        let err = rejects(tmp.path(), craft);
+        assert!(
+            matches!(&err, BundleError::UnsupportedType { kind, .. } if kind == "hard link"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn fifo_is_refused() {
+        let (tmp, staging, manifest) = bundle();
+        let mut craft = Craft::honest_except(&manifest, &staging, "");
+        craft.raw(b"bascule-2.0.0/code/pipe", tar::EntryType::Fifo, b"");
+        let err = rejects(tmp.path(), craft);
+        assert!(
+            matches!(err, BundleError::UnsupportedType { .. }),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn manifest_not_first_is_refused() {
+        let (tmp, staging, manifest) = bundle();
+        let mut craft = Craft::new();
+        craft.dir(TOP);
+        let content = std::fs::read(staging.join("patch.toml")).unwrap();
+        craft.file(&format!("{TOP}/patch.toml"), &content, 0o644);
+        craft.manifest(&manifest);
+        let err = rejects(tmp.path(), craft);
+        assert!(
+            matches!(&err, BundleError::ManifestNotFirst { found, .. } if found == "bascule-2.0.0/patch.toml"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn top_dir_must_match_the_version() {
+        let (tmp, _, manifest) = bundle();
+        let mut craft = Craft::new();
+        craft.dir("bascule-9.9.9");
+        let text = manifest.to_toml().unwrap();
+        craft.file("bascule-9.9.9/MANIFEST.toml", text.as_bytes(), 0o644);
+        let err = rejects(tmp.path(), craft);
+        assert!(matches!(err, BundleError::Layout { .. }), "{err:?}");
+    }
+
+    /// An unpacked bundle, for the directory checks: (tempdir, bundle root).
+    fn unpacked() -> (TempDir, PathBuf) {
+        let tmp = TempDir::new().unwrap();
+        let (_, packed) = packed(tmp.path());
+        let into = tmp.path().join("unpacked");
+        std::fs::create_dir(&into).unwrap();
+        let root = unpack(&packed.path, &into).unwrap();
+        (tmp, root)
+    }
+
+    #[test]
+    fn unpacked_dir_verifies() {
+        let (_tmp, root) = unpacked();
+        let manifest = verify_dir(&root).unwrap();
+        assert_eq!(manifest.top_dir(), TOP);
+    }
+
+    #[test]
+    fn dir_with_changed_byte_is_refused() {
+        let (_tmp, root) = unpacked();
+        write(&root, "code/index.php", b"<?php echo 'hellO';\n", 0o644);
+        let err = verify_dir(&root).unwrap_err();
+        assert!(
+            matches!(&err, BundleError::Mismatch { field: Field::Sha256, entry, .. } if entry == "code/index.php"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn dir_with_lost_exec_bit_is_refused() {
+        let (_tmp, root) = unpacked();
+        let bin = root.join("bin/bascule");
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = verify_dir(&root).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                BundleError::Mismatch {
+                    field: Field::Mode,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn dir_with_extra_file_is_refused() {
+        let (_tmp, root) = unpacked();
+        write(&root, "code/extra", b"x", 0o644);
+        let err = verify_dir(&root).unwrap_err();
+        assert!(
+            matches!(&err, BundleError::UnknownEntry { entry, .. } if entry == "code/extra"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn dir_with_missing_file_is_refused() {
+        let (_tmp, root) = unpacked();
+        std::fs::remove_file(root.join("docs/bulletin.md")).unwrap();
+        let err = verify_dir(&root).unwrap_err();
+        assert!(
+            matches!(&err, BundleError::Missing { entry, .. } if entry == "docs/bulletin.md"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn dir_with_escaping_symlink_is_refused() {
+        let (_tmp, root) = unpacked();
+        std::os::unix::fs::symlink("../../etc/passwd", root.join("code/passwd")).unwrap();
+        let err = verify_dir(&root).unwrap_err();
+        assert!(
+            matches!(&err, BundleError::UnsafePath { entry, .. } if entry == "code/passwd"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn dir_with_retargeted_symlink_is_refused() {
+        let (_tmp, root) = unpacked();
+        let link = root.join("code/current.php");
+        std::fs::remove_file(&link).unwrap();
+        std::os::unix::fs::symlink("a-b.php", &link).unwrap();
+        let err = verify_dir(&root).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                BundleError::Mismatch {
+                    field: Field::Link,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
     }
 }
