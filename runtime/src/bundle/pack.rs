@@ -402,3 +402,196 @@ impl Write for HashingWriter {
         self.inner.flush()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::testutil::{meta, packed, staging, write, LONG, MTIME, TOP};
+    use tempfile::TempDir;
+
+    #[test]
+    fn same_inputs_give_identical_bytes() {
+        let tmp = TempDir::new().unwrap();
+        let (staging, first) = packed(tmp.path());
+        let again = tmp.path().join("again.tar.gz");
+        let second = pack(&staging, TOP, meta(), MTIME, &again).unwrap();
+        assert_eq!(
+            std::fs::read(&first.path).unwrap(),
+            std::fs::read(&again).unwrap()
+        );
+        assert_eq!(first.sha256, second.sha256);
+        assert_eq!(first.size, std::fs::metadata(&again).unwrap().len());
+        assert_eq!(first.sha256, sha256_hex(&std::fs::read(&again).unwrap()));
+    }
+
+    #[test]
+    fn file_times_and_permission_noise_do_not_change_the_bytes() {
+        let tmp = TempDir::new().unwrap();
+        let (_, first) = packed(tmp.path());
+        // The same tree, created later, with group/other bits that differ.
+        let other = TempDir::new().unwrap();
+        let staging = staging(other.path());
+        write(&staging, "code/index.php", b"<?php echo 'hello';\n", 0o600);
+        write(&staging, "bin/bascule", b"\x7fELF pretend binary", 0o700);
+        let out = other.path().join("b.tar.gz");
+        let second = pack(&staging, TOP, meta(), MTIME, &out).unwrap();
+        assert_eq!(first.sha256, second.sha256);
+    }
+
+    #[test]
+    fn layout_of_the_tarball() {
+        let tmp = TempDir::new().unwrap();
+        let (_, packed) = packed(tmp.path());
+        let bytes = std::fs::read(&packed.path).unwrap();
+        assert_eq!(&bytes[4..8], &[0, 0, 0, 0], "gzip mtime must be 0");
+        assert_eq!(bytes[3] & 0x08, 0, "gzip must not record a file name");
+
+        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]));
+        let mut names = Vec::new();
+        for entry in archive.entries().unwrap() {
+            let entry = entry.unwrap();
+            let header = entry.header();
+            assert_eq!(header.mtime().unwrap(), MTIME);
+            assert_eq!((header.uid().unwrap(), header.gid().unwrap()), (0, 0));
+            assert_eq!(header.username_bytes(), Some(&b""[..]));
+            assert!(header.as_gnu().is_some());
+            let mode = header.mode().unwrap();
+            if header.entry_type().is_dir() {
+                assert_eq!(mode, 0o755);
+            } else if header.entry_type().is_file() {
+                assert!(mode == 0o644 || mode == 0o755, "{mode:o}");
+            }
+            names.push(String::from_utf8(entry.path_bytes().into_owned()).unwrap());
+        }
+        assert_eq!(names[0], "bascule-2.0.0/");
+        assert_eq!(names[1], "bascule-2.0.0/MANIFEST.toml");
+        let rest: Vec<&str> = names[2..].iter().map(|n| n.trim_end_matches('/')).collect();
+        let mut sorted = rest.clone();
+        sorted.sort_unstable();
+        assert_eq!(rest, sorted, "entries must be sorted by path");
+        assert!(
+            names.contains(&format!("{TOP}/{LONG}")),
+            "long names survive"
+        );
+        assert!(
+            names.contains(&format!("{TOP}/hooks/")),
+            "empty dirs are kept"
+        );
+    }
+
+    #[test]
+    fn manifest_lists_files_with_modes_and_links() {
+        let tmp = TempDir::new().unwrap();
+        let (_, packed) = packed(tmp.path());
+        let files = packed.manifest.index();
+        assert_eq!(files["bin/bascule"].mode, 0o755);
+        assert_eq!(files["code/a-b.php"].mode, 0o644);
+        let link = files["code/current.php"];
+        assert_eq!(link.link.as_deref(), Some("index.php"));
+        assert_eq!(
+            (link.size, link.sha256.clone()),
+            (0, sha256_hex(b"index.php"))
+        );
+        assert!(!files.contains_key("hooks"), "directories are implicit");
+        let paths: Vec<&str> = packed
+            .manifest
+            .files
+            .iter()
+            .map(|f| f.path.as_str())
+            .collect();
+        let mut sorted = paths.clone();
+        sorted.sort_unstable();
+        assert_eq!(paths, sorted);
+    }
+
+    #[test]
+    fn staging_with_a_manifest_is_refused() {
+        let tmp = TempDir::new().unwrap();
+        let staging = staging(tmp.path());
+        write(&staging, MANIFEST_FILE, b"", 0o644);
+        let out = tmp.path().join("b.tar.gz");
+        let err = pack(&staging, TOP, meta(), MTIME, &out).unwrap_err();
+        assert!(matches!(err, BundleError::Staging { .. }), "{err:?}");
+        assert!(!out.exists());
+    }
+
+    #[test]
+    fn escaping_symlink_in_staging_is_refused() {
+        let tmp = TempDir::new().unwrap();
+        let staging = staging(tmp.path());
+        std::os::unix::fs::symlink("../../etc/passwd", staging.join("code/passwd")).unwrap();
+        let out = tmp.path().join("b.tar.gz");
+        let err = pack(&staging, TOP, meta(), MTIME, &out).unwrap_err();
+        assert!(matches!(err, BundleError::UnsafePath { .. }), "{err:?}");
+        assert!(!out.exists());
+    }
+
+    #[test]
+    fn wrong_top_and_output_inside_staging_are_refused() {
+        let tmp = TempDir::new().unwrap();
+        let staging = staging(tmp.path());
+        let out = tmp.path().join("b.tar.gz");
+        let err = pack(&staging, "bascule-1.0.0", meta(), MTIME, &out).unwrap_err();
+        assert!(matches!(err, BundleError::Staging { .. }), "{err:?}");
+        let inside = staging.join("docs/b.tar.gz");
+        let err = pack(&staging, TOP, meta(), MTIME, &inside).unwrap_err();
+        assert!(matches!(err, BundleError::Staging { .. }), "{err:?}");
+        assert!(!out.exists() && !inside.exists());
+    }
+
+    #[test]
+    fn missing_migration_script_is_refused() {
+        let tmp = TempDir::new().unwrap();
+        let staging = staging(tmp.path());
+        std::fs::remove_file(staging.join("migrations/site/0001_init/down.sql")).unwrap();
+        let out = tmp.path().join("b.tar.gz");
+        let err = pack(&staging, TOP, meta(), MTIME, &out).unwrap_err();
+        assert!(
+            matches!(err, BundleError::InvalidManifest { .. }),
+            "{err:?}"
+        );
+    }
+
+    /// ~10,000 files / 100 MB; run with `cargo test -p bascule --lib large_tree -- --ignored`.
+    #[test]
+    #[ignore]
+    fn large_tree_packs_quickly() {
+        let tmp = TempDir::new().unwrap();
+        let staging = tmp.path().join("staging");
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for i in 0..10_000 {
+            // Half text-like, half noise, so gzip does real work.
+            let content: Vec<u8> = (0..10_000)
+                .map(|j| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    if j % 2 == 0 {
+                        b'a' + (j % 26) as u8
+                    } else {
+                        seed as u8
+                    }
+                })
+                .collect();
+            write(
+                &staging,
+                &format!("code/d{}/f{i}.php", i % 100),
+                &content,
+                0o644,
+            );
+        }
+        let mut meta = meta();
+        meta.migrations.clear();
+        let out = tmp.path().join("big.tar.gz");
+        let start = std::time::Instant::now();
+        let packed = pack(&staging, TOP, meta, MTIME, &out).unwrap();
+        let packing = start.elapsed();
+        let start = std::time::Instant::now();
+        super::super::verify_tarball(&out).unwrap();
+        eprintln!(
+            "pack {packing:?}, verify {:?}, {} bytes",
+            start.elapsed(),
+            packed.size
+        );
+    }
+}

@@ -187,3 +187,90 @@ impl Sink for Extract {
             .map_err(BundleError::io(&path, "create the symlink"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::testutil::{listing, packed, Craft, TOP};
+    use crate::bundle::{verify_dir, verify_tarball};
+    use tempfile::TempDir;
+
+    fn into_dir(tmp: &Path) -> PathBuf {
+        let into = tmp.join("into");
+        std::fs::create_dir(&into).unwrap();
+        into
+    }
+
+    #[test]
+    fn unpacks_a_verified_tree() {
+        let tmp = TempDir::new().unwrap();
+        let (staging, packed) = packed(tmp.path());
+        let into = into_dir(tmp.path());
+        let root = unpack(&packed.path, &into).unwrap();
+        assert_eq!(root, into.join(TOP));
+        assert_eq!(verify_dir(&root).unwrap(), packed.manifest);
+        assert_eq!(
+            std::fs::read(root.join("code/index.php")).unwrap(),
+            std::fs::read(staging.join("code/index.php")).unwrap()
+        );
+        let mode = |p: &str| {
+            std::fs::metadata(root.join(p))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        assert_eq!(mode("bin/bascule"), 0o755);
+        assert_eq!(mode("code/a-b.php"), 0o644);
+        assert_eq!(mode("hooks"), 0o755);
+        assert_eq!(
+            std::fs::read_link(root.join("code/current.php")).unwrap(),
+            Path::new("index.php")
+        );
+        // Only the bundle: no temporary directory left beside it.
+        assert_eq!(std::fs::read_dir(&into).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn refuses_an_existing_target() {
+        let tmp = TempDir::new().unwrap();
+        let (_, packed) = packed(tmp.path());
+        let into = into_dir(tmp.path());
+        std::fs::create_dir(into.join(TOP)).unwrap();
+        std::fs::write(into.join(TOP).join("keep"), b"mine").unwrap();
+        let before = listing(&into);
+        let err = unpack(&packed.path, &into).unwrap_err();
+        assert!(matches!(err, BundleError::TargetExists { .. }), "{err:?}");
+        assert_eq!(listing(&into), before);
+    }
+
+    #[test]
+    fn bad_tarball_leaves_nothing() {
+        let tmp = TempDir::new().unwrap();
+        let (staging, packed) = packed(tmp.path());
+        let mut craft = Craft::honest_except(&packed.manifest, &staging, "");
+        craft.file(&format!("{TOP}/code/extra"), b"x", 0o644);
+        let bad = craft.write_to(tmp.path());
+        let into = into_dir(tmp.path());
+        let err = unpack(&bad, &into).unwrap_err();
+        assert!(matches!(err, BundleError::UnknownEntry { .. }), "{err:?}");
+        assert_eq!(listing(&into), vec![into.clone()]);
+    }
+
+    #[test]
+    fn failure_during_extraction_removes_the_partial_tree() {
+        // A tarball that changes between the verifying and the writing pass: the second pass
+        // has written files before it meets the tampered one.
+        let tmp = TempDir::new().unwrap();
+        let (staging, packed) = packed(tmp.path());
+        let verified = scan_tarball(&packed.path, &mut CheckOnly).unwrap();
+        let mut craft = Craft::honest_except(&packed.manifest, &staging, "patch.toml");
+        craft.file(&format!("{TOP}/patch.toml"), b"tampered", 0o644);
+        let swapped = craft.write_to(tmp.path());
+        assert!(verify_tarball(&swapped).is_err());
+        let into = into_dir(tmp.path());
+        let err = unpack_verified(&swapped, &into, &verified).unwrap_err();
+        assert!(matches!(err, BundleError::Mismatch { .. }), "{err:?}");
+        assert_eq!(listing(&into), vec![into.clone()]);
+    }
+}
