@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs what Bascule's build, demo and tests need on a fresh Debian machine.
+# Idempotent: does nothing that is already done.
+set -euo pipefail
+
+need=()
+command -v tar >/dev/null || need+=(tar)
+command -v sqlite3 >/dev/null || need+=(sqlite3)
+command -v cc >/dev/null || need+=(gcc libc6-dev)
+if [ ${#need[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
+    $sudo apt-get update -qq
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+fi
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
