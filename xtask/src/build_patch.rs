@@ -1,8 +1,468 @@
-//! TODO
+//! `cargo xtask build-patch`: a patch source in, one reproducible bundle out.
+//!
+//! The stages, in order, each refusing to go on if something is wrong, so that a broken patch
+//! never yields a bundle someone could ship:
+//!
+//! 1. **load** `patch.toml` and the migrations (errors name the file and the key);
+//! 2. **validate** every migration's SQL for its class's dialect, reporting *all* issues at once;
+//! 3. **snapshot** the code: copy `code.source` to a scratch directory, run `code.build` there
+//!    (never in the developer's tree), keep `code.output` minus `code.exclude`;
+//! 4. **stage** the patch files, the docs (Markdown and rendered HTML) and the static runtime;
+//! 5. **pack** with [`bascule::bundle::pack`], to a temporary name renamed at the end: a failed
+//!    build leaves nothing in `--out`.
+//!
+//! The mtime of every entry is `SOURCE_DATE_EPOCH` if set, else `patch.source_date_epoch`, so the
+//! same inputs give the same bytes.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use bascule::bundle::{BuildInfo, MigrationEntry, PackMeta, PatchMeta};
+use bascule::patch::{Dialect, Patch};
+use walkdir::WalkDir;
+use xshell::{cmd, Shell};
+
+use crate::docs_html;
+use crate::static_runtime::{self, StaticRuntime};
 
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The patch source: the directory holding patch.toml.
+    pub patch_dir: PathBuf,
+    /// Where to write bascule-<version>.tar.gz [default: <workspace>/target/bundles].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Ship this runtime binary instead of building one; it must be statically linked.
+    #[arg(long, value_name = "PATH")]
+    pub runtime: Option<PathBuf>,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("not yet")
+/// What a successful build produced.
+#[derive(Debug)]
+pub struct Built {
+    pub path: PathBuf,
+    pub size: u64,
+    pub sha256: String,
+    pub files: usize,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let out = args
+        .out
+        .unwrap_or_else(|| crate::workspace_root().join("target").join("bundles"));
+    build(&args.patch_dir, &out, args.runtime.as_deref())?;
+    Ok(())
+}
+
+/// Builds the bundle of the patch source at `patch_dir` into `out`.
+pub fn build(patch_dir: &Path, out: &Path, runtime: Option<&Path>) -> anyhow::Result<Built> {
+    let patch = load(patch_dir)?;
+    validate(&patch)?;
+    let runtime = match runtime {
+        Some(path) => static_runtime::inspect(path)?,
+        None => static_runtime::inspect(&static_runtime::build_static_runtime(
+            &crate::workspace_root(),
+        )?)?,
+    };
+    eprintln!("runtime: {} ({})", runtime.path.display(), runtime.target);
+    let staging = tempfile::tempdir().context("cannot create a staging directory")?;
+    snapshot_code(&patch, staging.path())?;
+    stage_patch_files(&patch, staging.path())?;
+    stage_runtime(&runtime, staging.path())?;
+    let built = pack(&patch, &runtime, staging.path(), out)?;
+    report(&patch, &built);
+    Ok(built)
+}
+
+fn load(patch_dir: &Path) -> anyhow::Result<Patch> {
+    Patch::load(patch_dir)
+        .with_context(|| format!("cannot load the patch source {}", patch_dir.display()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// validate
+
+/// Checks every migration of every class; prints all issues and fails if there is any.
+fn validate(patch: &Patch) -> anyhow::Result<()> {
+    let mut issues = Vec::new();
+    let mut raw = 0;
+    for migration in patch.migrations.iter() {
+        let dialect = dialect_of(patch, &migration.class)?;
+        match bascule::sql::validate_migration(&patch.dir, migration, dialect) {
+            Ok(report) => raw += report.raw,
+            Err(found) => issues.extend(found),
+        }
+    }
+    for issue in &issues {
+        eprintln!("{issue}\n");
+    }
+    if !issues.is_empty() {
+        bail!(
+            "{} SQL issue(s) in the migrations of {}; nothing was built",
+            issues.len(),
+            patch.dir.display()
+        );
+    }
+    if raw > 0 {
+        eprintln!(
+            "note: {raw} raw statement(s) are shipped unchecked (the SQL parser does not know them)"
+        );
+    }
+    Ok(())
+}
+
+fn dialect_of(patch: &Patch, class: &str) -> anyhow::Result<Dialect> {
+    match patch.spec.classes.get(class) {
+        Some(spec) => Ok(spec.dialect),
+        None => bail!(
+            "{}: class `{class}` has migrations but no [classes.{class}] with its dialect",
+            patch.dir.join(bascule::patch::PATCH_FILE).display()
+        ),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// snapshot
+
+/// Copies `code.source` to a scratch directory, builds it there, stages `code.output`.
+fn snapshot_code(patch: &Patch, staging: &Path) -> anyhow::Result<()> {
+    let code = &patch.spec.code;
+    let source = patch.dir.join(&code.source);
+    if !source.is_dir() {
+        bail!(
+            "{}: code.source: {} is not a directory",
+            patch.dir.join(bascule::patch::PATCH_FILE).display(),
+            source.display()
+        );
+    }
+    let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
+    let work = scratch.path().join("src");
+    copy_tree(&source, &work, &|rel| rel == Path::new(".git"))?;
+    run_build_commands(&work, &code.build)?;
+    let output = work.join(&code.output);
+    if !output.is_dir() {
+        bail!(
+            "code.output: {} is not a directory after the build",
+            code.output.display()
+        );
+    }
+    let excluded = |rel: &Path| is_excluded(&code.exclude, rel);
+    copy_tree(&output, &staging.join("code"), &excluded)
+}
+
+/// Runs each build command with `sh -c` in `dir`; a failure shows the command and its stderr.
+fn run_build_commands(dir: &Path, commands: &[String]) -> anyhow::Result<()> {
+    let sh = Shell::new()?;
+    sh.change_dir(dir);
+    for command in commands {
+        eprintln!("build: $ {command}");
+        let output = cmd!(sh, "sh -c {command}")
+            .quiet()
+            .ignore_status()
+            .output()
+            .with_context(|| format!("cannot run the build command `{command}`"))?;
+        if !output.status.success() {
+            bail!(
+                "the build command `{command}` failed ({}):\n{}{}",
+                output.status,
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Copies a tree without following symlinks (they are copied as symlinks); `skip` gets the path
+/// relative to `from` and prunes whole directories.
+fn copy_tree(from: &Path, to: &Path, skip: &dyn Fn(&Path) -> bool) -> anyhow::Result<()> {
+    let walk = WalkDir::new(from)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| {
+            e.path()
+                .strip_prefix(from)
+                .map_or(true, |rel| rel.as_os_str().is_empty() || !skip(rel))
+        });
+    for entry in walk {
+        let entry = entry.with_context(|| format!("cannot walk {}", from.display()))?;
+        let rel = entry.path().strip_prefix(from)?;
+        copy_entry(&entry, &to.join(rel))?;
+    }
+    Ok(())
+}
+
+fn copy_entry(entry: &walkdir::DirEntry, dest: &Path) -> anyhow::Result<()> {
+    let src = entry.path();
+    let file_type = entry.file_type();
+    let result = if file_type.is_dir() {
+        fs::create_dir_all(dest)
+    } else if file_type.is_symlink() {
+        fs::read_link(src).and_then(|target| std::os::unix::fs::symlink(target, dest))
+    } else if file_type.is_file() {
+        fs::copy(src, dest).map(|_| ())
+    } else {
+        bail!(
+            "{}: neither a file, a directory nor a symlink",
+            src.display()
+        );
+    };
+    result.with_context(|| format!("cannot copy {} to {}", src.display(), dest.display()))
+}
+
+/// Whether a path (relative to `code.output`) matches an exclude pattern, by its whole relative
+/// path or by its file name.
+fn is_excluded(patterns: &[String], rel: &Path) -> bool {
+    let path = rel.to_string_lossy();
+    let name = rel
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    patterns
+        .iter()
+        .any(|p| glob_match(p, &path) || glob_match(p, &name))
+}
+
+/// A small glob: `*` and `?` within one path segment, `**` for any number of segments.
+fn glob_match(pattern: &str, path: &str) -> bool {
+    let pattern = pattern.trim_start_matches("./").trim_end_matches('/');
+    let pat: Vec<&str> = pattern.split('/').filter(|s| !s.is_empty()).collect();
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    match_segments(&pat, &segs)
+}
+
+fn match_segments(pat: &[&str], segs: &[&str]) -> bool {
+    match pat.split_first() {
+        None => segs.is_empty(),
+        Some((&"**", rest)) => (0..=segs.len()).any(|i| match_segments(rest, &segs[i..])),
+        Some((p, rest)) => segs.split_first().is_some_and(|(s, tail)| {
+            let p: Vec<char> = p.chars().collect();
+            let s: Vec<char> = s.chars().collect();
+            match_segment(&p, &s) && match_segments(rest, tail)
+        }),
+    }
+}
+
+fn match_segment(p: &[char], s: &[char]) -> bool {
+    match p.split_first() {
+        None => s.is_empty(),
+        Some(('*', rest)) => (0..=s.len()).any(|i| match_segment(rest, &s[i..])),
+        Some(('?', rest)) => !s.is_empty() && match_segment(rest, &s[1..]),
+        Some((c, rest)) => s.first() == Some(c) && match_segment(rest, &s[1..]),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// stage
+
+/// patch.toml, migrations/, checks/, hooks/ (modes kept), docs/*.md and their HTML.
+fn stage_patch_files(patch: &Patch, staging: &Path) -> anyhow::Result<()> {
+    let file = bascule::patch::PATCH_FILE;
+    fs::copy(patch.dir.join(file), staging.join(file))
+        .with_context(|| format!("cannot copy {}", patch.dir.join(file).display()))?;
+    for dir in ["migrations", "checks", "hooks"] {
+        let from = patch.dir.join(dir);
+        if from.is_dir() {
+            copy_tree(&from, &staging.join(dir), &|_| false)?;
+        }
+    }
+    stage_docs(patch, staging)
+}
+
+fn stage_docs(patch: &Patch, staging: &Path) -> anyhow::Result<()> {
+    let from = patch.dir.join("docs");
+    if !from.is_dir() {
+        return Ok(());
+    }
+    let to = staging.join("docs");
+    fs::create_dir_all(&to).with_context(|| format!("cannot create {}", to.display()))?;
+    let subtitle = format!("bascule-{}", patch.version());
+    for entry in WalkDir::new(&from)
+        .min_depth(1)
+        .max_depth(1)
+        .sort_by_file_name()
+    {
+        let entry = entry.with_context(|| format!("cannot read {}", from.display()))?;
+        let path = entry.path();
+        if !entry.file_type().is_file() || path.extension().is_none_or(|e| e != "md") {
+            continue;
+        }
+        let markdown =
+            fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+        let page = docs_html::render_page(&markdown, &stem, &subtitle);
+        write(&to.join(entry.file_name()), markdown.as_bytes())?;
+        write(&to.join(format!("{stem}.html")), page.as_bytes())?;
+    }
+    Ok(())
+}
+
+fn stage_runtime(runtime: &StaticRuntime, staging: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = staging.join("bin");
+    fs::create_dir_all(&bin).with_context(|| format!("cannot create {}", bin.display()))?;
+    let dest = bin.join("bascule");
+    fs::copy(&runtime.path, &dest)
+        .with_context(|| format!("cannot copy the runtime {}", runtime.path.display()))?;
+    fs::set_permissions(&dest, fs::Permissions::from_mode(0o755))
+        .with_context(|| format!("cannot make {} executable", dest.display()))
+}
+
+fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// pack
+
+/// Packs `staging` to `<out>/bascule-<version>.tar.gz`, through a temporary name.
+fn pack(
+    patch: &Patch,
+    runtime: &StaticRuntime,
+    staging: &Path,
+    out: &Path,
+) -> anyhow::Result<Built> {
+    let mtime = source_date_epoch(patch)?;
+    let top = format!("bascule-{}", patch.version());
+    let files = count_files(staging)?;
+    fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let path = out.join(format!("{top}.tar.gz"));
+    let partial = out.join(format!(".{top}.tar.gz.partial-{}", std::process::id()));
+    let meta = pack_meta(patch, runtime, mtime);
+    let packed = match bascule::bundle::pack(staging, &top, meta, mtime, &partial) {
+        Ok(packed) => packed,
+        Err(e) => {
+            let _ = fs::remove_file(&partial);
+            return Err(e).with_context(|| format!("cannot pack {}", path.display()));
+        }
+    };
+    if let Err(e) = fs::rename(&partial, &path) {
+        let _ = fs::remove_file(&partial);
+        return Err(e).with_context(|| format!("cannot write {}", path.display()));
+    }
+    Ok(Built {
+        path,
+        size: packed.size,
+        sha256: packed.sha256,
+        files,
+    })
+}
+
+fn pack_meta(patch: &Patch, runtime: &StaticRuntime, mtime: u64) -> PackMeta {
+    let info = &patch.spec.patch;
+    let migrations = patch
+        .migrations
+        .iter()
+        .map(|m| MigrationEntry {
+            class: m.class.clone(),
+            id: m.id,
+            name: m.name.clone(),
+            up_sha256: m.checksum.clone(),
+            down_sha256: bascule::sha256_hex(m.down.as_bytes()),
+        })
+        .collect();
+    PackMeta {
+        patch: PatchMeta {
+            version: info.version.to_string(),
+            from: info.from.to_string(),
+            mode: info.mode.to_string(),
+            title: info.title.clone(),
+        },
+        build: BuildInfo {
+            bascule_version: env!("CARGO_PKG_VERSION").to_string(),
+            source_date_epoch: mtime,
+            runtime_target: runtime.target.clone(),
+        },
+        migrations,
+    }
+}
+
+/// `SOURCE_DATE_EPOCH` if set (the reproducible-builds convention), else the patch's own.
+fn source_date_epoch(patch: &Patch) -> anyhow::Result<u64> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(value) => value.trim().parse().with_context(|| {
+            format!("SOURCE_DATE_EPOCH=`{value}` is not a number of seconds since the epoch")
+        }),
+        Err(_) => Ok(patch.spec.patch.source_date_epoch),
+    }
+}
+
+fn count_files(dir: &Path) -> anyhow::Result<usize> {
+    let mut count = 0;
+    for entry in WalkDir::new(dir) {
+        let entry = entry.with_context(|| format!("cannot walk {}", dir.display()))?;
+        count += usize::from(!entry.file_type().is_dir());
+    }
+    Ok(count)
+}
+
+fn report(patch: &Patch, built: &Built) {
+    println!("bundle: {}", built.path.display());
+    println!("size:   {} ({} bytes)", human_size(built.size), built.size);
+    println!("sha256: {}", built.sha256);
+    println!("files:  {} (+ MANIFEST.toml)", built.files);
+    for (class, migrations) in &patch.migrations.classes {
+        println!(
+            "migrations: {class}: {} ({})",
+            migrations.migrations.len(),
+            migrations
+                .dialect
+                .map_or_else(|| "?".to_string(), |d| d.to_string())
+        );
+    }
+}
+
+/// `12.3 MiB`.
+fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("*.log", "app.log"));
+        assert!(!glob_match("*.log", "logs/app.log"));
+        assert!(glob_match("**/*.log", "logs/app.log"));
+        assert!(glob_match("**/*.log", "app.log"));
+        assert!(glob_match("tmp/**", "tmp"));
+        assert!(glob_match("tmp/**", "tmp/a/b"));
+        assert!(glob_match("a/**/z", "a/z"));
+        assert!(glob_match("a/**/z", "a/b/c/z"));
+        assert!(!glob_match("a/**/z", "a/b/c/y"));
+        assert!(glob_match("file?.txt", "file1.txt"));
+        assert!(!glob_match("file?.txt", "file10.txt"));
+        assert!(glob_match("./node_modules/", "node_modules"));
+        assert!(glob_match("é?", "éà"));
+    }
+
+    #[test]
+    fn excludes_match_path_or_name() {
+        let patterns = vec!["*.pyc".to_string(), "var/cache".to_string()];
+        assert!(is_excluded(&patterns, Path::new("a/b/x.pyc")));
+        assert!(is_excluded(&patterns, Path::new("var/cache")));
+        assert!(!is_excluded(&patterns, Path::new("other/var/cache/x")));
+        assert!(!is_excluded(&patterns, Path::new("a/b/x.py")));
+    }
+
+    #[test]
+    fn sizes_are_human() {
+        assert_eq!(human_size(512), "512 B");
+        assert_eq!(human_size(2048), "2.0 KiB");
+        assert_eq!(human_size(12_897_485), "12.3 MiB");
+    }
 }

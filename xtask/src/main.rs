@@ -5,7 +5,9 @@
 mod build_patch;
 mod demo;
 mod demo_prod;
+mod docs_html;
 mod new_patch;
+mod static_runtime;
 
 use std::path::PathBuf;
 

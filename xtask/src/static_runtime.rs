@@ -26,13 +26,9 @@ pub struct StaticRuntime {
     pub target: String,
 }
 
-/// Builds the runtime as a static binary under `<workspace>/target/static` and checks it.
+/// Builds the runtime as a static binary under `<workspace>/target/static`, checks it, and
+/// returns its path (`target/static/<triple>/release/bascule`).
 pub fn build_static_runtime(workspace: &Path) -> anyhow::Result<PathBuf> {
-    Ok(build(workspace)?.path)
-}
-
-/// Like [`build_static_runtime`], also telling which target was used.
-pub fn build(workspace: &Path) -> anyhow::Result<StaticRuntime> {
     let sh = Shell::new()?;
     sh.change_dir(workspace);
     let musl = musl_installed(&sh);
@@ -43,7 +39,8 @@ pub fn build(workspace: &Path) -> anyhow::Result<StaticRuntime> {
         sh,
         "{cargo} build --release -p bascule --bin bascule --target {target} --target-dir {target_dir} --locked"
     )
-    .env_remove("CARGO_ENCODED_RUSTFLAGS");
+    .env_remove("CARGO_ENCODED_RUSTFLAGS")
+    .quiet();
     build = if musl {
         build.env_remove("RUSTFLAGS")
     } else {
@@ -55,15 +52,14 @@ pub fn build(workspace: &Path) -> anyhow::Result<StaticRuntime> {
         .context("building the static runtime failed (see cargo's output above)")?;
     let path = target_dir.join(target).join("release").join("bascule");
     ensure_static(&path)?;
-    Ok(StaticRuntime {
-        path,
-        target: describe_target(target),
-    })
+    Ok(path)
 }
 
-/// Checks a runtime given with `--runtime` and names its target, from the path when it lies in a
-/// `<triple>/release/` directory (as cargo puts it), otherwise from the ELF machine.
-pub fn prebuilt(path: &Path) -> anyhow::Result<StaticRuntime> {
+/// Checks that a runtime binary is static and names its target: from the path when it lies in
+/// a `<triple>/release/` directory, as cargo puts it (so a runtime built here and the same file
+/// given with `--runtime` give the same build info, hence the same bundle bytes), otherwise from
+/// the ELF machine.
+pub fn inspect(path: &Path) -> anyhow::Result<StaticRuntime> {
     ensure_static(path)?;
     let from_path = path
         .components()
