@@ -1,1 +1,138 @@
-//! TODO
+//! Checking migration scripts before a bundle exists.
+//!
+//! `cargo xtask build-patch` (and the lint command) call [`validate_migration`] on every
+//! migration, so a typo in `up.sql` is caught on the developer's machine with a rustc-like
+//! message, not on a production host half-way through a run.
+//!
+//! # Why split before parsing
+//!
+//! `sqlparser`'s `Parser::parse_sql` parses a whole script and stops at the first error: one bad
+//! statement hides every later one, and a statement sqlparser does not know (a vendor extension)
+//! would make the whole file uncheckable. So [`split`] first cuts the script into statements the
+//! way the database's own client does — quotes (with doubled-quote escapes, and backslash escapes
+//! in MySQL), `--`/`#`/`/* */` comments, PostgreSQL dollar quotes, `BEGIN … END` bodies of
+//! `CREATE TRIGGER`/`PROCEDURE`/`FUNCTION`, MySQL's `DELIMITER` command — and [`validate`] parses
+//! each statement on its own with the class's dialect. The same split is what the runtime can
+//! execute statement by statement.
+//!
+//! # Positions
+//!
+//! Each [`SqlStatement`] knows the line, column and byte offset of its first character in the
+//! file. sqlparser reports `Line: L, Column: C` inside the text it was given; [`validate`] maps that
+//! back to the file: lines shift by the statement's line, columns by the statement's column on its
+//! first line only. Columns count characters, as sqlparser does.
+//!
+//! # Escapes: `-- bascule:` markers
+//!
+//! A `-- bascule:<directive>` comment before a statement, inside it, or right after its terminator
+//! on the same line belongs to that statement ([`SqlStatement::markers`]); the lint rules read
+//! them. `-- bascule:raw` means "the database accepts this, the checker does not": the statement
+//! is not parsed, only flagged ([`SqlStatement::raw`]) and counted, so the build can say how much
+//! went unchecked.
+
+pub mod split;
+pub mod validate;
+
+use std::path::Path;
+
+pub use split::{split_script, split_statements, Split, SplitProblem, SqlStatement};
+pub use validate::{parser_dialect, render_issues, validate_script, IssueKind, SqlIssue};
+
+use crate::migration::Migration;
+use crate::patch::Dialect;
+
+/// What [`validate_migration`] found in a sound migration.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MigrationReport {
+    /// Statements in `up.sql`, raw ones included.
+    pub statements_up: usize,
+    /// Statements in `down.sql`, raw ones included.
+    pub statements_down: usize,
+    /// Statements of both scripts marked `-- bascule:raw`, so not checked.
+    pub raw: usize,
+}
+
+/// Validates both scripts of a migration; the issues of both are returned together, up's first.
+///
+/// The scripts are taken from `m`, already read when the patch was loaded from `_patch_root`;
+/// messages name them by their path relative to the patch root (`m.up_path()`, `m.down_path()`),
+/// as a developer sees them from the patch directory. An empty script, up or down, is an
+/// [`IssueKind::Empty`] issue: every up must do something and every down must undo it.
+pub fn validate_migration(
+    _patch_root: &Path,
+    m: &Migration,
+    dialect: Dialect,
+) -> Result<MigrationReport, Vec<SqlIssue>> {
+    let up = validate_script(&m.up_path(), &m.up, dialect);
+    let down = validate_script(&m.down_path(), &m.down, dialect);
+    match (up, down) {
+        (Ok(up), Ok(down)) => Ok(MigrationReport {
+            statements_up: up.len(),
+            statements_down: down.len(),
+            raw: up.iter().chain(&down).filter(|s| s.raw).count(),
+        }),
+        (up, down) => Err(up
+            .err()
+            .into_iter()
+            .flatten()
+            .chain(down.err().into_iter().flatten())
+            .collect()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn migration(up: &str, down: &str) -> Migration {
+        Migration {
+            class: "site".into(),
+            id: 2,
+            name: "add_avatar".into(),
+            dir: PathBuf::from("migrations/site/0002_add_avatar"),
+            up: up.into(),
+            down: down.into(),
+            checksum: crate::sha256_hex(up.as_bytes()),
+        }
+    }
+
+    #[test]
+    fn counts_statements_and_raw_ones() {
+        let m = migration(
+            "ALTER TABLE members ADD COLUMN avatar TEXT;\n-- bascule:raw\nPRAGMA foo = bar;\n",
+            "ALTER TABLE members DROP COLUMN avatar;\n",
+        );
+        let report = validate_migration(Path::new("patches/2.4.0"), &m, Dialect::Sqlite)
+            .unwrap_or_else(|e| panic!("{}", render_issues(&e)));
+        assert_eq!(
+            report,
+            MigrationReport {
+                statements_up: 2,
+                statements_down: 1,
+                raw: 1
+            }
+        );
+    }
+
+    #[test]
+    fn issues_of_both_scripts_name_their_files() {
+        let m = migration(
+            "ALTER TABLE members ADD COLUMN avatar TEXT NOT NUL;\n",
+            "-- TODO\n",
+        );
+        let issues = validate_migration(Path::new("."), &m, Dialect::Sqlite).unwrap_err();
+        assert_eq!(issues.len(), 2, "{}", render_issues(&issues));
+        assert_eq!(
+            issues[0].path,
+            Path::new("migrations/site/0002_add_avatar/up.sql")
+        );
+        assert_eq!(issues[0].kind, IssueKind::Syntax);
+        assert_eq!(
+            issues[1].path,
+            Path::new("migrations/site/0002_add_avatar/down.sql")
+        );
+        assert_eq!(issues[1].kind, IssueKind::Empty);
+    }
+}
