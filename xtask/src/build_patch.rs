@@ -75,9 +75,11 @@ pub fn build(patch_dir: &Path, out: &Path, runtime: Option<&Path>) -> anyhow::Re
     Ok(built)
 }
 
+/// Loads the patch source. `PatchError`'s message already names the file and embeds its cause,
+/// so it is shown as one message rather than as an error chain that would repeat the cause.
 fn load(patch_dir: &Path) -> anyhow::Result<Patch> {
     Patch::load(patch_dir)
-        .with_context(|| format!("cannot load the patch source {}", patch_dir.display()))
+        .map_err(|e| anyhow::anyhow!("cannot load the patch source {}:\n{e}", patch_dir.display()))
 }
 
 // ---------------------------------------------------------------------------------------------
