@@ -236,6 +236,11 @@ impl<'a> Splitter<'a> {
             return;
         }
         if c == b'/' && self.at(self.i + 1) == b'*' {
+            // MySQL runs the content of `/*! … */`: it is part of a statement, not a comment
+            // around nothing.
+            if self.dialect == Dialect::Mysql && self.at(self.i + 2) == b'!' {
+                self.start_statement();
+            }
             self.block_comment();
             return;
         }
@@ -250,6 +255,20 @@ impl<'a> Splitter<'a> {
             self.after_terminator = true;
             return;
         }
+        self.start_statement();
+        match c {
+            b'\'' => self.quoted(b'\'', self.dialect == Dialect::Mysql),
+            b'"' => self.quoted(b'"', self.dialect == Dialect::Mysql),
+            b'`' => self.quoted(b'`', false),
+            b'[' if self.dialect == Dialect::Sqlite => self.quoted(b']', false),
+            b'$' if self.dialect == Dialect::Postgres => self.dollar(),
+            c if is_word_start(c) => self.word(),
+            _ => self.i += 1,
+        }
+    }
+
+    /// Starts a statement at `self.i` unless one is being read.
+    fn start_statement(&mut self) {
         if self.current.is_none() {
             self.current = Some(Current {
                 start: self.i,
@@ -260,15 +279,6 @@ impl<'a> Splitter<'a> {
                 depth: 0,
             });
             self.after_terminator = false;
-        }
-        match c {
-            b'\'' => self.quoted(b'\'', self.dialect == Dialect::Mysql),
-            b'"' => self.quoted(b'"', self.dialect == Dialect::Mysql),
-            b'`' => self.quoted(b'`', false),
-            b'[' if self.dialect == Dialect::Sqlite => self.quoted(b']', false),
-            b'$' if self.dialect == Dialect::Postgres => self.dollar(),
-            c if is_word_start(c) => self.word(),
-            _ => self.i += 1,
         }
     }
 
@@ -616,6 +626,14 @@ mod tests {
         assert_eq!(
             texts("SELECT 1--1;SELECT 2;", Dialect::Mysql),
             ["SELECT 1--1", "SELECT 2"]
+        );
+        // MySQL executes `/*! … */`: it is a statement, not a comment.
+        assert_eq!(
+            texts(
+                "/* plain; */ /*!40101 SET NAMES utf8 */;\nSELECT 1;",
+                Dialect::Mysql
+            ),
+            ["/*!40101 SET NAMES utf8 */", "SELECT 1"]
         );
         // PostgreSQL nests block comments.
         assert_eq!(
