@@ -226,7 +226,7 @@ pub fn run(steps: &[Box<dyn Step>], cx: &mut Context<'_>) -> Result<Outcome, Ste
                     println!("==> undoing every step, in reverse");
                 }
                 let undo_errors = undo_all(&started, cx);
-                return Ok(finish_failed(cx, step.name(), error, undo_errors)?);
+                return finish_failed(cx, step.name(), error, undo_errors);
             }
         }
     }

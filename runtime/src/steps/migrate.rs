@@ -173,7 +173,7 @@ impl<'c, 'a> Progress<'c, 'a> {
     }
 
     fn tick(&self, done: usize) {
-        if done % self.every == 0 || done == self.total {
+        if done.is_multiple_of(self.every) || done == self.total {
             self.cx.say(format_args!(
                 "{}: {done}/{} migrated",
                 self.class, self.total
