@@ -41,7 +41,7 @@ fn first_heading(markdown: &str) -> Option<String> {
                 level: HeadingLevel::H1,
                 ..
             }) => inside = true,
-            Event::End(TagEnd::Heading(HeadingLevel::H1)) => return Some(text),
+            Event::End(TagEnd::Heading(HeadingLevel::H1)) => return Some(text.trim().to_string()),
             Event::Text(t) | Event::Code(t) if inside => text.push_str(&t),
             _ => {}
         }
@@ -62,9 +62,13 @@ mod tests {
 
     #[test]
     fn title_comes_from_the_first_heading() {
-        let page = render_page("intro\n\n# Bulletin `2.0` <x>\n\n- [ ] a", "bulletin", "v2");
+        let page = render_page(
+            "intro\n\n# Bulletin `2.0` & <more>\n\n- [ ] a",
+            "bulletin",
+            "v2",
+        );
         assert!(page.starts_with("<!DOCTYPE html>"));
-        assert!(page.contains("<title>Bulletin 2.0 &lt;x&gt; — v2</title>"));
+        assert!(page.contains("<title>Bulletin 2.0 &amp; — v2</title>"));
         assert!(page.contains("type=\"checkbox\""));
         assert!(page.ends_with("</html>\n"));
     }
