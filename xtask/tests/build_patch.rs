@@ -150,13 +150,8 @@ fn bundle_has_code_docs_and_a_static_runtime_that_runs_anywhere() {
         .current_dir(&empty)
         .output()
         .expect("the runtime executes");
-    // TODO: assert `run.status.success()` once the runtime CLI (clap, `--version`) has landed;
-    // until then only check that the kernel and loader accepted the binary.
-    let code = run.status.code();
-    assert!(
-        code != Some(126) && code != Some(127),
-        "cannot execute the runtime: {run:?}"
-    );
+    assert!(run.status.success(), "the runtime failed: {run:?}");
+    assert!(text(&run.stdout).starts_with("bascule "), "{run:?}");
 }
 
 /// Whether a 64-bit little-endian ELF file has a `PT_INTERP` program header.
