@@ -140,7 +140,9 @@ fn snapshot_code(patch: &Patch, staging: &Path) -> anyhow::Result<()> {
     }
     let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
     let work = scratch.path().join("src");
-    copy_tree(&source, &work, &|rel| rel == Path::new(".git"))?;
+    copy_tree(&source, &work, &|rel| {
+        rel.file_name() == Some(".git".as_ref())
+    })?;
     run_build_commands(&work, &code.build)?;
     let output = work.join(&code.output);
     if !output.is_dir() {

@@ -271,3 +271,112 @@ fn build_patch_help() {
     assert!(output.status.success());
     insta::assert_snapshot!(text(&output.stdout));
 }
+
+/// A patch source in `root/patch` whose code is `root/code`, built by `build`.
+fn write_patch(root: &Path, build: &str) -> PathBuf {
+    let patch = root.join("patch");
+    fs::create_dir_all(&patch).expect("patch dir");
+    let toml = format!(
+        "[patch]\nversion = \"0.9.0\"\nfrom = \"<0.9.0\"\nmode = \"downtime\"\n\n\
+         [code]\nsource = \"../code\"\nbuild = [{build:?}]\nexclude = [\"*.tmp\", \"cache/**\"]\n"
+    );
+    fs::write(patch.join("patch.toml"), toml).expect("patch.toml");
+    patch
+}
+
+fn build_with_runtime(patch: &Path, out: &Path) -> Output {
+    xtask(&[
+        "build-patch",
+        path_str(patch),
+        "--out",
+        path_str(out),
+        "--runtime",
+        path_str(&first_build().runtime),
+    ])
+}
+
+#[test]
+fn code_snapshot_builds_in_a_scratch_copy_keeps_links_and_honours_excludes() {
+    let root = scratch("snapshot");
+    let code = root.join("code");
+    for dir in ["src", ".git", "cache/deep", "sub/.git"] {
+        fs::create_dir_all(code.join(dir)).expect("code dirs");
+    }
+    for file in [
+        "src/a.txt",
+        ".git/HEAD",
+        "cache/deep/x",
+        "sub/.git/HEAD",
+        "notes.tmp",
+    ] {
+        fs::write(code.join(file), "x\n").expect("code file");
+    }
+    std::os::unix::fs::symlink("src/a.txt", code.join("link")).expect("symlink");
+    let patch = write_patch(&root, "echo built > out.txt && echo done >&2");
+    let out = root.join("out");
+    let output = build_with_runtime(&patch, &out);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(text(&output.stderr).contains("build: $ echo built > out.txt"));
+    assert!(
+        !code.join("out.txt").exists(),
+        "the build ran in the developer's tree"
+    );
+
+    let manifest =
+        bascule::bundle::verify_tarball(&out.join("bascule-0.9.0.tar.gz")).expect("verify");
+    let code_files: Vec<(&str, Option<&str>)> = manifest
+        .files
+        .iter()
+        .filter(|f| f.path.starts_with("code/"))
+        .map(|f| (f.path.as_str(), f.link.as_deref()))
+        .collect();
+    assert_eq!(
+        code_files,
+        [
+            ("code/link", Some("src/a.txt")),
+            ("code/out.txt", None),
+            ("code/src/a.txt", None),
+        ]
+    );
+}
+
+#[test]
+fn a_failing_build_command_is_shown_with_its_stderr_and_writes_nothing() {
+    let root = scratch("failing-build");
+    fs::create_dir_all(root.join("code")).expect("code dir");
+    let patch = write_patch(&root, "echo 'cc: no such file' >&2; exit 3");
+    let out = root.join("out");
+    let output = build_with_runtime(&patch, &out);
+    let stderr = text(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("`echo 'cc: no such file' >&2; exit 3` failed"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("cc: no such file"), "{stderr}");
+    assert!(entries(&out).is_empty());
+}
+
+#[test]
+fn source_date_epoch_overrides_the_patch() {
+    let out = scratch("sde");
+    let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args([
+            "build-patch",
+            path_str(&demo_patch()),
+            "--out",
+            path_str(&out),
+        ])
+        .args(["--runtime", path_str(&first_build().runtime)])
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .output()
+        .expect("run xtask");
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let manifest =
+        bascule::bundle::verify_tarball(&out.join("bascule-2.0.0.tar.gz")).expect("verify");
+    assert_eq!(manifest.build.source_date_epoch, 1_700_000_000);
+    assert_eq!(
+        manifest.build.runtime_target,
+        "x86_64-unknown-linux-gnu+crt-static"
+    );
+}
