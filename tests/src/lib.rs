@@ -1,1 +1,108 @@
+//! Support for Bascule's end-to-end tests: real bundles, real demo hosts, and the host state
+//! they compare before and after a run.
+//!
+//! The tests never trust an exit code alone: they capture [`HostState`] (from the demo crate,
+//! which `cargo xtask demo` uses too) and compare it before and after.
 
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use anyhow::{bail, Context as _};
+
+pub use demo_site::prod::{generate, patch_dir, DemoHost};
+pub use demo_site::snapshot::{db_state, tree_listing, DbState, HostState};
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    here.parent().map(Path::to_path_buf).unwrap_or(here)
+}
+
+/// The static runtime, built once per test process (cargo caches it across processes).
+pub fn static_runtime() -> &'static Path {
+    static RUNTIME: OnceLock<PathBuf> = OnceLock::new();
+    RUNTIME.get_or_init(
+        || match xtask::static_runtime::build_static_runtime(&workspace()) {
+            Ok(path) => path,
+            Err(e) => panic!("cannot build the static runtime: {e:#}"),
+        },
+    )
+}
+
+/// Builds the bundle of a fixture patch (`2.0.0`, `2.0.0-broken`) once per test process and
+/// returns the tarball.
+pub fn fixture_bundle(version: &str) -> PathBuf {
+    static BUNDLES: OnceLock<std::sync::Mutex<BTreeMap<String, PathBuf>>> = OnceLock::new();
+    let bundles = BUNDLES.get_or_init(Default::default);
+    let mut bundles = match bundles.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    if let Some(path) = bundles.get(version) {
+        return path.clone();
+    }
+    let out = workspace()
+        .join("target/test-bundles")
+        .join(format!("{}-{version}", std::process::id()));
+    let built = xtask::build_patch::build(&patch_dir(version), &out, Some(static_runtime()))
+        .unwrap_or_else(|e| panic!("cannot build the {version} bundle: {e:#}"));
+    bundles.insert(version.to_string(), built.path.clone());
+    built.path
+}
+
+/// Unpacks a bundle tarball the way an operator does (`tar xzf`), in `into`.
+pub fn untar(tarball: &Path, into: &Path) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(into)?;
+    let status = Command::new("tar")
+        .arg("xzf")
+        .arg(tarball)
+        .arg("-C")
+        .arg(into)
+        .status()
+        .context("tar")?;
+    if !status.success() {
+        bail!("tar xzf {} failed", tarball.display());
+    }
+    let name = tarball
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_suffix(".tar.gz"))
+        .context("bundle name")?;
+    Ok(into.join(name))
+}
+
+/// Runs the bundle's own `bin/bascule` with `args` (plus the demo's `--host`, and
+/// `--no-multiplexer` for runs) and the given environment.
+pub fn bascule(bundle: &Path, demo: &DemoHost, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(bundle.join("bin/bascule"));
+    command.args(args);
+    if args.first() != Some(&"verify") {
+        command.arg("--host").arg(&demo.host_profile);
+    }
+    if matches!(args.first(), Some(&"apply" | &"rollback" | &"recover")) {
+        command.arg("--no-multiplexer");
+    }
+    command
+        .env_remove("TMUX")
+        .env_remove("STY")
+        .env_remove("BASCULE_FAIL_AT");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    match command.output() {
+        Ok(output) => output,
+        Err(e) => panic!("cannot run {}: {e}", bundle.join("bin/bascule").display()),
+    }
+}
+
+/// stdout and stderr of a run, for assertion messages.
+pub fn text(output: &Output) -> String {
+    format!(
+        "status: {}\n--- stdout\n{}\n--- stderr\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}

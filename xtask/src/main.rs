@@ -2,16 +2,8 @@
 //!
 //! Each subcommand lives in its own module; this file only parses the command line.
 
-mod build_patch;
-mod demo;
-mod demo_prod;
-mod docs_html;
-mod new_patch;
-mod static_runtime;
-
-use std::path::PathBuf;
-
 use clap::{Parser, Subcommand};
+use xtask::{bench, build_patch, demo, demo_prod, new_patch};
 
 /// Developer commands of Bascule: write, build and try patch bundles.
 #[derive(Parser)]
@@ -31,6 +23,8 @@ enum Command {
     DemoProd(demo_prod::Args),
     /// The whole story on a demo host: build, verify, plan, apply, then a failing patch rolled back.
     Demo(demo::Args),
+    /// Measure speed and memory against peers, side by side (figures, not tests).
+    Bench(bench::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -39,14 +33,6 @@ fn main() -> anyhow::Result<()> {
         Command::BuildPatch(args) => build_patch::run(args),
         Command::DemoProd(args) => demo_prod::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Bench(args) => bench::run(args),
     }
-}
-
-/// The workspace root, whatever directory `cargo xtask` was started from.
-pub fn workspace_root() -> PathBuf {
-    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest_dir
-        .parent()
-        .map(PathBuf::from)
-        .unwrap_or(manifest_dir)
 }
