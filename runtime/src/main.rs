@@ -10,7 +10,7 @@ use bascule::bundle::{self, Manifest, MANIFEST_FILE};
 use bascule::engine::{Options, Outcome};
 use bascule::host::{HostProfile, DEFAULT_PROFILE};
 use bascule::patch::Patch;
-use bascule::run::{self, describe_outcome, RunReport, Setup};
+use bascule::run::{self, RunReport, Setup};
 
 /// Apply a platform release with automatic, complete rollback.
 ///
@@ -207,7 +207,7 @@ fn own_bundle() -> anyhow::Result<PathBuf> {
 }
 
 fn finish(report: RunReport) -> anyhow::Result<ExitCode> {
-    println!("{}", describe_outcome(&report.outcome));
+    println!("{}", report.summary);
     println!(
         "run {}: log and journal in {}",
         report.run_id,

@@ -34,12 +34,16 @@ pub struct Setup {
 pub struct RunReport {
     pub run_id: String,
     pub run_dir: PathBuf,
+    pub kind: RunKind,
     pub outcome: Outcome,
+    /// What the operator reads: also the content of `report.txt`.
+    pub summary: String,
 }
 
 /// An open run directory with its log and journal.
 struct RunFiles {
     id: String,
+    kind: RunKind,
     dir: PathBuf,
     log: RunLog,
     journal: Journal,
@@ -56,7 +60,7 @@ impl RunFiles {
         };
         let base = format!("{stamp}-{}-{kind_name}", setup.patch.version());
         let (id, dir) = unique_dir(&runs, &base)?;
-        let files = RunFiles::open(id, dir)?;
+        let files = RunFiles::open(id, kind, dir)?;
         files.journal.append(&Event::RunStart {
             run: files.id.clone(),
             kind,
@@ -68,11 +72,12 @@ impl RunFiles {
         Ok(files)
     }
 
-    fn open(id: String, dir: PathBuf) -> Result<RunFiles, StepError> {
+    fn open(id: String, kind: RunKind, dir: PathBuf) -> Result<RunFiles, StepError> {
         let log = RunLog::open(&dir.join("update.log"), false).map_err(StepError::io(&dir))?;
         let journal = Journal::create(&dir.join(JOURNAL_FILE))?;
         Ok(RunFiles {
             id,
+            kind,
             dir,
             log,
             journal,
@@ -94,17 +99,19 @@ impl RunFiles {
     }
 
     fn report(&self, outcome: Outcome) -> RunReport {
-        let text = describe_outcome(&outcome);
-        self.log.line(&text);
+        let summary = describe_outcome(self.kind, &outcome);
+        self.log.line(&summary);
         let path = self.dir.join("report.txt");
-        if let Err(e) = std::fs::write(&path, format!("run {}\n{text}\n", self.id)) {
+        if let Err(e) = std::fs::write(&path, format!("run {}\n{summary}\n", self.id)) {
             self.log
                 .line(format_args!("cannot write {}: {e}", path.display()));
         }
         RunReport {
             run_id: self.id.clone(),
             run_dir: self.dir.clone(),
+            kind: self.kind,
             outcome,
+            summary,
         }
     }
 }
@@ -130,13 +137,18 @@ fn unique_dir(runs: &Path, base: &str) -> Result<(String, PathBuf), StepError> {
 }
 
 /// A one-paragraph account of how a run ended: for the operator and `report.txt`.
-pub fn describe_outcome(outcome: &Outcome) -> String {
-    match outcome {
-        Outcome::Committed => "SUCCESS: every step succeeded; the run is committed.".into(),
-        Outcome::RolledBack { step, error } => format!(
+pub fn describe_outcome(kind: RunKind, outcome: &Outcome) -> String {
+    match (kind, outcome) {
+        (RunKind::Apply, Outcome::Committed) => {
+            "SUCCESS: every step succeeded; the run is committed.".into()
+        }
+        (RunKind::Rollback, Outcome::Committed) => {
+            "ROLLED BACK: every step of the last apply was undone; the host is back where it was before it.".into()
+        }
+        (_, Outcome::RolledBack { step, error }) => format!(
             "FAILED at step `{step}`: {error}\nEvery step was undone: the host is as it was before the run."
         ),
-        Outcome::UndoIncomplete { step, error, undo_errors } => {
+        (_, Outcome::UndoIncomplete { step, error, undo_errors }) => {
             let undo: Vec<String> = undo_errors.iter().map(|(s, e)| format!("  undo {s}: {e}")).collect();
             format!(
                 "FAILED at step `{step}`: {error}\nUNDO INCOMPLETE:\n{}\nThe host lock is kept. Fix the cause, then run `bascule recover`.",
@@ -254,7 +266,8 @@ pub fn recover(setup: &Setup) -> Result<RunReport, StepError> {
     let events = Journal::read(&path)?;
     let history = RunHistory::from_events(&events);
     check_same_bundle(setup, &history, &path)?;
-    let files = RunFiles::open(run, dir)?;
+    let kind = run_kind(&history).map_or(RunKind::Apply, |(kind, _)| kind);
+    let files = RunFiles::open(run, kind, dir)?;
     files.log.line("recover: taking over the interrupted run");
     let options = Options {
         allow_forbidden_day: true,

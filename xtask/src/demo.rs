@@ -1,8 +1,155 @@
-//! TODO
+//! `cargo xtask demo`: the whole story on a demo production host, in `target/demo/`.
+//!
+//! 1. build the static runtime and the 2.0.0 bundle of the demo platform;
+//! 2. generate a 1.0.0 "production" host with a main database and N site databases;
+//! 3. as an operator would: `tar xzf`, `bin/bascule verify`, `plan`, `apply`;
+//! 4. show the result (versions, `current`, a page rendered by the new code), then `rollback`;
+//! 5. apply `2.0.0-broken`, whose migration fails on one site in the middle, and prove the
+//!    host is exactly as before by comparing its whole state.
+//!
+//! It fails (non-zero exit) if anything does not happen as announced.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, ensure, Context};
+use demo_site::prod::{self, DemoHost};
+use demo_site::snapshot::HostState;
+
+use crate::{build_patch, static_runtime, workspace_root};
 
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Site databases on the demo host.
+    #[arg(long, default_value_t = 200)]
+    sites: usize,
+    /// Where to build the demo [default: <workspace>/target/demo].
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("not yet")
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let dir = args
+        .dir
+        .unwrap_or_else(|| workspace_root().join("target/demo"));
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("cannot clear {}", dir.display()))?;
+    }
+    section("Build the static runtime and the 2.0.0 bundle");
+    let runtime = static_runtime::build_static_runtime(&workspace_root())?;
+    let bundles = dir.join("bundles");
+    let good = build_patch::build(&prod::patch_dir("2.0.0"), &bundles, Some(&runtime))?;
+
+    section(&format!(
+        "Generate a 1.0.0 production host with {} sites",
+        args.sites
+    ));
+    let demo = prod::generate(&dir.join("host"), args.sites)?;
+    println!("host profile: {}", demo.host_profile.display());
+    let pristine = HostState::capture(&demo)?;
+
+    section("Deliver and check the bundle, as the operator does");
+    let bundle = untar(&good.path, &dir.join("delivery"))?;
+    bascule(&bundle, &demo, &["verify"], Expect::Success)?;
+    bascule(&bundle, &demo, &["plan"], Expect::Success)?;
+
+    section("Apply 2.0.0 (--no-multiplexer: this demo is not in tmux; --allow-forbidden-day: nor is it release day)");
+    bascule(&bundle, &demo, &["apply"], Expect::Success)?;
+    show_result(&demo)?;
+
+    section("Roll 2.0.0 back");
+    bascule(&bundle, &demo, &["rollback"], Expect::Success)?;
+    HostState::capture(&demo)?.assert_same(&pristine, "after rollback");
+    println!(
+        "host state identical to before the apply (schemas, data, current, releases, version)"
+    );
+
+    section("Apply 2.0.0-broken: a migration fails on one site in the middle");
+    let broken = build_patch::build(&prod::patch_dir("2.0.0-broken"), &bundles, Some(&runtime))?;
+    let broken_bundle = untar(&broken.path, &dir.join("delivery"))?;
+    bascule(&broken_bundle, &demo, &["apply"], Expect::Failure)?;
+    let after = HostState::capture(&demo)?;
+    after.assert_same(&pristine, "after the failed apply");
+    println!(
+        "\nThe failing site was {}. Host state compared before and after: {} databases \
+         (schema and content checksum each), `current`, releases/, platform.toml, lock: identical.",
+        demo.duplicate_email_site,
+        after.databases.len()
+    );
+    Ok(())
+}
+
+fn section(title: &str) {
+    println!("\n=== {title}");
+}
+
+fn untar(tarball: &Path, into: &Path) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(into)?;
+    println!("$ tar xzf {} -C {}", tarball.display(), into.display());
+    let status = Command::new("tar")
+        .arg("xzf")
+        .arg(tarball)
+        .arg("-C")
+        .arg(into)
+        .status()?;
+    ensure!(status.success(), "tar xzf {} failed", tarball.display());
+    let name = tarball
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_suffix(".tar.gz"))
+        .context("a bundle is named <name>.tar.gz")?;
+    Ok(into.join(name))
+}
+
+#[derive(PartialEq)]
+enum Expect {
+    Success,
+    Failure,
+}
+
+/// Runs the bundle's own runtime, output shown as is.
+fn bascule(bundle: &Path, demo: &DemoHost, args: &[&str], expect: Expect) -> anyhow::Result<()> {
+    let mut command = Command::new(bundle.join("bin/bascule"));
+    command.args(args);
+    if args != ["verify"] {
+        command.arg("--host").arg(&demo.host_profile);
+    }
+    if args == ["apply"] || args == ["rollback"] {
+        command.arg("--no-multiplexer");
+    }
+    if args == ["apply"] {
+        command.arg("--allow-forbidden-day");
+    }
+    println!(
+        "\n$ {} {}",
+        bundle.join("bin/bascule").display(),
+        args.join(" ")
+    );
+    let status = command
+        .status()
+        .context("cannot run the bundle's bascule")?;
+    match (expect, status.success()) {
+        (Expect::Success, true) | (Expect::Failure, false) => Ok(()),
+        (Expect::Success, false) => bail!("bascule {} failed: {status}", args.join(" ")),
+        (Expect::Failure, true) => {
+            bail!("bascule {} succeeded but was meant to fail", args.join(" "))
+        }
+    }
+}
+
+fn show_result(demo: &DemoHost) -> anyhow::Result<()> {
+    let current = std::fs::read_link(demo.current())?;
+    println!("\ncurrent → {}", current.display());
+    let platform = std::fs::read_to_string(demo.state_dir.join("platform.toml"))?;
+    println!("platform.toml: {}", platform.trim().replace('\n', "; "));
+    let site = demo.sites.first().context("the demo has sites")?;
+    let page = demo_site::render(&demo.current(), &demo.site_db(site), site, "team")?;
+    let excerpt: String = page
+        .lines()
+        .filter(|l| l.contains("avatar"))
+        .take(3)
+        .collect::<Vec<_>>()
+        .join("\n");
+    println!("{site}/team, rendered by the 2.0.0 code:\n{excerpt}");
+    Ok(())
 }
