@@ -25,6 +25,7 @@ pub mod engine;
 pub mod fsutil;
 pub mod host;
 pub mod journal;
+pub mod lint;
 pub mod migration;
 pub mod parallel;
 pub mod patch;
