@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use crate::bundle::Manifest;
 use crate::engine::{self, Context, Options, Outcome, Step, StepError};
 use crate::host::HostProfile;
-use crate::journal::{now, Event, Journal, RunHistory, RunKind, JOURNAL_FILE};
+use crate::journal::{now, Event, Intent, Journal, RunHistory, RunKind, JOURNAL_FILE};
 use crate::patch::Patch;
 use crate::runlog::RunLog;
 use crate::state::{runs_dir, PlatformState};
@@ -186,6 +186,7 @@ pub fn rollback(setup: &Setup) -> Result<RunReport, StepError> {
         )));
     }
     let history = committed_history(setup, &last)?;
+    check_previous_releases(&history)?;
     let files = RunFiles::create(setup, RunKind::Rollback, Some(last))?;
     // Undoing a release is allowed any day: the forbidden days protect against starting one.
     let options = Options {
@@ -208,6 +209,32 @@ fn committed_history(setup: &Setup, run: &str) -> Result<RunHistory, StepError> 
         )));
     }
     Ok(history)
+}
+
+/// Refuses a rollback whose code switch-back would point `current` at a release that is gone:
+/// better to change nothing than to leave a dangling `current`.
+fn check_previous_releases(history: &RunHistory) -> Result<(), StepError> {
+    for step in &history.steps {
+        for intent in &step.intents {
+            let Intent::SwitchCurrent {
+                link,
+                previous: Some(previous),
+                ..
+            } = intent
+            else {
+                continue;
+            };
+            let target = link.parent().unwrap_or(Path::new(".")).join(previous);
+            if !target.is_dir() {
+                return Err(StepError::Failed(format!(
+                    "{}: the release `current` pointed to before that run is gone (pruned or removed), \
+                     so the code cannot be switched back; restore it first",
+                    target.display()
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn check_same_bundle(setup: &Setup, history: &RunHistory, path: &Path) -> Result<(), StepError> {

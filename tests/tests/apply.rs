@@ -265,3 +265,23 @@ fn every_statement_is_logged_and_every_step_journaled() {
         other => panic!("migrate intents: {other:?}"),
     }
 }
+
+#[test]
+fn rollback_refuses_to_leave_current_dangling_when_the_old_release_is_gone() {
+    let (_dir, demo, bundle) = setup(3, "2.0.0");
+    let out = bascule(&bundle, &demo, &["apply"], &[("BASCULE_TODAY", "tue")]);
+    assert!(out.status.success(), "{}", text(&out));
+    std::fs::remove_dir_all(demo.root.join("releases/1.0.0")).unwrap();
+    let applied = HostState::capture(&demo).unwrap();
+
+    let out = bascule(&bundle, &demo, &["rollback"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("releases/1.0.0"),
+        "{}",
+        text(&out)
+    );
+    HostState::capture(&demo)
+        .unwrap()
+        .assert_same(&applied, "refused rollback");
+}
