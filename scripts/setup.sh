@@ -8,6 +8,10 @@ command -v tar >/dev/null || need+=(tar)
 command -v sqlite3 >/dev/null || need+=(sqlite3)
 command -v cc >/dev/null || need+=(gcc libc6-dev)
 [ -x /usr/bin/time ] || need+=(time)
+# Throwaway database servers for the MariaDB/PostgreSQL tests (fixtures/testdb): only the
+# binaries are used; the tests start private servers in temporary directories.
+command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || command -v initdb >/dev/null || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
     $sudo apt-get update -qq
