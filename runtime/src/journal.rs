@@ -143,7 +143,14 @@ pub struct Journal {
 }
 
 impl Journal {
+    /// Opens the journal at `path` for appending, creating it if needed. A torn last record
+    /// (the previous writer died mid-line) is cut off first, so new records start on a line of
+    /// their own; it was never acted upon, since actions wait for their record to be synced.
     pub fn create(path: &Path) -> Result<Journal, JournalError> {
+        cut_torn_tail(path).map_err(|source| JournalError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let file = OpenOptions::new()
             .create(true)
             .append(true)
@@ -215,6 +222,21 @@ impl Journal {
         }
         Ok(events)
     }
+}
+
+fn cut_torn_tail(path: &Path) -> std::io::Result<()> {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if bytes.last().is_none_or(|b| *b == b'\n') {
+        return Ok(());
+    }
+    let keep = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    let file = OpenOptions::new().write(true).open(path)?;
+    file.set_len(keep as u64)?;
+    file.sync_all()
 }
 
 /// Now, as journal and report timestamps write it.
@@ -297,8 +319,34 @@ impl RunHistory {
 mod tests {
     use super::*;
 
+    fn torn_write(path: &Path, bytes: &[u8]) {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .unwrap()
+            .write_all(bytes)
+            .unwrap();
+    }
+
     #[test]
-    fn a_torn_last_line_is_dropped_but_a_torn_middle_line_is_an_error() {
+    fn a_torn_last_line_is_dropped_and_cut_off_when_the_journal_is_reopened() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(JOURNAL_FILE);
+        let start = Event::StepStart {
+            step: "guard".into(),
+            at: now(),
+        };
+        Journal::create(&path).unwrap().append(&start).unwrap();
+        torn_write(&path, b"{\"event\":\"step-do");
+        assert_eq!(Journal::read(&path).unwrap(), vec![start.clone()]);
+
+        let reopened = Journal::create(&path).unwrap();
+        reopened.append(&start).unwrap();
+        assert_eq!(Journal::read(&path).unwrap(), vec![start.clone(), start]);
+    }
+
+    #[test]
+    fn a_corrupt_line_in_the_middle_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(JOURNAL_FILE);
         let journal = Journal::create(&path).unwrap();
@@ -307,14 +355,7 @@ mod tests {
             at: now(),
         };
         journal.append(&start).unwrap();
-        std::fs::OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .unwrap()
-            .write_all(b"{\"event\":\"step-do")
-            .unwrap();
-        assert_eq!(Journal::read(&path).unwrap(), vec![start.clone()]);
-
+        torn_write(&path, b"not json\n");
         journal.append(&start).unwrap();
         let err = Journal::read(&path).unwrap_err();
         assert!(
