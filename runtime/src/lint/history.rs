@@ -5,7 +5,7 @@
 //! (`patches/1.1.0/` beside `patches/1.2.0/`) whose `patch.toml` loads and whose version is lower.
 //! What counts as "phase 1 shipped":
 //!
-//! - **written** columns — added (`ADD COLUMN`, `CREATE TABLE`) or backfilled (`UPDATE … SET col =`)
+//! - **written** columns — added (`ADD COLUMN`, not with `CREATE TABLE`) or backfilled (`UPDATE … SET col =`)
 //!   by an earlier patch: the code now running already fills them, so `SET NOT NULL` is safe;
 //! - **retired** columns — made nullable by an earlier patch (`ALTER COLUMN … DROP NOT NULL`,
 //!   MySQL `MODIFY`/`CHANGE` without `NOT NULL`), or named by a `-- bascule:phase unused
@@ -83,7 +83,7 @@ impl History {
             Statement::CreateTable(create) => {
                 let table = table_name(&create.name);
                 for column in &create.columns {
-                    self.declare(&table, column);
+                    self.declare(&table, column, false);
                 }
             }
             Statement::AlterTable(alter) => {
@@ -106,7 +106,9 @@ impl History {
 
     fn learn_op(&mut self, table: &str, op: &AlterTableOperation) {
         match op {
-            AlterTableOperation::AddColumn { column_def, .. } => self.declare(table, column_def),
+            AlterTableOperation::AddColumn { column_def, .. } => {
+                self.declare(table, column_def, true)
+            }
             AlterTableOperation::AlterColumn { column_name, op } => {
                 let key = (table.to_string(), ident(column_name));
                 match op {
@@ -139,7 +141,9 @@ impl History {
         }
     }
 
-    fn declare(&mut self, table: &str, column: &ColumnDef) {
+    /// A column declared with its type; `added` when by `ADD COLUMN` (phase 1 of the seed: the
+    /// code shipped with it writes it), not when it came with its table.
+    fn declare(&mut self, table: &str, column: &ColumnDef, added: bool) {
         let key = (table.to_string(), ident(&column.name));
         let not_null = column.options.iter().any(|o| {
             matches!(
@@ -147,7 +151,9 @@ impl History {
                 ColumnOption::NotNull | ColumnOption::PrimaryKey(_)
             )
         });
-        self.written.insert(key.clone());
+        if added {
+            self.written.insert(key.clone());
+        }
         self.nullable.insert(key.clone(), !not_null);
         self.types.insert(key, column.data_type.to_string());
     }

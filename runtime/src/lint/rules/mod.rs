@@ -5,14 +5,133 @@
 //! in [`super`] turns hits into findings, grades them by the patch's mode and applies
 //! suppressions. [`all`] is the registry: a rule not listed there does not run.
 
+pub mod adding_not_nullable_column;
+pub mod changing_column_type;
+pub mod dropping_column;
+pub mod dropping_table;
+pub mod renaming_column;
+pub mod renaming_table;
+pub mod setting_not_null;
+
 use super::Rule;
 
 /// Every rule, in a stable order.
 pub fn all() -> &'static [&'static dyn Rule] {
-    &[]
+    &[
+        &adding_not_nullable_column::AddingNotNullableColumn,
+        &setting_not_null::SettingNotNull,
+        &dropping_column::DroppingColumn,
+        &dropping_table::DroppingTable,
+        &renaming_column::RenamingColumn,
+        &renaming_table::RenamingTable,
+        &changing_column_type::ChangingColumnType,
+    ]
 }
 
 /// The rule with this id.
 pub fn by_id(id: &str) -> Option<&'static dyn Rule> {
     all().iter().copied().find(|r| r.id() == id)
+}
+
+// ---------------------------------------------------------------------------------------------
+// helpers shared by the rules
+
+use sqlparser::ast::{AlterTableOperation, ColumnDef, ColumnOption, Expr, Statement};
+
+use super::history::table_name;
+use super::Context;
+
+/// The table and operations of an `ALTER TABLE` statement.
+pub fn alter_table<'a>(cx: &'a Context<'_>) -> Option<(String, &'a [AlterTableOperation])> {
+    match &cx.statement.ast {
+        Statement::AlterTable(alter) => Some((table_name(&alter.name), &alter.operations)),
+        _ => None,
+    }
+}
+
+/// Whether `table` is created by an earlier statement of the same `up.sql`: nothing reads a
+/// table that did not exist, so changes to it cannot break the running code or lock it for long.
+pub fn created_here(cx: &Context<'_>, table: &str) -> bool {
+    cx.before.iter().any(|p| match &p.ast {
+        Statement::CreateTable(create) => table_name(&create.name) == table,
+        _ => false,
+    })
+}
+
+pub fn is_not_null(column: &ColumnDef) -> bool {
+    column
+        .options
+        .iter()
+        .any(|o| matches!(o.option, ColumnOption::NotNull))
+}
+
+pub fn default_of(column: &ColumnDef) -> Option<&Expr> {
+    column.options.iter().find_map(|o| match &o.option {
+        ColumnOption::Default(e) => Some(e),
+        _ => None,
+    })
+}
+
+/// The `ALGORITHM=` of a MySQL `ALTER TABLE`, if given.
+pub fn mysql_algorithm(ops: &[AlterTableOperation]) -> Option<sqlparser::ast::AlterTableAlgorithm> {
+    ops.iter().find_map(|op| match op {
+        AlterTableOperation::Algorithm { algorithm, .. } => Some(*algorithm),
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    //! Running the rules on a script in tests.
+
+    use std::path::PathBuf;
+
+    use crate::lint::{lint_migration, parse_script, Finding, History, Report};
+    use crate::migration::Migration;
+    use crate::patch::{Dialect, Mode};
+
+    /// Every finding of the linter on `up` (the down is a harmless `SELECT 1`), with `earlier`
+    /// as the `up.sql` scripts of earlier patches.
+    pub fn lint(dialect: Dialect, mode: Mode, up: &str, earlier: &[&str]) -> Report {
+        let mut history = History::default();
+        for script in earlier {
+            history.learn_all(&parse_script(script, dialect));
+        }
+        let m = Migration {
+            class: "site".into(),
+            id: 3,
+            name: "change".into(),
+            dir: PathBuf::from("migrations/site/0003_change"),
+            up: up.into(),
+            down: "SELECT 1;".into(),
+            checksum: String::new(),
+        };
+        let mut report = Report {
+            mode,
+            ..Report::default()
+        };
+        lint_migration(&m, dialect, mode, &history, &mut report);
+        report
+    }
+
+    /// The findings of rule `id` on `up` in online mode.
+    pub fn hits(id: &str, dialect: Dialect, up: &str, earlier: &[&str]) -> Vec<Finding> {
+        let report = lint(dialect, Mode::Online, up, earlier);
+        assert!(
+            !report.rules().contains(&"syntax"),
+            "test SQL must parse: {}",
+            report.render_human()
+        );
+        report
+            .findings
+            .into_iter()
+            .filter(|f| f.rule == id)
+            .collect()
+    }
+
+    /// Asserts that rule `id` fires exactly `n` times on `up`.
+    pub fn assert_fires(n: usize, id: &str, dialect: Dialect, up: &str, earlier: &[&str]) {
+        let found = hits(id, dialect, up, earlier);
+        assert_eq!(found.len(), n, "{id} on {dialect}: {up}\n{found:#?}");
+    }
 }
