@@ -551,47 +551,4 @@ mod tests {
             "{err:?}"
         );
     }
-
-    /// ~10,000 files / 100 MB; run with `cargo test -p bascule --lib large_tree -- --ignored`.
-    #[test]
-    #[ignore]
-    fn large_tree_packs_quickly() {
-        let tmp = TempDir::new().unwrap();
-        let staging = tmp.path().join("staging");
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        for i in 0..10_000 {
-            // Half text-like, half noise, so gzip does real work.
-            let content: Vec<u8> = (0..10_000)
-                .map(|j| {
-                    seed ^= seed << 13;
-                    seed ^= seed >> 7;
-                    seed ^= seed << 17;
-                    if j % 2 == 0 {
-                        b'a' + (j % 26) as u8
-                    } else {
-                        seed as u8
-                    }
-                })
-                .collect();
-            write(
-                &staging,
-                &format!("code/d{}/f{i}.php", i % 100),
-                &content,
-                0o644,
-            );
-        }
-        let mut meta = meta();
-        meta.migrations.clear();
-        let out = tmp.path().join("big.tar.gz");
-        let start = std::time::Instant::now();
-        let packed = pack(&staging, TOP, meta, MTIME, &out).unwrap();
-        let packing = start.elapsed();
-        let start = std::time::Instant::now();
-        super::super::verify_tarball(&out).unwrap();
-        eprintln!(
-            "pack {packing:?}, verify {:?}, {} bytes",
-            start.elapsed(),
-            packed.size
-        );
-    }
 }
