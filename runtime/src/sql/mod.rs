@@ -29,14 +29,27 @@
 //! them. `-- bascule:raw` means "the database accepts this, the checker does not": the statement
 //! is not parsed, only flagged ([`SqlStatement::raw`]) and counted, so the build can say how much
 //! went unchecked.
+//!
+//! # Known gaps of sqlparser: [`recognize`]
+//!
+//! A few forms the databases accept and sqlparser rejects (`DROP INDEX CONCURRENTLY`, MySQL
+//! procedures, `ALTER TABLE … ENGINE=`, …) are read by Bascule's own [`recognize`] module when
+//! sqlparser fails: such a statement is accepted, its [`Outcome`] says [`Outcome::Recognized`],
+//! and [`MigrationReport::recognized`] counts it. A statement neither knows stays an error, and
+//! the rest of the script is checked all the same.
 
+pub mod recognize;
 pub mod split;
 pub mod validate;
 
 use std::path::Path;
 
+pub use recognize::{recognize, AlterAction, Recognized, RecognizedKind, RoutineKind};
 pub use split::{split_script, split_statements, Split, SplitProblem, SqlStatement};
-pub use validate::{parser_dialect, render_issues, validate_script, IssueKind, SqlIssue};
+pub use validate::{
+    check_script, parser_dialect, render_issues, validate_script, CheckedStatement, IssueKind,
+    Outcome, ScriptCheck, SqlIssue,
+};
 
 use crate::migration::Migration;
 use crate::patch::Dialect;
@@ -50,6 +63,9 @@ pub struct MigrationReport {
     pub statements_down: usize,
     /// Statements of both scripts marked `-- bascule:raw`, so not checked.
     pub raw: usize,
+    /// Statements of both scripts sqlparser rejects and Bascule's own recognizer accepted
+    /// ([`recognize`]): checked, less thoroughly.
+    pub recognized: usize,
 }
 
 /// Validates both scripts of a migration; the issues of both are returned together, up's first.
@@ -63,21 +79,18 @@ pub fn validate_migration(
     m: &Migration,
     dialect: Dialect,
 ) -> Result<MigrationReport, Vec<SqlIssue>> {
-    let up = validate_script(&m.up_path(), &m.up, dialect);
-    let down = validate_script(&m.down_path(), &m.down, dialect);
-    match (up, down) {
-        (Ok(up), Ok(down)) => Ok(MigrationReport {
-            statements_up: up.len(),
-            statements_down: down.len(),
-            raw: up.iter().chain(&down).filter(|s| s.raw).count(),
-        }),
-        (up, down) => Err(up
-            .err()
-            .into_iter()
-            .flatten()
-            .chain(down.err().into_iter().flatten())
-            .collect()),
+    let up = check_script(&m.up_path(), &m.up, dialect);
+    let down = check_script(&m.down_path(), &m.down, dialect);
+    if !up.issues.is_empty() || !down.issues.is_empty() {
+        return Err(up.issues.into_iter().chain(down.issues).collect());
     }
+    let both = || up.statements.iter().chain(&down.statements);
+    Ok(MigrationReport {
+        statements_up: up.statements.len(),
+        statements_down: down.statements.len(),
+        raw: both().filter(|s| s.outcome == Outcome::Raw).count(),
+        recognized: both().filter(|s| s.recognized().is_some()).count(),
+    })
 }
 
 #[cfg(test)]
@@ -111,9 +124,27 @@ mod tests {
             MigrationReport {
                 statements_up: 2,
                 statements_down: 1,
-                raw: 1
+                raw: 1,
+                recognized: 0
             }
         );
+    }
+
+    #[test]
+    fn counts_recognized_statements() {
+        let m = migration(
+            "DELIMITER //\nCREATE PROCEDURE p() BEGIN SELECT 1; END//\nDELIMITER ;\n\
+             ALTER TABLE members ENGINE=InnoDB;\n",
+            "DROP PROCEDURE p;\n",
+        );
+        let report = validate_migration(Path::new("."), &m, Dialect::Mysql)
+            .unwrap_or_else(|e| panic!("{}", render_issues(&e)));
+        assert_eq!(
+            report.statements_up, 2,
+            "DELIMITER lines are not statements"
+        );
+        assert_eq!(report.recognized, 2);
+        assert_eq!(report.raw, 0);
     }
 
     #[test]

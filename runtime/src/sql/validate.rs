@@ -3,9 +3,11 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use sqlparser::ast::Statement;
 use sqlparser::dialect::{MySqlDialect, PostgreSqlDialect, SQLiteDialect};
 use sqlparser::parser::{Parser, ParserError};
 
+use super::recognize::{recognize, Recognized};
 use super::split::{split_script, LineIndex, SqlStatement};
 use crate::patch::Dialect;
 
@@ -106,17 +108,77 @@ pub fn parser_dialect(dialect: Dialect) -> &'static dyn sqlparser::dialect::Dial
     }
 }
 
+/// How one statement of a script fared.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// sqlparser parsed it: its AST (one statement, or none for a MySQL `/*! … */` comment that
+    /// holds nothing).
+    Parsed(Vec<Statement>),
+    /// sqlparser rejected it, and [`recognize`] knows the form: accepted, and flagged so the report
+    /// can say how much was read by Bascule's own recognizer.
+    Recognized(Recognized),
+    /// Marked `-- bascule:raw`: not parsed.
+    Raw,
+    /// Rejected, or cut by an unterminated construct: its issue is in [`ScriptCheck::issues`].
+    Invalid,
+}
+
+/// One statement and how it fared.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckedStatement {
+    pub statement: SqlStatement,
+    pub outcome: Outcome,
+}
+
+impl CheckedStatement {
+    /// What sqlparser made of the statement, when it parsed it.
+    pub fn ast(&self) -> &[Statement] {
+        match &self.outcome {
+            Outcome::Parsed(ast) => ast,
+            _ => &[],
+        }
+    }
+
+    /// What the recognizer made of the statement, when sqlparser could not.
+    pub fn recognized(&self) -> Option<&Recognized> {
+        match &self.outcome {
+            Outcome::Recognized(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+/// Every statement of a script with its [`Outcome`], and every issue (split problems, syntax
+/// errors, an empty script), sorted by position. Nothing stops at the first error.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScriptCheck {
+    pub statements: Vec<CheckedStatement>,
+    pub issues: Vec<SqlIssue>,
+}
+
 /// Splits `sql` and parses each statement on its own, so one bad statement does not hide the
 /// others. `path` is only used in messages.
 ///
 /// On success, returns every statement, those marked `-- bascule:raw` included (flagged
 /// [`SqlStatement::raw`], not parsed: the caller counts them as unchecked). A script without
 /// any statement is an [`IssueKind::Empty`] issue; the caller decides whether that is acceptable.
+/// A statement sqlparser rejects but [`recognize`] knows is accepted; [`check_script`] tells which.
 pub fn validate_script(
     path: &Path,
     sql: &str,
     dialect: Dialect,
 ) -> Result<Vec<SqlStatement>, Vec<SqlIssue>> {
+    let check = check_script(path, sql, dialect);
+    if check.issues.is_empty() {
+        Ok(check.statements.into_iter().map(|s| s.statement).collect())
+    } else {
+        Err(check.issues)
+    }
+}
+
+/// Like [`validate_script`], keeping every statement's [`Outcome`] (its AST, or what the
+/// recognizer read) whether or not the script has issues.
+pub fn check_script(path: &Path, sql: &str, dialect: Dialect) -> ScriptCheck {
     let split = split_script(sql, dialect);
     let lines = LineIndex::new(sql);
     let issue =
@@ -141,42 +203,51 @@ pub fn validate_script(
             )
         })
         .collect();
-    for statement in &split.statements {
+    let mut statements = Vec::with_capacity(split.statements.len());
+    for statement in split.statements {
         // A statement holding an unterminated construct is already reported; its parse error
         // would only say the same thing again.
         let broken = split
             .problems
             .iter()
             .any(|p| (statement.offset..=statement.end()).contains(&p.offset));
-        if statement.raw || broken {
-            continue;
-        }
-        if let Err(error) = Parser::parse_sql(parser_dialect(dialect), &statement.text) {
-            let (message, location) = parser_message(&error);
-            let position = match location {
-                Some(location) => file_position(statement, location),
-                None => lines.position(statement.end()),
-            };
-            issues.push(issue(
-                IssueKind::Syntax,
-                position,
-                format!("syntax error ({dialect}): {message}"),
-                Some(format!(
-                    "if {dialect} accepts this statement and only Bascule's parser does not, \
-                     write `-- bascule:raw` on the line before it: it will run unchecked"
-                )),
-            ));
-        }
+        let outcome = if statement.raw {
+            Outcome::Raw
+        } else if broken {
+            Outcome::Invalid
+        } else {
+            match Parser::parse_sql(parser_dialect(dialect), &statement.text) {
+                Ok(ast) => Outcome::Parsed(ast),
+                Err(error) => match recognize(&statement.text, dialect) {
+                    Some(recognized) => Outcome::Recognized(recognized),
+                    None => {
+                        let (message, location) = parser_message(&error);
+                        let position = match location {
+                            Some(location) => file_position(&statement, location),
+                            None => lines.position(statement.end()),
+                        };
+                        issues.push(issue(
+                            IssueKind::Syntax,
+                            position,
+                            format!("syntax error ({dialect}): {message}"),
+                            Some(format!(
+                                "if {dialect} accepts this statement and only Bascule's parser \
+                                 does not, write `-- bascule:raw` on the line before it: it will \
+                                 run unchecked"
+                            )),
+                        ));
+                        Outcome::Invalid
+                    }
+                },
+            }
+        };
+        statements.push(CheckedStatement { statement, outcome });
     }
-    if split.statements.is_empty() && split.problems.is_empty() {
+    if statements.is_empty() && split.problems.is_empty() {
         issues.push(issue(IssueKind::Empty, (1, 1), empty_message(path), None));
     }
-    if issues.is_empty() {
-        Ok(split.statements)
-    } else {
-        issues.sort_by_key(|i| (i.line, i.column));
-        Err(issues)
-    }
+    issues.sort_by_key(|i| (i.line, i.column));
+    ScriptCheck { statements, issues }
 }
 
 fn empty_message(path: &Path) -> String {
@@ -337,6 +408,43 @@ mod tests {
         let statements = validate_script(Path::new("up.sql"), postgres, Dialect::Postgres)
             .unwrap_or_else(|e| panic!("{}", render_issues(&e)));
         assert_eq!(statements.len(), 2);
+    }
+
+    #[test]
+    fn recognized_statements_are_accepted_and_flagged() {
+        let sql = "CREATE INDEX CONCURRENTLY m_email ON members (email);\n\
+                   DROP INDEX CONCURRENTLY m_email;\n\
+                   REINDEX TABLE members;\n";
+        let check = check_script(Path::new("up.sql"), sql, Dialect::Postgres);
+        assert_eq!(check.issues, []);
+        let outcomes: Vec<&str> = check
+            .statements
+            .iter()
+            .map(|s| match &s.outcome {
+                Outcome::Parsed(_) => "parsed",
+                Outcome::Recognized(_) => "recognized",
+                Outcome::Raw => "raw",
+                Outcome::Invalid => "invalid",
+            })
+            .collect();
+        assert_eq!(outcomes, ["parsed", "recognized", "recognized"]);
+        assert_eq!(check.statements[0].ast().len(), 1);
+        assert!(validate_script(Path::new("up.sql"), sql, Dialect::Postgres).is_ok());
+    }
+
+    #[test]
+    fn an_unknown_statement_is_one_error_and_the_rest_is_still_checked() {
+        let sql = "DROP INDEX CONCURRENTLY a;\n\
+                   REINDEX TABLES members;\n\
+                   DO $$ BEGIN NULL; END $$;\n\
+                   SELEC 1;\n";
+        let check = check_script(Path::new("up.sql"), sql, Dialect::Postgres);
+        let lines: Vec<usize> = check.issues.iter().map(|i| i.line).collect();
+        assert_eq!(lines, [2, 4], "{}", render_issues(&check.issues));
+        assert_eq!(check.statements.len(), 4);
+        assert!(check.statements[0].recognized().is_some());
+        assert!(check.statements[2].recognized().is_some());
+        assert_eq!(check.statements[3].outcome, Outcome::Invalid);
     }
 
     #[test]
