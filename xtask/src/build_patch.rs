@@ -4,7 +4,8 @@
 //! never yields a bundle someone could ship:
 //!
 //! 1. **load** `patch.toml` and the migrations (errors name the file and the key);
-//! 2. **validate** every migration's SQL for its class's dialect, reporting *all* issues at once;
+//! 2. **validate** every migration's SQL for its class's dialect, reporting *all* issues at once,
+//!    then **lint** it ([`crate::lint`]): zero-downtime errors refuse the build, warnings are printed;
 //! 3. **snapshot** the code: copy `code.source` to a scratch directory, run `code.build` there
 //!    (never in the developer's tree), keep `code.output` minus `code.exclude`;
 //! 4. **stage** the patch files, the docs (Markdown and rendered HTML) and the static runtime;
@@ -59,6 +60,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 pub fn build(patch_dir: &Path, out: &Path, runtime: Option<&Path>) -> anyhow::Result<Built> {
     let patch = load(patch_dir)?;
     validate(&patch)?;
+    crate::lint::check_before_build(&patch)?;
     let runtime = match runtime {
         Some(path) => static_runtime::inspect(path)?,
         None => static_runtime::inspect(&static_runtime::build_static_runtime(

@@ -8,6 +8,7 @@ pub mod build_patch;
 pub mod demo;
 pub mod demo_prod;
 pub mod docs_html;
+pub mod lint;
 pub mod new_patch;
 pub mod static_runtime;
 

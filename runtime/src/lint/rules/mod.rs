@@ -5,12 +5,19 @@
 //! in [`super`] turns hits into findings, grades them by the patch's mode and applies
 //! suppressions. [`all`] is the registry: a rule not listed there does not run.
 
+pub mod adding_field_with_volatile_default;
+pub mod adding_foreign_key;
 pub mod adding_not_nullable_column;
+pub mod adding_serial_primary_key_field;
+pub mod adding_unique_constraint;
 pub mod changing_column_type;
 pub mod dropping_column;
 pub mod dropping_table;
+pub mod mysql_table_copy;
 pub mod renaming_column;
 pub mod renaming_table;
+pub mod require_concurrent_index;
+pub mod require_concurrent_index_deletion;
 pub mod setting_not_null;
 
 use super::Rule;
@@ -25,6 +32,13 @@ pub fn all() -> &'static [&'static dyn Rule] {
         &renaming_column::RenamingColumn,
         &renaming_table::RenamingTable,
         &changing_column_type::ChangingColumnType,
+        &adding_unique_constraint::AddingUniqueConstraint,
+        &adding_foreign_key::AddingForeignKey,
+        &require_concurrent_index::RequireConcurrentIndex,
+        &require_concurrent_index_deletion::RequireConcurrentIndexDeletion,
+        &mysql_table_copy::MysqlTableCopy,
+        &adding_serial_primary_key_field::AddingSerialPrimaryKeyField,
+        &adding_field_with_volatile_default::AddingFieldWithVolatileDefault,
     ]
 }
 

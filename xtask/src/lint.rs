@@ -1,0 +1,95 @@
+//! `cargo xtask lint <patch-dir> [--format human|json]`: the migration linter of
+//! [`bascule::lint`] — parse validation, the down-undoes-up pair check and the zero-downtime
+//! rules — on a patch source, with the history of its sibling patches of lower versions.
+//!
+//! The exit code is non-zero when there is an error; warnings are printed only.
+//! `build-patch` runs the same check through [`check_before_build`] and refuses errors.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::bail;
+use bascule::lint::{self, Report};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// rustc-like messages with the SQL excerpt, then a summary line.
+    Human,
+    /// One JSON document (stable field names) for CI.
+    Json,
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The patch source: the directory holding patch.toml.
+    pub patch_dir: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// List the rules (id, level, dialects, summary) and exit.
+    #[arg(long)]
+    pub rules: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.rules {
+        print!("{}", rules_table());
+        return Ok(());
+    }
+    let Some(dir) = args.patch_dir else {
+        bail!("give the patch source directory: cargo xtask lint patches/<version>");
+    };
+    let report = lint_dir(&dir)?;
+    match args.format {
+        Format::Human => print!("{}", report.render_human()),
+        Format::Json => println!("{}", report.render_json()),
+    }
+    if report.has_errors() {
+        bail!("{} lint error(s) in {}", report.errors(), dir.display());
+    }
+    Ok(())
+}
+
+/// Lints the patch source at `dir`.
+pub fn lint_dir(dir: &Path) -> anyhow::Result<Report> {
+    lint::lint_dir(dir)
+        .map_err(|e| anyhow::anyhow!("cannot load the patch source {}:\n{e}", dir.display()))
+}
+
+/// What `build-patch` runs before building: prints the report (to stderr) when it has
+/// findings, and fails on errors.
+pub fn check_before_build(patch: &bascule::patch::Patch) -> anyhow::Result<()> {
+    let earlier = lint::history::earlier_patches(patch);
+    let report = lint::lint_patch(patch, &earlier);
+    if !report.findings.is_empty() || !report.suppressed.is_empty() || report.unchecked > 0 {
+        eprint!("{}", report.render_human());
+    }
+    if report.has_errors() {
+        bail!(
+            "{} lint error(s) in the migrations of {}; nothing was built (see `cargo xtask lint {}`)",
+            report.errors(),
+            patch.dir.display(),
+            patch.dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// The rule list: id, level, dialects, summary.
+pub fn rules_table() -> String {
+    let mut out = String::new();
+    for rule in lint::rules::all() {
+        let level = match rule.level() {
+            lint::Level::ZeroDowntime => "online",
+            lint::Level::Always => "always",
+            lint::Level::Advice => "advice",
+        };
+        let dialects: Vec<String> = rule.dialects().iter().map(ToString::to_string).collect();
+        out.push_str(&format!(
+            "{:<36} {:<7} {:<22} {}\n",
+            rule.id(),
+            level,
+            dialects.join(","),
+            rule.summary()
+        ));
+    }
+    out
+}
