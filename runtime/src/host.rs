@@ -2,13 +2,35 @@
 //!
 //! The same schema describes a rehearsal VM and a production host; that is what makes a rehearsal
 //! ISO-prod. Relative paths are relative to the directory of the profile itself.
+//!
+//! # Where a class's databases are
+//!
+//! ```toml
+//! [databases.site]                 # SQLite: files
+//! engine = "sqlite"
+//! glob = "data/sites/*.sqlite"     # and/or paths = [...]
+//!
+//! [databases.site]                 # MariaDB/MySQL or PostgreSQL: databases of a server
+//! engine = "mysql"
+//! url = "mysql://root@127.0.0.1:3306"
+//! pattern = "site_%"               # SQL LIKE, and/or databases = ["site_0001", ...]
+//!
+//! [databases.site]                 # PostgreSQL: schemas of one database
+//! engine = "postgres"
+//! url = "postgres://app@127.0.0.1:5432"
+//! database = "platform"
+//! pattern = "site_%"               # and/or schemas = [...]
+//! ```
+//!
+//! A field that does not fit the engine is refused when the profile is loaded, so a profile
+//! never silently ignores what its author wrote.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::db::{DbTarget, Location};
+use crate::db::{self, DbError, DbTarget, Location};
 use crate::patch::Dialect;
 
 pub const DEFAULT_PROFILE: &str = "/etc/bascule/host.toml";
@@ -27,6 +49,12 @@ pub enum HostError {
     },
     #[error("{path}: {what}")]
     Invalid { path: PathBuf, what: String },
+    #[error("{path}: databases.{class}: cannot list its databases: {source}")]
+    Discover {
+        path: PathBuf,
+        class: String,
+        source: Box<DbError>,
+    },
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -68,6 +96,21 @@ pub struct DatabaseClass {
     /// A glob matching database files, e.g. `data/sites/*.sqlite`.
     #[serde(default)]
     pub glob: Option<String>,
+    /// MariaDB/MySQL and PostgreSQL: the server, e.g. `mysql://root@127.0.0.1:3306`.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Explicit database names on the server.
+    #[serde(default)]
+    pub databases: Vec<String>,
+    /// A SQL `LIKE` pattern of database names (of schema names, with `database`), e.g. `site_%`.
+    #[serde(default)]
+    pub pattern: Option<String>,
+    /// PostgreSQL with one schema per tenant: the database that holds the schemas.
+    #[serde(default)]
+    pub database: Option<String>,
+    /// PostgreSQL with one schema per tenant: explicit schema names.
+    #[serde(default)]
+    pub schemas: Vec<String>,
     /// Databases migrated at once; defaults to the number of cores.
     #[serde(default)]
     pub workers: Option<usize>,
@@ -126,11 +169,8 @@ impl HostProfile {
         }
         let mut databases = file.databases;
         for (class, spec) in databases.iter_mut() {
-            if spec.paths.is_empty() && spec.glob.is_none() {
-                return Err(invalid(format!(
-                    "databases.{class}: say where its databases are, with `paths = [...]` or `glob = \"...\"`"
-                )));
-            }
+            spec.check_fields()
+                .map_err(|what| invalid(format!("databases.{class}: {what}")))?;
             spec.paths = spec.paths.iter().map(|p| resolve(p)).collect();
             spec.glob = spec
                 .glob
@@ -170,12 +210,113 @@ impl HostProfile {
                 "the patch migrates database class `{class}`, but this host profile has no [databases.{class}]"
             ))
         })?;
-        let mut files: Vec<PathBuf> = spec.paths.clone();
-        if let Some(pattern) = &spec.glob {
-            let paths =
-                glob::glob(pattern).map_err(|e| invalid(format!("databases.{class}.glob: {e}")))?;
+        let discovered = match spec.engine {
+            Dialect::Sqlite => return spec.discover_files(class).map_err(invalid),
+            Dialect::Mysql | Dialect::Postgres => spec.discover_on_server(class),
+        };
+        discovered.map_err(|source| HostError::Discover {
+            path: self.path.clone(),
+            class: class.to_string(),
+            source: Box::new(source),
+        })
+    }
+
+    pub fn workers(&self, class: &str) -> usize {
+        self.databases
+            .get(class)
+            .and_then(|c| c.workers)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+            .max(1)
+    }
+}
+
+impl DatabaseClass {
+    /// Refuses fields that do not fit the engine, and a class that says nothing of where its
+    /// databases are.
+    fn check_fields(&self) -> Result<(), String> {
+        let set = |present: bool, field: &'static str| present.then_some(field);
+        let file_fields = [
+            set(!self.paths.is_empty(), "paths"),
+            set(self.glob.is_some(), "glob"),
+        ];
+        let server_fields = [
+            set(self.url.is_some(), "url"),
+            set(!self.databases.is_empty(), "databases"),
+            set(self.pattern.is_some(), "pattern"),
+        ];
+        let schema_fields = [
+            set(self.database.is_some(), "database"),
+            set(!self.schemas.is_empty(), "schemas"),
+        ];
+        let refuse =
+            |fields: &[Option<&'static str>], why: &str| match fields.iter().flatten().next() {
+                Some(field) => Err(format!(
+                    "`{field}` does not apply to engine `{}`: {why}",
+                    self.engine
+                )),
+                None => Ok(()),
+            };
+        match self.engine {
+            Dialect::Sqlite => {
+                refuse(
+                    &server_fields,
+                    "SQLite databases are files; use `paths` or `glob`",
+                )?;
+                refuse(
+                    &schema_fields,
+                    "SQLite databases are files; use `paths` or `glob`",
+                )?;
+                if self.paths.is_empty() && self.glob.is_none() {
+                    return Err(
+                        "say where its databases are, with `paths = [...]` or `glob = \"...\"`"
+                            .into(),
+                    );
+                }
+            }
+            Dialect::Mysql | Dialect::Postgres => {
+                refuse(
+                    &file_fields,
+                    "its databases live on a server; use `url` with `databases` or `pattern`",
+                )?;
+                if self.engine == Dialect::Mysql {
+                    refuse(
+                        &schema_fields,
+                        "MariaDB/MySQL has no schemas inside a database; list `databases` or a `pattern`",
+                    )?;
+                }
+                if self.url.is_none() {
+                    return Err(format!(
+                        "engine `{}` needs `url`, the server, e.g. `{}://user@127.0.0.1:{}`",
+                        self.engine,
+                        self.engine,
+                        if self.engine == Dialect::Mysql {
+                            3306
+                        } else {
+                            5432
+                        }
+                    ));
+                }
+                if self.database.is_some() && !self.databases.is_empty() {
+                    return Err("with `database` the tenants are its schemas: list them with `schemas`, not `databases`".into());
+                }
+                if !self.schemas.is_empty() && self.database.is_none() {
+                    return Err("`schemas` needs `database`, the database that holds them".into());
+                }
+                if self.databases.is_empty() && self.schemas.is_empty() && self.pattern.is_none() {
+                    return Err("say which databases to migrate, with `databases = [...]`, `schemas = [...]` or `pattern = \"site_%\"`".into());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// SQLite: the files of `paths` and `glob`.
+    fn discover_files(&self, class: &str) -> Result<Vec<DbTarget>, String> {
+        let mut files: Vec<PathBuf> = self.paths.clone();
+        if let Some(pattern) = &self.glob {
+            let paths = glob::glob(pattern).map_err(|e| format!("databases.{class}.glob: {e}"))?;
             for path in paths {
-                files.push(path.map_err(|e| invalid(format!("databases.{class}.glob: {e}")))?);
+                files.push(path.map_err(|e| format!("databases.{class}.glob: {e}"))?);
             }
         }
         files.sort();
@@ -193,11 +334,98 @@ impl HostProfile {
             .collect())
     }
 
-    pub fn workers(&self, class: &str) -> usize {
-        self.databases
-            .get(class)
-            .and_then(|c| c.workers)
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
-            .max(1)
+    /// MariaDB/MySQL and PostgreSQL: the listed databases (or schemas) and those matching
+    /// `pattern`, asked of the server.
+    fn discover_on_server(&self, class: &str) -> Result<Vec<DbTarget>, DbError> {
+        let url = self.url.clone().unwrap_or_default();
+        let mut names: Vec<String> = match &self.database {
+            Some(_) => self.schemas.clone(),
+            None => self.databases.clone(),
+        };
+        if let Some(pattern) = &self.pattern {
+            names.extend(match (self.engine, &self.database) {
+                (Dialect::Postgres, Some(database)) => {
+                    db::postgres::list_schemas(&url, database, pattern)?
+                }
+                (Dialect::Postgres, None) => db::postgres::list_databases(&url, pattern)?,
+                _ => db::mysql::list_databases(&url, pattern)?,
+            });
+        }
+        names.sort();
+        names.dedup();
+        Ok(names
+            .into_iter()
+            .map(|name| DbTarget {
+                class: class.to_string(),
+                location: match (self.engine, &self.database) {
+                    (Dialect::Postgres, Some(database)) => Location::Postgres {
+                        url: url.clone(),
+                        database: database.clone(),
+                        schema: Some(name.clone()),
+                    },
+                    (Dialect::Postgres, None) => Location::Postgres {
+                        url: url.clone(),
+                        database: name.clone(),
+                        schema: None,
+                    },
+                    _ => Location::Mysql {
+                        url: url.clone(),
+                        database: name.clone(),
+                    },
+                },
+                name,
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(databases: &str) -> Result<HostProfile, HostError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("host.toml");
+        std::fs::write(&path, format!("[platform]\nroot = \"p\"\n\n{databases}")).unwrap();
+        HostProfile::load(&path).map_err(|e| match e {
+            HostError::Invalid { what, .. } => HostError::Invalid {
+                path: PathBuf::from("host.toml"),
+                what,
+            },
+            other => other,
+        })
+    }
+
+    #[test]
+    fn server_classes_load_with_url_and_a_list_or_pattern() {
+        let host = load(
+            "[databases.site]\nengine = \"mysql\"\nurl = \"mysql://root@127.0.0.1:3306\"\npattern = \"site_%\"\n\
+             [databases.tenant]\nengine = \"postgres\"\nurl = \"postgres://app@db\"\ndatabase = \"platform\"\nschemas = [\"t1\", \"t2\"]\n",
+        )
+        .unwrap();
+        assert_eq!(host.databases["site"].pattern.as_deref(), Some("site_%"));
+        assert_eq!(host.databases["tenant"].schemas, ["t1", "t2"]);
+    }
+
+    #[test]
+    fn fields_that_do_not_fit_the_engine_are_refused() {
+        let cases = [
+            "engine = \"sqlite\"\nurl = \"mysql://root@h\"\ndatabases = [\"a\"]",
+            "engine = \"sqlite\"",
+            "engine = \"mysql\"\nglob = \"*.sqlite\"\nurl = \"mysql://root@h\"",
+            "engine = \"mysql\"\nurl = \"mysql://root@h\"\ndatabase = \"x\"\nschemas = [\"a\"]",
+            "engine = \"mysql\"\ndatabases = [\"a\"]",
+            "engine = \"postgres\"\nurl = \"postgres://h\"",
+            "engine = \"postgres\"\nurl = \"postgres://h\"\nschemas = [\"a\"]",
+            "engine = \"postgres\"\nurl = \"postgres://h\"\ndatabase = \"x\"\ndatabases = [\"a\"]",
+        ];
+        let report: Vec<String> = cases
+            .iter()
+            .map(|case| {
+                let err = load(&format!("[databases.site]\n{case}\n")).unwrap_err();
+                format!("{}\n=> {err}\n", case.replace('\n', "; "))
+            })
+            .collect();
+        insta::assert_snapshot!(report.join("\n"));
     }
 }

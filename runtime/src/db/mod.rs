@@ -5,7 +5,19 @@
 //! version is its highest applied number, 0 when the table is absent.
 //!
 //! Adding a backend touches this file (the [`Location`] variant and [`connect`]) and its own module.
+//!
+//! | backend | module | a migration is | tenants are |
+//! |---|---|---|---|
+//! | SQLite | [`sqlite`] | one transaction with its version row | files |
+//! | MariaDB/MySQL | [`mysql`] | statements committed one by one (DDL commits implicitly) | databases |
+//! | PostgreSQL | [`postgres`] | one transaction with its version row | databases or schemas |
+//!
+//! Every backend can also describe its schema as sorted text lines ([`Connection::schema_dump`]),
+//! the version table left out: comparing two dumps is how `cargo xtask check-migrations` proves a
+//! down script undoes its up, and how tests prove a rollback left a database as it found it.
 
+pub mod mysql;
+pub mod postgres;
 pub mod sqlite;
 
 use std::fmt;
@@ -30,6 +42,18 @@ pub enum DbError {
         statement: String,
         error: String,
     },
+    /// A statement failed on a backend whose DDL is not transactional: the statements before it
+    /// stay applied (see [`mysql`]).
+    #[error("{db}: {migration}: statement {number} of {total} failed: {error}\n  statement: {statement}\n  statements 1 to {done} of {total} were committed and stay applied (DDL is not transactional here)", number = .done + 1)]
+    PartlyApplied {
+        db: String,
+        migration: String,
+        /// Statements that ran (and committed) before the failing one.
+        done: usize,
+        total: usize,
+        statement: String,
+        error: String,
+    },
 }
 
 /// Where a database lives; the journal records it so an undo can reach it again.
@@ -37,13 +61,54 @@ pub enum DbError {
 #[serde(rename_all = "kebab-case")]
 pub enum Location {
     SqliteFile(PathBuf),
+    /// A database of a MariaDB/MySQL server; `url` names the server (`mysql://user@host:port`).
+    Mysql {
+        url: String,
+        database: String,
+    },
+    /// A database of a PostgreSQL server (`postgres://user@host:port`), or one schema of it when
+    /// tenants are schemas of one database.
+    Postgres {
+        url: String,
+        database: String,
+        schema: Option<String>,
+    },
 }
 
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Location::SqliteFile(path) => write!(f, "{}", path.display()),
+            Location::Mysql { url, database } => {
+                write!(f, "{}/{database}", redact_url(url).trim_end_matches('/'))
+            }
+            Location::Postgres {
+                url,
+                database,
+                schema,
+            } => {
+                write!(f, "{}/{database}", redact_url(url).trim_end_matches('/'))?;
+                match schema {
+                    Some(schema) => write!(f, " schema {schema}"),
+                    None => Ok(()),
+                }
+            }
         }
+    }
+}
+
+/// `url` with its password, if any, replaced by `***`: for logs and messages.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_string();
+    };
+    match rest[..at].split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:***{}", &rest[at..]),
+        None => url.to_string(),
     }
 }
 
@@ -99,6 +164,14 @@ pub trait Connection: Send {
 
     /// Runs a query and returns its rows as text (consistency checks).
     fn query_rows(&mut self, sql: &str) -> Result<Vec<Vec<String>>, DbError>;
+
+    /// The schema as sorted, normalised text lines — tables, columns (type, nullability,
+    /// default), indexes (columns, uniqueness), constraints, views, triggers — without the
+    /// version table. Two dumps are equal when the schemas are.
+    fn schema_dump(&mut self) -> Result<Vec<String>, DbError>;
+
+    /// Runs a script statement by statement, outside the version table (scratch schemas, tests).
+    fn execute_script(&mut self, sql: &str, log: &RunLog) -> Result<(), DbError>;
 }
 
 /// Opens a connection to `target`.
@@ -108,5 +181,67 @@ pub fn connect(target: &DbTarget) -> Result<Box<dyn Connection>, DbError> {
             &target.to_string(),
             path,
         )?)),
+        Location::Mysql { url, database } => Ok(Box::new(mysql::MysqlConnection::open(
+            &target.to_string(),
+            url,
+            database,
+        )?)),
+        Location::Postgres {
+            url,
+            database,
+            schema,
+        } => Ok(Box::new(postgres::PostgresConnection::open(
+            &target.to_string(),
+            url,
+            database,
+            schema.as_deref(),
+        )?)),
+    }
+}
+
+/// A statement on one line, for the run log.
+pub(crate) fn one_line(sql: &str) -> String {
+    sql.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Sorts dump lines and removes duplicates: dumps compare as sets of facts.
+pub(crate) fn finish_dump(mut lines: Vec<String>) -> Vec<String> {
+    lines.sort();
+    lines.dedup();
+    lines
+}
+
+/// A `DbError::Backend` for database `db`.
+pub(crate) fn backend_error(db: &str, e: impl fmt::Display) -> DbError {
+    DbError::Backend {
+        db: db.to_string(),
+        what: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            redact_url("mysql://app:s3cret@db1:3306"),
+            "mysql://app:***@db1:3306"
+        );
+        assert_eq!(
+            redact_url("postgres://app@db1:5432/x"),
+            "postgres://app@db1:5432/x"
+        );
+        assert_eq!(redact_url("mysql://db1:3306/a@b"), "mysql://db1:3306/a@b");
+        let location = Location::Postgres {
+            url: "postgres://app:pw@db1:5432/".into(),
+            database: "platform".into(),
+            schema: Some("site_0001".into()),
+        };
+        assert_eq!(
+            location.to_string(),
+            "postgres://app:***@db1:5432/platform schema site_0001"
+        );
     }
 }

@@ -10,7 +10,10 @@ use rusqlite::fallible_iterator::FallibleIterator as _;
 use rusqlite::types::ValueRef;
 use rusqlite::{Batch, OpenFlags, TransactionBehavior};
 
-use super::{AppliedMigration, Connection, DbError, VersionState, VERSION_TABLE};
+use super::{
+    backend_error, finish_dump, one_line, AppliedMigration, Connection, DbError, VersionState,
+    VERSION_TABLE,
+};
 use crate::migration::Migration;
 use crate::runlog::RunLog;
 
@@ -38,6 +41,19 @@ impl SqliteConnection {
         Ok(this)
     }
 
+    /// Creates a new, empty database file (scratch databases of `check-migrations`, tests).
+    pub fn create(name: &str, path: &Path) -> Result<SqliteConnection, DbError> {
+        if path.exists() {
+            return Err(backend_error(
+                name,
+                format!("{} already exists; refusing to reuse it", path.display()),
+            ));
+        }
+        rusqlite::Connection::open(path)
+            .map_err(|e| backend_error(name, format!("cannot create {}: {e}", path.display())))?;
+        SqliteConnection::open(name, path)
+    }
+
     /// The raw connection, for tools (demo generator, tests) that build databases.
     pub fn raw(&mut self) -> &mut rusqlite::Connection {
         &mut self.conn
@@ -45,13 +61,6 @@ impl SqliteConnection {
 
     fn err(&self, e: impl std::fmt::Display) -> DbError {
         backend_error(&self.name, e)
-    }
-}
-
-fn backend_error(db: &str, e: impl std::fmt::Display) -> DbError {
-    DbError::Backend {
-        db: db.to_string(),
-        what: e.to_string(),
     }
 }
 
@@ -93,10 +102,6 @@ fn begin<'c>(
 ) -> Result<rusqlite::Transaction<'c>, DbError> {
     conn.transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(|e| backend_error(db, e))
-}
-
-fn one_line(sql: &str) -> String {
-    sql.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 impl Connection for SqliteConnection {
@@ -204,6 +209,152 @@ impl Connection for SqliteConnection {
         }
         Ok(out)
     }
+
+    fn schema_dump(&mut self) -> Result<Vec<String>, DbError> {
+        dump::schema(&self.conn).map_err(|e| self.err(format!("schema dump: {e}")))
+    }
+
+    fn execute_script(&mut self, sql: &str, log: &RunLog) -> Result<(), DbError> {
+        let db = self.name.as_str();
+        let tx = begin(db, &mut self.conn)?;
+        run_script(db, &tx, "script", sql, log)?;
+        tx.commit().map_err(|e| backend_error(db, e))
+    }
+}
+
+/// The schema as text lines, from `sqlite_master` and the `pragma_*` table-valued functions.
+mod dump {
+    use rusqlite::Connection;
+
+    use super::{finish_dump, one_line, VERSION_TABLE};
+
+    pub(super) fn schema(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+        let mut lines = Vec::new();
+        let mut objects = conn.prepare(
+            "SELECT type, name, tbl_name, coalesce(sql, '') FROM sqlite_master
+             WHERE name NOT LIKE 'sqlite_%' AND tbl_name <> ?1",
+        )?;
+        let rows = objects
+            .query_map([VERSION_TABLE], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        for (kind, name, table, sql) in rows {
+            match kind.as_str() {
+                "table" => table_lines(conn, &name, &mut lines)?,
+                "view" => lines.push(format!("view {name}: {}", one_line(&sql))),
+                "trigger" => lines.push(format!("trigger {name} on {table}: {}", one_line(&sql))),
+                // Indexes are listed per table (with the automatic ones) by `table_lines`.
+                _ => {}
+            }
+        }
+        Ok(finish_dump(lines))
+    }
+
+    /// One foreign key of a table, gathered from its `pragma_foreign_key_list` rows.
+    struct ForeignKey {
+        id: i64,
+        parent: String,
+        from: Vec<String>,
+        to: Vec<String>,
+        actions: String,
+    }
+
+    fn table_lines(
+        conn: &Connection,
+        table: &str,
+        lines: &mut Vec<String>,
+    ) -> rusqlite::Result<()> {
+        lines.push(format!("table {table}"));
+        let mut columns = conn
+            .prepare("SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info(?1)")?;
+        let mut rows = columns.query([table])?;
+        while let Some(r) = rows.next()? {
+            let name: String = r.get(0)?;
+            let kind: String = r.get(1)?;
+            let not_null: bool = r.get(2)?;
+            let default: Option<String> = r.get(3)?;
+            let pk: i64 = r.get(4)?;
+            let mut line = format!("column {table}.{name} {kind}");
+            line.push_str(if not_null { " not null" } else { " null" });
+            if let Some(default) = default {
+                line.push_str(&format!(" default {default}"));
+            }
+            if pk > 0 {
+                line.push_str(&format!(" primary key {pk}"));
+            }
+            lines.push(line);
+        }
+        let mut indexes =
+            conn.prepare("SELECT name, \"unique\", partial FROM pragma_index_list(?1)")?;
+        let list = indexes
+            .query_map([table], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, bool>(1)?,
+                    r.get::<_, bool>(2)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        for (name, unique, partial) in list {
+            let mut info = conn.prepare(
+                "SELECT coalesce(name, '<expression>') FROM pragma_index_info(?1) ORDER BY seqno",
+            )?;
+            let columns = info
+                .query_map([&name], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut line = format!("index {name} on {table} ({})", columns.join(", "));
+            if unique {
+                line.push_str(" unique");
+            }
+            if partial {
+                line.push_str(" partial");
+            }
+            lines.push(line);
+        }
+        let mut keys = conn.prepare(
+            "SELECT id, \"table\", \"from\", coalesce(\"to\", ''), on_update, on_delete
+             FROM pragma_foreign_key_list(?1) ORDER BY id, seq",
+        )?;
+        let mut rows = keys.query([table])?;
+        let mut foreign: Vec<ForeignKey> = Vec::new();
+        while let Some(r) = rows.next()? {
+            let id: i64 = r.get(0)?;
+            let (from, to): (String, String) = (r.get(2)?, r.get(3)?);
+            match foreign.last_mut() {
+                Some(last) if last.id == id => {
+                    last.from.push(from);
+                    last.to.push(to);
+                }
+                _ => foreign.push(ForeignKey {
+                    id,
+                    parent: r.get(1)?,
+                    from: vec![from],
+                    to: vec![to],
+                    actions: format!(
+                        "on update {} on delete {}",
+                        r.get::<_, String>(4)?,
+                        r.get::<_, String>(5)?
+                    ),
+                }),
+            }
+        }
+        for key in foreign {
+            lines.push(format!(
+                "foreign key on {table} ({}) references {} ({}) {}",
+                key.from.join(", "),
+                key.parent,
+                key.to.join(", "),
+                key.actions
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// A value as a person reads it, for check reports and state comparisons.
@@ -214,5 +365,76 @@ pub fn text_of(value: ValueRef<'_>) -> String {
         ValueRef::Real(r) => r.to_string(),
         ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
         ValueRef::Blob(b) => format!("x'{}'", crate::sha256_hex(b)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn migration(id: u32, up: &str, down: &str) -> Migration {
+        Migration {
+            class: "site".into(),
+            id,
+            name: format!("m{id}"),
+            dir: format!("migrations/site/{id:04}_m{id}").into(),
+            up: up.into(),
+            down: down.into(),
+            checksum: crate::sha256_hex(up.as_bytes()),
+        }
+    }
+
+    #[test]
+    fn the_dump_lists_every_kind_of_object_but_the_version_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = SqliteConnection::create("t", &dir.path().join("t.sqlite")).unwrap();
+        let log = RunLog::discard();
+        let up = "CREATE TABLE sites (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+            CREATE TABLE members (id INTEGER PRIMARY KEY, site_id INTEGER NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+                email TEXT NOT NULL, plan TEXT DEFAULT 'starter');
+            CREATE UNIQUE INDEX members_email ON members (site_id, email);
+            CREATE INDEX members_plan ON members (plan) WHERE plan IS NOT NULL;
+            CREATE VIEW site_members AS SELECT s.name, m.email FROM sites s JOIN members m ON m.site_id = s.id;
+            CREATE TRIGGER members_lower AFTER INSERT ON members BEGIN UPDATE members SET email = lower(email) WHERE id = NEW.id; END;";
+        conn.apply_up(&migration(1, up, ""), "1.0.0", &log).unwrap();
+        let dump = conn.schema_dump().unwrap();
+        assert!(dump.iter().all(|l| !l.contains(VERSION_TABLE)));
+        insta::assert_snapshot!(dump.join("\n"));
+    }
+
+    #[test]
+    fn up_then_down_restores_the_dump_and_the_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = SqliteConnection::create("t", &dir.path().join("t.sqlite")).unwrap();
+        let log = RunLog::discard();
+        conn.execute_script(
+            "CREATE TABLE members (id INTEGER PRIMARY KEY, email TEXT);",
+            &log,
+        )
+        .unwrap();
+        let before = conn.schema_dump().unwrap();
+        let m = migration(
+            2,
+            "CREATE INDEX members_email ON members (email);",
+            "DROP INDEX members_email;",
+        );
+        conn.apply_up(&m, "1.1.0", &log).unwrap();
+        assert_eq!(conn.version_state().unwrap().version(), 2);
+        assert!(conn
+            .schema_dump()
+            .unwrap()
+            .contains(&"index members_email on members (email)".to_string()));
+        conn.apply_down(&m, &log).unwrap();
+        assert_eq!(conn.schema_dump().unwrap(), before);
+        assert_eq!(conn.version_state().unwrap().version(), 0);
+    }
+
+    #[test]
+    fn create_refuses_an_existing_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.sqlite");
+        std::fs::write(&path, "").unwrap();
+        let err = SqliteConnection::create("t", &path).err().unwrap();
+        assert!(err.to_string().contains("already exists"), "{err}");
     }
 }
