@@ -545,6 +545,12 @@ fn mysql_alter_table(mut c: Cursor<'_>, dialect: Dialect) -> Option<RecognizedKi
     let mut unknown = false;
     for (from, to) in c.top_level_commas(c.pos) {
         let mut clause = c.sub(from, to);
+        if let Some(options) = table_options(&mut clause) {
+            unknown = true;
+            actions.extend(options);
+            continue;
+        }
+        clause.pos = 0;
         let action = match mysql_alter_clause(&mut clause) {
             Some(action) => {
                 unknown = true;
@@ -609,16 +615,27 @@ fn mysql_alter_clause(c: &mut Cursor<'_>) -> Option<AlterAction> {
             None
         };
         AlterAction::ConvertCharset { charset, collation }
-    } else if c.eat_kw("ENGINE") {
-        c.eat(|t| matches!(t, Token::Eq));
-        AlterAction::Engine(c.name()?)
     } else if c.eat_kws(&["DISABLE", "KEYS"]) {
         AlterAction::Keys { enable: false }
     } else if c.eat_kws(&["ENABLE", "KEYS"]) {
         AlterAction::Keys { enable: true }
-    } else if let Some(clause) = partitioning_clause(c) {
-        clause
     } else {
+        partitioning_clause(c)?
+    };
+    c.end()?;
+    Some(action)
+}
+
+/// One or more table options, separated by spaces: `ROW_FORMAT=COMPRESSED KEY_BLOCK_SIZE=8`,
+/// `DEFAULT CHARSET=utf8mb4 COLLATE utf8mb4_bin`; the whole clause, or `None`.
+fn table_options(c: &mut Cursor<'_>) -> Option<Vec<AlterAction>> {
+    let mut actions = Vec::new();
+    while !c.at_end() {
+        if c.eat_kw("ENGINE") {
+            c.eat(|t| matches!(t, Token::Eq));
+            actions.push(AlterAction::Engine(c.name()?));
+            continue;
+        }
         let default = c.eat_kw("DEFAULT");
         let mut name = if c.eat_kws(&["CHARACTER", "SET"]) {
             "CHARACTER SET".to_string()
@@ -632,10 +649,9 @@ fn mysql_alter_clause(c: &mut Cursor<'_>) -> Option<AlterAction> {
         c.eat(|t| matches!(t, Token::Eq));
         let value = c.text(c.pos, c.pos + 1);
         c.advance()?;
-        AlterAction::TableOption { name, value }
-    };
-    c.end()?;
-    Some(action)
+        actions.push(AlterAction::TableOption { name, value });
+    }
+    (!actions.is_empty()).then_some(actions)
 }
 
 fn partitioning_clause(c: &mut Cursor<'_>) -> Option<AlterAction> {
@@ -655,6 +671,10 @@ fn partitioning_clause(c: &mut Cursor<'_>) -> Option<AlterAction> {
         c.number().is_some()
     } else if c.eat_kws(&["REMOVE", "PARTITIONING"]) {
         true
+    } else if c.eat_kws(&["EXCHANGE", "PARTITION"]) {
+        let exchanged = c.name().is_some() && c.eat_kws(&["WITH", "TABLE"]) && c.name().is_some();
+        let _ = c.eat_kws(&["WITH", "VALIDATION"]) || c.eat_kws(&["WITHOUT", "VALIDATION"]);
+        exchanged
     } else if c.peek_kw("PARTITION") {
         partition_by(c).is_some()
     } else {
@@ -1253,6 +1273,21 @@ mod tests {
             ),
             RecognizedKind::AlterTable { .. }
         ));
+        assert!(matches!(
+            recognized("ALTER TABLE orders ROW_FORMAT=COMPRESSED KEY_BLOCK_SIZE=8", Mysql),
+            RecognizedKind::AlterTable { actions, .. } if actions.len() == 2
+        ));
+        assert!(matches!(
+            recognized(
+                "ALTER TABLE log EXCHANGE PARTITION p1 WITH TABLE log_archive",
+                Mysql
+            ),
+            RecognizedKind::AlterTable { .. }
+        ));
+        not_recognized(
+            "ALTER TABLE orders ROW_FORMAT=COMPRESSED KEY_BLOCK_SIZE",
+            Mysql,
+        );
         not_recognized("ALTER TABLE members RENAME INDEX a b", Mysql);
         not_recognized("ALTER TABLE t CONVERT TO CHARACTER utf8mb4", Mysql);
         // One bad clause spoils the statement, even beside a known one.
