@@ -1,0 +1,274 @@
+//! `cargo xtask lint` on the fixture set: per dialect a patch where every rule of the dialect
+//! fires and one where none does, the seed's avatar scenarios (one-shot versions flagged in online
+//! mode, multi-phase sequences clean), the CLI (exit code, JSON) and build-patch's refusal.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use bascule::lint::Severity;
+use xtask::lint::lint_dir;
+
+fn fixture(rel: &str) -> PathBuf {
+    xtask::workspace_root().join("fixtures/lint").join(rel)
+}
+
+/// The report as a person reads it, for a snapshot.
+fn human(rel: &str) -> String {
+    lint_dir(&fixture(rel)).unwrap().render_human()
+}
+
+fn rules_of(rel: &str) -> Vec<String> {
+    let report = lint_dir(&fixture(rel)).unwrap();
+    let mut rules: Vec<String> = report.findings.iter().map(|f| f.rule.clone()).collect();
+    rules.sort();
+    rules.dedup();
+    rules
+}
+
+#[test]
+fn every_rule_of_each_dialect_fires() {
+    let expect: &[(&str, &[&str])] = &[
+        (
+            "sqlite/fires",
+            &[
+                "adding-not-nullable-column",
+                "dropping-column",
+                "dropping-table",
+                "renaming-column",
+                "renaming-table",
+            ],
+        ),
+        (
+            "postgres/fires",
+            &[
+                "adding-field-with-volatile-default",
+                "adding-foreign-key",
+                "adding-not-nullable-column",
+                "adding-serial-primary-key-field",
+                "adding-unique-constraint",
+                "changing-column-type",
+                "dropping-column",
+                "dropping-table",
+                "renaming-column",
+                "renaming-table",
+                "require-concurrent-index",
+                "require-concurrent-index-deletion",
+                "setting-not-null",
+            ],
+        ),
+        (
+            "mysql/fires",
+            &[
+                "adding-foreign-key",
+                "adding-not-nullable-column",
+                "dropping-column",
+                "dropping-table",
+                "mysql-table-copy",
+                "renaming-column",
+                "renaming-table",
+            ],
+        ),
+    ];
+    for (rel, rules) in expect {
+        let found = rules_of(rel);
+        for rule in *rules {
+            assert!(
+                found.iter().any(|r| r == rule),
+                "{rel}: {rule} did not fire: {found:?}"
+            );
+        }
+        let report = lint_dir(&fixture(rel)).unwrap();
+        assert!(report
+            .findings
+            .iter()
+            .all(|f| f.severity == Severity::Error));
+        assert_eq!(
+            report.suppressed.len(),
+            1,
+            "{rel}: the allowed drop is suppressed"
+        );
+        assert_eq!(report.unchecked, 1, "{rel}: the raw statement is unchecked");
+    }
+}
+
+#[test]
+fn quiet_patches_have_no_finding() {
+    for rel in ["sqlite/quiet", "postgres/quiet", "mysql/quiet"] {
+        let report = lint_dir(&fixture(rel)).unwrap();
+        assert!(
+            report.findings.is_empty(),
+            "{rel}:\n{}",
+            report.render_human()
+        );
+    }
+}
+
+#[test]
+fn fixture_reports() {
+    for rel in [
+        "sqlite/fires",
+        "postgres/fires",
+        "mysql/fires",
+        "avatar/add-one-shot/patches/1.1.0",
+        "avatar/drop-one-shot/patches/1.3.0",
+        "avatar/rename-one-shot/patches/1.5.0",
+    ] {
+        insta::assert_snapshot!(rel.replace('/', "__"), human(rel));
+    }
+}
+
+#[test]
+fn avatar_one_shot_versions_are_errors_with_the_phase_recipe() {
+    for (rel, rule) in [
+        (
+            "avatar/add-one-shot/patches/1.1.0",
+            "adding-not-nullable-column",
+        ),
+        ("avatar/drop-one-shot/patches/1.3.0", "dropping-column"),
+        ("avatar/rename-one-shot/patches/1.5.0", "renaming-column"),
+    ] {
+        let report = lint_dir(&fixture(rel)).unwrap();
+        let f = report
+            .findings
+            .iter()
+            .find(|f| f.rule == rule)
+            .unwrap_or_else(|| panic!("{rel}: no {rule}:\n{}", report.render_human()));
+        assert_eq!(f.severity, Severity::Error);
+        let help = f.help.as_deref().unwrap_or("");
+        assert!(
+            help.contains("phase 1") && help.contains("phase 2"),
+            "{help}"
+        );
+    }
+}
+
+#[test]
+fn avatar_multi_phase_versions_pass() {
+    let sequences: &[(&str, &[&str])] = &[
+        ("avatar/add-two-phases/patches", &["1.1.0", "1.2.0"]),
+        ("avatar/drop-two-phases/patches", &["1.3.0", "1.4.0"]),
+        (
+            "avatar/rename-four-phases/patches",
+            &["1.5.0", "1.6.0", "1.7.0", "1.8.0"],
+        ),
+    ];
+    for (dir, versions) in sequences {
+        for version in *versions {
+            let rel = format!("{dir}/{version}");
+            let report = lint_dir(&fixture(&rel)).unwrap();
+            assert!(
+                report.findings.is_empty(),
+                "{rel}:\n{}",
+                report.render_human()
+            );
+        }
+    }
+    // Phase 2 alone (phase 1 not shipped) is flagged: the history is what makes it pass.
+    let scratch = tempfile::tempdir().unwrap();
+    let alone = scratch.path().join("1.2.0");
+    copy_dir(&fixture("avatar/add-two-phases/patches/1.2.0"), &alone);
+    rewrite(&alone.join("patch.toml"), "../../../code", "code");
+    let report = lint_dir(&alone).unwrap();
+    assert_eq!(report.rules(), ["setting-not-null"]);
+}
+
+#[test]
+fn demo_platform_patches_have_no_lint_error() {
+    for version in ["1.0.0", "2.0.0"] {
+        let dir = xtask::workspace_root()
+            .join("fixtures/demo-platform/patches")
+            .join(version);
+        let report = lint_dir(&dir).unwrap();
+        assert!(
+            !report.has_errors(),
+            "{version}:\n{}",
+            report.render_human()
+        );
+    }
+}
+
+#[test]
+fn cli_exit_code_and_json() {
+    let xtask = env!("CARGO_BIN_EXE_xtask");
+    let bad = Command::new(xtask)
+        .args(["lint", "--format", "json"])
+        .arg(fixture("avatar/drop-one-shot/patches/1.3.0"))
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    let json = String::from_utf8(bad.stdout).unwrap();
+    for field in [
+        "\"mode\": \"online\"",
+        "\"errors\": 1",
+        "\"rule\": \"dropping-column\"",
+        "\"severity\": \"error\"",
+        "\"path\": \"migrations/site/0002_drop_avatar/up.sql\"",
+        "\"line\": 2",
+    ] {
+        assert!(json.contains(field), "no {field} in {json}");
+    }
+
+    let good = Command::new(xtask)
+        .arg("lint")
+        .arg(fixture("avatar/drop-two-phases/patches/1.4.0"))
+        .output()
+        .unwrap();
+    assert!(good.status.success(), "{good:?}");
+    let stdout = String::from_utf8(good.stdout).unwrap();
+    assert!(
+        stdout.contains("lint (online): 0 errors, 0 warnings"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn build_patch_refuses_a_lint_error_and_builds_nothing() {
+    let out = tempfile::tempdir().unwrap();
+    let err = xtask::build_patch::build(
+        &fixture("avatar/drop-one-shot/patches/1.3.0"),
+        out.path(),
+        Some(Path::new("/nonexistent-runtime")),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("1 lint error(s)"), "{err:#}");
+    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn build_patch_in_downtime_mode_builds_with_warnings() {
+    let scratch = tempfile::tempdir().unwrap();
+    let patch = scratch.path().join("patches/1.3.0");
+    copy_dir(&fixture("avatar/drop-one-shot/patches/1.3.0"), &patch);
+    copy_dir(&fixture("avatar/code"), &scratch.path().join("code"));
+    rewrite(&patch.join("patch.toml"), "../../../code", "../../code");
+    rewrite(
+        &patch.join("patch.toml"),
+        "mode = \"online\"",
+        "mode = \"downtime\"",
+    );
+    let report = lint_dir(&patch).unwrap();
+    assert_eq!(report.rules(), ["dropping-column"]);
+    assert_eq!(report.warnings(), 1);
+    let runtime = xtask::static_runtime::build_static_runtime(&xtask::workspace_root()).unwrap();
+    let out = scratch.path().join("out");
+    let built = xtask::build_patch::build(&patch, &out, Some(&runtime)).unwrap();
+    assert!(built.path.is_file());
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.unwrap();
+        let dest = to.join(entry.path().strip_prefix(from).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&dest).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &dest).unwrap();
+        }
+    }
+}
+
+fn rewrite(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{}: no `{from}`", path.display());
+    std::fs::write(path, text.replace(from, to)).unwrap();
+}
