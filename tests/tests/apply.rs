@@ -28,6 +28,33 @@ fn version_of(path: &Path, class: &str) -> u32 {
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// Serves the demo host over HTTP (the demo app reads `current/` at each request).
+fn serve(demo: &DemoHost) -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let config = demo_site::server::Config {
+        root: demo.root.clone(),
+        data: demo.data_dir.clone(),
+        maintenance_flag: None,
+    };
+    std::thread::spawn(move || demo_site::server::serve(listener, config));
+    addr
+}
+
+/// A real HTTP GET; returns the whole response, status line included.
+fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: demo\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
 fn setup(sites: usize, version: &str) -> (tempfile::TempDir, DemoHost, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let demo = generate(&dir.path().join("host"), sites).unwrap();
@@ -39,9 +66,23 @@ fn setup(sites: usize, version: &str) -> (tempfile::TempDir, DemoHost, std::path
 fn apply_upgrades_every_database_and_rollback_restores_the_host() {
     let (_dir, demo, bundle) = setup(200, "2.0.0");
     let before = HostState::capture(&demo).unwrap();
+    let addr = serve(&demo);
+    let team = format!("/{}/team", demo.sites[7]);
+    let old_page = http_get(addr, &team);
+    assert!(old_page.starts_with("HTTP/1.1 200"), "{old_page}");
+    assert!(
+        !old_page.contains("avatar"),
+        "v1 has no avatars: {old_page}"
+    );
 
     let out = bascule(&bundle, &demo, &["apply"], &[("BASCULE_TODAY", "tue")]);
     assert!(out.status.success(), "{}", text(&out));
+    let new_page = http_get(addr, &team);
+    assert!(new_page.starts_with("HTTP/1.1 200"), "{new_page}");
+    assert!(
+        new_page.contains("class=\"avatar\""),
+        "v2 serves avatars: {new_page}"
+    );
 
     assert_eq!(version_of(&demo.main_db(), "main"), 2);
     for site in &demo.sites {
@@ -68,6 +109,11 @@ fn apply_upgrades_every_database_and_rollback_restores_the_host() {
     HostState::capture(&demo)
         .unwrap()
         .assert_same(&before, "after rollback");
+    assert_eq!(
+        http_get(addr, &team),
+        old_page,
+        "the old page is served again"
+    );
 }
 
 #[test]
