@@ -444,7 +444,15 @@ impl<'a> Splitter<'a> {
     /// A keyword, identifier or number at the top level of the statement.
     fn word(&mut self) {
         let start = self.i;
-        while self.i < self.b.len() && is_word_byte(self.b[self.i]) {
+        // A custom delimiter may be made of word bytes (`$$` after `DELIMITER $$`): `END$$`
+        // is the word `END` followed by the delimiter, so the word stops where one starts.
+        let custom = self.delimiter != ";";
+        while self.i < self.b.len()
+            && is_word_byte(self.b[self.i])
+            && !(custom
+                && self.i > start
+                && self.b[self.i..].starts_with(self.delimiter.as_bytes()))
+        {
             self.i += 1;
         }
         let word = &self.sql[start..self.i];
@@ -704,6 +712,20 @@ mod tests {
         assert_eq!(texts[3], "SELECT 3");
         assert_eq!((got[1].line, got[1].column), (3, 1));
         assert_eq!((got[3].line, got[3].column), (10, 1));
+    }
+
+    #[test]
+    fn a_word_delimiter_ends_the_word_it_touches() {
+        let sql = "DELIMITER $$\n\
+                   CREATE PROCEDURE p()\nBEGIN\n  SELECT 1;\nEND$$\n\
+                   CREATE FUNCTION f() RETURNS INT RETURN 1$$\n\
+                   DELIMITER ;\n\
+                   SELECT 2;";
+        let got = texts(sql, Dialect::Mysql);
+        assert_eq!(got.len(), 3, "{got:#?}");
+        assert!(got[0].ends_with("SELECT 1;\nEND"), "{got:#?}");
+        assert_eq!(got[1], "CREATE FUNCTION f() RETURNS INT RETURN 1");
+        assert_eq!(got[2], "SELECT 2");
     }
 
     #[test]
