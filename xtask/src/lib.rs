@@ -5,6 +5,7 @@
 
 pub mod bench;
 pub mod build_patch;
+pub mod check_migrations;
 pub mod demo;
 pub mod demo_prod;
 pub mod docs_html;

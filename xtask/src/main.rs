@@ -3,7 +3,7 @@
 //! Each subcommand lives in its own module; this file only parses the command line.
 
 use clap::{Parser, Subcommand};
-use xtask::{bench, build_patch, demo, demo_prod, lint, new_patch};
+use xtask::{bench, build_patch, check_migrations, demo, demo_prod, lint, new_patch};
 
 /// Developer commands of Bascule: write, build and try patch bundles.
 #[derive(Parser)]
@@ -21,6 +21,8 @@ enum Command {
     BuildPatch(build_patch::Args),
     /// Lint a patch source's migrations: parse, down undoes up, zero-downtime rules.
     Lint(lint::Args),
+    /// Round-trip every migration on a scratch database: up, down (schema as before?), up again.
+    CheckMigrations(check_migrations::Args),
     /// Generate a demo "production" host at version 1.0.0 with N site databases.
     DemoProd(demo_prod::Args),
     /// The whole story on a demo host: build, verify, plan, apply, then a failing patch rolled back.
@@ -34,6 +36,7 @@ fn main() -> anyhow::Result<()> {
         Command::NewPatch(args) => new_patch::run(args),
         Command::BuildPatch(args) => build_patch::run(args),
         Command::Lint(args) => lint::run(args),
+        Command::CheckMigrations(args) => check_migrations::run(args),
         Command::DemoProd(args) => demo_prod::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Bench(args) => bench::run(args),
