@@ -1,4 +1,5 @@
-//! `cargo xtask lint <patch-dir> [--format human|json]`: the migration linter of
+//! `cargo xtask lint <patch-dir> [--format human|json]` (or `--rules`, `--explain <rule-id>`):
+//! the migration linter of
 //! [`bascule::lint`] — parse validation, the down-undoes-up pair check and the zero-downtime
 //! rules — on a patch source, with the history of its sibling patches of lower versions.
 //!
@@ -27,11 +28,18 @@ pub struct Args {
     /// List the rules (id, level, dialects, summary) and exit.
     #[arg(long)]
     pub rules: bool,
+    /// Print a rule's explanation and its safe recipe (per dialect), and exit.
+    #[arg(long, value_name = "RULE-ID")]
+    pub explain: Option<String>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     if args.rules {
         print!("{}", rules_table());
+        return Ok(());
+    }
+    if let Some(id) = args.explain {
+        print!("{}", explain(&id)?);
         return Ok(());
     }
     let Some(dir) = args.patch_dir else {
@@ -73,15 +81,67 @@ pub fn check_before_build(patch: &bascule::patch::Patch) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn level_name(level: lint::Level) -> &'static str {
+    match level {
+        lint::Level::ZeroDowntime => "online",
+        lint::Level::Always => "always",
+        lint::Level::Advice => "advice",
+    }
+}
+
+/// What `--explain <rule-id>` prints: the rule's summary, level, dialects, explanation, and its
+/// recipe (once when it is the same in every dialect, else per dialect).
+pub fn explain(id: &str) -> anyhow::Result<String> {
+    let Some(rule) = lint::rules::by_id(id) else {
+        bail!("no rule has the id `{id}`; `cargo xtask lint --rules` lists them");
+    };
+    let level = match rule.level() {
+        lint::Level::ZeroDowntime => {
+            "error when the patch is `mode = \"online\"`, warning in `downtime` mode"
+        }
+        lint::Level::Always => "error in every mode",
+        lint::Level::Advice => "warning in every mode (advice)",
+    };
+    let dialects: Vec<String> = rule.dialects().iter().map(ToString::to_string).collect();
+    let mut out = format!(
+        "{}: {}\n\nlevel: {level}\ndialects: {}\n\n{}\n\n",
+        rule.id(),
+        rule.summary(),
+        dialects.join(", "),
+        rule.explanation()
+    );
+    let recipes: Vec<(String, String)> = rule
+        .dialects()
+        .iter()
+        .map(|d| (d.to_string(), rule.recipe(*d)))
+        .collect();
+    let same = recipes.windows(2).all(|w| w[0].1 == w[1].1);
+    for (dialect, recipe) in &recipes {
+        if same {
+            out.push_str("what to do instead:\n");
+        } else {
+            out.push_str(&format!("what to do instead ({dialect}):\n"));
+        }
+        for line in recipe.lines() {
+            out.push_str(&format!("  {line}\n"));
+        }
+        if same {
+            break;
+        }
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "\nsilence one statement with: -- bascule:allow {} <reason>\n",
+        rule.id()
+    ));
+    Ok(out)
+}
+
 /// The rule list: id, level, dialects, summary.
 pub fn rules_table() -> String {
     let mut out = String::new();
     for rule in lint::rules::all() {
-        let level = match rule.level() {
-            lint::Level::ZeroDowntime => "online",
-            lint::Level::Always => "always",
-            lint::Level::Advice => "advice",
-        };
+        let level = level_name(rule.level());
         let dialects: Vec<String> = rule.dialects().iter().map(ToString::to_string).collect();
         out.push_str(&format!(
             "{:<36} {:<7} {:<22} {}\n",

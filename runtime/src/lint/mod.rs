@@ -25,6 +25,17 @@
 //! (`suppression-without-reason`) — and every suppressed finding is still listed in the report.
 //! Statements marked `-- bascule:raw` are not parsed, so no rule sees them; they are counted as
 //! unchecked.
+//!
+//! # What the rules see
+//!
+//! The driver reads each script with [`crate::sql::check_script`], the same reading the parse step
+//! and the pair check use, so a rule sees every statement the database will run: those sqlparser
+//! parsed go to [`Rule::check`] (with their AST), those only Bascule's recognizer read
+//! (`DROP INDEX CONCURRENTLY`, `DETACH PARTITION`, MySQL `ALTER TABLE … ENGINE=`, …) go to
+//! [`Rule::check_recognized`]; a MySQL `CREATE TABLE … PARTITION BY` is handed to `check` as the
+//! `CREATE TABLE` without its partitioning clause. Every rule also sees the whole script
+//! ([`Context::script`]), for what is a property of the migration rather than of one statement
+//! (a `SET lock_timeout` before the DDL, a `-- bascule:no-transaction` marker).
 
 pub mod history;
 pub mod pairs;
@@ -35,12 +46,14 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use sqlparser::ast::Statement;
-use sqlparser::parser::Parser;
 
 use crate::migration::Migration;
 use crate::patch::{Dialect, Mode, Patch};
 use crate::sql::split::LineIndex;
-use crate::sql::{parser_dialect, validate_script, IssueKind, SqlIssue, SqlStatement};
+use crate::sql::{
+    check_script, CheckedStatement, IssueKind, Outcome, Recognized, RecognizedKind, SqlIssue,
+    SqlStatement,
+};
 
 pub use history::History;
 pub use report::Report;
@@ -186,23 +199,64 @@ pub struct Parsed {
     pub ast: Statement,
 }
 
-/// What a rule sees when it checks one statement.
-pub struct Context<'a> {
+/// One statement of an `up.sql` that sqlparser rejects and Bascule's recognizer read.
+#[derive(Debug, Clone)]
+pub struct RecognizedStatement {
+    pub sql: SqlStatement,
+    pub recognized: Recognized,
+}
+
+/// A statement as the splitter cut it, whatever read it.
+pub trait HasSql {
+    fn sql(&self) -> &SqlStatement;
+}
+
+impl HasSql for Parsed {
+    fn sql(&self) -> &SqlStatement {
+        &self.sql
+    }
+}
+
+impl HasSql for RecognizedStatement {
+    fn sql(&self) -> &SqlStatement {
+        &self.sql
+    }
+}
+
+/// What a rule sees when it checks one statement: a [`Parsed`] one for [`Rule::check`], a
+/// [`RecognizedStatement`] for [`Rule::check_recognized`].
+pub struct Context<'a, S = Parsed> {
     pub dialect: Dialect,
     pub mode: Mode,
     pub migration: &'a Migration,
     /// The statement checked.
-    pub statement: &'a Parsed,
-    /// The statements before it in the same `up.sql`.
+    pub statement: &'a S,
+    /// The parsed statements before it in the same `up.sql`.
     pub before: &'a [Parsed],
+    /// Every statement of the `up.sql`, in order, with how it was read (raw ones included).
+    pub script: &'a [CheckedStatement],
     /// What earlier patches of the same repo did to this class.
     pub history: &'a History,
 }
 
-impl Context<'_> {
+impl<S: HasSql> Context<'_, S> {
     pub fn text(&self) -> &str {
-        &self.statement.sql.text
+        &self.statement.sql().text
     }
+
+    /// Whether some statement of the `up.sql` carries `-- bascule:<marker>` (e.g.
+    /// `no-transaction`), alone or followed by words.
+    pub fn script_has_marker(&self, marker: &str) -> bool {
+        self.script.iter().any(|s| has_marker(&s.statement, marker))
+    }
+}
+
+/// Whether `statement` carries `-- bascule:<marker>`, alone or followed by words.
+pub fn has_marker(statement: &SqlStatement, marker: &str) -> bool {
+    statement
+        .markers
+        .iter()
+        .any(|m| m.split_whitespace().next() == Some(marker))
 }
 
 /// A zero-downtime (or hygiene) rule over one statement at a time.
@@ -222,7 +276,13 @@ pub trait Rule: Sync {
     fn dialects(&self) -> &'static [Dialect] {
         &[Dialect::Sqlite, Dialect::Mysql, Dialect::Postgres]
     }
+    /// Checks a statement sqlparser parsed.
     fn check(&self, cx: &Context<'_>) -> Vec<Hit>;
+    /// Checks a statement only the recognizer read ([`crate::sql::recognize`]); most rules have
+    /// nothing to say about those forms.
+    fn check_recognized(&self, _cx: &Context<'_, RecognizedStatement>) -> Vec<Hit> {
+        Vec::new()
+    }
 }
 
 /// Errors of the lint driver itself (the patch cannot be loaded).
@@ -267,59 +327,96 @@ pub fn lint_migration(
     report: &mut Report,
 ) {
     report.migrations += 1;
-    for (path, script) in [(m.up_path(), &m.up), (m.down_path(), &m.down)] {
-        match validate_script(&path, script, dialect) {
-            Ok(statements) => {
-                report.statements += statements.len();
-                report.unchecked += statements.iter().filter(|s| s.raw).count();
-            }
-            Err(issues) => report
-                .findings
-                .extend(issues.into_iter().map(Finding::from_issue)),
-        }
+    let up = check_script(&m.up_path(), &m.up, dialect);
+    let down = check_script(&m.down_path(), &m.down, dialect);
+    for check in [&up, &down] {
+        report.statements += check.statements.len();
+        report.unchecked += check
+            .statements
+            .iter()
+            .filter(|s| s.outcome == Outcome::Raw)
+            .count();
+        report
+            .findings
+            .extend(check.issues.iter().cloned().map(Finding::from_issue));
     }
     for finding in pairs::check_pair(m, dialect) {
         report.add(finding, None);
     }
-    let parsed = parse_up(m, dialect);
-    for (i, statement) in parsed.iter().enumerate() {
-        let cx = Context {
-            dialect,
-            mode,
-            migration: m,
-            statement,
-            before: &parsed[..i],
-            history,
-        };
-        check_statement(&cx, report);
+    let mut parsed: Vec<Parsed> = Vec::new();
+    for checked in &up.statements {
+        if let Some(p) = as_parsed(checked) {
+            parsed.push(p);
+            if let Some((statement, before)) = parsed.split_last() {
+                let cx = Context {
+                    dialect,
+                    mode,
+                    migration: m,
+                    statement,
+                    before,
+                    script: &up.statements,
+                    history,
+                };
+                run_rules(&cx, report, |rule| rule.check(&cx));
+            }
+        } else if let Some(recognized) = checked.recognized() {
+            let statement = RecognizedStatement {
+                sql: checked.statement.clone(),
+                recognized: recognized.clone(),
+            };
+            let cx = Context {
+                dialect,
+                mode,
+                migration: m,
+                statement: &statement,
+                before: &parsed,
+                script: &up.statements,
+                history,
+            };
+            run_rules(&cx, report, |rule| rule.check_recognized(&cx));
+        }
     }
 }
 
-/// The statements of `up.sql` that parse (raw and broken ones are not checked by the rules;
-/// the parse step reports the broken ones).
+/// The statement as the AST rules see it: what sqlparser parsed (exactly one statement), or the
+/// `CREATE TABLE` of a MySQL partitioned table without its partitioning clause.
+fn as_parsed(checked: &CheckedStatement) -> Option<Parsed> {
+    let ast = match &checked.outcome {
+        Outcome::Parsed(ast) if ast.len() == 1 => ast[0].clone(),
+        Outcome::Recognized(Recognized {
+            kind: RecognizedKind::CreatePartitionedTable { create, .. },
+        }) => (**create).clone(),
+        _ => return None,
+    };
+    Some(Parsed {
+        sql: checked.statement.clone(),
+        ast,
+    })
+}
+
+/// The statements of `up.sql` the AST rules see (raw and broken ones are not checked by the
+/// rules; the parse step reports the broken ones).
 pub fn parse_up(m: &Migration, dialect: Dialect) -> Vec<Parsed> {
     parse_script(&m.up, dialect)
 }
 
-/// Splits and parses a script; statements that do not parse to exactly one statement are left out.
+/// Splits and reads a script like the driver does; the statements the AST rules see.
 pub fn parse_script(script: &str, dialect: Dialect) -> Vec<Parsed> {
-    crate::sql::split_statements(script, dialect)
-        .into_iter()
-        .filter(|s| !s.raw)
-        .filter_map(|sql| {
-            let mut asts = Parser::parse_sql(parser_dialect(dialect), &sql.text).ok()?;
-            (asts.len() == 1).then(|| Parsed {
-                ast: asts.remove(0),
-                sql,
-            })
-        })
+    check_script(Path::new("up.sql"), script, dialect)
+        .statements
+        .iter()
+        .filter_map(as_parsed)
         .collect()
 }
 
-/// Runs every rule of the dialect on one statement, honouring its suppressions.
-fn check_statement(cx: &Context<'_>, report: &mut Report) {
+/// Runs every rule of the dialect on one statement through `check`, honouring its suppressions.
+fn run_rules<S: HasSql>(
+    cx: &Context<'_, S>,
+    report: &mut Report,
+    check: impl Fn(&dyn Rule) -> Vec<Hit>,
+) {
     let m = cx.migration;
-    let sql = &cx.statement.sql;
+    let sql = cx.statement.sql();
     let allows = suppressions(sql);
     for allow in &allows {
         if allow.reason.is_empty() {
@@ -353,7 +450,7 @@ fn check_statement(cx: &Context<'_>, report: &mut Report) {
         if !rule.dialects().contains(&cx.dialect) {
             continue;
         }
-        for hit in rule.check(cx) {
+        for hit in check(*rule) {
             let finding = Finding::at(
                 rule.id(),
                 rule.level().severity(cx.mode),

@@ -21,7 +21,11 @@
 //! - every **rename** `a → b` must be renamed back `b → a`;
 //! - every **type change** of a column must be followed in the down by a type change of the same
 //!   column. The old type is not in the up, so it cannot be compared; a down that "restores" the
-//!   very type the up set is reported;
+//!   very type the up set is reported. A column the up itself added (or whose table it created)
+//!   has no earlier type: its drop in the down is enough;
+//! - a primary key added under a name (`ADD CONSTRAINT members_pkey PRIMARY KEY`) is undone by
+//!   `DROP CONSTRAINT members_pkey` as well as by MySQL's `DROP PRIMARY KEY`; an unnamed one by
+//!   `DROP CONSTRAINT <table>_pkey`, the name PostgreSQL gives it;
 //! - whatever the down **drops** that the up did not create is reported: a rollback that
 //!   destroys data the release found there.
 //!
@@ -70,6 +74,11 @@ pub fn check_pair(m: &Migration, dialect: Dialect) -> Vec<Finding> {
             _ => false,
         })
     };
+    let created_by_up = |object: &Object| {
+        up.iter()
+            .any(|u| matches!(&u.effect, Effect::Create(o) if o.same(object)))
+            || object.table().is_some_and(|t| created_tables.contains(t))
+    };
     for u in &up {
         let missing = match &u.effect {
             Effect::Create(object) => {
@@ -113,6 +122,9 @@ pub fn check_pair(m: &Migration, dialect: Dialect) -> Vec<Finding> {
                     )
                 })
             }
+            // A column the up adds (or whose table it creates) goes away with its drop in the
+            // down: there is no earlier type to restore.
+            Effect::Retype { column, .. } if created_by_up(column) => None,
             Effect::Retype { column, to } => {
                 let restore = down.iter().find(
                     |d| matches!(&d.effect, Effect::Retype { column: c, .. } if c.same(column)),
@@ -194,7 +206,8 @@ enum Object {
     Column(String, String),
     /// A named constraint (or MySQL key) of a table.
     Constraint(String, Option<String>),
-    PrimaryKey(String),
+    /// The primary key of a table, with its name when the statement gives one.
+    PrimaryKey(String, Option<String>),
 }
 
 impl Object {
@@ -206,6 +219,13 @@ impl Object {
         match (self, other) {
             (Index(a, _) | Constraint(a, _), Index(b, _) | Constraint(b, _)) => a == b,
             (Trigger(a, _), Trigger(b, _)) => a == b,
+            (PrimaryKey(a, _), PrimaryKey(b, _)) => a == b,
+            // `ADD CONSTRAINT members_pkey PRIMARY KEY` is dropped by `DROP CONSTRAINT
+            // members_pkey`; an unnamed one gets PostgreSQL's name `<table>_pkey`.
+            (PrimaryKey(t, name), Index(b, _) | Constraint(b, _))
+            | (Index(b, _) | Constraint(b, _), PrimaryKey(t, name)) => {
+                name.clone().unwrap_or_else(|| format!("{t}_pkey")) == *b
+            }
             _ => self == other,
         }
     }
@@ -214,7 +234,7 @@ impl Object {
     fn table(&self) -> Option<&str> {
         match self {
             Object::Index(_, t) | Object::Trigger(_, t) | Object::Constraint(_, t) => t.as_deref(),
-            Object::Column(t, _) | Object::PrimaryKey(t) => Some(t),
+            Object::Column(t, _) | Object::PrimaryKey(t, _) => Some(t),
             _ => None,
         }
     }
@@ -222,7 +242,7 @@ impl Object {
     fn name(&self) -> String {
         match self {
             Object::Column(_, c) => c.clone(),
-            Object::PrimaryKey(t) => format!("{t} primary key"),
+            Object::PrimaryKey(t, _) => format!("{t} primary key"),
             Object::Table(n)
             | Object::View(n)
             | Object::Index(n, _)
@@ -247,7 +267,7 @@ impl fmt::Display for Object {
             Object::Type(n) => write!(f, "type {n}"),
             Object::Column(t, c) => write!(f, "column {t}.{c}"),
             Object::Constraint(n, _) => write!(f, "constraint {n}"),
-            Object::PrimaryKey(t) => write!(f, "the primary key of {t}"),
+            Object::PrimaryKey(t, _) => write!(f, "the primary key of {t}"),
         }
     }
 }
@@ -473,7 +493,9 @@ fn alter_effects(table: &str, op: &AlterTableOperation) -> Vec<Effect> {
         AlterTableOperation::DropIndex { name } => {
             vec![Drop(Object::Index(norm_str(&name.value), t()))]
         }
-        AlterTableOperation::DropPrimaryKey { .. } => vec![Drop(Object::PrimaryKey(table.into()))],
+        AlterTableOperation::DropPrimaryKey { .. } => {
+            vec![Drop(Object::PrimaryKey(table.into(), None))]
+        }
         AlterTableOperation::RenameConstraint { old_name, new_name } => vec![Effect::Rename {
             from: Object::Constraint(norm_str(&old_name.value), t()),
             to: Object::Constraint(norm_str(&new_name.value), t()),
@@ -485,7 +507,12 @@ fn alter_effects(table: &str, op: &AlterTableOperation) -> Vec<Effect> {
 /// The object an added constraint creates: a primary key, or a named constraint or key.
 fn constraint_effect(table: &str, constraint: &TableConstraint) -> Option<Object> {
     let name = match constraint {
-        TableConstraint::PrimaryKey(_) => return Some(Object::PrimaryKey(table.into())),
+        TableConstraint::PrimaryKey(c) => {
+            return Some(Object::PrimaryKey(
+                table.into(),
+                c.name.as_ref().map(|n| norm_str(&n.value)),
+            ))
+        }
         TableConstraint::Unique(c) => c.name.as_ref().or(c.index_name.as_ref()),
         TableConstraint::ForeignKey(c) => c.name.as_ref(),
         TableConstraint::Check(c) => c.name.as_ref(),
@@ -867,6 +894,61 @@ mod tests {
                  a rollback would destroy data the release found"
             ]
         );
+    }
+
+    #[test]
+    fn a_named_primary_key_is_dropped_by_its_name() {
+        clean(
+            "ALTER TABLE members ADD CONSTRAINT members_pkey PRIMARY KEY (id);\n",
+            "ALTER TABLE members DROP CONSTRAINT members_pkey;\n",
+            Postgres,
+        );
+        // Unnamed: PostgreSQL calls it `<table>_pkey`.
+        clean(
+            "ALTER TABLE members ADD PRIMARY KEY (id);\n",
+            "ALTER TABLE members DROP CONSTRAINT members_pkey;\n",
+            Postgres,
+        );
+        clean(
+            "ALTER TABLE members ADD CONSTRAINT pk PRIMARY KEY (id);\n",
+            "ALTER TABLE members DROP PRIMARY KEY;\n",
+            Mysql,
+        );
+        assert_eq!(
+            found(
+                "ALTER TABLE members ADD CONSTRAINT members_pkey PRIMARY KEY (id);\n",
+                "ALTER TABLE members DROP CONSTRAINT members_key;\n",
+                Postgres
+            ),
+            [
+                "up.sql:1 down.sql does not drop the primary key of members created by up.sql:1",
+                "down.sql:1 down.sql drops constraint members_key, which up.sql did not create: \
+                 a rollback would destroy data the release found"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_column_added_and_retyped_in_the_same_up_needs_no_type_restored() {
+        for dialect in [Mysql, Postgres] {
+            let retype = if dialect == Mysql {
+                "ALTER TABLE members MODIFY label VARCHAR(200);\n"
+            } else {
+                "ALTER TABLE members ALTER COLUMN label TYPE varchar(200);\n"
+            };
+            clean(
+                &format!("ALTER TABLE members ADD COLUMN label VARCHAR(50);\n{retype}"),
+                "ALTER TABLE members DROP COLUMN label;\n",
+                dialect,
+            );
+            clean(
+                &format!("CREATE TABLE members (label VARCHAR(50));\n{retype}"),
+                "DROP TABLE members;\n",
+                dialect,
+            );
+            // An existing column still needs its type back.
+            assert_eq!(found(retype, "SELECT 1;\n", dialect).len(), 1, "{dialect}");
+        }
     }
 
     #[test]

@@ -4,12 +4,17 @@
 //! `changing-column-type`), `ALGORITHM=COPY`. Asking for `ALGORITHM=INPLACE` or `INSTANT` makes
 //! the server refuse instead of copy, so such a statement does not fire.
 //! (strong_migrations has no MySQL equivalent; this is what gh-ost and pt-osc exist for.)
+//!
+//! sqlparser 0.63 rejects `CONVERT TO CHARACTER SET` and `ENGINE=`; the recognizer reads those
+//! `ALTER TABLE`s ([`crate::sql::AlterAction`]) and [`Rule::check_recognized`] judges them, with
+//! the clauses sqlparser did parse beside them.
 
 use sqlparser::ast::{AlterTableAlgorithm, AlterTableOperation, TableConstraint};
 
-use super::{alter_table, created_here, mysql_algorithm};
-use crate::lint::{Context, Hit, Rule};
+use super::{alter_table, created_here, created_here_named, mysql_algorithm};
+use crate::lint::{Context, Hit, RecognizedStatement, Rule};
 use crate::patch::Dialect;
+use crate::sql::{AlterAction, RecognizedKind};
 
 pub struct MysqlTableCopy;
 
@@ -52,6 +57,50 @@ impl Rule for MysqlTableCopy {
             .filter_map(|op| copying(op).map(|why| (op, why)))
             .map(|(_, why)| Hit::new(format!("{why} copies `{table}` while writes wait")))
             .collect()
+    }
+    fn check_recognized(&self, cx: &Context<'_, RecognizedStatement>) -> Vec<Hit> {
+        let RecognizedKind::AlterTable { table, actions } = &cx.statement.recognized.kind else {
+            return Vec::new();
+        };
+        if created_here_named(cx.before, table) {
+            return Vec::new();
+        }
+        let parsed: Vec<AlterTableOperation> = actions
+            .iter()
+            .filter_map(|a| match a {
+                AlterAction::Parsed(op) => Some((**op).clone()),
+                _ => None,
+            })
+            .collect();
+        match mysql_algorithm(&parsed) {
+            Some(AlterTableAlgorithm::Inplace | AlterTableAlgorithm::Instant) => return Vec::new(),
+            Some(AlterTableAlgorithm::Copy) => {
+                return vec![Hit::new(format!("ALGORITHM=COPY copies `{table}`"))
+                    .near(cx.text(), "ALGORITHM")]
+            }
+            _ => {}
+        }
+        let mut hits = Vec::new();
+        for action in actions {
+            let (why, near) = match action {
+                AlterAction::ConvertCharset { charset, .. } => (
+                    format!("CONVERT TO CHARACTER SET {charset} rewrites every text column and"),
+                    "CONVERT",
+                ),
+                AlterAction::Engine(engine) => {
+                    (format!("ENGINE={engine} rebuilds the table and"), "ENGINE")
+                }
+                AlterAction::Parsed(op) => match copying(op) {
+                    Some(why) => (why.to_string(), ""),
+                    None => continue,
+                },
+                _ => continue,
+            };
+            hits.push(
+                Hit::new(format!("{why} copies `{table}` while writes wait")).near(cx.text(), near),
+            );
+        }
+        hits
     }
 }
 
@@ -107,6 +156,52 @@ mod tests {
             ID,
             Mysql,
             "ALTER TABLE members ADD COLUMN a INT, ALGORITHM=COPY;",
+            &[],
+        );
+    }
+
+    #[test]
+    fn fires_on_recognized_charset_and_engine_changes() {
+        assert_fires(
+            1,
+            ID,
+            Mysql,
+            "ALTER TABLE members CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;",
+            &[],
+        );
+        assert_fires(1, ID, Mysql, "ALTER TABLE members ENGINE=InnoDB;", &[]);
+        // Both clauses of one statement copy: one hit each.
+        assert_fires(
+            2,
+            ID,
+            Mysql,
+            "ALTER TABLE members ADD COLUMN nick VARCHAR(50) FIRST, ENGINE = InnoDB;",
+            &[],
+        );
+    }
+
+    #[test]
+    fn quiet_on_recognized_alters_that_do_not_copy() {
+        assert_fires(
+            0,
+            ID,
+            Mysql,
+            "ALTER TABLE members RENAME INDEX m_mail TO members_email;",
+            &[],
+        );
+        assert_fires(
+            0,
+            ID,
+            Mysql,
+            "ALTER TABLE members ENGINE=InnoDB, ALGORITHM=INPLACE;",
+            &[],
+        );
+        assert_fires(
+            0,
+            ID,
+            Mysql,
+            "CREATE TABLE badges (id BIGINT PRIMARY KEY);
+ALTER TABLE badges ENGINE=InnoDB;",
             &[],
         );
     }
