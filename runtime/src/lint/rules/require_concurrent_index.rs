@@ -23,8 +23,8 @@ impl Rule for RequireConcurrentIndex {
          updates and deletes wait."
     }
     fn recipe(&self, _dialect: Dialect) -> String {
-        "CREATE INDEX CONCURRENTLY name ON t (col); in a migration of its own (it cannot run \
-         inside a transaction); if it fails, DROP INDEX CONCURRENTLY the invalid index and retry"
+        "CREATE INDEX CONCURRENTLY name ON t (col); alone in a migration marked \
+         `-- bascule:no-transaction` (it cannot run inside a transaction); if it fails, DROP INDEX CONCURRENTLY the invalid index and retry"
             .into()
     }
     fn dialects(&self) -> &'static [Dialect] {

@@ -23,8 +23,8 @@ impl Rule for RequireConcurrentIndexDeletion {
          every query on it queues behind."
     }
     fn recipe(&self, _dialect: Dialect) -> String {
-        "DROP INDEX CONCURRENTLY name; in a migration of its own (it cannot run inside a \
-         transaction)"
+        "DROP INDEX CONCURRENTLY name; alone in a migration marked `-- bascule:no-transaction` \
+         (it cannot run inside a transaction)"
             .into()
     }
     fn dialects(&self) -> &'static [Dialect] {
