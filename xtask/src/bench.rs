@@ -255,6 +255,7 @@ fn bench_apply(sites: usize) -> anyhow::Result<()> {
         Some(&runtime),
     )?;
     let delivery = dir.join("delivery");
+    std::fs::create_dir_all(&delivery)?;
     let root = bascule::bundle::unpack(&bundle.path, &delivery)?;
     let ours_host = demo_site::prod::generate(&dir.join("host-bascule"), sites)?;
     let peer_host = demo_site::prod::generate(&dir.join("host-sqlite3"), sites)?;
