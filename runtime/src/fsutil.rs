@@ -4,28 +4,72 @@ use std::io;
 use std::os::unix::fs::symlink;
 use std::path::Path;
 
+/// How [`copy_tree_with`] puts a file in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileCopy {
+    /// A copy of its own: for trees others may change (a release, a build directory).
+    Copy,
+    /// A hard link where the file system allows it, else a copy: for read-only staging of a
+    /// tree nobody writes to, where copying 100 MB twice would be most of the work.
+    LinkOrCopy,
+}
+
 /// Copies the tree `from` into `to` (which must not exist): files with their permissions,
-/// symbolic links as links (never followed), directories.
+/// symbolic links as links (never followed), directories. Returns the number of files.
 pub fn copy_tree(from: &Path, to: &Path) -> io::Result<u64> {
+    copy_tree_with(from, to, &|_| false, FileCopy::Copy)
+}
+
+/// [`copy_tree`], leaving out every entry (and what is below it) for which `skip` holds of its
+/// path relative to `from`.
+pub fn copy_tree_with(
+    from: &Path,
+    to: &Path,
+    skip: &dyn Fn(&Path) -> bool,
+    how: FileCopy,
+) -> io::Result<u64> {
     let mut files = 0;
-    for entry in walkdir::WalkDir::new(from)
+    let walk = walkdir::WalkDir::new(from)
         .follow_links(false)
         .sort_by_file_name()
-    {
+        .into_iter()
+        .filter_entry(|e| {
+            e.path()
+                .strip_prefix(from)
+                .map_or(true, |rel| rel.as_os_str().is_empty() || !skip(rel))
+        });
+    for entry in walk {
         let entry = entry.map_err(io::Error::other)?;
         let relative = entry.path().strip_prefix(from).map_err(io::Error::other)?;
         let dest = to.join(relative);
         let kind = entry.file_type();
-        if kind.is_dir() {
-            std::fs::create_dir(&dest)?;
+        let placed = if kind.is_dir() {
+            std::fs::create_dir_all(&dest)
         } else if kind.is_symlink() {
-            symlink(std::fs::read_link(entry.path())?, &dest)?;
-        } else {
-            std::fs::copy(entry.path(), &dest)?;
+            std::fs::read_link(entry.path()).and_then(|target| symlink(target, &dest))
+        } else if kind.is_file() {
             files += 1;
-        }
+            place_file(entry.path(), &dest, how)
+        } else {
+            Err(io::Error::other(
+                "neither a file, a directory nor a symbolic link",
+            ))
+        };
+        placed.map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("{} → {}: {e}", entry.path().display(), dest.display()),
+            )
+        })?;
     }
     Ok(files)
+}
+
+fn place_file(from: &Path, to: &Path, how: FileCopy) -> io::Result<()> {
+    if how == FileCopy::LinkOrCopy && std::fs::hard_link(from, to).is_ok() {
+        return Ok(());
+    }
+    std::fs::copy(from, to).map(|_| ())
 }
 
 /// Points the symbolic link `link` at `target`, atomically: a new link beside it, renamed over

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use bascule::bundle::{BuildInfo, MigrationEntry, PackMeta, PatchMeta};
+use bascule::fsutil::{copy_tree_with, FileCopy};
 use bascule::patch::{Dialect, Patch};
 use walkdir::WalkDir;
 use xshell::{cmd, Shell};
@@ -69,10 +70,18 @@ pub fn build(patch_dir: &Path, out: &Path, runtime: Option<&Path>) -> anyhow::Re
     };
     eprintln!("runtime: {} ({})", runtime.path.display(), runtime.target);
     let staging = tempfile::tempdir().context("cannot create a staging directory")?;
+    let clock = std::time::Instant::now();
     snapshot_code(&patch, staging.path())?;
+    let snapshot = clock.elapsed();
     stage_patch_files(&patch, staging.path())?;
     stage_runtime(&runtime, staging.path())?;
+    let clock = std::time::Instant::now();
     let built = pack(&patch, &runtime, staging.path(), out)?;
+    eprintln!(
+        "time:   snapshot {:.2} s, pack {:.2} s",
+        snapshot.as_secs_f64(),
+        clock.elapsed().as_secs_f64()
+    );
     report(&patch, &built);
     Ok(built)
 }
@@ -140,11 +149,18 @@ fn snapshot_code(patch: &Patch, staging: &Path) -> anyhow::Result<()> {
             source.display()
         );
     }
+    let excluded = |rel: &Path| is_excluded(&code.exclude, rel);
+    let is_git = |rel: &Path| rel.file_name() == Some(".git".as_ref());
+    if code.build.is_empty() {
+        // Nothing will write to the tree: stage it straight from the source, linked.
+        let output = source.join(&code.output);
+        let skip = |rel: &Path| is_git(rel) || excluded(rel);
+        return copy_tree(&output, &staging.join("code"), &skip, FileCopy::LinkOrCopy);
+    }
     let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
     let work = scratch.path().join("src");
-    copy_tree(&source, &work, &|rel| {
-        rel.file_name() == Some(".git".as_ref())
-    })?;
+    // A real copy: build commands may write in place, and must never touch the source.
+    copy_tree(&source, &work, &is_git, FileCopy::Copy)?;
     run_build_commands(&work, &code.build)?;
     let output = work.join(&code.output);
     if !output.is_dir() {
@@ -153,8 +169,12 @@ fn snapshot_code(patch: &Patch, staging: &Path) -> anyhow::Result<()> {
             code.output.display()
         );
     }
-    let excluded = |rel: &Path| is_excluded(&code.exclude, rel);
-    copy_tree(&output, &staging.join("code"), &excluded)
+    copy_tree(
+        &output,
+        &staging.join("code"),
+        &excluded,
+        FileCopy::LinkOrCopy,
+    )
 }
 
 /// Runs each build command with `sh -c` in `dir`; a failure shows the command and its stderr.
@@ -180,42 +200,16 @@ fn run_build_commands(dir: &Path, commands: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Copies a tree without following symlinks (they are copied as symlinks); `skip` gets the path
-/// relative to `from` and prunes whole directories.
-fn copy_tree(from: &Path, to: &Path, skip: &dyn Fn(&Path) -> bool) -> anyhow::Result<()> {
-    let walk = WalkDir::new(from)
-        .follow_links(false)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_entry(|e| {
-            e.path()
-                .strip_prefix(from)
-                .map_or(true, |rel| rel.as_os_str().is_empty() || !skip(rel))
-        });
-    for entry in walk {
-        let entry = entry.with_context(|| format!("cannot walk {}", from.display()))?;
-        let rel = entry.path().strip_prefix(from)?;
-        copy_entry(&entry, &to.join(rel))?;
-    }
-    Ok(())
-}
-
-fn copy_entry(entry: &walkdir::DirEntry, dest: &Path) -> anyhow::Result<()> {
-    let src = entry.path();
-    let file_type = entry.file_type();
-    let result = if file_type.is_dir() {
-        fs::create_dir_all(dest)
-    } else if file_type.is_symlink() {
-        fs::read_link(src).and_then(|target| std::os::unix::fs::symlink(target, dest))
-    } else if file_type.is_file() {
-        fs::copy(src, dest).map(|_| ())
-    } else {
-        bail!(
-            "{}: neither a file, a directory nor a symlink",
-            src.display()
-        );
-    };
-    result.with_context(|| format!("cannot copy {} to {}", src.display(), dest.display()))
+/// Copies a tree (see [`bascule::fsutil::copy_tree_with`]) with the context of an error.
+fn copy_tree(
+    from: &Path,
+    to: &Path,
+    skip: &dyn Fn(&Path) -> bool,
+    how: FileCopy,
+) -> anyhow::Result<()> {
+    copy_tree_with(from, to, skip, how)
+        .map(|_| ())
+        .with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))
 }
 
 /// Whether a path (relative to `code.output`) matches an exclude pattern, by its whole relative
@@ -271,7 +265,7 @@ fn stage_patch_files(patch: &Patch, staging: &Path) -> anyhow::Result<()> {
     for dir in ["migrations", "checks", "hooks"] {
         let from = patch.dir.join(dir);
         if from.is_dir() {
-            copy_tree(&from, &staging.join(dir), &|_| false)?;
+            copy_tree(&from, &staging.join(dir), &|_| false, FileCopy::Copy)?;
         }
     }
     stage_docs(patch, staging)
