@@ -7,14 +7,14 @@ use std::path::Path;
 use bascule::db::{self, DbTarget, Location};
 use bascule_tests::{bascule, fixture_bundle, generate, text, untar, DemoHost, HostState};
 
-const STEPS: [&str; 6] = [
-    "guard",
-    "preflight",
-    "install-code",
-    "migrate",
-    "post-checks",
-    "finish",
-];
+/// Every step of `apply`, in order: a new step is covered by the failure tests as soon as it
+/// is listed in `apply_steps`.
+fn step_names() -> Vec<&'static str> {
+    bascule::steps::apply_steps()
+        .iter()
+        .map(|s| s.name())
+        .collect()
+}
 
 fn version_of(path: &Path, class: &str) -> u32 {
     let target = DbTarget {
@@ -120,7 +120,7 @@ fn apply_upgrades_every_database_and_rollback_restores_the_host() {
 fn a_failure_injected_at_every_step_leaves_the_host_as_it_was() {
     let (_dir, demo, bundle) = setup(30, "2.0.0");
     let before = HostState::capture(&demo).unwrap();
-    for step in STEPS {
+    for step in step_names() {
         let out = bascule(
             &bundle,
             &demo,
@@ -304,8 +304,8 @@ fn every_statement_is_logged_and_every_step_journaled() {
     let history = bascule::journal::RunHistory::from_events(&journal);
     assert!(history.committed);
     let names: Vec<&str> = history.steps.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(names, STEPS);
-    let migrate = &history.steps[3];
+    assert_eq!(names, step_names());
+    let migrate = history.steps.iter().find(|s| s.name == "migrate").unwrap();
     match &migrate.intents[..] {
         [bascule::journal::Intent::Migrate { databases }] => assert_eq!(databases.len(), 4),
         other => panic!("migrate intents: {other:?}"),
