@@ -12,6 +12,9 @@ command -v cc >/dev/null || need+=(gcc libc6-dev)
 # binaries are used; the tests start private servers in temporary directories.
 command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || command -v initdb >/dev/null || need+=(postgresql)
+# A throwaway nginx in front of the demo app tests the flag-file maintenance snippet
+# (patch-template/maintenance/nginx-maintenance.conf); the tests start their own instance.
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
     $sudo apt-get update -qq

@@ -63,6 +63,12 @@ struct ProfileFile {
     platform: PlatformSection,
     #[serde(default)]
     databases: BTreeMap<String, DatabaseClass>,
+    #[serde(default)]
+    services: Vec<crate::services::ServiceSpec>,
+    #[serde(default)]
+    maintenance: Option<crate::maintenance::MaintenanceSpec>,
+    #[serde(default)]
+    caches: crate::steps::purge_caches::CacheSpec,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -129,6 +135,12 @@ pub struct HostProfile {
     /// Paths, relative to a release, linked to `shared/<path>` so they survive releases.
     pub shared: Vec<PathBuf>,
     pub databases: BTreeMap<String, DatabaseClass>,
+    /// `[[services]]`, in stopping order (started in reverse): see `services`.
+    pub services: Vec<crate::services::ServiceSpec>,
+    /// `[maintenance]`: see `maintenance`.
+    pub maintenance: Option<crate::maintenance::MaintenanceSpec>,
+    /// `[caches]`: see `steps::purge_caches`.
+    pub caches: crate::steps::purge_caches::CacheSpec,
 }
 
 impl HostProfile {
@@ -177,6 +189,9 @@ impl HostProfile {
                 .as_ref()
                 .map(|g| resolve(Path::new(g)).to_string_lossy().into_owned());
         }
+        let (services, maintenance, caches) =
+            resolve_operations(base, file.services, file.maintenance, file.caches)
+                .map_err(invalid)?;
         Ok(HostProfile {
             path: path.to_path_buf(),
             root: resolve(&file.platform.root),
@@ -184,7 +199,29 @@ impl HostProfile {
             keep_releases: file.platform.keep_releases,
             shared: file.platform.shared,
             databases,
+            services,
+            maintenance,
+            caches,
         })
+    }
+
+    /// The profile's directory: relative paths and the host's commands start from it.
+    pub fn dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+
+    /// The `[[services]]` entry named `name`.
+    pub fn service(&self, name: &str) -> Result<&crate::services::ServiceSpec, HostError> {
+        self.services
+            .iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| HostError::Invalid {
+                path: self.path.clone(),
+                what: format!(
+                    "no [[services]] entry is named `{name}`, but the run's journal names it; \
+                     restore it in the host profile, then run again"
+                ),
+            })
     }
 
     pub fn releases_dir(&self) -> PathBuf {
@@ -228,6 +265,37 @@ impl HostProfile {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
             .max(1)
     }
+}
+
+/// Checks and resolves `[[services]]`, `[maintenance]` and `[caches]` against the profile's
+/// directory.
+#[allow(clippy::type_complexity)]
+fn resolve_operations(
+    base: &Path,
+    mut services: Vec<crate::services::ServiceSpec>,
+    mut maintenance: Option<crate::maintenance::MaintenanceSpec>,
+    mut caches: crate::steps::purge_caches::CacheSpec,
+) -> Result<
+    (
+        Vec<crate::services::ServiceSpec>,
+        Option<crate::maintenance::MaintenanceSpec>,
+        crate::steps::purge_caches::CacheSpec,
+    ),
+    String,
+> {
+    for service in services.iter_mut() {
+        service.check_and_resolve(base)?;
+    }
+    for (i, service) in services.iter().enumerate() {
+        if services[..i].iter().any(|s| s.name == service.name) {
+            return Err(format!("services: `{}` is listed twice", service.name));
+        }
+    }
+    if let Some(spec) = maintenance.as_mut() {
+        spec.check_and_resolve(base)?;
+    }
+    caches.check_and_resolve(base)?;
+    Ok((services, maintenance, caches))
 }
 
 impl DatabaseClass {

@@ -75,6 +75,16 @@ pub enum Intent {
         previous: Option<PlatformState>,
         next: PlatformState,
     },
+    /// The host profile's service `name` is about to be stopped; the undo starts it again only
+    /// if it `was_running`.
+    StopService { name: String, was_running: bool },
+    /// The host profile's service `name` is about to be started; the undo stops it.
+    StartService { name: String },
+    /// The maintenance page is about to be shown (`open`) or taken down; the undo does the
+    /// opposite, with the host profile's `[maintenance]`.
+    Maintenance { open: bool },
+    /// The host profile's caches are about to be purged; the undo purges them again.
+    PurgeCaches,
 }
 
 /// One line of the journal.

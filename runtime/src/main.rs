@@ -180,6 +180,7 @@ fn setup(args: &RunArgs, allow_forbidden_day: bool) -> anyhow::Result<Setup> {
         allow_forbidden_day,
         fail_at: std::env::var("BASCULE_FAIL_AT").ok(),
         crash_at: std::env::var("BASCULE_CRASH_AT").ok(),
+        pause_at: std::env::var("BASCULE_PAUSE_AT").ok(),
         today: std::env::var("BASCULE_TODAY").ok(),
         verbose: !args.quiet,
     };

@@ -11,13 +11,42 @@ use std::sync::OnceLock;
 
 use anyhow::{bail, Context as _};
 
-pub use demo_site::prod::{generate, patch_dir, DemoHost};
+pub use demo_site::prod::{patch_dir, DemoHost, RunningServices};
 pub use demo_site::snapshot::{db_state, tree_listing, DbState, HostState};
 
 /// The workspace root.
 pub fn workspace() -> PathBuf {
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     here.parent().map(Path::to_path_buf).unwrap_or(here)
+}
+
+/// Generates a demo host (see [`demo_site::prod::generate`]), once the `demo-site` server its
+/// `web` service runs is built.
+pub fn generate(dir: &Path, sites: usize) -> anyhow::Result<DemoHost> {
+    demo_site_binary();
+    demo_site::prod::generate(dir, sites)
+}
+
+/// The `demo-site` server, built once per test process with the same cargo and target directory
+/// as the tests, so it lands beside them (`target/debug/demo-site`) where the generator finds it.
+/// A fresh `cargo test -p bascule-tests` does not build other packages' binaries by itself.
+pub fn demo_site_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+        let status = Command::new(cargo)
+            .args(["build", "--quiet", "-p", "demo-site", "--bin", "demo-site"])
+            .current_dir(workspace())
+            .status();
+        match status {
+            Ok(s) if s.success() => {}
+            other => panic!("cannot build the demo-site server: {other:?}"),
+        }
+        match demo_site::prod::demo_site_binary() {
+            Ok(path) => path,
+            Err(e) => panic!("{e:#}"),
+        }
+    })
 }
 
 /// The static runtime, built once per test process (cargo caches it across processes).

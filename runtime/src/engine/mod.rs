@@ -67,6 +67,10 @@ pub struct Options {
     /// Test hook (`BASCULE_CRASH_AT`): abort the process right after this step has acted, as
     /// `kill -9` or a power cut would.
     pub crash_at: Option<String>,
+    /// Test hook (`BASCULE_PAUSE_AT`): right after this step has acted, create
+    /// `<run dir>/paused-at-<step>` and wait (at most ten minutes) until `<run dir>/resume`
+    /// exists, so a test can observe the host mid-run (the maintenance window).
+    pub pause_at: Option<String>,
     /// Test hook (`BASCULE_TODAY`): the weekday the guard believes it is (`mon` … `sun`).
     pub today: Option<String>,
     /// Print step progress on standard output.
@@ -354,6 +358,9 @@ pub fn undo_history(
 }
 
 fn injected_failure(cx: &Context<'_>, step: &str) -> Result<(), StepError> {
+    if cx.options.pause_at.as_deref() == Some(step) {
+        pause(cx, step)?;
+    }
     if cx.options.crash_at.as_deref() == Some(step) {
         cx.log.line(format_args!(
             "BASCULE_CRASH_AT={step}: aborting the process (test hook)"
@@ -362,6 +369,22 @@ fn injected_failure(cx: &Context<'_>, step: &str) -> Result<(), StepError> {
     }
     if cx.options.fail_at.as_deref() == Some(step) {
         return Err(StepError::Injected(step.to_string()));
+    }
+    Ok(())
+}
+
+/// The `BASCULE_PAUSE_AT` test hook: announce the pause with a file, wait for `resume`.
+fn pause(cx: &Context<'_>, step: &str) -> Result<(), StepError> {
+    let paused = cx.run_dir.join(format!("paused-at-{step}"));
+    let resume = cx.run_dir.join("resume");
+    cx.log.line(format_args!(
+        "BASCULE_PAUSE_AT={step}: waiting for {} (test hook)",
+        resume.display()
+    ));
+    std::fs::write(&paused, "").map_err(StepError::io(&paused))?;
+    let deadline = Instant::now() + std::time::Duration::from_secs(600);
+    while !resume.exists() && Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
     Ok(())
 }

@@ -7,9 +7,13 @@ pub mod checks;
 pub mod finish;
 pub mod guard;
 pub mod install_code;
+pub mod maintenance;
 pub mod migrate;
 pub mod post_checks;
 pub mod preflight;
+pub mod purge_caches;
+pub mod start_services;
+pub mod stop_services;
 
 use crate::engine::Step;
 
@@ -18,9 +22,14 @@ pub fn apply_steps() -> Vec<Box<dyn Step>> {
     vec![
         Box::new(guard::Guard),
         Box::new(preflight::Preflight),
+        Box::new(maintenance::MaintenanceOn),
+        Box::new(stop_services::StopServices),
         Box::new(install_code::InstallCode),
+        Box::new(purge_caches::PurgeCaches),
         Box::new(migrate::Migrate),
         Box::new(post_checks::PostChecks),
+        Box::new(start_services::StartServices),
+        Box::new(maintenance::MaintenanceOff),
         Box::new(finish::Finish),
     ]
 }
