@@ -383,6 +383,90 @@ pub fn http_status(url: &str) -> Result<u16, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runlog::RunLog;
+
+    /// A fake init program: `start` runs `sleep` in the background with a pid file, `stop`
+    /// kills it, the status verb exits 0 while it lives (zombies are dead) and 3 after; every call is recorded.
+    const FAKE_INIT: &str = r#"#!/bin/sh
+cd "$(dirname "$0")"
+echo "$*" >>calls
+case " $* " in
+*" start "*) sleep 30 >/dev/null 2>&1 & echo $! >pid ;;
+*" stop "*) kill "$(cat pid)" ;;
+*) p=$(cat pid 2>/dev/null); [ -n "$p" ] && [ -r /proc/$p/stat ] && ! grep -q ') [ZX] ' /proc/$p/stat || exit 3 ;;
+esac
+"#;
+
+    fn fake_init(dir: &Path) -> String {
+        let program = dir.join("init");
+        std::fs::write(&program, FAKE_INIT).unwrap();
+        std::fs::set_permissions(
+            &program,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        program.display().to_string()
+    }
+
+    fn spec(kind: Kind, dir: &Path) -> ServiceSpec {
+        ServiceSpec {
+            name: "web".into(),
+            kind,
+            unit: None,
+            start: None,
+            stop: None,
+            status: None,
+            pid_file: Some(dir.join("pid")),
+            health_url: None,
+            health_port: None,
+            start_timeout: 5,
+            stop_timeout: 5,
+        }
+    }
+
+    #[test]
+    fn systemd_and_sysv_services_are_driven_with_their_init_command_lines() {
+        for kind in [Kind::Systemd, Kind::Sysv] {
+            let dir = tempfile::tempdir().unwrap();
+            let program = fake_init(dir.path());
+            let spec = spec(kind, dir.path());
+            let driver: Box<dyn ServiceKind> = match kind {
+                Kind::Systemd => Box::new(systemd::Systemd {
+                    program: program.clone(),
+                    ..systemd::Systemd::new(&spec)
+                }),
+                _ => Box::new(sysv::Sysv {
+                    program: program.clone(),
+                    ..sysv::Sysv::new(&spec)
+                }),
+            };
+            let service = Service::with_kind(&spec, driver);
+            let log = RunLog::discard();
+            let runner = Runner {
+                log: &log,
+                workdir: dir.path(),
+                scratch: dir.path(),
+            };
+            assert!(!service.is_running(&runner).unwrap());
+            service.start_verified(&runner).unwrap();
+            assert!(service.is_running(&runner).unwrap());
+            service.stop_verified(&runner).unwrap();
+            assert!(!service.is_running(&runner).unwrap());
+            let calls = std::fs::read_to_string(dir.path().join("calls")).unwrap();
+            let first: Vec<&str> = calls.lines().take(3).collect();
+            match kind {
+                Kind::Systemd => assert_eq!(
+                    first,
+                    [
+                        "is-active web.service",
+                        "start web.service",
+                        "is-active web.service"
+                    ]
+                ),
+                _ => assert_eq!(first, ["web status", "web start", "web status"]),
+            }
+        }
+    }
 
     #[test]
     fn health_urls_are_plain_http() {
