@@ -62,6 +62,8 @@ pub enum HostError {
 struct ProfileFile {
     platform: PlatformSection,
     #[serde(default)]
+    sampling: Option<crate::sampling::HostSampling>,
+    #[serde(default)]
     databases: BTreeMap<String, DatabaseClass>,
     #[serde(default)]
     services: Vec<crate::services::ServiceSpec>,
@@ -126,6 +128,8 @@ pub struct DatabaseClass {
 #[derive(Debug, Clone)]
 pub struct HostProfile {
     pub path: PathBuf,
+    /// `[sampling]`: where the sites answer and which are sampled (see `sampling`).
+    pub sampling: Option<crate::sampling::HostSampling>,
     /// The platform root: `releases/`, `current`, `shared/`.
     pub root: PathBuf,
     /// Where Bascule keeps its lock, the platform version and the runs.
@@ -189,11 +193,15 @@ impl HostProfile {
                 .as_ref()
                 .map(|g| resolve(Path::new(g)).to_string_lossy().into_owned());
         }
+        if let Some(sampling) = &file.sampling {
+            sampling.check().map_err(invalid)?;
+        }
         let (services, maintenance, caches) =
             resolve_operations(base, file.services, file.maintenance, file.caches)
                 .map_err(invalid)?;
         Ok(HostProfile {
             path: path.to_path_buf(),
+            sampling: file.sampling,
             root: resolve(&file.platform.root),
             state_dir: resolve(&file.platform.state_dir),
             keep_releases: file.platform.keep_releases,

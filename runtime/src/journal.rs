@@ -136,6 +136,12 @@ pub enum Event {
         at: String,
         error: String,
     },
+    /// The acceptance gate's decision (`accept`, `abort`, `timeout`), as the waiting run read it.
+    Acceptance {
+        decision: String,
+        by: String,
+        at: String,
+    },
     /// Every step succeeded: from here on the run is kept, and only `rollback` undoes it.
     RunCommitted {
         at: String,
@@ -304,7 +310,10 @@ impl RunHistory {
                 }
                 Event::RunCommitted { .. } => history.committed = true,
                 Event::RunRolledBack { .. } => history.rolled_back = true,
-                Event::StepFailed { .. } | Event::UndoStart { .. } | Event::UndoFailed { .. } => {}
+                Event::StepFailed { .. }
+                | Event::UndoStart { .. }
+                | Event::UndoFailed { .. }
+                | Event::Acceptance { .. } => {}
             }
         }
         history

@@ -11,6 +11,7 @@ use bascule::engine::{Options, Outcome};
 use bascule::host::{HostProfile, DEFAULT_PROFILE};
 use bascule::patch::Patch;
 use bascule::run::{self, RunReport, Setup};
+use bascule::steps::acceptance::{self, Decision};
 
 /// Apply a platform release with automatic, complete rollback.
 ///
@@ -68,6 +69,21 @@ enum Command {
     /// Reads the journal of the run that still holds the host lock and undoes every action
     /// it records, in reverse. Safe to run more than once.
     Recover(RunArgs),
+    /// Let the run waiting at the acceptance gate go on (from another terminal).
+    ///
+    /// Finds the run holding the host lock; it must be waiting at its `acceptance` step.
+    Accept(DecideArgs),
+    /// Make the run waiting at the acceptance gate fail: every step is rolled back.
+    ///
+    /// Finds the run holding the host lock; it must be waiting at its `acceptance` step.
+    Abort(DecideArgs),
+}
+
+#[derive(Args)]
+struct DecideArgs {
+    /// The host profile: its state dir holds the lock naming the waiting run
+    #[arg(long, value_name = "FILE", default_value = DEFAULT_PROFILE)]
+    host: PathBuf,
 }
 
 #[derive(Args)]
@@ -133,7 +149,26 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Rollback(args) => finish(run::rollback(&setup(&args, false)?)?),
         Command::Recover(args) => finish(run::recover(&setup(&args, false)?)?),
+        Command::Accept(args) => decide(args, Decision::Accept),
+        Command::Abort(args) => decide(args, Decision::Abort),
     }
+}
+
+fn decide(args: DecideArgs, decision: Decision) -> anyhow::Result<ExitCode> {
+    let host = HostProfile::load(&args.host)?;
+    let by = acceptance::operator();
+    let run = acceptance::decide(&host, decision, &by)?;
+    println!(
+        "{}: `{}` sent by {by}; the run will {} (its log: {})",
+        run.display(),
+        decision.word(),
+        match decision {
+            Decision::Accept => "go on",
+            Decision::Abort => "roll everything back",
+        },
+        run.join("update.log").display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {

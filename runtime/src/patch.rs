@@ -91,6 +91,15 @@ pub struct PatchSpec {
     pub requirements: Requirements,
     #[serde(default)]
     pub policy: Policy,
+    /// `[[smoke]]`: checks run once the new code serves (see `steps::smoke`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub smoke: Vec<crate::steps::smoke::SmokeCheck>,
+    /// `[sampling.<class>]`: the core-sampling panel per site class (see `sampling`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sampling: BTreeMap<String, crate::sampling::ClassPanel>,
+    /// `[acceptance]`: the optional human gate (see `steps::acceptance`).
+    #[serde(default)]
+    pub acceptance: crate::steps::acceptance::AcceptanceSpec,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -231,6 +240,8 @@ impl PatchSpec {
                 self.code.source.display()
             )));
         }
+        crate::steps::smoke::validate(&self.smoke).map_err(invalid)?;
+        crate::sampling::validate(&self.sampling).map_err(invalid)?;
         Ok(())
     }
 }

@@ -20,7 +20,24 @@ pub struct Args {
     pub dir: PathBuf,
 }
 
+/// Builds the `demo-site` server (the demo host runs it as its `web` service) and makes sure the
+/// generator finds it: `cargo xtask` builds only xtask and its libraries, not other binaries.
+pub fn ensure_demo_site_binary() -> anyhow::Result<PathBuf> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let status = std::process::Command::new(cargo)
+        .args(["build", "--quiet", "-p", "demo-site", "--bin", "demo-site"])
+        .current_dir(crate::workspace_root())
+        .status()
+        .context("cannot run cargo to build the demo-site server")?;
+    anyhow::ensure!(
+        status.success(),
+        "building the demo-site server failed: {status}"
+    );
+    demo_site::prod::demo_site_binary()
+}
+
 pub fn run(args: Args) -> anyhow::Result<()> {
+    ensure_demo_site_binary()?;
     let started = Instant::now();
     let host = demo_site::prod::generate(&args.dir, args.sites)
         .with_context(|| format!("generating a demo host in {}", args.dir.display()))?;

@@ -3,6 +3,7 @@
 //! Adding a step means writing its module and listing it in [`apply_steps`]; the engine, the
 //! journal, `plan`, `rollback` and `recover` pick it up from there.
 
+pub mod acceptance;
 pub mod checks;
 pub mod finish;
 pub mod guard;
@@ -12,6 +13,8 @@ pub mod migrate;
 pub mod post_checks;
 pub mod preflight;
 pub mod purge_caches;
+pub mod sample;
+pub mod smoke;
 pub mod start_services;
 pub mod stop_services;
 
@@ -22,6 +25,7 @@ pub fn apply_steps() -> Vec<Box<dyn Step>> {
     vec![
         Box::new(guard::Guard),
         Box::new(preflight::Preflight),
+        Box::new(sample::SampleBefore),
         Box::new(maintenance::MaintenanceOn),
         Box::new(stop_services::StopServices),
         Box::new(install_code::InstallCode),
@@ -29,6 +33,9 @@ pub fn apply_steps() -> Vec<Box<dyn Step>> {
         Box::new(migrate::Migrate),
         Box::new(post_checks::PostChecks),
         Box::new(start_services::StartServices),
+        Box::new(smoke::Smoke),
+        Box::new(sample::SampleAfter),
+        Box::new(acceptance::Acceptance),
         Box::new(maintenance::MaintenanceOff),
         Box::new(finish::Finish),
     ]
