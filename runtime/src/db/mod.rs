@@ -16,6 +16,7 @@
 //! the version table left out: comparing two dumps is how `cargo xtask check-migrations` proves a
 //! down script undoes its up, and how tests prove a rollback left a database as it found it.
 
+pub mod lock;
 pub mod mysql;
 pub mod postgres;
 pub mod sqlite;

@@ -1,0 +1,38 @@
+//! `bascule apply`, `rollback` and `migrate` end to end on MariaDB: the demo patches in the
+//! MySQL dialect on 200 site databases (+ main) of one throwaway server shared by the tests.
+//! Every failure case compares schema dumps and content checksums of every database.
+
+mod server_common;
+
+use std::sync::OnceLock;
+
+use demo_site::prod_server::Engine;
+use server_common::*;
+use testdb::MariaDb;
+
+fn server() -> &'static MariaDb {
+    static SERVER: OnceLock<MariaDb> = OnceLock::new();
+    SERVER.get_or_init(|| MariaDb::start().unwrap_or_else(|e| panic!("{e}")))
+}
+
+fn engine(prefix: &str) -> Engine {
+    Engine::Mariadb {
+        url: server().url(),
+        prefix: prefix.into(),
+    }
+}
+
+#[test]
+fn apply_brings_every_database_to_2_and_rollback_restores_them_exactly() {
+    apply_then_rollback(&engine("a_"), 200);
+}
+
+#[test]
+fn the_failing_patch_leaves_every_database_as_it_was() {
+    failing_patch_changes_nothing(&engine("b_"), 200);
+}
+
+#[test]
+fn two_concurrent_migrate_runs_apply_each_migration_once() {
+    concurrent_migrate_runs_apply_once(&engine("c_"), 40, "ALTER TABLE members ADD COLUMN avatar");
+}

@@ -1,0 +1,54 @@
+//! `bascule apply`, `rollback` and `migrate` end to end on PostgreSQL, with tenants as databases
+//! and as schemas of one database: the demo patches in the PostgreSQL dialect on 200 sites
+//! (+ main) of one throwaway server shared by the tests. Every failure case compares schema
+//! dumps and content checksums of every database (or schema).
+
+mod server_common;
+
+use std::sync::OnceLock;
+
+use demo_site::prod_server::Engine;
+use server_common::*;
+use testdb::PostgresServer;
+
+fn server() -> &'static PostgresServer {
+    static SERVER: OnceLock<PostgresServer> = OnceLock::new();
+    SERVER.get_or_init(|| PostgresServer::start().unwrap_or_else(|e| panic!("{e}")))
+}
+
+fn engine(prefix: &str, per_schema: bool) -> Engine {
+    Engine::Postgres {
+        url: server().url(),
+        prefix: prefix.into(),
+        per_schema,
+    }
+}
+
+#[test]
+fn per_database_apply_brings_every_database_to_2_and_rollback_restores_them_exactly() {
+    apply_then_rollback(&engine("a_", false), 200);
+}
+
+#[test]
+fn per_schema_apply_brings_every_schema_to_2_and_rollback_restores_them_exactly() {
+    apply_then_rollback(&engine("b_", true), 200);
+}
+
+#[test]
+fn per_database_the_failing_patch_leaves_every_database_as_it_was() {
+    failing_patch_changes_nothing(&engine("c_", false), 200);
+}
+
+#[test]
+fn per_schema_the_failing_patch_leaves_every_schema_as_it_was() {
+    failing_patch_changes_nothing(&engine("d_", true), 200);
+}
+
+#[test]
+fn two_concurrent_migrate_runs_apply_each_migration_once() {
+    concurrent_migrate_runs_apply_once(
+        &engine("e_", true),
+        40,
+        "ALTER TABLE members ADD COLUMN avatar",
+    );
+}

@@ -1,0 +1,238 @@
+//! What the MariaDB and PostgreSQL end-to-end tests share: bundles of the dialect patches, demo
+//! hosts on a throwaway server, running the bundle's `bascule`, reading versions back.
+//!
+//! One server per test binary (a `OnceLock` in each test file); each test uses its own name
+//! prefix, so tests run in parallel on it without seeing each other's databases.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Mutex, OnceLock};
+
+use bascule::db::{self, DbTarget};
+use bascule_tests::{static_runtime, untar, workspace};
+use demo_site::prod_server::{generate_on, Engine, ServerHost};
+
+pub use bascule_tests::text;
+pub use demo_site::snapshot::HostState;
+
+/// The bundle of `patches-<dialect>/<version>`, built once per test process, unpacked in `into`.
+pub fn bundle(engine: &Engine, version: &str, into: &Path) -> PathBuf {
+    static BUILT: OnceLock<Mutex<BTreeMap<PathBuf, PathBuf>>> = OnceLock::new();
+    let source = engine.patch_dir(version);
+    let tarball = {
+        let mut built = BUILT
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        built
+            .entry(source.clone())
+            .or_insert_with(|| {
+                let out = workspace()
+                    .join("target/test-bundles")
+                    .join(format!("{}-server", std::process::id()))
+                    .join(source.parent().unwrap().file_name().unwrap());
+                xtask::build_patch::build(&source, &out, Some(static_runtime()))
+                    .unwrap_or_else(|e| panic!("cannot build {}: {e:#}", source.display()))
+                    .path
+            })
+            .clone()
+    };
+    untar(&tarball, into).unwrap()
+}
+
+/// A 1.0.0 demo host with `sites` sites on `engine`'s server, in `dir/host`.
+pub fn host(dir: &Path, sites: usize, engine: &Engine) -> ServerHost {
+    generate_on(&dir.join("host"), sites, engine).unwrap()
+}
+
+/// Runs the bundle's `bin/bascule <args> --host <profile>` (runs get `--no-multiplexer`).
+pub fn bascule(bundle: &Path, profile: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    command(bundle, profile, args, env).output().unwrap()
+}
+
+pub fn command(bundle: &Path, profile: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(bundle.join("bin/bascule"));
+    command.args(args).arg("--host").arg(profile);
+    if matches!(args.first(), Some(&"apply" | &"rollback" | &"recover")) {
+        command.arg("--no-multiplexer");
+    }
+    command
+        .env_remove("TMUX")
+        .env_remove("STY")
+        .env_remove("BASCULE_FAIL_AT")
+        .env_remove("BASCULE_PAUSE_AT")
+        .env("BASCULE_TODAY", "tue");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command
+}
+
+/// Every database of the host: main first, then the sites.
+pub fn targets(host: &ServerHost) -> Vec<DbTarget> {
+    let mut all = vec![host.main_target()];
+    all.extend(host.site_targets());
+    all
+}
+
+/// The ids of the migrations recorded in `target`'s version table.
+pub fn applied(target: &DbTarget) -> Vec<u32> {
+    let state = db::connect(target)
+        .and_then(|mut c| c.version_state())
+        .unwrap_or_else(|e| panic!("{target}: {e}"));
+    state.applied.iter().map(|a| a.id).collect()
+}
+
+/// The rows of `sql` on `target`.
+pub fn rows(target: &DbTarget, sql: &str) -> Vec<Vec<String>> {
+    db::connect(target)
+        .and_then(|mut c| c.query_rows(sql))
+        .unwrap_or_else(|e| panic!("{target}: {sql}: {e}"))
+}
+
+/// Asserts every database of `host` has exactly the migrations `main` and `site` recorded.
+pub fn assert_versions(host: &ServerHost, main: &[u32], site: &[u32]) {
+    assert_eq!(applied(&host.main_target()), main, "main");
+    for target in host.site_targets() {
+        assert_eq!(applied(&target), site, "{target}");
+    }
+}
+
+/// The apply → every database at 2 → rollback → identical story, on `engine`.
+pub fn apply_then_rollback(engine: &Engine, sites: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let host = host(dir.path(), sites, engine);
+    let bundle = bundle(engine, "2.0.0", &dir.path().join("delivery"));
+    let before = HostState::capture_server(&host).unwrap();
+    assert_versions(&host, &[1], &[1]);
+
+    let out = bascule(&bundle, &host.host_profile, &["apply"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_versions(&host, &[1, 2], &[1, 2]);
+    let features = rows(
+        &host.main_target(),
+        "SELECT name FROM features ORDER BY name",
+    );
+    assert_eq!(features.len(), 4, "{features:?}");
+    let site = &host.site_targets()[7];
+    let avatars = rows(site, "SELECT avatar FROM members WHERE avatar IS NULL");
+    assert!(avatars.is_empty(), "the data migration filled every avatar");
+    let after = HostState::capture_server(&host).unwrap();
+    assert_ne!(before, after, "apply changed the databases");
+
+    let out = bascule(&bundle, &host.host_profile, &["rollback"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    HostState::capture_server(&host)
+        .unwrap()
+        .assert_same(&before, "after rollback");
+}
+
+/// The failing patch (a unique index that fails on the middle site) changes nothing.
+pub fn failing_patch_changes_nothing(engine: &Engine, sites: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let host = host(dir.path(), sites, engine);
+    let bundle = bundle(engine, "2.0.0-broken", &dir.path().join("delivery"));
+    let before = HostState::capture_server(&host).unwrap();
+    let out = bascule(&bundle, &host.host_profile, &["apply"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&host.duplicate_email_site),
+        "the failing site is named: {}",
+        text(&out)
+    );
+    HostState::capture_server(&host)
+        .unwrap()
+        .assert_same(&before, "failing patch");
+}
+
+/// Waits (at most a minute) until `check` holds.
+fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..600 {
+        if check() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// The one run directory under `state/runs`, once it exists.
+fn run_dir(state: &Path) -> Option<PathBuf> {
+    std::fs::read_dir(state.join("runs"))
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .next()
+}
+
+fn log_of(state: &Path) -> String {
+    run_dir(state)
+        .and_then(|d| std::fs::read_to_string(d.join("update.log")).ok())
+        .unwrap_or_default()
+}
+
+/// Two `bascule migrate` runs from two "hosts" (two host profiles, two state directories, the
+/// same databases), truly concurrent: the first pauses right after its migrate step while it
+/// holds the database locks, the second is started and must wait for them. Both succeed; each
+/// migration is applied once, by the first.
+pub fn concurrent_migrate_runs_apply_once(engine: &Engine, sites: usize, up_marker: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let host = host(dir.path(), sites, engine);
+    let bundle = bundle(engine, "2.0.0", &dir.path().join("delivery"));
+    let second_dir = dir.path().join("second-host");
+    std::fs::create_dir_all(&second_dir).unwrap();
+    let second_profile = second_dir.join("host.toml");
+    std::fs::copy(&host.host_profile, &second_profile).unwrap();
+    let second_state = second_dir.join("state");
+
+    let first = command(
+        &bundle,
+        &host.host_profile,
+        &["migrate"],
+        &[("BASCULE_PAUSE_AT", "migrate")],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    wait_for("the first run to pause after migrating", || {
+        run_dir(&host.state_dir).is_some_and(|d| d.join("paused-at-migrate").exists())
+    });
+    let second = command(&bundle, &second_profile, &["migrate"], &[])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("the second run to wait for the locks", || {
+        log_of(&second_state).contains("another run holds the migration lock")
+    });
+    let resume = run_dir(&host.state_dir).unwrap().join("resume");
+    std::fs::write(resume, "").unwrap();
+    let first = first.wait_with_output().unwrap();
+    let second = second.wait_with_output().unwrap();
+    assert!(first.status.success(), "first: {}", text(&first));
+    assert!(second.status.success(), "second: {}", text(&second));
+
+    assert_versions(&host, &[1, 2], &[1, 2]);
+    let features = rows(&host.main_target(), "SELECT name FROM features");
+    assert_eq!(features.len(), 4, "{features:?}");
+    let first_log = log_of(&host.state_dir);
+    let second_log = log_of(&second_state);
+    assert_eq!(
+        first_log.matches(up_marker).count(),
+        sites,
+        "the first run migrated every site once"
+    );
+    assert!(
+        !second_log.contains(up_marker),
+        "the second run migrated nothing: {second_log}"
+    );
+    assert!(
+        !first.stdout.is_empty() && String::from_utf8_lossy(&second.stdout).contains("SUCCESS"),
+        "{}",
+        text(&second)
+    );
+}
