@@ -20,7 +20,18 @@
 //! url = "postgres://app@127.0.0.1:5432"
 //! database = "platform"
 //! pattern = "site_%"               # and/or schemas = [...]
+//!
+//! [databases.site]                 # tenants spread over shards, listed by the main database
+//! engine = "mysql"
+//! urls = ["mysql://app@db1:3306", "mysql://app@db2:3306"]
+//! query = "SELECT db_name FROM sites WHERE active"   # run on class `main` (`query_on`)
+//! workers = 4                      # per server (default: 4 per server, cores for SQLite)
+//! adopt = { table = "db_version", column = "version" }   # the platform's own counter
 //! ```
+//!
+//! Names come from `databases`/`schemas`, `pattern` (asked of every server) and `query` (the
+//! first column of its rows, run on the one database of class `query_on`, default `main`). With
+//! several servers, each named database is looked up on all of them: it must be on exactly one.
 //!
 //! A field that does not fit the engine is refused when the profile is loaded, so a profile
 //! never silently ignores what its author wrote.
@@ -119,9 +130,22 @@ pub struct DatabaseClass {
     /// PostgreSQL with one schema per tenant: explicit schema names.
     #[serde(default)]
     pub schemas: Vec<String>,
-    /// Databases migrated at once; defaults to the number of cores.
+    /// Databases migrated at once per server; defaults to 4 per server (the number of cores
+    /// for SQLite files).
     #[serde(default)]
     pub workers: Option<usize>,
+    /// Several servers (shards) holding the class's databases; with `url`, one more.
+    #[serde(default)]
+    pub urls: Vec<String>,
+    /// A query whose first column lists the databases (or schemas), run on class `query_on`.
+    #[serde(default)]
+    pub query: Option<String>,
+    /// The class whose (single) database answers `query`; default `main`.
+    #[serde(default)]
+    pub query_on: Option<String>,
+    /// The platform's own version counter, read when a database has no version table yet.
+    #[serde(default)]
+    pub adopt: Option<db::Adopt>,
 }
 
 /// A loaded, resolved host profile.
@@ -255,23 +279,69 @@ impl HostProfile {
                 "the patch migrates database class `{class}`, but this host profile has no [databases.{class}]"
             ))
         })?;
-        let discovered = match spec.engine {
-            Dialect::Sqlite => return spec.discover_files(class).map_err(invalid),
-            Dialect::Mysql | Dialect::Postgres => spec.discover_on_server(class),
-        };
-        discovered.map_err(|source| HostError::Discover {
+        let discover_error = |source: DbError| HostError::Discover {
             path: self.path.clone(),
             class: class.to_string(),
             source: Box::new(source),
-        })
+        };
+        let listed = match &spec.query {
+            Some(query) => self.query_names(class, spec, query)?,
+            None => Vec::new(),
+        };
+        match spec.engine {
+            Dialect::Sqlite => spec.discover_files(class).map_err(invalid),
+            Dialect::Mysql | Dialect::Postgres => spec
+                .discover_on_server(class, listed)
+                .map_err(discover_error),
+        }
     }
 
+    /// The names `query` returns (first column), run on the one database of class `query_on`.
+    fn query_names(
+        &self,
+        class: &str,
+        spec: &DatabaseClass,
+        query: &str,
+    ) -> Result<Vec<String>, HostError> {
+        let on = spec.query_on.as_deref().unwrap_or("main");
+        let invalid = |what: String| HostError::Invalid {
+            path: self.path.clone(),
+            what,
+        };
+        if on == class {
+            return Err(invalid(format!(
+                "databases.{class}.query runs on class `{on}`, the class it lists: set `query_on` to the class of the main database"
+            )));
+        }
+        let targets = self.discover(on)?;
+        let [main] = targets.as_slice() else {
+            return Err(invalid(format!(
+                "databases.{class}.query runs on class `{on}`, which has {} databases: it needs exactly one",
+                targets.len()
+            )));
+        };
+        let rows = db::connect(main)
+            .and_then(|mut conn| conn.query_rows(query))
+            .map_err(|source| HostError::Discover {
+                path: self.path.clone(),
+                class: class.to_string(),
+                source: Box::new(source),
+            })?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|row| row.into_iter().next())
+            .filter(|name| name != "NULL" && !name.is_empty())
+            .collect())
+    }
+
+    /// Workers per server for `class` (`workers`, else 4 per server; SQLite: the cores).
     pub fn workers(&self, class: &str) -> usize {
-        self.databases
-            .get(class)
-            .and_then(|c| c.workers)
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
-            .max(1)
+        let spec = self.databases.get(class);
+        let default = match spec.map(|c| c.engine) {
+            Some(Dialect::Mysql | Dialect::Postgres) => 4,
+            _ => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        };
+        spec.and_then(|c| c.workers).unwrap_or(default).max(1)
     }
 }
 
@@ -317,8 +387,11 @@ impl DatabaseClass {
         ];
         let server_fields = [
             set(self.url.is_some(), "url"),
+            set(!self.urls.is_empty(), "urls"),
             set(!self.databases.is_empty(), "databases"),
             set(self.pattern.is_some(), "pattern"),
+            set(self.query.is_some(), "query"),
+            set(self.query_on.is_some(), "query_on"),
         ];
         let schema_fields = [
             set(self.database.is_some(), "database"),
@@ -360,9 +433,9 @@ impl DatabaseClass {
                         "MariaDB/MySQL has no schemas inside a database; list `databases` or a `pattern`",
                     )?;
                 }
-                if self.url.is_none() {
+                if self.url.is_none() && self.urls.is_empty() {
                     return Err(format!(
-                        "engine `{}` needs `url`, the server, e.g. `{}://user@127.0.0.1:{}`",
+                        "engine `{}` needs `url` (or `urls`), the server, e.g. `{}://user@127.0.0.1:{}`",
                         self.engine,
                         self.engine,
                         if self.engine == Dialect::Mysql {
@@ -378,8 +451,12 @@ impl DatabaseClass {
                 if !self.schemas.is_empty() && self.database.is_none() {
                     return Err("`schemas` needs `database`, the database that holds them".into());
                 }
-                if self.databases.is_empty() && self.schemas.is_empty() && self.pattern.is_none() {
-                    return Err("say which databases to migrate, with `databases = [...]`, `schemas = [...]` or `pattern = \"site_%\"`".into());
+                if self.databases.is_empty()
+                    && self.schemas.is_empty()
+                    && self.pattern.is_none()
+                    && self.query.is_none()
+                {
+                    return Err("say which databases to migrate, with `databases = [...]`, `schemas = [...]`, `pattern = \"site_%\"` or `query = \"SELECT ...\"`".into());
                 }
             }
         }
@@ -410,48 +487,118 @@ impl DatabaseClass {
             .collect())
     }
 
-    /// MariaDB/MySQL and PostgreSQL: the listed databases (or schemas) and those matching
-    /// `pattern`, asked of the server.
-    fn discover_on_server(&self, class: &str) -> Result<Vec<DbTarget>, DbError> {
-        let url = self.url.clone().unwrap_or_default();
-        let mut names: Vec<String> = match &self.database {
+    /// The servers of the class: `url` then `urls`.
+    pub fn servers(&self) -> Vec<String> {
+        self.url.iter().chain(&self.urls).cloned().collect()
+    }
+
+    /// MariaDB/MySQL and PostgreSQL: the listed databases (or schemas), those `query` returned
+    /// (`listed`) and those matching `pattern` on every server, each on the server holding it.
+    fn discover_on_server(
+        &self,
+        class: &str,
+        listed: Vec<String>,
+    ) -> Result<Vec<DbTarget>, DbError> {
+        let servers = self.servers();
+        let mut wanted: Vec<String> = match &self.database {
             Some(_) => self.schemas.clone(),
             None => self.databases.clone(),
         };
-        if let Some(pattern) = &self.pattern {
-            names.extend(match (self.engine, &self.database) {
-                (Dialect::Postgres, Some(database)) => {
-                    db::postgres::list_schemas(&url, database, pattern)?
-                }
-                (Dialect::Postgres, None) => db::postgres::list_databases(&url, pattern)?,
-                _ => db::mysql::list_databases(&url, pattern)?,
-            });
+        wanted.extend(listed);
+        wanted.sort();
+        wanted.dedup();
+        let mut found: Vec<(String, String)> = Vec::new();
+        if let [only] = servers.as_slice() {
+            found.extend(wanted.iter().map(|name| (name.clone(), only.clone())));
+        } else if !wanted.is_empty() {
+            found.extend(self.locate(&servers, &wanted)?);
         }
-        names.sort();
-        names.dedup();
-        Ok(names
+        if let Some(pattern) = &self.pattern {
+            for url in &servers {
+                let names = self.list(url, pattern)?;
+                found.extend(names.into_iter().map(|name| (name, url.clone())));
+            }
+        }
+        found.sort();
+        found.dedup();
+        if let Some(pair) = found.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(db::backend_error(
+                &format!("databases.{class}"),
+                format!(
+                    "`{}` is on two servers ({} and {}): a tenant must live on exactly one",
+                    pair[0].0,
+                    db::redact_url(&pair[0].1),
+                    db::redact_url(&pair[1].1)
+                ),
+            ));
+        }
+        Ok(found
             .into_iter()
-            .map(|name| DbTarget {
+            .map(|(name, url)| DbTarget {
                 class: class.to_string(),
                 location: match (self.engine, &self.database) {
                     (Dialect::Postgres, Some(database)) => Location::Postgres {
-                        url: url.clone(),
+                        url,
                         database: database.clone(),
                         schema: Some(name.clone()),
                     },
                     (Dialect::Postgres, None) => Location::Postgres {
-                        url: url.clone(),
+                        url,
                         database: name.clone(),
                         schema: None,
                     },
                     _ => Location::Mysql {
-                        url: url.clone(),
+                        url,
                         database: name.clone(),
                     },
                 },
                 name,
             })
             .collect())
+    }
+
+    /// Names on the server at `url` matching the `LIKE` pattern.
+    fn list(&self, url: &str, pattern: &str) -> Result<Vec<String>, DbError> {
+        match (self.engine, &self.database) {
+            (Dialect::Postgres, Some(database)) => {
+                db::postgres::list_schemas(url, database, pattern)
+            }
+            (Dialect::Postgres, None) => db::postgres::list_databases(url, pattern),
+            _ => db::mysql::list_databases(url, pattern),
+        }
+    }
+
+    /// Each of `names` with the one server of `servers` that has it.
+    fn locate(
+        &self,
+        servers: &[String],
+        names: &[String],
+    ) -> Result<Vec<(String, String)>, DbError> {
+        let mut found = Vec::new();
+        for url in servers {
+            let on_server = self.list(url, "%")?;
+            found.extend(
+                names
+                    .iter()
+                    .filter(|n| on_server.binary_search(n).is_ok())
+                    .map(|n| (n.clone(), url.clone())),
+            );
+        }
+        if let Some(lost) = names.iter().find(|n| !found.iter().any(|(f, _)| f == *n)) {
+            return Err(db::backend_error(
+                lost,
+                format!(
+                    "not found on any of the {} servers of the class ({})",
+                    servers.len(),
+                    servers
+                        .iter()
+                        .map(|u| db::redact_url(u))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+        Ok(found)
     }
 }
 

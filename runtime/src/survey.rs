@@ -2,11 +2,17 @@
 //!
 //! `plan`, `preflight` and `migrate` all start from the same read-only survey, so what `plan`
 //! announces is what `apply` checks and what `migrate` does.
+//!
+//! The version tables are read in bulk ([`crate::db::versions`]): a few queries per server, not
+//! a connection per database, so a run with nothing to do over thousands of tenants is quick.
+//! A database with a version row left `applying` (a migration cut short by a killed run) is a
+//! problem that refuses the run: only `bascule recover`, with the journal of that run, undoes it.
 
-use crate::db::{self, DbError, DbTarget, VersionState};
+use std::time::Instant;
+
+use crate::db::{self, DbError, DbTarget, RowState, VersionState};
 use crate::host::HostProfile;
 use crate::migration::ClassMigrations;
-use crate::parallel::{self, OnError};
 use crate::patch::{Dialect, Patch};
 
 /// One database and its version table.
@@ -23,6 +29,8 @@ pub struct ClassSurvey {
     pub dialect: Dialect,
     pub migrations: ClassMigrations,
     pub databases: Vec<DbSurvey>,
+    /// How long reading the version tables took.
+    pub elapsed: std::time::Duration,
 }
 
 impl ClassSurvey {
@@ -57,6 +65,16 @@ impl ClassSurvey {
         let base = self.migrations.base_version();
         let target = self.migrations.target_version().unwrap_or(0);
         for d in &self.databases {
+            for row in d.state.applying() {
+                problems.push(format!(
+                    "{}: migration {:04}_{} was left half-applied (state `applying` in {}) by a run that was interrupted: \
+                     run `bascule recover` to undo that run first",
+                    d.target,
+                    row.id,
+                    row.name,
+                    db::VERSION_TABLE
+                ));
+            }
             let version = d.state.version();
             if version < base {
                 problems.push(format!(
@@ -71,6 +89,9 @@ impl ClassSurvey {
                 ));
             }
             for applied in &d.state.applied {
+                if applied.state == RowState::Baseline {
+                    continue;
+                }
                 if let Some(m) = self.migrations.get(applied.id) {
                     if m.checksum != applied.checksum {
                         problems.push(format!(
@@ -110,10 +131,11 @@ pub fn survey(host: &HostProfile, patch: &Patch) -> Result<Vec<ClassSurvey>, Sur
             }
         }
         let targets = host.discover(class)?;
-        let states = parallel::map(&targets, host.workers(class), OnError::Stop, |t| {
-            db::connect(t)?.version_state()
-        })
-        .map_err(|errors| SurveyError::Db(errors.into_iter().map(|(_, e)| e).collect()))?;
+        let clock = Instant::now();
+        let adopt = host.databases.get(class).and_then(|c| c.adopt.as_ref());
+        let states = db::versions::read_versions(&targets, host.workers(class), adopt)
+            .map_err(SurveyError::Db)?;
+        let elapsed = clock.elapsed();
         let databases = targets
             .into_iter()
             .zip(states)
@@ -124,6 +146,7 @@ pub fn survey(host: &HostProfile, patch: &Patch) -> Result<Vec<ClassSurvey>, Sur
             dialect,
             migrations: migrations.clone(),
             databases,
+            elapsed,
         });
     }
     Ok(classes)

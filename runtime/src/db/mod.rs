@@ -15,11 +15,34 @@
 //! Every backend can also describe its schema as sorted text lines ([`Connection::schema_dump`]),
 //! the version table left out: comparing two dumps is how `cargo xtask check-migrations` proves a
 //! down script undoes its up, and how tests prove a rollback left a database as it found it.
+//!
+//! # Never half-migrated: the `applying` row
+//!
+//! Where a migration cannot be one transaction (MariaDB/MySQL, whose DDL commits implicitly; a
+//! PostgreSQL migration marked `-- bascule:no-transaction`), its version row is written *first*,
+//! committed, with state `applying`; the statements run one by one; the row becomes `applied`
+//! after the last. Whatever stops the migration in between — a failing statement, a killed
+//! server, a killed Bascule — leaves the row `applying`. Such a database is refused by the
+//! survey (no run starts on it) and the undo treats the row like an applied migration: it runs
+//! the migration's `down.sql`, which lint (`idempotent-down`) requires to succeed whether or not
+//! each up statement ran (`DROP … IF EXISTS`, `ADD … IF NOT EXISTS`), then deletes the row. A
+//! down marks its row `applying` before its first statement too, so a down cut short is finished
+//! by the next undo.
+//!
+//! # Sessions
+//!
+//! Thousands of tenant databases on one server are not thousands of connections: a [`Session`]
+//! keeps one connection and moves it from database to database (`USE` on MariaDB/MySQL,
+//! `SET search_path` for PostgreSQL schemas). PostgreSQL databases cannot be switched inside a
+//! connection, so per-database tenants cost one connection each. See [`session`].
 
-pub mod lock;
 pub mod mysql;
 pub mod postgres;
+pub mod session;
 pub mod sqlite;
+pub mod versions;
+
+pub use session::Session;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -113,6 +136,17 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+impl Location {
+    /// The server this database lives on (its url, password included: a key, not for
+    /// messages): workers and connections are counted per server.
+    pub fn server(&self) -> &str {
+        match self {
+            Location::SqliteFile(_) => "",
+            Location::Mysql { url, .. } | Location::Postgres { url, .. } => url,
+        }
+    }
+}
+
 /// One database of one class on this host.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct DbTarget {
@@ -127,12 +161,66 @@ impl fmt::Display for DbTarget {
     }
 }
 
+/// The state of one row of the version table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RowState {
+    /// The migration ran to its end.
+    Applied,
+    /// The migration (or its down) started and did not finish: some of its statements may have
+    /// run. Only the undo (`bascule recover`) may touch such a database.
+    Applying,
+    /// Not a Bascule migration: the version the database had in the platform's own counter table
+    /// when Bascule adopted it ([`Adopt`]); every migration numbered up to it counts as applied.
+    Baseline,
+}
+
+impl RowState {
+    /// The text stored in the `state` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RowState::Applied => "applied",
+            RowState::Applying => "applying",
+            RowState::Baseline => "baseline",
+        }
+    }
+
+    /// Reads the `state` column; an unknown value is an error naming it.
+    pub fn parse(db: &str, text: &str) -> Result<RowState, DbError> {
+        match text {
+            "applied" => Ok(RowState::Applied),
+            "applying" => Ok(RowState::Applying),
+            "baseline" => Ok(RowState::Baseline),
+            other => Err(backend_error(
+                db,
+                format!("{VERSION_TABLE}: unknown state `{other}` (expected applied, applying or baseline)"),
+            )),
+        }
+    }
+}
+
 /// A migration recorded in a database's version table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppliedMigration {
     pub id: u32,
     pub name: String,
     pub checksum: String,
+    pub state: RowState,
+}
+
+/// The platform's own version counter, adopted as the starting point of a database that has no
+/// version table yet (host profile `[databases.<class>] adopt = { table, column }`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Adopt {
+    pub table: String,
+    pub column: String,
+}
+
+impl Adopt {
+    /// The name the baseline row carries: where the version came from.
+    pub fn baseline_name(&self) -> String {
+        format!("adopted from {}.{}", self.table, self.column)
+    }
 }
 
 /// What a database says about its own version.
@@ -140,11 +228,30 @@ pub struct AppliedMigration {
 pub struct VersionState {
     pub table_exists: bool,
     pub applied: Vec<AppliedMigration>,
+    /// Without a version table: the platform's counter, when one is adopted and present.
+    pub adopted: Option<u32>,
 }
 
 impl VersionState {
+    /// The highest migration that is fully applied (a baseline counts; an `applying` row does
+    /// not); without a version table, the adopted counter, else 0.
     pub fn version(&self) -> u32 {
-        self.applied.iter().map(|m| m.id).max().unwrap_or(0)
+        if !self.table_exists {
+            return self.adopted.unwrap_or(0);
+        }
+        self.applied
+            .iter()
+            .filter(|m| m.state != RowState::Applying)
+            .map(|m| m.id)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Rows left `applying` by a migration (or a down) that did not finish.
+    pub fn applying(&self) -> impl Iterator<Item = &AppliedMigration> {
+        self.applied
+            .iter()
+            .filter(|m| m.state == RowState::Applying)
     }
 }
 
@@ -173,6 +280,34 @@ pub trait Connection: Send {
 
     /// Runs a script statement by statement, outside the version table (scratch schemas, tests).
     fn execute_script(&mut self, sql: &str, log: &RunLog) -> Result<(), DbError>;
+
+    /// Creates the version table with one `baseline` row at `version`: the first migration of a
+    /// database whose version was adopted from the platform's counter. Its undo is
+    /// [`Connection::drop_version_table`]; the counter table itself is never written.
+    fn record_baseline(&mut self, version: u32, adopt: &Adopt, log: &RunLog)
+        -> Result<(), DbError>;
+
+    /// The platform's counter, if its table exists: the highest value of `adopt.column`.
+    fn adopted_version(&mut self, adopt: &Adopt) -> Result<Option<u32>, DbError>;
+
+    /// Moves this connection to `target` without reconnecting, if the backend can (same server:
+    /// `USE`, `SET search_path`). `Ok(false)`: it cannot, open a new connection.
+    fn switch_to(&mut self, _target: &DbTarget) -> Result<bool, DbError> {
+        Ok(false)
+    }
+}
+
+/// The version state of a database, with the platform's counter when it has no version table
+/// and `adopt` names one.
+pub fn read_state(
+    conn: &mut dyn Connection,
+    adopt: Option<&Adopt>,
+) -> Result<VersionState, DbError> {
+    let mut state = conn.version_state()?;
+    if let (false, Some(adopt)) = (state.table_exists, adopt) {
+        state.adopted = conn.adopted_version(adopt)?;
+    }
+    Ok(state)
 }
 
 /// Opens a connection to `target`.
@@ -198,6 +333,25 @@ pub fn connect(target: &DbTarget) -> Result<Box<dyn Connection>, DbError> {
             schema.as_deref(),
         )?)),
     }
+}
+
+/// The adopted counter read from the platform's table, as a version number.
+pub(crate) fn counter(db: &str, adopt: &Adopt, value: Option<u64>) -> Result<Option<u32>, DbError> {
+    value
+        .map(|v| {
+            u32::try_from(v).map_err(|_| {
+                backend_error(
+                    db,
+                    format!(
+                        "{}.{} = {v} is not a migration number (0 to {})",
+                        adopt.table,
+                        adopt.column,
+                        u32::MAX
+                    ),
+                )
+            })
+        })
+        .transpose()
 }
 
 /// A statement on one line, for the run log.

@@ -1,45 +1,43 @@
 //! MariaDB and MySQL: one database per tenant, through the pure-Rust `mysql` client (no TLS
 //! library, no C client), so the runtime stays one static binary.
 //!
-//! # Statements run one by one
+//! # Statements run one by one, between an `applying` and an `applied` row
 //!
 //! A script is cut into statements by [`crate::sql::split_statements`] (the splitter the lint
 //! uses: quotes, comments, `DELIMITER` blocks of triggers and procedures) and each statement is
-//! sent on its own, in order, logged before it runs. The version row is written after the last
-//! statement of an up (and deleted after the last statement of a down).
-//!
-//! # DDL is not transactional here
+//! sent on its own, in order, logged (`statement k/n`) before it runs.
 //!
 //! MariaDB and MySQL commit every DDL statement implicitly (`CREATE`, `ALTER`, `DROP`, `RENAME`
-//! …), and a transaction open before it is committed too. A migration is therefore *not* all or
-//! nothing on this backend: when its third statement fails, the first two have committed and
-//! stay. The failure is reported as [`DbError::PartlyApplied`], which says how many statements
-//! ran, so nothing is hidden from the operator or the undo.
+//! …), and a transaction open before it is committed too: a migration is *not* all or nothing
+//! here. So the version row comes first: before the first statement of an up, the row is
+//! inserted with state `applying` (committed on its own); after the last statement it becomes
+//! `applied`. A failure in between — a statement error, a killed server, a killed Bascule —
+//! leaves `applying`, reported as [`DbError::PartlyApplied`] (how many statements committed).
+//! The undo runs the migration's `down.sql` on such a database exactly as on an applied one:
+//! lint's `idempotent-down` rule makes every down statement succeed whether or not what it undoes
+//! exists (`DROP … IF EXISTS`, `ADD … IF NOT EXISTS`, MariaDB syntax), so the down removes what
+//! ran and skips what did not. A down marks the row `applying` again before its first statement
+//! and deletes it after its last, so an interrupted down is finished by the next undo.
 //!
-//! // issue-4: design note, not a promise. What non-transactional DDL means for undo:
-//! // - The version row cannot be the unit of truth any more: between "statement k committed"
-//! //   and "version row written" a crash leaves a database that is neither at version N-1 nor at
-//! //   N. Per-statement progress must be durable somewhere the undo reads: in the journal
-//! //   (statement k of migration m started/finished on database d) or in a progress column of
-//! //   the version table written after each statement.
-//! // - Undoing a half-applied migration cannot simply run the whole down script: the down undoes
-//! //   statements that never ran (DROP of a column never added fails, or worse, drops a column
-//! //   that existed before). Either the downs are idempotent (IF EXISTS everywhere, checked by
-//! //   lint), or each up statement is paired with its inverse so exactly the statements that ran
-//! //   are undone, in reverse.
-//! // - A data statement (UPDATE/INSERT) mixed with DDL cannot be undone by the schema inverse:
-//! //   it needs its own down, or a snapshot of what it touched.
-//! // - The statement that failed may itself have half-run (a multi-column ALTER on an old
-//! //   server); MariaDB's atomic DDL (10.6+) makes one statement all or nothing, older servers
-//! //   do not.
-//! // - schema_dump() before/after is the check that any of this worked.
+//! One statement is all or nothing on MariaDB 10.6+ (atomic DDL, even across a crash); older
+//! servers may leave a multi-part `ALTER` half done, which the idempotent down absorbs too.
+//!
+//! # Connections
+//!
+//! Connections have a connect timeout and TCP keepalive, and reads a timeout (one hour: long
+//! `ALTER`s on big tables are legitimate), so a server that vanishes fails the run instead of
+//! hanging it. [`MysqlConnection::switch_to`] moves a connection to another database of the same
+//! server (`USE`); [`read_versions`] reads the version tables of many databases in a few queries.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
 
 use mysql::prelude::Queryable as _;
 use mysql::{Opts, OptsBuilder, Value};
 
 use super::{
-    backend_error, finish_dump, one_line, AppliedMigration, Connection, DbError, VersionState,
-    VERSION_TABLE,
+    backend_error, finish_dump, one_line, Adopt, AppliedMigration, Connection, DbError, DbTarget,
+    Location, RowState, VersionState, VERSION_TABLE,
 };
 use crate::migration::Migration;
 use crate::patch::Dialect;
@@ -48,13 +46,63 @@ use crate::sql::split_statements;
 
 pub struct MysqlConnection {
     name: String,
+    url: String,
     conn: mysql::Conn,
 }
 
-/// Connection options for `database` on the server of `url` (`mysql://user[:password]@host:port`).
+/// The version table, created by the first migration of a database.
+const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS `bascule_migrations` (
+    id INT UNSIGNED NOT NULL PRIMARY KEY,
+    name VARCHAR(255) NOT NULL,
+    checksum CHAR(64) NOT NULL,
+    patch VARCHAR(255) NOT NULL,
+    applied_at VARCHAR(32) NOT NULL,
+    state VARCHAR(16) NOT NULL DEFAULT 'applied'
+)";
+
+/// The statement inserting a version row. Text protocol only on this backend: a prepared
+/// statement resolves its tables in the database current when it was prepared, and the client
+/// caches prepared statements across `USE`.
+fn insert_row(id: u32, name: &str, checksum: &str, patch: &str, state: RowState) -> String {
+    format!(
+        "INSERT INTO `{VERSION_TABLE}` (id, name, checksum, patch, applied_at, state)
+         VALUES ({id}, {}, {}, {}, DATE_FORMAT(UTC_TIMESTAMP(), '%Y-%m-%dT%H:%i:%sZ'), {})",
+        quote_literal(name),
+        quote_literal(checksum),
+        quote_literal(patch),
+        quote_literal(state.as_str())
+    )
+}
+
+/// Connection options for `database` on the server of `url` (`mysql://user[:password]@host:port`),
+/// with the timeouts that keep a vanished server from hanging a run (unless the url sets them).
 fn opts(url: &str, database: Option<&str>) -> Result<Opts, String> {
     let opts = Opts::from_url(url).map_err(|e| format!("invalid server url: {e}"))?;
-    Ok(OptsBuilder::from_opts(opts).db_name(database).into())
+    let connect = opts
+        .get_tcp_connect_timeout()
+        .unwrap_or(Duration::from_secs(10));
+    let keepalive = opts.get_tcp_keepalive_time_ms().unwrap_or(10_000);
+    let read = opts
+        .get_read_timeout()
+        .copied()
+        .unwrap_or(Duration::from_secs(3600));
+    Ok(OptsBuilder::from_opts(opts)
+        .db_name(database)
+        .tcp_connect_timeout(Some(connect))
+        .tcp_keepalive_time_ms(Some(keepalive))
+        .read_timeout(Some(read))
+        .write_timeout(Some(read))
+        .into())
+}
+
+/// `name` quoted as a MariaDB/MySQL identifier.
+pub fn quote_ident(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
+/// `value` quoted as a string literal (standard SQL mode: backslashes are escapes too).
+fn quote_literal(value: &str) -> String {
+    format!("'{}'", value.replace('\\', "\\\\").replace('\'', "''"))
 }
 
 impl MysqlConnection {
@@ -70,6 +118,7 @@ impl MysqlConnection {
         })?;
         Ok(MysqlConnection {
             name: name.to_string(),
+            url: url.to_string(),
             conn,
         })
     }
@@ -102,8 +151,9 @@ impl MysqlConnection {
         let total = statements.len();
         for (done, statement) in statements.iter().enumerate() {
             log.line(format_args!(
-                "{}: {label}: {}",
+                "{}: {label}: statement {}/{total}: {}",
                 self.name,
+                done + 1,
                 one_line(&statement.text)
             ));
             if let Err(e) = self.conn.query_drop(&statement.text) {
@@ -144,31 +194,54 @@ fn text(value: &Option<String>) -> &str {
     value.as_deref().unwrap_or("NULL")
 }
 
-impl Connection for MysqlConnection {
-    fn version_state(&mut self) -> Result<VersionState, DbError> {
+impl MysqlConnection {
+    /// Sets the state of version row `id` (no row: nothing to do).
+    fn set_state(&mut self, id: u32, state: RowState) -> Result<(), DbError> {
+        self.conn
+            .query_drop(format!(
+                "UPDATE `{VERSION_TABLE}` SET state = {} WHERE id = {id}",
+                quote_literal(state.as_str())
+            ))
+            .map_err(|e| self.err(e))
+    }
+
+    fn table_exists(&mut self, table: &str) -> Result<bool, DbError> {
         let exists: Option<u64> = self
             .conn
-            .exec_first(
+            .query_first(format!(
                 "SELECT COUNT(*) FROM information_schema.TABLES
-                 WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
-                (VERSION_TABLE,),
-            )
-            .map_err(|e| self.err(e))?;
-        if exists.unwrap_or(0) == 0 {
-            return Ok(VersionState::default());
-        }
-        let rows: Vec<(u32, String, String)> = self
-            .conn
-            .query(format!(
-                "SELECT id, name, checksum FROM `{VERSION_TABLE}` ORDER BY id"
+                 WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = {}",
+                quote_literal(table)
             ))
             .map_err(|e| self.err(e))?;
+        Ok(exists.unwrap_or(0) > 0)
+    }
+}
+
+impl Connection for MysqlConnection {
+    fn version_state(&mut self) -> Result<VersionState, DbError> {
+        if !self.table_exists(VERSION_TABLE)? {
+            return Ok(VersionState::default());
+        }
+        let rows: Vec<(u32, String, String, String)> = self
+            .conn
+            .query(format!(
+                "SELECT id, name, checksum, state FROM `{VERSION_TABLE}` ORDER BY id"
+            ))
+            .map_err(|e| self.err(e))?;
+        let mut applied = Vec::with_capacity(rows.len());
+        for (id, name, checksum, state) in rows {
+            applied.push(AppliedMigration {
+                id,
+                name,
+                checksum,
+                state: RowState::parse(&self.name, &state)?,
+            });
+        }
         Ok(VersionState {
             table_exists: true,
-            applied: rows
-                .into_iter()
-                .map(|(id, name, checksum)| AppliedMigration { id, name, checksum })
-                .collect(),
+            applied,
+            adopted: None,
         })
     }
 
@@ -179,38 +252,45 @@ impl Connection for MysqlConnection {
         log: &RunLog,
     ) -> Result<(), DbError> {
         self.conn
-            .query_drop(format!(
-                "CREATE TABLE IF NOT EXISTS `{VERSION_TABLE}` (
-                    id INT UNSIGNED NOT NULL PRIMARY KEY,
-                    name VARCHAR(255) NOT NULL,
-                    checksum CHAR(64) NOT NULL,
-                    patch VARCHAR(255) NOT NULL,
-                    applied_at VARCHAR(32) NOT NULL
-                )"
-            ))
+            .query_drop(CREATE_VERSION_TABLE)
             .map_err(|e| self.err(e))?;
         let label = format!("{} up", migration.label());
-        self.run_statements(&label, &migration.up, log)?;
+        log.line(format_args!(
+            "{}: {label}: version row `applying`",
+            self.name
+        ));
         self.conn
-            .exec_drop(
-                format!(
-                    "INSERT INTO `{VERSION_TABLE}` (id, name, checksum, patch, applied_at)
-                     VALUES (?, ?, ?, ?, DATE_FORMAT(UTC_TIMESTAMP(), '%Y-%m-%dT%H:%i:%sZ'))"
-                ),
-                (migration.id, &migration.name, &migration.checksum, patch),
-            )
-            .map_err(|e| self.err(e))
+            .query_drop(insert_row(
+                migration.id,
+                &migration.name,
+                &migration.checksum,
+                patch,
+                RowState::Applying,
+            ))
+            .map_err(|e| self.err(e))?;
+        self.run_statements(&label, &migration.up, log)?;
+        self.set_state(migration.id, RowState::Applied)?;
+        log.line(format_args!(
+            "{}: {label}: version row `applied`",
+            self.name
+        ));
+        Ok(())
     }
 
     fn apply_down(&mut self, migration: &Migration, log: &RunLog) -> Result<(), DbError> {
         let label = format!("{} down", migration.label());
+        if self.table_exists(VERSION_TABLE)? {
+            self.set_state(migration.id, RowState::Applying)?;
+        }
         self.run_statements(&label, &migration.down, log)?;
         self.conn
-            .exec_drop(
-                format!("DELETE FROM `{VERSION_TABLE}` WHERE id = ?"),
-                (migration.id,),
-            )
-            .map_err(|e| self.err(e))
+            .query_drop(format!(
+                "DELETE FROM `{VERSION_TABLE}` WHERE id = {}",
+                migration.id
+            ))
+            .map_err(|e| self.err(e))?;
+        log.line(format_args!("{}: {label}: version row deleted", self.name));
+        Ok(())
     }
 
     fn drop_version_table(&mut self, log: &RunLog) -> Result<(), DbError> {
@@ -221,6 +301,58 @@ impl Connection for MysqlConnection {
         self.conn
             .query_drop(format!("DROP TABLE IF EXISTS `{VERSION_TABLE}`"))
             .map_err(|e| self.err(e))
+    }
+
+    fn record_baseline(
+        &mut self,
+        version: u32,
+        adopt: &Adopt,
+        log: &RunLog,
+    ) -> Result<(), DbError> {
+        log.line(format_args!(
+            "{}: version table created at baseline {version} ({})",
+            self.name,
+            adopt.baseline_name()
+        ));
+        self.conn
+            .query_drop(CREATE_VERSION_TABLE)
+            .map_err(|e| self.err(e))?;
+        self.conn
+            .query_drop(insert_row(
+                version,
+                &adopt.baseline_name(),
+                "",
+                "",
+                RowState::Baseline,
+            ))
+            .map_err(|e| self.err(e))
+    }
+
+    fn adopted_version(&mut self, adopt: &Adopt) -> Result<Option<u32>, DbError> {
+        if !self.table_exists(&adopt.table)? {
+            return Ok(None);
+        }
+        let sql = format!(
+            "SELECT CAST(MAX({}) AS UNSIGNED) FROM {}",
+            quote_ident(&adopt.column),
+            quote_ident(&adopt.table)
+        );
+        let value: Option<Option<u64>> = self.conn.query_first(sql).map_err(|e| self.err(e))?;
+        super::counter(&self.name, adopt, value.flatten())
+    }
+
+    fn switch_to(&mut self, target: &DbTarget) -> Result<bool, DbError> {
+        let Location::Mysql { url, database } = &target.location else {
+            return Ok(false);
+        };
+        if *url != self.url {
+            return Ok(false);
+        }
+        self.name = target.to_string();
+        self.conn
+            .query_drop(format!("USE {}", quote_ident(database)))
+            .map_err(|e| self.err(e))?;
+        Ok(true)
     }
 
     fn query_rows(&mut self, sql: &str) -> Result<Vec<Vec<String>>, DbError> {
@@ -250,6 +382,122 @@ impl Connection for MysqlConnection {
     fn execute_script(&mut self, sql: &str, log: &RunLog) -> Result<(), DbError> {
         self.run_statements("script", sql, log)
     }
+}
+
+/// Databases per query of [`read_versions`]: a `UNION ALL` of this many version tables.
+const BATCH: usize = 400;
+
+/// The version state of each of `databases` on the server at `url`, in a few queries on one
+/// connection: one `information_schema` query finds which databases have a version table (or
+/// the adopted counter table), then `UNION ALL`s over their tables read the rows, `BATCH`
+/// databases at a time. Databases missing from the server are missing from the map.
+pub fn read_versions(
+    url: &str,
+    databases: &[String],
+    adopt: Option<&Adopt>,
+) -> Result<BTreeMap<String, VersionState>, DbError> {
+    let server = super::redact_url(url);
+    let err = |e: mysql::Error| backend_error(&server, e);
+    let opts = opts(url, None).map_err(|e| backend_error(&server, e))?;
+    let mut conn = mysql::Conn::new(opts)
+        .map_err(|e| backend_error(&server, format!("cannot connect: {e}")))?;
+    let mut tables = vec![quote_literal(VERSION_TABLE)];
+    tables.extend(adopt.map(|a| quote_literal(&a.table)));
+    let found: Vec<(String, String)> = conn
+        .query(format!(
+            "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_NAME IN ({})",
+            tables.join(", ")
+        ))
+        .map_err(err)?;
+    let existing: std::collections::BTreeSet<String> = conn
+        .query::<String, _>("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA")
+        .map_err(err)?
+        .into_iter()
+        .collect();
+    let mut states: BTreeMap<String, VersionState> = databases
+        .iter()
+        .filter(|d| existing.contains(*d))
+        .map(|d| (d.clone(), VersionState::default()))
+        .collect();
+    let has = |table: &str| -> Vec<String> {
+        found
+            .iter()
+            .filter(|(db, t)| t == table && states.contains_key(db))
+            .map(|(db, _)| db.clone())
+            .collect()
+    };
+    let versioned = has(VERSION_TABLE);
+    let adopted = match adopt {
+        Some(a) => has(&a.table)
+            .into_iter()
+            .filter(|db| !versioned.contains(db))
+            .collect(),
+        None => Vec::new(),
+    };
+    for batch in versioned.chunks(BATCH) {
+        let sql = batch
+            .iter()
+            .map(|db| {
+                format!(
+                    "SELECT {}, id, name, checksum, state FROM {}.`{VERSION_TABLE}`",
+                    quote_literal(db),
+                    quote_ident(db)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ");
+        for db in batch {
+            if let Some(state) = states.get_mut(db) {
+                state.table_exists = true;
+            }
+        }
+        let rows: Vec<(String, u32, String, String, String)> = conn.query(sql).map_err(err)?;
+        for (db, id, name, checksum, state) in rows {
+            let row = AppliedMigration {
+                id,
+                name,
+                checksum,
+                state: RowState::parse(&db, &state)?,
+            };
+            if let Some(state) = states.get_mut(&db) {
+                state.applied.push(row);
+            }
+        }
+    }
+    if let Some(adopt) = adopt {
+        for batch in adopted.chunks(BATCH) {
+            let sql = batch
+                .iter()
+                .map(|db| {
+                    format!(
+                        "SELECT {}, CAST(MAX({}) AS UNSIGNED) FROM {}.{}",
+                        quote_literal(db),
+                        quote_ident(&adopt.column),
+                        quote_ident(db),
+                        quote_ident(&adopt.table)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" UNION ALL ");
+            let rows: Vec<(String, Option<u64>)> = conn.query(sql).map_err(err)?;
+            for (db, value) in rows {
+                let version = super::counter(&db, adopt, value)?;
+                if let Some(state) = states.get_mut(&db) {
+                    state.adopted = version;
+                }
+            }
+        }
+    }
+    for state in states.values_mut() {
+        state.applied.sort_by_key(|m| m.id);
+    }
+    Ok(states)
+}
+
+/// Which of `names` exist on the server at `url`.
+pub fn existing_databases(url: &str, names: &[String]) -> Result<Vec<String>, DbError> {
+    let all = list_databases(url, "%")?;
+    Ok(names.iter().filter(|n| all.contains(n)).cloned().collect())
 }
 
 /// Names of the databases of the server at `url` matching the `LIKE` pattern, sorted.

@@ -12,15 +12,33 @@
 //! scripts serve per-database and per-schema tenants. A schema that does not exist is an error
 //! at connection time, not a silent write into another schema.
 //!
-//! Statements a transaction cannot hold (`CREATE INDEX CONCURRENTLY`, `VACUUM`) fail here; a
-//! way to mark them is left to the pre-deploy mode of issue 4.
+//! # `-- bascule:no-transaction`
+//!
+//! Statements a transaction cannot hold (`CREATE INDEX CONCURRENTLY`, `DROP INDEX
+//! CONCURRENTLY`, `VACUUM`) go in a migration of their own whose `up.sql` or `down.sql` carries
+//! the marker (see [`crate::lint::rules::ban_concurrent_index_creation_in_transaction`]). Such a
+//! migration runs statement by statement outside a transaction with the protocol of MariaDB: its
+//! version row is written `applying` first and becomes `applied` after the last statement; its
+//! down is idempotent (lint `idempotent-down`), so the undo of a half-run one is its down.
+//!
+//! # Connections
+//!
+//! A connection is bound to one database. [`PostgresConnection::switch_to`] moves it to another
+//! schema of the same database (`SET search_path`); per-database tenants need a connection each.
+//! [`read_schema_versions`] reads the version tables of every schema of a database in a few
+//! queries. Connections have a connect timeout and TCP keepalives, so a vanished server fails
+//! the run rather than hanging it.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
 
 use postgres::{Client, Config, NoTls, SimpleQueryMessage};
 
 use super::{
-    backend_error, finish_dump, one_line, AppliedMigration, Connection, DbError, VersionState,
-    VERSION_TABLE,
+    backend_error, finish_dump, one_line, Adopt, AppliedMigration, Connection, DbError, DbTarget,
+    Location, RowState, VersionState, VERSION_TABLE,
 };
+use crate::lint::rules::ban_concurrent_index_creation_in_transaction::wants_no_transaction;
 use crate::migration::Migration;
 use crate::patch::Dialect;
 use crate::runlog::RunLog;
@@ -28,7 +46,37 @@ use crate::sql::split_statements;
 
 pub struct PostgresConnection {
     name: String,
+    url: String,
+    database: String,
     client: Client,
+}
+
+const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS bascule_migrations (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    checksum TEXT NOT NULL,
+    patch TEXT NOT NULL,
+    applied_at TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'applied'
+)";
+
+/// Whether `migration` runs outside a transaction (`-- bascule:no-transaction` in its up or down).
+pub fn runs_outside_transaction(migration: &Migration) -> bool {
+    wants_no_transaction(&split_statements(&migration.up, Dialect::Postgres))
+        || wants_no_transaction(&split_statements(&migration.down, Dialect::Postgres))
+}
+
+/// The statement inserting version row `id` in `state`.
+fn insert_row(id: u32, name: &str, checksum: &str, patch: &str, state: RowState) -> String {
+    format!(
+        "INSERT INTO {VERSION_TABLE} (id, name, checksum, patch, applied_at, state)
+         VALUES ({id}, {}, {}, {},
+                 to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), {})",
+        quote_literal(name),
+        quote_literal(checksum),
+        quote_literal(patch),
+        quote_literal(state.as_str())
+    )
 }
 
 /// `name` quoted as a PostgreSQL identifier.
@@ -47,6 +95,11 @@ fn client(name: &str, url: &str, database: &str) -> Result<Client, DbError> {
         .parse()
         .map_err(|e| backend_error(name, format!("invalid server url: {e}")))?;
     config.dbname(database);
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(Duration::from_secs(10));
+    }
+    config.keepalives(true);
+    config.keepalives_idle(Duration::from_secs(10));
     config.connect(NoTls).map_err(|e| {
         backend_error(
             name,
@@ -68,24 +121,33 @@ impl PostgresConnection {
     ) -> Result<PostgresConnection, DbError> {
         let mut this = PostgresConnection {
             name: name.to_string(),
+            url: url.to_string(),
+            database: database.to_string(),
             client: client(name, url, database)?,
         };
         if let Some(schema) = schema {
-            this.execute(&format!("SET search_path TO {}", quote_ident(schema)))?;
-            let current = this.text_rows("SELECT current_schema()")?;
-            if current
-                .first()
-                .and_then(|r| r.first())
-                .cloned()
-                .flatten()
-                .is_none()
-            {
-                return Err(this.err(format!(
-                    "schema `{schema}` does not exist in database `{database}`"
-                )));
-            }
+            this.enter_schema(schema)?;
         }
         Ok(this)
+    }
+
+    /// Confines the session to `schema`, which must exist.
+    fn enter_schema(&mut self, schema: &str) -> Result<(), DbError> {
+        self.execute(&format!("SET search_path TO {}", quote_ident(schema)))?;
+        let current = self.text_rows("SELECT current_schema()")?;
+        if current
+            .first()
+            .and_then(|r| r.first())
+            .cloned()
+            .flatten()
+            .is_none()
+        {
+            return Err(self.err(format!(
+                "schema `{schema}` does not exist in database `{}`",
+                self.database
+            )));
+        }
+        Ok(())
     }
 
     /// The raw client, for tools and tests.
@@ -144,6 +206,46 @@ impl PostgresConnection {
             .map_err(|e| backend_error(&db, e))?;
         tx.commit().map_err(|e| backend_error(&db, e))
     }
+
+    /// Runs `sql` statement by statement, each committed on its own (no transaction); a failure
+    /// says how many committed before it.
+    fn run_outside_transaction(
+        &mut self,
+        label: &str,
+        sql: &str,
+        log: &RunLog,
+    ) -> Result<(), DbError> {
+        let statements = split_statements(sql, Dialect::Postgres);
+        let total = statements.len();
+        for (done, statement) in statements.iter().enumerate() {
+            log.line(format_args!(
+                "{}: {label}: statement {}/{total}: {}",
+                self.name,
+                done + 1,
+                one_line(&statement.text)
+            ));
+            if let Err(e) = self.client.batch_execute(&statement.text) {
+                return Err(DbError::PartlyApplied {
+                    db: self.name.clone(),
+                    migration: label.to_string(),
+                    done,
+                    total,
+                    statement: statement.text.clone(),
+                    error: error_text(&e),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn has_table(&mut self, table: &str) -> Result<bool, DbError> {
+        let rows = self.text_rows(&format!(
+            "SELECT 1 FROM information_schema.tables
+             WHERE table_schema = current_schema() AND table_name = {}",
+            quote_literal(table)
+        ))?;
+        Ok(!rows.is_empty())
+    }
 }
 
 /// The server's message (`ERROR: …`) rather than the client's generic "db error".
@@ -160,31 +262,20 @@ fn text(value: &Option<String>) -> &str {
 
 impl Connection for PostgresConnection {
     fn version_state(&mut self) -> Result<VersionState, DbError> {
-        let exists = self.text_rows(&format!(
-            "SELECT 1 FROM information_schema.tables
-             WHERE table_schema = current_schema() AND table_name = {}",
-            quote_literal(VERSION_TABLE)
-        ))?;
-        if exists.is_empty() {
+        if !self.has_table(VERSION_TABLE)? {
             return Ok(VersionState::default());
         }
         let rows = self.text_rows(&format!(
-            "SELECT id, name, checksum FROM {VERSION_TABLE} ORDER BY id"
+            "SELECT id, name, checksum, state FROM {VERSION_TABLE} ORDER BY id"
         ))?;
         let mut applied = Vec::with_capacity(rows.len());
         for row in rows {
-            let id = text(&row[0])
-                .parse::<u32>()
-                .map_err(|e| self.err(format!("{VERSION_TABLE}: id `{}`: {e}", text(&row[0]))))?;
-            applied.push(AppliedMigration {
-                id,
-                name: text(&row[1]).to_string(),
-                checksum: text(&row[2]).to_string(),
-            });
+            applied.push(row_of(&self.name, &row)?);
         }
         Ok(VersionState {
             table_exists: true,
             applied,
+            adopted: None,
         })
     }
 
@@ -194,33 +285,48 @@ impl Connection for PostgresConnection {
         patch: &str,
         log: &RunLog,
     ) -> Result<(), DbError> {
-        let create = format!(
-            "CREATE TABLE IF NOT EXISTS {VERSION_TABLE} (
-                id INTEGER PRIMARY KEY,
-                name TEXT NOT NULL,
-                checksum TEXT NOT NULL,
-                patch TEXT NOT NULL,
-                applied_at TEXT NOT NULL
-            )"
-        );
-        let record = format!(
-            "{create};
-             INSERT INTO {VERSION_TABLE} (id, name, checksum, patch, applied_at)
-             VALUES ({}, {}, {}, {},
-                     to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))",
-            migration.id,
-            quote_literal(&migration.name),
-            quote_literal(&migration.checksum),
-            quote_literal(patch)
-        );
         let label = format!("{} up", migration.label());
+        let (id, name, sum) = (migration.id, &migration.name, &migration.checksum);
+        if runs_outside_transaction(migration) {
+            self.execute(CREATE_VERSION_TABLE)?;
+            log.line(format_args!(
+                "{}: {label}: version row `applying`",
+                self.name
+            ));
+            self.execute(&insert_row(id, name, sum, patch, RowState::Applying))?;
+            self.run_outside_transaction(&label, &migration.up, log)?;
+            self.execute(&format!(
+                "UPDATE {VERSION_TABLE} SET state = 'applied' WHERE id = {id}"
+            ))?;
+            log.line(format_args!(
+                "{}: {label}: version row `applied`",
+                self.name
+            ));
+            return Ok(());
+        }
+        let record = format!(
+            "{CREATE_VERSION_TABLE}; {}",
+            insert_row(id, name, sum, patch, RowState::Applied)
+        );
         self.migrate(&label, &migration.up, &record, log)
     }
 
     fn apply_down(&mut self, migration: &Migration, log: &RunLog) -> Result<(), DbError> {
-        let record = format!("DELETE FROM {VERSION_TABLE} WHERE id = {}", migration.id);
+        let delete = format!("DELETE FROM {VERSION_TABLE} WHERE id = {}", migration.id);
         let label = format!("{} down", migration.label());
-        self.migrate(&label, &migration.down, &record, log)
+        if runs_outside_transaction(migration) {
+            if self.has_table(VERSION_TABLE)? {
+                self.execute(&format!(
+                    "UPDATE {VERSION_TABLE} SET state = 'applying' WHERE id = {}",
+                    migration.id
+                ))?;
+            }
+            self.run_outside_transaction(&label, &migration.down, log)?;
+            self.execute(&delete)?;
+            log.line(format_args!("{}: {label}: version row deleted", self.name));
+            return Ok(());
+        }
+        self.migrate(&label, &migration.down, &delete, log)
     }
 
     fn drop_version_table(&mut self, log: &RunLog) -> Result<(), DbError> {
@@ -229,6 +335,64 @@ impl Connection for PostgresConnection {
             self.name
         ));
         self.execute(&format!("DROP TABLE IF EXISTS {VERSION_TABLE}"))
+    }
+
+    fn record_baseline(
+        &mut self,
+        version: u32,
+        adopt: &Adopt,
+        log: &RunLog,
+    ) -> Result<(), DbError> {
+        log.line(format_args!(
+            "{}: version table created at baseline {version} ({})",
+            self.name,
+            adopt.baseline_name()
+        ));
+        let sql = format!(
+            "{CREATE_VERSION_TABLE}; {}",
+            insert_row(version, &adopt.baseline_name(), "", "", RowState::Baseline)
+        );
+        let name = self.name.as_str();
+        let mut tx = self
+            .client
+            .transaction()
+            .map_err(|e| backend_error(name, e))?;
+        tx.batch_execute(&sql).map_err(|e| backend_error(name, e))?;
+        tx.commit().map_err(|e| backend_error(name, e))
+    }
+
+    fn adopted_version(&mut self, adopt: &Adopt) -> Result<Option<u32>, DbError> {
+        if !self.has_table(&adopt.table)? {
+            return Ok(None);
+        }
+        let rows = self.text_rows(&format!(
+            "SELECT max({})::bigint FROM {}",
+            quote_ident(&adopt.column),
+            quote_ident(&adopt.table)
+        ))?;
+        let value = rows
+            .into_iter()
+            .next()
+            .and_then(|r| r.into_iter().next())
+            .flatten();
+        parse_counter(&self.name, adopt, value.as_deref())
+    }
+
+    fn switch_to(&mut self, target: &DbTarget) -> Result<bool, DbError> {
+        let Location::Postgres {
+            url,
+            database,
+            schema: Some(schema),
+        } = &target.location
+        else {
+            return Ok(false);
+        };
+        if *url != self.url || *database != self.database {
+            return Ok(false);
+        }
+        self.name = target.to_string();
+        self.enter_schema(schema)?;
+        Ok(true)
     }
 
     fn query_rows(&mut self, sql: &str) -> Result<Vec<Vec<String>>, DbError> {
@@ -255,6 +419,145 @@ impl Connection for PostgresConnection {
     fn execute_script(&mut self, sql: &str, log: &RunLog) -> Result<(), DbError> {
         self.migrate("script", sql, "SELECT 1", log)
     }
+}
+
+/// One version row read as text: id, name, checksum, state.
+fn row_of(db: &str, row: &[Option<String>]) -> Result<AppliedMigration, DbError> {
+    let at = |i: usize| row.get(i).map_or("NULL", text);
+    let id = at(0)
+        .parse::<u32>()
+        .map_err(|e| backend_error(db, format!("{VERSION_TABLE}: id `{}`: {e}", at(0))))?;
+    Ok(AppliedMigration {
+        id,
+        name: at(1).to_string(),
+        checksum: at(2).to_string(),
+        state: RowState::parse(db, at(3))?,
+    })
+}
+
+fn parse_counter(db: &str, adopt: &Adopt, value: Option<&str>) -> Result<Option<u32>, DbError> {
+    let value = value
+        .map(|v| {
+            v.parse::<u64>().map_err(|e| {
+                backend_error(db, format!("{}.{} = `{v}`: {e}", adopt.table, adopt.column))
+            })
+        })
+        .transpose()?;
+    super::counter(db, adopt, value)
+}
+
+/// Schemas per query of [`read_schema_versions`].
+const BATCH: usize = 400;
+
+/// The version state of each of `schemas` of `database`, in a few queries on one connection:
+/// which schemas have a version table (or the adopted counter), then `UNION ALL`s over them.
+/// Schemas missing from the database are missing from the map.
+pub fn read_schema_versions(
+    url: &str,
+    database: &str,
+    schemas: &[String],
+    adopt: Option<&Adopt>,
+) -> Result<BTreeMap<String, VersionState>, DbError> {
+    let server = format!("{}/{database}", super::redact_url(url));
+    let mut client = client(&server, url, database)?;
+    let mut query = |sql: &str| -> Result<Vec<Vec<Option<String>>>, DbError> {
+        let messages = client
+            .simple_query(sql)
+            .map_err(|e| backend_error(&server, error_text(&e)))?;
+        Ok(messages
+            .iter()
+            .filter_map(|m| match m {
+                SimpleQueryMessage::Row(row) => Some(
+                    (0..row.len())
+                        .map(|i| row.get(i).map(str::to_string))
+                        .collect(),
+                ),
+                _ => None,
+            })
+            .collect())
+    };
+    let existing: std::collections::BTreeSet<String> = query("SELECT nspname FROM pg_namespace")?
+        .into_iter()
+        .filter_map(|r| r.into_iter().next().flatten())
+        .collect();
+    let mut states: BTreeMap<String, VersionState> = schemas
+        .iter()
+        .filter(|s| existing.contains(*s))
+        .map(|s| (s.clone(), VersionState::default()))
+        .collect();
+    let mut tables = vec![quote_literal(VERSION_TABLE)];
+    tables.extend(adopt.map(|a| quote_literal(&a.table)));
+    let found: Vec<(String, String)> = query(&format!(
+        "SELECT table_schema, table_name FROM information_schema.tables WHERE table_name IN ({})",
+        tables.join(", ")
+    ))?
+    .into_iter()
+    .map(|r| (text(&r[0]).to_string(), text(&r[1]).to_string()))
+    .filter(|(schema, _)| states.contains_key(schema))
+    .collect();
+    let versioned: Vec<String> = found
+        .iter()
+        .filter(|(_, t)| t == VERSION_TABLE)
+        .map(|(s, _)| s.clone())
+        .collect();
+    for batch in versioned.chunks(BATCH) {
+        let sql = batch
+            .iter()
+            .map(|schema| {
+                format!(
+                    "SELECT {}, id, name, checksum, state FROM {}.{VERSION_TABLE}",
+                    quote_literal(schema),
+                    quote_ident(schema)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ");
+        for schema in batch {
+            if let Some(state) = states.get_mut(schema) {
+                state.table_exists = true;
+            }
+        }
+        for row in query(&sql)? {
+            let schema = text(&row[0]).to_string();
+            let migration = row_of(&schema, &row[1..])?;
+            if let Some(state) = states.get_mut(&schema) {
+                state.applied.push(migration);
+            }
+        }
+    }
+    if let Some(adopt) = adopt {
+        let adopted: Vec<&String> = found
+            .iter()
+            .filter(|(s, t)| *t == adopt.table && !versioned.contains(s))
+            .map(|(s, _)| s)
+            .collect();
+        for batch in adopted.chunks(BATCH) {
+            let sql = batch
+                .iter()
+                .map(|schema| {
+                    format!(
+                        "SELECT {}, max({})::bigint FROM {}.{}",
+                        quote_literal(schema),
+                        quote_ident(&adopt.column),
+                        quote_ident(schema),
+                        quote_ident(&adopt.table)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" UNION ALL ");
+            for row in query(&sql)? {
+                let schema = text(&row[0]).to_string();
+                let version = parse_counter(&schema, adopt, row[1].as_deref())?;
+                if let Some(state) = states.get_mut(&schema) {
+                    state.adopted = version;
+                }
+            }
+        }
+    }
+    for state in states.values_mut() {
+        state.applied.sort_by_key(|m| m.id);
+    }
+    Ok(states)
 }
 
 /// Databases of the server at `url` whose name matches the `LIKE` pattern, sorted.

@@ -11,9 +11,20 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Batch, OpenFlags, TransactionBehavior};
 
 use super::{
-    backend_error, finish_dump, one_line, AppliedMigration, Connection, DbError, VersionState,
-    VERSION_TABLE,
+    backend_error, finish_dump, one_line, Adopt, AppliedMigration, Connection, DbError, RowState,
+    VersionState, VERSION_TABLE,
 };
+
+/// The version table. `state` is `applied` for every migration (a transaction makes each one
+/// all or nothing) or `baseline` for an adopted counter; tables made before it existed lack it.
+const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS bascule_migrations (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    checksum TEXT NOT NULL,
+    patch TEXT NOT NULL,
+    applied_at TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'applied'
+)";
 use crate::migration::Migration;
 use crate::runlog::RunLog;
 
@@ -117,25 +128,45 @@ impl Connection for SqliteConnection {
         if exists == 0 {
             return Ok(VersionState::default());
         }
+        let has_state: i64 = self
+            .conn
+            .query_row(
+                "SELECT count(*) FROM pragma_table_info(?1) WHERE name = 'state'",
+                [VERSION_TABLE],
+                |row| row.get(0),
+            )
+            .map_err(|e| self.err(e))?;
+        let state = if has_state > 0 { "state" } else { "'applied'" };
         let mut statement = self
             .conn
             .prepare(&format!(
-                "SELECT id, name, checksum FROM {VERSION_TABLE} ORDER BY id"
+                "SELECT id, name, checksum, {state} FROM {VERSION_TABLE} ORDER BY id"
             ))
             .map_err(|e| self.err(e))?;
-        let applied = statement
+        let rows = statement
             .query_map([], |row| {
-                Ok(AppliedMigration {
-                    id: row.get(0)?,
-                    name: row.get(1)?,
-                    checksum: row.get(2)?,
-                })
+                Ok((
+                    row.get::<_, u32>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                ))
             })
             .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
             .map_err(|e| self.err(e))?;
+        let mut applied = Vec::with_capacity(rows.len());
+        for (id, name, checksum, state) in rows {
+            applied.push(AppliedMigration {
+                id,
+                name,
+                checksum,
+                state: RowState::parse(&self.name, &state)?,
+            });
+        }
         Ok(VersionState {
             table_exists: true,
             applied,
+            adopted: None,
         })
     }
 
@@ -149,16 +180,7 @@ impl Connection for SqliteConnection {
         let db = self.name.as_str();
         let err = |e| backend_error(db, e);
         let tx = begin(db, &mut self.conn)?;
-        tx.execute_batch(&format!(
-            "CREATE TABLE IF NOT EXISTS {VERSION_TABLE} (
-                id INTEGER PRIMARY KEY,
-                name TEXT NOT NULL,
-                checksum TEXT NOT NULL,
-                patch TEXT NOT NULL,
-                applied_at TEXT NOT NULL
-            )"
-        ))
-        .map_err(err)?;
+        tx.execute_batch(CREATE_VERSION_TABLE).map_err(err)?;
         run_script(db, &tx, &format!("{label} up"), &migration.up, log)?;
         tx.execute(
             &format!(
@@ -219,6 +241,69 @@ impl Connection for SqliteConnection {
         let tx = begin(db, &mut self.conn)?;
         run_script(db, &tx, "script", sql, log)?;
         tx.commit().map_err(|e| backend_error(db, e))
+    }
+
+    fn record_baseline(
+        &mut self,
+        version: u32,
+        adopt: &Adopt,
+        log: &RunLog,
+    ) -> Result<(), DbError> {
+        log.line(format_args!(
+            "{}: version table created at baseline {version} ({})",
+            self.name,
+            adopt.baseline_name()
+        ));
+        let db = self.name.as_str();
+        let err = |e| backend_error(db, e);
+        let tx = begin(db, &mut self.conn)?;
+        tx.execute_batch(CREATE_VERSION_TABLE).map_err(err)?;
+        tx.execute(
+            &format!(
+                "INSERT INTO {VERSION_TABLE} (id, name, checksum, patch, applied_at, state)
+                 VALUES (?1, ?2, '', '', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), 'baseline')"
+            ),
+            rusqlite::params![version, adopt.baseline_name()],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)
+    }
+
+    fn adopted_version(&mut self, adopt: &Adopt) -> Result<Option<u32>, DbError> {
+        let exists: i64 = self
+            .conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                [&adopt.table],
+                |row| row.get(0),
+            )
+            .map_err(|e| self.err(e))?;
+        if exists == 0 {
+            return Ok(None);
+        }
+        let value: Option<i64> = self
+            .conn
+            .query_row(
+                &format!(
+                    "SELECT max(CAST(\"{}\" AS INTEGER)) FROM \"{}\"",
+                    adopt.column.replace('"', "\"\""),
+                    adopt.table.replace('"', "\"\"")
+                ),
+                [],
+                |row| row.get(0),
+            )
+            .map_err(|e| self.err(e))?;
+        let value = value
+            .map(|v| {
+                u64::try_from(v).map_err(|_| {
+                    self.err(format!(
+                        "{}.{} = {v} is negative",
+                        adopt.table, adopt.column
+                    ))
+                })
+            })
+            .transpose()?;
+        super::counter(&self.name, adopt, value)
     }
 }
 

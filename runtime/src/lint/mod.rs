@@ -343,6 +343,7 @@ pub fn lint_migration(
     for finding in pairs::check_pair(m, dialect) {
         report.add(finding, None);
     }
+    rules::idempotent_down::check_down(m, dialect, report);
     let mut parsed: Vec<Parsed> = Vec::new();
     for checked in &up.statements {
         if let Some(p) = as_parsed(checked) {

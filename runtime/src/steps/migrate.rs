@@ -2,18 +2,27 @@
 //!
 //! Before touching anything, one journal record lists every database with the version it is
 //! at and whether it had a version table: that is all the undo needs, so recording it once
-//! (one fsync) covers thousands of databases. Each migration runs in a transaction with its
-//! version row, so a database is always at a well-defined version; the undo runs the down
-//! scripts of whatever is above each database's own starting version, in reverse.
+//! (one fsync) covers thousands of databases. Where a migration is one transaction (SQLite,
+//! PostgreSQL) a database is always at a well-defined version; where it cannot be (MariaDB/MySQL
+//! DDL, PostgreSQL `-- bascule:no-transaction`), its version row says `applying` until the last
+//! statement ran (see [`crate::db`]). The undo runs the down scripts of whatever is above each
+//! database's own starting version — `applying` rows included — in reverse.
+//!
+//! Work is spread over `workers` threads *per database server* ([`parallel::map_grouped`]), each
+//! carrying one [`Session`] from database to database, so a server sees at most `workers`
+//! connections from a run, however many tenants it holds. Progress: a bar on a terminal
+//! ([`progress`]), a line about every tenth of the work in the run log.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod progress;
 
-use crate::db::{self, DbError};
+use crate::db::{self, read_state, DbError, DbTarget, Session};
 use crate::engine::{Context, Step, StepError};
 use crate::journal::{DbStart, Intent};
 use crate::migration::Migration;
 use crate::parallel::{self, OnError};
-use crate::survey::{survey, ClassSurvey};
+use crate::survey::{survey, ClassSurvey, DbSurvey};
+
+use progress::Progress;
 
 pub struct Migrate;
 
@@ -58,43 +67,75 @@ impl Step for Migrate {
     }
 }
 
+/// One database's work: where it is and what it still needs.
+struct Work<'s> {
+    db: &'s DbSurvey,
+    pending: Vec<&'s Migration>,
+}
+
 fn migrate_class(cx: &Context<'_>, class: &ClassSurvey) -> Result<(), StepError> {
-    let work: Vec<(&db::DbTarget, Vec<&Migration>)> = class
+    let work: Vec<Work<'_>> = class
         .databases
         .iter()
-        .map(|d| {
-            (
-                &d.target,
-                class
-                    .migrations
-                    .pending(d.state.version())
-                    .collect::<Vec<_>>(),
-            )
+        .map(|db| Work {
+            db,
+            pending: class.migrations.pending(db.state.version()).collect(),
         })
-        .filter(|(_, pending)| !pending.is_empty())
+        .filter(|w| !w.pending.is_empty())
         .collect();
     let workers = cx.host.workers(&class.class);
+    let servers = servers(class.databases.iter().map(|d| &d.target));
     cx.say(format_args!(
-        "{}: {} of {} database(s) to migrate, {} worker(s)",
+        "{}: {} of {} database(s) to migrate ({} read in {} ms), {} worker(s) per server on {} server(s)",
         class.class,
         work.len(),
         class.databases.len(),
-        workers
+        class.databases.len(),
+        class.elapsed.as_millis(),
+        workers,
+        servers
     ));
     let version = cx.patch.version().to_string();
-    let done = AtomicUsize::new(0);
-    let progress = Progress::new(cx, &class.class, work.len());
-    let result = parallel::map(&work, workers, OnError::Stop, |(target, pending)| {
-        let mut conn = db::connect(target)?;
-        for m in pending {
-            conn.apply_up(m, &version, cx.log)?;
-        }
-        progress.tick(done.fetch_add(1, Ordering::SeqCst) + 1);
-        Ok::<_, DbError>(())
-    });
+    let adopt = cx
+        .host
+        .databases
+        .get(&class.class)
+        .and_then(|c| c.adopt.as_ref());
+    let progress = Progress::new(cx, &class.class, "migrated", work.len());
+    let result = parallel::map_grouped(
+        &work,
+        |w| w.db.target.location.server().to_string(),
+        workers,
+        OnError::Stop,
+        Session::new,
+        |session, w| {
+            session.with(&w.db.target, |conn| {
+                if let (false, Some(baseline), Some(adopt)) =
+                    (w.db.state.table_exists, w.db.state.adopted, adopt)
+                {
+                    conn.record_baseline(baseline, adopt, cx.log)?;
+                }
+                for m in &w.pending {
+                    conn.apply_up(m, &version, cx.log)?;
+                }
+                Ok(())
+            })?;
+            progress.tick();
+            Ok::<_, DbError>(())
+        },
+    );
+    progress.finish();
     result
         .map(|_| ())
         .map_err(|errors| summarize("migration", errors))
+}
+
+/// How many distinct servers hold these databases.
+fn servers<'t>(targets: impl Iterator<Item = &'t DbTarget>) -> usize {
+    let mut servers: Vec<&str> = targets.map(|t| t.location.server()).collect();
+    servers.sort_unstable();
+    servers.dedup();
+    servers.len()
 }
 
 fn undo_databases(cx: &Context<'_>, databases: &[DbStart]) -> Result<(), StepError> {
@@ -102,24 +143,41 @@ fn undo_databases(cx: &Context<'_>, databases: &[DbStart]) -> Result<(), StepErr
         .first()
         .map_or(1, |d| cx.host.workers(&d.target.class));
     cx.say(format_args!(
-        "undo migrations on {} database(s)",
+        "undo migrations on {} database(s), {workers} worker(s) per server",
         databases.len()
     ));
-    parallel::map(databases, workers, OnError::Continue, |start| {
-        undo_database(cx, start)
-    })
-    .map(|_| ())
-    .map_err(|errors| summarize("undo", errors))
+    let progress = Progress::new(cx, "undo", "checked", databases.len());
+    let result = parallel::map_grouped(
+        databases,
+        |d| d.target.location.server().to_string(),
+        workers,
+        OnError::Continue,
+        Session::new,
+        |session, start| {
+            let result = session.with(&start.target, |conn| undo_database(cx, conn, start));
+            progress.tick();
+            result
+        },
+    );
+    progress.finish();
+    result
+        .map(|_| ())
+        .map_err(|errors| summarize("undo", errors))
 }
 
-/// Brings one database back to its starting version; does nothing if it is already there.
-fn undo_database(cx: &Context<'_>, start: &DbStart) -> Result<(), DbError> {
-    let mut conn = db::connect(&start.target)?;
-    let state = conn.version_state()?;
+/// Brings one database back to its starting version (`applying` rows included); does nothing
+/// if it is already there.
+fn undo_database(
+    cx: &Context<'_>,
+    conn: &mut dyn db::Connection,
+    start: &DbStart,
+) -> Result<(), DbError> {
+    let state = read_state(conn, None)?;
     let migrations = cx.patch.migrations.class(&start.target.class);
     let mut above: Vec<u32> = state
         .applied
         .iter()
+        .filter(|a| a.state != db::RowState::Baseline)
         .map(|a| a.id)
         .filter(|id| *id > start.version)
         .collect();
@@ -152,32 +210,4 @@ fn summarize(what: &str, errors: Vec<(usize, DbError)>) -> StepError {
         "{count} {what} failure(s):\n{}{more}",
         shown.join("\n")
     ))
-}
-
-/// Progress lines for the operator: about every tenth of the work, and at the end.
-struct Progress<'c, 'a> {
-    cx: &'c Context<'a>,
-    class: &'c str,
-    total: usize,
-    every: usize,
-}
-
-impl<'c, 'a> Progress<'c, 'a> {
-    fn new(cx: &'c Context<'a>, class: &'c str, total: usize) -> Self {
-        Progress {
-            cx,
-            class,
-            total,
-            every: (total / 10).max(1),
-        }
-    }
-
-    fn tick(&self, done: usize) {
-        if done.is_multiple_of(self.every) || done == self.total {
-            self.cx.say(format_args!(
-                "{}: {done}/{} migrated",
-                self.class, self.total
-            ));
-        }
-    }
 }

@@ -19,6 +19,7 @@ pub mod ban_truncate;
 pub mod changing_column_type;
 pub mod dropping_column;
 pub mod dropping_table;
+pub mod idempotent_down;
 pub mod mysql_table_copy;
 pub mod prefer_bigint_over_int;
 pub mod prefer_identity;
@@ -67,6 +68,7 @@ pub fn all() -> &'static [&'static dyn Rule] {
         &ban_char_field::BanCharField,
         &prefer_timestamptz::PreferTimestamptz,
         &adding_json_column::AddingJsonColumn,
+        &idempotent_down::IdempotentDown,
     ]
 }
 

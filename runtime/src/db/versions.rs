@@ -1,0 +1,114 @@
+//! Reading where thousands of databases stand, fast: the survey's engine.
+//!
+//! One query per database would cost a connection each (PostgreSQL) or a round trip each; with
+//! 5,000 tenants that is seconds of latency before anything runs. So the version tables are read
+//! in bulk wherever the server allows it:
+//!
+//! - MariaDB/MySQL: per server, one connection, one `information_schema` query to learn which
+//!   databases have a version table, then `UNION ALL` queries over 400 tables at a time
+//!   ([`super::mysql::read_versions`]);
+//! - PostgreSQL, tenants are schemas: per database, the same over schemas
+//!   ([`super::postgres::read_schema_versions`]);
+//! - PostgreSQL, tenants are databases, and SQLite files: a connection per database is
+//!   unavoidable, so they are read in parallel, `workers` per server, each worker reusing its
+//!   [`Session`] where it can.
+
+use std::collections::BTreeMap;
+
+use super::{
+    mysql, postgres, read_state, Adopt, DbError, DbTarget, Location, Session, VersionState,
+};
+use crate::parallel::{self, OnError};
+
+/// Where a bulk read applies: a MariaDB/MySQL server, or one PostgreSQL database of schemas.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Bulk {
+    Mysql { url: String },
+    Schemas { url: String, database: String },
+}
+
+fn bulk_of(location: &Location) -> Option<(Bulk, &str)> {
+    match location {
+        Location::Mysql { url, database } => Some((Bulk::Mysql { url: url.clone() }, database)),
+        Location::Postgres {
+            url,
+            database,
+            schema: Some(schema),
+        } => Some((
+            Bulk::Schemas {
+                url: url.clone(),
+                database: database.clone(),
+            },
+            schema,
+        )),
+        _ => None,
+    }
+}
+
+/// The version state of every target, in target order. `workers` bounds the connections per
+/// server for the backends that need one per database.
+pub fn read_versions(
+    targets: &[DbTarget],
+    workers: usize,
+    adopt: Option<&Adopt>,
+) -> Result<Vec<VersionState>, Vec<DbError>> {
+    let mut bulks: BTreeMap<Bulk, Vec<String>> = BTreeMap::new();
+    let mut single: Vec<usize> = Vec::new();
+    for (index, target) in targets.iter().enumerate() {
+        match bulk_of(&target.location) {
+            Some((bulk, name)) => bulks.entry(bulk).or_default().push(name.to_string()),
+            None => single.push(index),
+        }
+    }
+    let bulks: Vec<(Bulk, Vec<String>)> = bulks.into_iter().collect();
+    let read = parallel::map(
+        &bulks,
+        bulks.len(),
+        OnError::Stop,
+        |(bulk, names)| match bulk {
+            Bulk::Mysql { url } => mysql::read_versions(url, names, adopt),
+            Bulk::Schemas { url, database } => {
+                postgres::read_schema_versions(url, database, names, adopt)
+            }
+        },
+    )
+    .map_err(|errors| errors.into_iter().map(|(_, e)| e).collect::<Vec<_>>())?;
+    let by_bulk: BTreeMap<&Bulk, BTreeMap<String, VersionState>> =
+        bulks.iter().map(|(b, _)| b).zip(read).collect();
+    let singles: Vec<&DbTarget> = single.iter().filter_map(|i| targets.get(*i)).collect();
+    let single_states = parallel::map_grouped(
+        &singles,
+        |t| t.location.server().to_string(),
+        workers,
+        OnError::Stop,
+        Session::new,
+        |session, target| session.with(target, |conn| read_state(conn, adopt)),
+    )
+    .map_err(|errors| errors.into_iter().map(|(_, e)| e).collect::<Vec<_>>())?;
+    let mut single_states = single_states.into_iter();
+    let mut out = Vec::with_capacity(targets.len());
+    let mut missing = Vec::new();
+    for target in targets {
+        match bulk_of(&target.location) {
+            Some((bulk, name)) => match by_bulk.get(&bulk).and_then(|m| m.get(name)) {
+                Some(state) => out.push(state.clone()),
+                None => missing.push(super::backend_error(
+                    &target.to_string(),
+                    format!(
+                        "`{name}` does not exist on {}: check the host profile's databases",
+                        super::redact_url(target.location.server())
+                    ),
+                )),
+            },
+            None => match single_states.next() {
+                Some(state) => out.push(state),
+                None => missing.push(super::backend_error(&target.to_string(), "not read")),
+            },
+        }
+    }
+    if missing.is_empty() {
+        Ok(out)
+    } else {
+        Err(missing)
+    }
+}
