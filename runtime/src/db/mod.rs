@@ -36,6 +36,7 @@
 //! `SET search_path` for PostgreSQL schemas). PostgreSQL databases cannot be switched inside a
 //! connection, so per-database tenants cost one connection each. See [`session`].
 
+pub mod lock;
 pub mod mysql;
 pub mod postgres;
 pub mod session;
