@@ -390,16 +390,18 @@ const BATCH: usize = 400;
 /// The version state of each of `databases` on the server at `url`, in a few queries on one
 /// connection: one `information_schema` query finds which databases have a version table (or
 /// the adopted counter table), then `UNION ALL`s over their tables read the rows, `BATCH`
-/// databases at a time. Databases missing from the server are missing from the map.
+/// databases at a time, on up to `workers` connections (opening 5,000 tables is server work
+/// that several connections share). Databases missing from the server are missing from the map.
 pub fn read_versions(
     url: &str,
     databases: &[String],
     adopt: Option<&Adopt>,
+    workers: usize,
 ) -> Result<BTreeMap<String, VersionState>, DbError> {
     let server = super::redact_url(url);
     let err = |e: mysql::Error| backend_error(&server, e);
     let opts = opts(url, None).map_err(|e| backend_error(&server, e))?;
-    let mut conn = mysql::Conn::new(opts)
+    let mut conn = mysql::Conn::new(opts.clone())
         .map_err(|e| backend_error(&server, format!("cannot connect: {e}")))?;
     let mut tables = vec![quote_literal(VERSION_TABLE)];
     tables.extend(adopt.map(|a| quote_literal(&a.table)));
@@ -434,34 +436,48 @@ pub fn read_versions(
             .collect(),
         None => Vec::new(),
     };
-    for batch in versioned.chunks(BATCH) {
-        let sql = batch
-            .iter()
-            .map(|db| {
-                format!(
-                    "SELECT {}, id, name, checksum, state FROM {}.`{VERSION_TABLE}`",
-                    quote_literal(db),
-                    quote_ident(db)
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(" UNION ALL ");
-        for db in batch {
-            if let Some(state) = states.get_mut(db) {
-                state.table_exists = true;
-            }
+    for db in &versioned {
+        if let Some(state) = states.get_mut(db) {
+            state.table_exists = true;
         }
-        let rows: Vec<(String, u32, String, String, String)> = conn.query(sql).map_err(err)?;
-        for (db, id, name, checksum, state) in rows {
-            let row = AppliedMigration {
-                id,
-                name,
-                checksum,
-                state: RowState::parse(&db, &state)?,
+    }
+    let batches: Vec<&[String]> = versioned.chunks(BATCH).collect();
+    let read = crate::parallel::map_grouped(
+        &batches,
+        |_| (),
+        workers,
+        crate::parallel::OnError::Stop,
+        || None::<mysql::Conn>,
+        |worker, batch| {
+            let sql = batch
+                .iter()
+                .map(|db| {
+                    format!(
+                        "SELECT {}, id, name, checksum, state FROM {}.`{VERSION_TABLE}`",
+                        quote_literal(db),
+                        quote_ident(db)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" UNION ALL ");
+            let conn = match worker {
+                Some(conn) => conn,
+                None => worker.insert(mysql::Conn::new(opts.clone()).map_err(err)?),
             };
-            if let Some(state) = states.get_mut(&db) {
-                state.applied.push(row);
-            }
+            conn.query::<(String, u32, String, String, String), _>(sql)
+                .map_err(err)
+        },
+    )
+    .map_err(|mut errors| errors.remove(0).1)?;
+    for (db, id, name, checksum, state) in read.into_iter().flatten() {
+        let row = AppliedMigration {
+            id,
+            name,
+            checksum,
+            state: RowState::parse(&db, &state)?,
+        };
+        if let Some(state) = states.get_mut(&db) {
+            state.applied.push(row);
         }
     }
     if let Some(adopt) = adopt {

@@ -6,7 +6,7 @@
 //!
 //! - MariaDB/MySQL: per server, one connection, one `information_schema` query to learn which
 //!   databases have a version table, then `UNION ALL` queries over 400 tables at a time
-//!   ([`super::mysql::read_versions`]);
+//!   ([`super::mysql::read_versions`]), the batches spread over `workers` connections;
 //! - PostgreSQL, tenants are schemas: per database, the same over schemas
 //!   ([`super::postgres::read_schema_versions`]);
 //! - PostgreSQL, tenants are databases, and SQLite files: a connection per database is
@@ -66,7 +66,7 @@ pub fn read_versions(
         bulks.len(),
         OnError::Stop,
         |(bulk, names)| match bulk {
-            Bulk::Mysql { url } => mysql::read_versions(url, names, adopt),
+            Bulk::Mysql { url } => mysql::read_versions(url, names, adopt, workers),
             Bulk::Schemas { url, database } => {
                 postgres::read_schema_versions(url, database, names, adopt)
             }
