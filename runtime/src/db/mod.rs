@@ -380,6 +380,37 @@ mod tests {
     use super::*;
 
     #[test]
+    fn applying_rows_are_no_version_and_an_adopted_counter_is_one() {
+        let row = |id, state| AppliedMigration {
+            id,
+            name: format!("m{id}"),
+            checksum: String::new(),
+            state,
+        };
+        let state = VersionState {
+            table_exists: true,
+            applied: vec![
+                row(4, RowState::Baseline),
+                row(5, RowState::Applied),
+                row(6, RowState::Applying),
+            ],
+            adopted: None,
+        };
+        assert_eq!(state.version(), 5);
+        assert_eq!(state.applying().map(|m| m.id).collect::<Vec<_>>(), [6]);
+        let adopted = VersionState {
+            adopted: Some(9),
+            ..VersionState::default()
+        };
+        assert_eq!(adopted.version(), 9);
+        let err = RowState::parse("site/a", "dirty").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "site/a: bascule_migrations: unknown state `dirty` (expected applied, applying or baseline)"
+        );
+    }
+
+    #[test]
     fn passwords_never_reach_messages() {
         assert_eq!(
             redact_url("mysql://app:s3cret@db1:3306"),

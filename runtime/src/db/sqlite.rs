@@ -515,6 +515,57 @@ mod tests {
     }
 
     #[test]
+    fn an_adopted_counter_becomes_a_baseline_row_and_old_tables_read_as_applied() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = SqliteConnection::create("t", &dir.path().join("t.sqlite")).unwrap();
+        let log = RunLog::discard();
+        let adopt = Adopt {
+            table: "db_version".into(),
+            column: "version".into(),
+        };
+        assert_eq!(conn.adopted_version(&adopt).unwrap(), None);
+        conn.raw()
+            .execute_batch("CREATE TABLE db_version (version INTEGER); INSERT INTO db_version VALUES (3), (7);")
+            .unwrap();
+        let state = super::super::read_state(&mut conn, Some(&adopt)).unwrap();
+        assert_eq!(
+            (state.table_exists, state.adopted, state.version()),
+            (false, Some(7), 7)
+        );
+        conn.record_baseline(7, &adopt, &log).unwrap();
+        conn.apply_up(
+            &migration(8, "CREATE TABLE t (id INTEGER);", "DROP TABLE t;"),
+            "2.0.0",
+            &log,
+        )
+        .unwrap();
+        let state = conn.version_state().unwrap();
+        assert_eq!(
+            state
+                .applied
+                .iter()
+                .map(|m| (m.id, m.state))
+                .collect::<Vec<_>>(),
+            [(7, RowState::Baseline), (8, RowState::Applied)]
+        );
+        assert_eq!(state.version(), 8);
+
+        // A version table made before the `state` column existed reads as applied.
+        let mut old = SqliteConnection::create("o", &dir.path().join("o.sqlite")).unwrap();
+        old.raw()
+            .execute_batch(
+                "CREATE TABLE bascule_migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, patch TEXT NOT NULL, applied_at TEXT NOT NULL);
+                 INSERT INTO bascule_migrations VALUES (1, 'm1', 'x', '1.0.0', '');",
+            )
+            .unwrap();
+        let state = old.version_state().unwrap();
+        assert_eq!(
+            (state.version(), state.applied[0].state),
+            (1, RowState::Applied)
+        );
+    }
+
+    #[test]
     fn create_refuses_an_existing_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.sqlite");
