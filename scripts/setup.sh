@@ -8,6 +8,8 @@ command -v tar >/dev/null || need+=(tar)
 command -v sqlite3 >/dev/null || need+=(sqlite3)
 command -v cc >/dev/null || need+=(gcc libc6-dev)
 [ -x /usr/bin/time ] || need+=(time)
+# The peer of `cargo xtask bench sampling` (xargs -P N curl over the same pages).
+command -v curl >/dev/null || need+=(curl)
 # Throwaway database servers for the MariaDB/PostgreSQL tests (fixtures/testdb): only the
 # binaries are used; the tests start private servers in temporary directories.
 command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)

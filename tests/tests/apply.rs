@@ -65,6 +65,8 @@ fn setup(sites: usize, version: &str) -> (tempfile::TempDir, DemoHost, std::path
 #[test]
 fn apply_upgrades_every_database_and_rollback_restores_the_host() {
     let (_dir, demo, bundle) = setup(200, "2.0.0");
+    // The web service runs, as in production: the sampling fetches its pages before and after.
+    let _services = demo.start_services().unwrap();
     let before = HostState::capture(&demo).unwrap();
     let addr = serve(&demo);
     let team = format!("/{}/team", demo.sites[7]);
@@ -163,6 +165,7 @@ fn a_migration_failing_on_one_site_in_the_middle_rolls_every_database_back() {
 #[test]
 fn a_killed_run_is_undone_by_recover() {
     let (_dir, demo, bundle) = setup(30, "2.0.0");
+    let _services = demo.start_services().unwrap();
     let before = HostState::capture(&demo).unwrap();
     let out = bascule(
         &bundle,
@@ -213,6 +216,7 @@ fn a_killed_run_is_undone_by_recover() {
 #[test]
 fn the_guard_refuses_outside_a_multiplexer_and_on_forbidden_days() {
     let (_dir, demo, bundle) = setup(3, "2.0.0");
+    let _services = demo.start_services().unwrap();
     let before = HostState::capture(&demo).unwrap();
 
     let mut command = std::process::Command::new(bundle.join("bin/bascule"));
@@ -286,6 +290,7 @@ fn a_tampered_bundle_is_refused_and_nothing_changes() {
 #[test]
 fn every_statement_is_logged_and_every_step_journaled() {
     let (_dir, demo, bundle) = setup(3, "2.0.0");
+    let _services = demo.start_services().unwrap();
     let out = bascule(&bundle, &demo, &["apply"], &[("BASCULE_TODAY", "tue")]);
     assert!(out.status.success(), "{}", text(&out));
     let runs: Vec<_> = std::fs::read_dir(demo.state_dir.join("runs"))
@@ -318,6 +323,7 @@ fn every_statement_is_logged_and_every_step_journaled() {
 #[test]
 fn rollback_refuses_to_leave_current_dangling_when_the_old_release_is_gone() {
     let (_dir, demo, bundle) = setup(3, "2.0.0");
+    let _services = demo.start_services().unwrap();
     let out = bascule(&bundle, &demo, &["apply"], &[("BASCULE_TODAY", "tue")]);
     assert!(out.status.success(), "{}", text(&out));
     std::fs::remove_dir_all(demo.root.join("releases/1.0.0")).unwrap();

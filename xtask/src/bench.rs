@@ -17,6 +17,8 @@ use anyhow::{bail, Context};
 
 use crate::{build_patch, static_runtime, workspace_root};
 
+mod sampling;
+
 #[derive(clap::Args)]
 pub struct Args {
     #[command(subcommand)]
@@ -40,6 +42,25 @@ enum What {
         #[arg(long, default_value_t = 1_000)]
         sites: usize,
     },
+    /// Time of the core-sampling fetch (sites × pages from the demo app), against `xargs curl`.
+    Sampling {
+        #[arg(long, default_value_t = 50)]
+        sites: usize,
+        /// Pages per site (at most 10).
+        #[arg(long, default_value_t = 10)]
+        pages: usize,
+        /// Parallel requests, on both sides.
+        #[arg(long, default_value_t = 8)]
+        workers: usize,
+    },
+    /// The measured child of `bench sampling`: fetch a panel.tsv into a directory.
+    #[command(hide = true)]
+    SamplingFetch {
+        panel: PathBuf,
+        out: PathBuf,
+        #[arg(long, default_value_t = 8)]
+        workers: usize,
+    },
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -47,6 +68,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     match args.what {
         What::BuildPatch { files, mib } => bench_build_patch(files, mib),
         What::Apply { sites } => bench_apply(sites),
+        What::Sampling {
+            sites,
+            pages,
+            workers,
+        } => sampling::bench(sites, pages, workers),
+        What::SamplingFetch {
+            panel,
+            out,
+            workers,
+        } => sampling::fetch(&panel, &out, workers),
     }
 }
 
@@ -259,6 +290,8 @@ fn bench_apply(sites: usize) -> anyhow::Result<()> {
     let root = bascule::bundle::unpack(&bundle.path, &delivery)?;
     let ours_host = demo_site::prod::generate(&dir.join("host-bascule"), sites)?;
     let peer_host = demo_site::prod::generate(&dir.join("host-sqlite3"), sites)?;
+    // The web service runs, as in production: apply samples its pages before and after.
+    let _services = ours_host.start_services()?;
     println!("apply: demo 2.0.0 on 1 main + {sites} site SQLite databases");
 
     let bascule_bin = root.join("bin/bascule");

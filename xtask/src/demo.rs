@@ -5,7 +5,9 @@
 //! 3. as an operator would: `tar xzf`, `bin/bascule verify`, `plan`, `apply`;
 //! 4. show the result (versions, `current`, a page rendered by the new code), then `rollback`;
 //! 5. apply `2.0.0-broken`, whose migration fails on one site in the middle, and prove the
-//!    host is exactly as before by comparing its whole state.
+//!    host is exactly as before by comparing its whole state;
+//! 6. apply `2.0.0-regression`, whose shop page drops the cents of every price: nothing fails,
+//!    but the core sampling sees an undeclared difference, shows its diff and rolls back.
 //!
 //! It fails (non-zero exit) if anything does not happen as announced.
 
@@ -46,6 +48,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     ));
     let demo = prod::generate(&dir.join("host"), args.sites)?;
     println!("host profile: {}", demo.host_profile.display());
+    // The demo app runs as the host's `web` service, as in production, until the demo ends.
+    let _services = demo.start_services()?;
+    println!("web service: {}", demo.base_url());
     let pristine = HostState::capture(&demo)?;
 
     section("Deliver and check the bundle, as the operator does");
@@ -76,7 +81,59 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         demo.duplicate_email_site,
         after.databases.len()
     );
+
+    section("Apply 2.0.0-regression: the shop page drops the cents; only the sampling can see it");
+    let regression = build_patch::build(
+        &prod::patch_dir("2.0.0-regression"),
+        &bundles,
+        Some(&runtime),
+    )?;
+    let regression_bundle = untar(&regression.path, &dir.join("delivery"))?;
+    bascule(&regression_bundle, &demo, &["apply"], Expect::Failure)?;
+    HostState::capture(&demo)?.assert_same(&pristine, "after the sampling refusal");
+    show_samples(&demo)?;
     Ok(())
+}
+
+/// Where the last run kept its samples, and what its report says.
+fn show_samples(demo: &DemoHost) -> anyhow::Result<()> {
+    let runs = demo.state_dir.join("runs");
+    let mut names: Vec<String> = std::fs::read_dir(&runs)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("2.0.0-regression"))
+        .collect();
+    names.sort();
+    let run = runs.join(names.last().context("the regression run has a directory")?);
+    let samples = run.join("samples");
+    let report = std::fs::read_to_string(samples.join("report.txt"))?;
+    let summary: Vec<&str> = report
+        .lines()
+        .take_while(|l| !l.starts_with("---"))
+        .collect();
+    println!(
+        "
+{}",
+        summary.join("\n")
+    );
+    let diffs = walk_files(&samples.join("diff"))?;
+    println!(
+        "samples kept in {}: before/ and after/ (raw and normalised), {} diff(s) in diff/; \
+         host state identical to before the apply, the web service back on 1.0.0",
+        samples.display(),
+        diffs
+    );
+    Ok(())
+}
+
+fn walk_files(dir: &Path) -> anyhow::Result<usize> {
+    let mut count = 0;
+    for entry in walkdir::WalkDir::new(dir) {
+        if entry?.file_type().is_file() {
+            count += 1;
+        }
+    }
+    Ok(count)
 }
 
 fn section(title: &str) {
