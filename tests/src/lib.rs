@@ -32,20 +32,9 @@ pub fn generate(dir: &Path, sites: usize) -> anyhow::Result<DemoHost> {
 /// A fresh `cargo test -p bascule-tests` does not build other packages' binaries by itself.
 pub fn demo_site_binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-        let status = Command::new(cargo)
-            .args(["build", "--quiet", "-p", "demo-site", "--bin", "demo-site"])
-            .current_dir(workspace())
-            .status();
-        match status {
-            Ok(s) if s.success() => {}
-            other => panic!("cannot build the demo-site server: {other:?}"),
-        }
-        match demo_site::prod::demo_site_binary() {
-            Ok(path) => path,
-            Err(e) => panic!("{e:#}"),
-        }
+    BINARY.get_or_init(|| match xtask::demo_prod::ensure_demo_site_binary() {
+        Ok(path) => path,
+        Err(e) => panic!("cannot build the demo-site server: {e:#}"),
     })
 }
 

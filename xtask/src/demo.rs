@@ -31,6 +31,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    crate::demo_prod::ensure_demo_site_binary()?;
     let dir = args
         .dir
         .unwrap_or_else(|| workspace_root().join("target/demo"));
