@@ -22,4 +22,8 @@ if [ ${#need[@]} -gt 0 ]; then
     $sudo apt-get update -qq
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
 fi
+# The peer of `cargo xtask bench migrate` (a migration tool run once per database).
+if ! command -v dbmate >/dev/null && command -v npm >/dev/null; then
+    npm install -g dbmate >/dev/null 2>&1 || echo "warning: npm install -g dbmate failed; bench migrate needs it" >&2
+fi
 rustup component add rustfmt clippy >/dev/null 2>&1 || true

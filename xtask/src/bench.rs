@@ -27,6 +27,18 @@ pub struct Args {
 
 #[derive(clap::Subcommand)]
 enum What {
+    /// Migrate step on N MariaDB/PostgreSQL tenant databases, against dbmate, client loops and
+    /// persistent client sessions (see bench_migrate).
+    Migrate {
+        /// Site databases (or schemas).
+        #[arg(long, default_value_t = 2_000)]
+        sites: usize,
+        #[arg(long, value_enum, default_value = "mariadb")]
+        engine: crate::bench_migrate::BenchEngine,
+        /// Databases of the nothing-to-apply run (0: skip it).
+        #[arg(long, default_value_t = 5_000)]
+        idle_sites: usize,
+    },
     /// Time and peak memory of build-patch on a big code tree, against `tar czf`.
     BuildPatch {
         /// Files in the generated code tree.
@@ -78,18 +90,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             out,
             workers,
         } => sampling::fetch(&panel, &out, workers),
+        What::Migrate {
+            sites,
+            engine,
+            idle_sites,
+        } => crate::bench_migrate::run(engine, sites, idle_sites),
     }
 }
 
 /// Wall time and peak memory of one child process.
 #[derive(Debug, Clone, Copy)]
-struct Measure {
-    seconds: f64,
-    max_rss_kib: u64,
+pub(crate) struct Measure {
+    pub(crate) seconds: f64,
+    pub(crate) max_rss_kib: u64,
 }
 
 impl Measure {
-    fn show(&self, label: &str) {
+    pub(crate) fn show(&self, label: &str) {
         println!(
             "  {label:<44} {:>8.2} s   peak RSS {:>8.1} MiB",
             self.seconds,
@@ -106,7 +123,7 @@ fn ensure_gnu_time() -> anyhow::Result<()> {
 }
 
 /// Runs `command` under `/usr/bin/time` and returns its wall time and peak RSS.
-fn measure(program: &str, args: &[&str], cwd: Option<&Path>) -> anyhow::Result<Measure> {
+pub(crate) fn measure(program: &str, args: &[&str], cwd: Option<&Path>) -> anyhow::Result<Measure> {
     let report = tempfile::NamedTempFile::new()?;
     let mut command = Command::new("/usr/bin/time");
     command
@@ -146,7 +163,7 @@ fn measure(program: &str, args: &[&str], cwd: Option<&Path>) -> anyhow::Result<M
     })
 }
 
-fn bench_dir(name: &str) -> anyhow::Result<PathBuf> {
+pub(crate) fn bench_dir(name: &str) -> anyhow::Result<PathBuf> {
     let dir = workspace_root().join("target/bench").join(name);
     if dir.exists() {
         std::fs::remove_dir_all(&dir)?;

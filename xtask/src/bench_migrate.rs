@@ -1,0 +1,562 @@
+//! `cargo xtask bench migrate`: Bascule's migrate step on thousands of tenant databases of a
+//! MariaDB or PostgreSQL server, side by side with what people use instead, in one run.
+//!
+//! The workload: N site databases (or schemas) of the demo platform at 1.0.0 on a throwaway
+//! server ([`testdb`]), and a patch of 3 migrations each (add a column, create an index, a data
+//! update). Contenders, each starting from the same 1.0.0 databases (the previous contender's
+//! changes are undone, unmeasured, between them):
+//!
+//! - `bascule apply` of that patch: the whole run, and its migrate step alone (from the journal);
+//!   then `bascule rollback` of all databases;
+//! - MariaDB only: `dbmate up`, one invocation per database (`xargs -P<cores>`), as its users
+//!   script a multi-tenant fleet;
+//! - the command-line client (`mariadb` / `psql`), one invocation per database running the same
+//!   three files (`xargs -P<cores>`): the same SQL work with none of the safety;
+//! - the limit: the same statements through one persistent client session per core (one
+//!   concatenated script each, `USE db;` / `\c db` / `SET search_path` between databases) —
+//!   about the server's own time.
+//!
+//! Then a run with nothing to apply: `bascule migrate` over `--idle-sites` databases already at
+//! the bundle's version (the survey alone).
+//!
+//! Every command runs under GNU `time` (wall time, peak RSS of the largest process). Figures are
+//! printed, never asserted.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use demo_site::prod_server::{generate_on, Engine, ServerHost};
+
+use crate::bench::{bench_dir, measure, Measure};
+use crate::{build_patch, static_runtime, workspace_root};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BenchEngine {
+    Mariadb,
+    Postgres,
+    PostgresSchemas,
+}
+
+/// A running throwaway server.
+enum Server {
+    Mariadb(testdb::MariaDb),
+    Postgres(testdb::PostgresServer),
+}
+
+impl Server {
+    fn start(engine: BenchEngine) -> anyhow::Result<Server> {
+        Ok(match engine {
+            BenchEngine::Mariadb => Server::Mariadb(testdb::MariaDb::start()?),
+            _ => Server::Postgres(testdb::PostgresServer::start()?),
+        })
+    }
+
+    fn url(&self) -> String {
+        match self {
+            Server::Mariadb(s) => s.url(),
+            Server::Postgres(s) => s.url(),
+        }
+    }
+
+    fn port(&self) -> u16 {
+        match self {
+            Server::Mariadb(s) => s.port(),
+            Server::Postgres(s) => s.port(),
+        }
+    }
+}
+
+fn engine_for(kind: BenchEngine, url: &str, prefix: &str) -> Engine {
+    match kind {
+        BenchEngine::Mariadb => Engine::Mariadb {
+            url: url.into(),
+            prefix: prefix.into(),
+        },
+        BenchEngine::Postgres | BenchEngine::PostgresSchemas => Engine::Postgres {
+            url: url.into(),
+            prefix: prefix.into(),
+            per_schema: kind == BenchEngine::PostgresSchemas,
+        },
+    }
+}
+
+/// The three migrations: (name, up, down) per dialect.
+fn migrations(kind: BenchEngine) -> [(&'static str, &'static str, &'static str); 3] {
+    match kind {
+        BenchEngine::Mariadb => [
+            (
+                "add_column",
+                "ALTER TABLE members ADD COLUMN nickname VARCHAR(100) NULL;\n",
+                "ALTER TABLE members DROP COLUMN IF EXISTS nickname;\n",
+            ),
+            (
+                "index_email",
+                "CREATE INDEX members_email ON members (email);\n",
+                "DROP INDEX IF EXISTS members_email ON members;\n",
+            ),
+            (
+                "fill_nickname",
+                "UPDATE members SET nickname = SUBSTRING_INDEX(name, ' ', 1) WHERE nickname IS NULL;\n",
+                "UPDATE members SET nickname = NULL;\n",
+            ),
+        ],
+        _ => [
+            (
+                "add_column",
+                "ALTER TABLE members ADD COLUMN nickname TEXT;\n",
+                "ALTER TABLE members DROP COLUMN IF EXISTS nickname;\n",
+            ),
+            (
+                "index_email",
+                "CREATE INDEX members_email ON members (email);\n",
+                "DROP INDEX IF EXISTS members_email;\n",
+            ),
+            (
+                "fill_nickname",
+                "UPDATE members SET nickname = split_part(name, ' ', 1) WHERE nickname IS NULL;\n",
+                "UPDATE members SET nickname = NULL;\n",
+            ),
+        ],
+    }
+}
+
+/// The bench patch source: 1.1.0 with the three site migrations, beside nothing else.
+fn write_patch(dir: &Path, kind: BenchEngine) -> anyhow::Result<PathBuf> {
+    let patch = dir.join("patch-1.1.0");
+    let dialect = if kind == BenchEngine::Mariadb {
+        "mysql"
+    } else {
+        "postgres"
+    };
+    for (i, (name, up, down)) in migrations(kind).iter().enumerate() {
+        let m = patch.join(format!("migrations/site/{:04}_{name}", i + 2));
+        std::fs::create_dir_all(&m)?;
+        std::fs::write(m.join("up.sql"), up)?;
+        std::fs::write(m.join("down.sql"), down)?;
+    }
+    // The patch is `target/bench/<name>/patch-1.1.0`: four levels below the workspace.
+    let code = Path::new("../../../../fixtures/demo-platform/code-v1");
+    std::fs::write(
+        patch.join("patch.toml"),
+        format!(
+            "[patch]\nversion = \"1.1.0\"\nfrom = \">=1.0.0, <1.1.0\"\nmode = \"downtime\"\n\
+             title = \"bench: add column, index, data update\"\n\n[code]\nsource = \"{}\"\n\n\
+             [classes.site]\ndialect = \"{dialect}\"\n",
+            code.display()
+        ),
+    )?;
+    Ok(patch)
+}
+
+pub fn run(kind: BenchEngine, sites: usize, idle_sites: usize) -> anyhow::Result<()> {
+    let dir = bench_dir(&format!("migrate-{kind:?}").to_lowercase())?;
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    println!("bench migrate: {kind:?}, {sites} site databases, 3 migrations each, {cores} cores");
+    let server = Server::start(kind)?;
+    let clock = Instant::now();
+    let host = generate_on(
+        &dir.join("host"),
+        sites,
+        &engine_for(kind, &server.url(), "b_"),
+    )?;
+    let generated = clock.elapsed().as_secs_f64();
+    println!(
+        "  generated 1 main + {sites} sites at 1.0.0 in {generated:.1} s ({:.0} databases/s)",
+        sites as f64 / generated.max(0.001)
+    );
+
+    let runtime = static_runtime::build_static_runtime(&workspace_root())?;
+    let patch = write_patch(&dir, kind)?;
+    let built = build_patch::build(&patch, &dir.join("bundles"), Some(&runtime))?;
+    let delivery = dir.join("delivery");
+    std::fs::create_dir_all(&delivery)?;
+    let bundle = bascule::bundle::unpack(&built.path, &delivery)?;
+    let bin = bundle.join("bin/bascule");
+    let bin = bin.to_string_lossy().into_owned();
+    let profile = host.host_profile.to_string_lossy().into_owned();
+
+    let apply = measure(
+        &bin,
+        &[
+            "apply",
+            "--host",
+            &profile,
+            "--no-multiplexer",
+            "--allow-forbidden-day",
+            "--quiet",
+        ],
+        None,
+    )?;
+    let migrate_ms = step_ms(&host.state_dir, "apply", "StepDone")?;
+    let idle = measure(&bin, &["migrate", "--host", &profile, "--quiet"], None)?;
+    let rollback = measure(
+        &bin,
+        &[
+            "rollback",
+            "--host",
+            &profile,
+            "--no-multiplexer",
+            "--quiet",
+        ],
+        None,
+    )?;
+    let undo_ms = step_ms(&host.state_dir, "rollback", "UndoDone")?;
+
+    let peers = Peers::new(&dir, kind, &server, &host, cores)?;
+    let client_loop = peers.client_loop()?;
+    peers.reset()?;
+    let persistent = peers.persistent()?;
+    peers.reset()?;
+    let dbmate = if kind == BenchEngine::Mariadb {
+        let m = peers.dbmate()?;
+        peers.reset()?;
+        Some(m)
+    } else {
+        None
+    };
+
+    let n = sites as f64;
+    let rate = |seconds: f64| n / seconds.max(0.001);
+    println!(
+        "\n  {:<52} {:>8}  {:>8}  {:>9}",
+        "", "wall", "dbs/s", "peak RSS"
+    );
+    let show = |label: &str, m: &Measure| {
+        println!(
+            "  {label:<52} {:>7.2}s  {:>8.0}  {:>7.1}MiB",
+            m.seconds,
+            rate(m.seconds),
+            m.max_rss_kib as f64 / 1024.0
+        )
+    };
+    show("bascule apply (whole run)", &apply);
+    let migrate_s = migrate_ms as f64 / 1000.0;
+    println!(
+        "  {:<52} {:>7.2}s  {:>8.0}",
+        "  of which the migrate step (journal)",
+        migrate_s,
+        rate(migrate_s)
+    );
+    show("bascule rollback (whole run)", &rollback);
+    println!(
+        "  {:<52} {:>7.2}s  {:>8.0}",
+        "  of which the undo of migrate (journal)",
+        undo_ms as f64 / 1000.0,
+        rate(undo_ms as f64 / 1000.0)
+    );
+    show("bascule migrate, nothing to apply", &idle);
+    if let Some(dbmate) = &dbmate {
+        show(&format!("dbmate up per database (xargs -P{cores})"), dbmate);
+    }
+    show(
+        &format!("{} per database (xargs -P{cores})", peers.client_name()),
+        &client_loop,
+    );
+    show(
+        &format!(
+            "{} persistent sessions x{cores} (limit)",
+            peers.client_name()
+        ),
+        &persistent,
+    );
+    println!("\n  ratios (lower is better for Bascule):");
+    let ratio = |a: f64, b: f64| a / b.max(0.001);
+    if let Some(dbmate) = &dbmate {
+        println!(
+            "    dbmate loop / bascule migrate step:        {:>6.1}x",
+            ratio(dbmate.seconds, migrate_s)
+        );
+    }
+    println!(
+        "    client loop / bascule migrate step:        {:>6.2}x",
+        ratio(client_loop.seconds, migrate_s)
+    );
+    println!(
+        "    bascule migrate step / persistent limit:   {:>6.2}x",
+        ratio(migrate_s, persistent.seconds)
+    );
+    println!(
+        "    bascule whole apply / persistent limit:    {:>6.2}x",
+        ratio(apply.seconds, persistent.seconds)
+    );
+    println!(
+        "    rollback undo of migrate / migrate step:   {:>6.2}x",
+        ratio(undo_ms as f64, migrate_ms as f64)
+    );
+
+    if idle_sites > 0 {
+        idle_run(&dir, kind, &server, &runtime, idle_sites)?;
+    }
+    Ok(())
+}
+
+/// `bascule migrate` with the 1.0.0 bundle over `sites` databases already at 1.0.0.
+fn idle_run(
+    dir: &Path,
+    kind: BenchEngine,
+    server: &Server,
+    runtime: &Path,
+    sites: usize,
+) -> anyhow::Result<()> {
+    let clock = Instant::now();
+    let engine = engine_for(kind, &server.url(), "i_");
+    let host = generate_on(&dir.join("idle-host"), sites, &engine)?;
+    println!(
+        "\n  nothing to apply: generated {sites} more sites in {:.1} s",
+        clock.elapsed().as_secs_f64()
+    );
+    let built = build_patch::build(
+        &engine.patch_dir("1.0.0"),
+        &dir.join("bundles-idle"),
+        Some(runtime),
+    )?;
+    let delivery = dir.join("delivery-idle");
+    std::fs::create_dir_all(&delivery)?;
+    let bundle = bascule::bundle::unpack(&built.path, &delivery)?;
+    let bin = bundle.join("bin/bascule");
+    let profile = host.host_profile.to_string_lossy().into_owned();
+    let idle = measure(
+        &bin.to_string_lossy(),
+        &["migrate", "--host", &profile, "--quiet"],
+        None,
+    )?;
+    idle.show(&format!(
+        "bascule migrate over {} databases, nothing to apply",
+        sites + 1
+    ));
+    Ok(())
+}
+
+/// The `ms` of `event` for the migrate step in the journal of the newest run of `kind`.
+fn step_ms(state: &Path, kind: &str, event: &str) -> anyhow::Result<u64> {
+    let runs = state.join("runs");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&runs)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.to_string_lossy().contains(&format!("-{kind}")))
+        .collect();
+    dirs.sort();
+    let journal = dirs
+        .last()
+        .with_context(|| format!("no {kind} run in {}", runs.display()))?
+        .join("journal.jsonl");
+    for line in std::fs::read_to_string(&journal)?.lines() {
+        let value: serde_json::Value = match serde_json::from_str(line) {
+            Ok(v) => v,
+            Err(_) => continue,
+        };
+        let text = value.to_string();
+        if text.contains(&format!("\"{}\"", kebab(event))) && text.contains("\"migrate\"") {
+            if let Some(ms) = find_ms(&value) {
+                return Ok(ms);
+            }
+        }
+    }
+    bail!("{}: no {event} of the migrate step", journal.display())
+}
+
+fn kebab(event: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in event.chars().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            out.push('-');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
+
+fn find_ms(value: &serde_json::Value) -> Option<u64> {
+    match value {
+        serde_json::Value::Object(map) => map
+            .get("ms")
+            .and_then(|v| v.as_u64())
+            .or_else(|| map.values().find_map(find_ms)),
+        _ => None,
+    }
+}
+
+/// The peers' scripts and commands.
+struct Peers {
+    dir: PathBuf,
+    kind: BenchEngine,
+    port: u16,
+    url: String,
+    /// Database names (per-database tenants) or schema names.
+    tenants: Vec<String>,
+    /// The database holding the schemas, when tenants are schemas.
+    schema_db: Option<String>,
+    cores: usize,
+}
+
+impl Peers {
+    fn new(
+        dir: &Path,
+        kind: BenchEngine,
+        server: &Server,
+        host: &ServerHost,
+        cores: usize,
+    ) -> anyhow::Result<Peers> {
+        let tenants: Vec<String> = host
+            .site_targets()
+            .iter()
+            .map(|t| match &t.location {
+                bascule::db::Location::Mysql { database, .. } => database.clone(),
+                bascule::db::Location::Postgres {
+                    schema: Some(s), ..
+                } => s.clone(),
+                bascule::db::Location::Postgres { database, .. } => database.clone(),
+                bascule::db::Location::SqliteFile(p) => p.display().to_string(),
+            })
+            .collect();
+        let peers = Peers {
+            dir: dir.join("peers"),
+            kind,
+            port: server.port(),
+            url: server.url(),
+            tenants,
+            schema_db: host.engine.schema_database(),
+            cores,
+        };
+        std::fs::create_dir_all(&peers.dir)?;
+        let all = migrations(kind);
+        let up: String = all.iter().map(|m| m.1).collect();
+        let down: String = all.iter().rev().map(|m| m.2).collect();
+        std::fs::write(peers.dir.join("up.sql"), up)?;
+        std::fs::write(peers.dir.join("down.sql"), down)?;
+        std::fs::write(
+            peers.dir.join("tenants.txt"),
+            peers.tenants.join("\n") + "\n",
+        )?;
+        Ok(peers)
+    }
+
+    fn client_name(&self) -> &'static str {
+        if self.kind == BenchEngine::Mariadb {
+            "mariadb client"
+        } else {
+            "psql"
+        }
+    }
+
+    /// The client command for tenant `{}` (xargs substitutes it).
+    fn client_for_tenant(&self) -> String {
+        match (self.kind, &self.schema_db) {
+            (BenchEngine::Mariadb, _) => {
+                format!("mariadb -h127.0.0.1 -P{} -uroot {{}}", self.port)
+            }
+            (_, Some(db)) => format!(
+                "PGOPTIONS='-c search_path={{}}' psql -q -v ON_ERROR_STOP=1 {}/{db}",
+                self.url
+            ),
+            (_, None) => format!("psql -q -v ON_ERROR_STOP=1 {}/{{}}", self.url),
+        }
+    }
+
+    fn client_loop(&self) -> anyhow::Result<Measure> {
+        let script = format!(
+            "xargs -P{} -I{{}} sh -c \"{} < {}\" < {}",
+            self.cores,
+            self.client_for_tenant().replace('"', "\\\""),
+            self.dir.join("up.sql").display(),
+            self.dir.join("tenants.txt").display()
+        );
+        measure("sh", &["-c", &script], None)
+    }
+
+    /// One script per core; `file` (up.sql or down.sql) repeated for each of its tenants.
+    fn session_scripts(&self, file: &str) -> anyhow::Result<Vec<PathBuf>> {
+        let body = std::fs::read_to_string(self.dir.join(file))?;
+        let chunk = self.tenants.len().div_ceil(self.cores).max(1);
+        let mut paths = Vec::new();
+        for (i, part) in self.tenants.chunks(chunk).enumerate() {
+            let mut script = String::new();
+            if self.kind != BenchEngine::Mariadb {
+                script.push_str("\\set ON_ERROR_STOP 1\n");
+            }
+            for tenant in part {
+                match (self.kind, &self.schema_db) {
+                    (BenchEngine::Mariadb, _) => script.push_str(&format!("USE `{tenant}`;\n")),
+                    (_, Some(_)) => script.push_str(&format!("SET search_path TO {tenant};\n")),
+                    (_, None) => script.push_str(&format!("\\c {tenant}\n")),
+                }
+                script.push_str(&body);
+            }
+            let path = self.dir.join(format!("{file}.session{i}"));
+            std::fs::write(&path, script)?;
+            paths.push(path);
+        }
+        Ok(paths)
+    }
+
+    fn sessions_command(&self, file: &str) -> anyhow::Result<String> {
+        let client = match (self.kind, &self.schema_db) {
+            (BenchEngine::Mariadb, _) => format!("mariadb -h127.0.0.1 -P{} -uroot", self.port),
+            (_, Some(db)) => format!("psql -q {}/{db}", self.url),
+            (_, None) => format!("psql -q {}/postgres", self.url),
+        };
+        let parts: Vec<String> = self
+            .session_scripts(file)?
+            .iter()
+            .map(|p| format!("{client} < {} &", p.display()))
+            .collect();
+        Ok(format!("{} wait", parts.join(" ")))
+    }
+
+    fn persistent(&self) -> anyhow::Result<Measure> {
+        measure("sh", &["-c", &self.sessions_command("up.sql")?], None)
+    }
+
+    /// Back to 1.0.0 after a peer (unmeasured): the downs, and dbmate's own table.
+    fn reset(&self) -> anyhow::Result<()> {
+        let mut command = self.sessions_command("down.sql")?;
+        if self.kind == BenchEngine::Mariadb {
+            let drops: String = self
+                .tenants
+                .iter()
+                .map(|t| format!("DROP TABLE IF EXISTS `{t}`.schema_migrations;\n"))
+                .collect();
+            let path = self.dir.join("drop-dbmate.sql");
+            std::fs::write(&path, drops)?;
+            command = format!(
+                "{command}; mariadb -h127.0.0.1 -P{} -uroot < {}",
+                self.port,
+                path.display()
+            );
+        }
+        measure("sh", &["-c", &command], None).map(|_| ())
+    }
+
+    fn dbmate(&self) -> anyhow::Result<Measure> {
+        if which("dbmate").is_none() {
+            bail!("dbmate not found: run `bash scripts/setup.sh` (it installs it with npm)");
+        }
+        let migrations = self.dir.join("dbmate");
+        std::fs::create_dir_all(&migrations)?;
+        for (i, (name, up, down)) in migrations_for_dbmate(self.kind).iter().enumerate() {
+            std::fs::write(
+                migrations.join(format!("2024010100000{}_{name}.sql", i + 2)),
+                format!("-- migrate:up\n{up}\n-- migrate:down\n{down}"),
+            )?;
+        }
+        let script = format!(
+            "xargs -P{} -I{{}} dbmate --no-dump-schema --migrations-dir {} --url mysql://root@127.0.0.1:{}/{{}} up < {} > /dev/null",
+            self.cores,
+            migrations.display(),
+            self.port,
+            self.dir.join("tenants.txt").display()
+        );
+        measure("sh", &["-c", &script], None)
+    }
+}
+
+fn migrations_for_dbmate(kind: BenchEngine) -> [(&'static str, &'static str, &'static str); 3] {
+    migrations(kind)
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+}
