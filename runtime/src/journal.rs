@@ -43,6 +43,8 @@ pub enum RunKind {
     Apply,
     /// The undo of a committed apply; its journal names the run it undoes.
     Rollback,
+    /// `bascule migrate`: the database part of an apply only, under database-side locks.
+    Migrate,
 }
 
 /// A database's state before the migrate step touched it: what its undo goes back to.

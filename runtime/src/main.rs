@@ -69,6 +69,44 @@ enum Command {
     /// Reads the journal of the run that still holds the host lock and undoes every action
     /// it records, in reverse. Safe to run more than once.
     Recover(RunArgs),
+    /// Run only the bundle's migrations, once, even when started on several hosts at once.
+    ///
+    /// For rolling deploys: a deploy system runs `bascule migrate` as a task before the first
+    /// instance of the new release starts, while the old release still serves. The patch's
+    /// migrations must then be the kind the old code tolerates (add a nullable column, a new
+    /// table, a backfill: the first phase of a multi-phase change), which `cargo xtask lint`
+    /// checks for `mode = "online"` patches.
+    ///
+    /// What it does, in order:
+    ///
+    ///   1. discovers every database of every class the patch migrates (host profile
+    ///      [databases.*]);
+    ///   2. takes a lock on each of them ON THE DATABASE SERVER: MariaDB/MySQL
+    ///      GET_LOCK('bascule:<database>'), PostgreSQL pg_advisory_lock (one session per
+    ///      server), in a fixed order, waiting at most --lock-timeout;
+    ///   3. guard (the host lock; --no-multiplexer is implied: a deploy task has no terminal),
+    ///      migrate (survey, then every pending migration), post-checks;
+    ///   4. releases the locks.
+    ///
+    /// Started at once on several hosts, one run migrates; the others wait for its locks,
+    /// then find every database at the bundle's version and succeed with nothing to do. The
+    /// locks belong to server sessions: a run that dies releases them with its connections,
+    /// so no lock is ever left behind to clear by hand.
+    ///
+    /// On any failure the migrations of this run are undone on every database, in parallel,
+    /// exactly as `apply` does, and the exit status is 1. A run killed half-way keeps the host
+    /// lock of the host it ran on: run `bascule recover` there. Neither the code (`current`)
+    /// nor the recorded platform version is touched: the deploy system installs the code.
+    ///
+    /// Exit status: 0 every database is at the bundle's version (possibly nothing to do); 1 the
+    /// run failed and its migrations were undone, or a lock was not granted in time (nothing
+    /// was done); 2 refused before starting; 3 the undo is incomplete: run `bascule recover`.
+    ///
+    /// Example (deploy task, once per release, on any number of hosts):
+    ///
+    ///     bascule-2.4.0/bin/bascule migrate --host /etc/bascule/host.toml --lock-timeout 900
+    #[command(verbatim_doc_comment)]
+    Migrate(MigrateArgs),
     /// Let the run waiting at the acceptance gate go on (from another terminal).
     ///
     /// Finds the run holding the host lock; it must be waiting at its `acceptance` step.
@@ -121,6 +159,21 @@ struct RunArgs {
 }
 
 #[derive(Args)]
+struct MigrateArgs {
+    #[command(flatten)]
+    host: HostArgs,
+    /// Seconds to wait for the migration locks another run holds before giving up (nothing done)
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    lock_timeout: u64,
+    /// Run on a day the patch's policy forbids, when the release team has agreed
+    #[arg(long)]
+    allow_forbidden_day: bool,
+    /// Print only the outcome, not each step
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Args)]
 struct ApplyArgs {
     #[command(flatten)]
     run: RunArgs,
@@ -149,6 +202,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Rollback(args) => finish(run::rollback(&setup(&args, false)?)?),
         Command::Recover(args) => finish(run::recover(&setup(&args, false)?)?),
+        Command::Migrate(args) => migrate(args),
         Command::Accept(args) => decide(args, Decision::Accept),
         Command::Abort(args) => decide(args, Decision::Abort),
     }
@@ -226,6 +280,18 @@ fn setup(args: &RunArgs, allow_forbidden_day: bool) -> anyhow::Result<Setup> {
         manifest,
         options,
     })
+}
+
+fn migrate(args: MigrateArgs) -> anyhow::Result<ExitCode> {
+    let run_args = RunArgs {
+        host: args.host,
+        // A deploy system's task runs without a terminal, let alone tmux.
+        no_multiplexer: true,
+        quiet: args.quiet,
+    };
+    let setup = setup(&run_args, args.allow_forbidden_day)?;
+    let timeout = std::time::Duration::from_secs(args.lock_timeout);
+    finish(run::migrate(&setup, timeout)?)
 }
 
 /// The bundle this binary was unpacked with: `<bundle>/bin/bascule`.

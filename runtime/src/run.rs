@@ -12,6 +12,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::bundle::Manifest;
+use crate::db::lock::DbLocks;
 use crate::engine::{self, Context, Options, Outcome, Step, StepError};
 use crate::host::HostProfile;
 use crate::journal::{now, Event, Intent, Journal, RunHistory, RunKind, JOURNAL_FILE};
@@ -57,6 +58,7 @@ impl RunFiles {
         let kind_name = match kind {
             RunKind::Apply => "apply",
             RunKind::Rollback => "rollback",
+            RunKind::Migrate => "migrate",
         };
         let base = format!("{stamp}-{}-{kind_name}", setup.patch.version());
         let (id, dir) = unique_dir(&runs, &base)?;
@@ -142,6 +144,9 @@ pub fn describe_outcome(kind: RunKind, outcome: &Outcome) -> String {
         (RunKind::Apply, Outcome::Committed) => {
             "SUCCESS: every step succeeded; the run is committed.".into()
         }
+        (RunKind::Migrate, Outcome::Committed) => {
+            "SUCCESS: every database is at the bundle's version; the run is committed.".into()
+        }
         (RunKind::Rollback, Outcome::Committed) => {
             "ROLLED BACK: every step of the last apply was undone; the host is back where it was before it.".into()
         }
@@ -164,6 +169,66 @@ pub fn apply(setup: &Setup) -> Result<RunReport, StepError> {
     let mut cx = files.context(setup, &setup.options);
     let outcome = engine::run(&apply_steps(), &mut cx)?;
     Ok(files.report(outcome))
+}
+
+/// `bascule migrate`: only the database part of `apply` (guard, migrate, post-checks), under a
+/// lock on every database it may migrate, held on the database servers themselves.
+///
+/// Several hosts may start it at once (a deploy system's pre-deploy task): the first to get the
+/// locks migrates, the others wait for them, then survey, find nothing left to do and succeed.
+/// The locks are taken before the survey, so what a run surveys cannot change under it; they
+/// are session locks, released by the servers even if this process is killed (see
+/// [`crate::db::lock`]). The host lock is taken too, so a run killed here is finished by
+/// `bascule recover` on this host like any other.
+pub fn migrate(setup: &Setup, lock_timeout: std::time::Duration) -> Result<RunReport, StepError> {
+    let files = RunFiles::create(setup, RunKind::Migrate, None)?;
+    let cx = files.context(setup, &setup.options);
+    let targets = migrated_targets(setup)?;
+    cx.say(format_args!(
+        "migration locks: {} database(s), waiting at most {} s",
+        targets.len(),
+        lock_timeout.as_secs()
+    ));
+    let locks = match DbLocks::acquire(&targets, lock_timeout, &|message| cx.say(message)) {
+        Ok(locks) => locks,
+        Err(error) => {
+            return Ok(files.report(Outcome::RolledBack {
+                step: "migration locks".into(),
+                error: error.into(),
+            }))
+        }
+    };
+    cx.say(format_args!(
+        "migration locks held ({} server session(s))",
+        locks.sessions()
+    ));
+    let mut cx = cx;
+    let outcome = engine::run(&migrate_steps(), &mut cx)?;
+    if let Err(e) = locks.release() {
+        // The server releases them anyway when the session closes, right after this.
+        cx.say(format_args!("releasing the migration locks: {e}"));
+    }
+    Ok(files.report(outcome))
+}
+
+/// The steps of `bascule migrate`: the database part of [`apply_steps`], with its guard.
+pub fn migrate_steps() -> Vec<Box<dyn Step>> {
+    let keep = ["guard", "migrate", "post-checks"];
+    apply_steps()
+        .into_iter()
+        .filter(|step| keep.contains(&step.name()))
+        .collect()
+}
+
+/// Every database of every class the patch has migrations for.
+fn migrated_targets(setup: &Setup) -> Result<Vec<crate::db::DbTarget>, StepError> {
+    let mut targets = Vec::new();
+    for (class, migrations) in &setup.patch.migrations.classes {
+        if !migrations.migrations.is_empty() {
+            targets.extend(setup.host.discover(class)?);
+        }
+    }
+    Ok(targets)
 }
 
 /// `bascule rollback`: undo the last committed apply, which must have been made by this bundle.

@@ -21,6 +21,7 @@ fn help_reads_like_a_manual() {
     insta::assert_snapshot!("bascule_help", help(&["--help"]));
     insta::assert_snapshot!("bascule_apply_help", help(&["apply", "--help"]));
     insta::assert_snapshot!("bascule_verify_help", help(&["verify", "--help"]));
+    insta::assert_snapshot!("bascule_migrate_help", help(&["migrate", "--help"]));
 }
 
 #[test]
