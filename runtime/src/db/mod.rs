@@ -234,6 +234,29 @@ pub struct VersionState {
 }
 
 impl VersionState {
+    /// The state of a database whose version table holds `rows`: (id, name, checksum, state).
+    pub fn from_rows(
+        db: &str,
+        rows: Vec<(u32, String, String, String)>,
+    ) -> Result<VersionState, DbError> {
+        let applied = rows
+            .into_iter()
+            .map(|(id, name, checksum, state)| {
+                Ok(AppliedMigration {
+                    id,
+                    name,
+                    checksum,
+                    state: RowState::parse(db, &state)?,
+                })
+            })
+            .collect::<Result<_, DbError>>()?;
+        Ok(VersionState {
+            table_exists: true,
+            applied,
+            adopted: None,
+        })
+    }
+
     /// The highest migration that is fully applied (a baseline counts; an `applying` row does
     /// not); without a version table, the adopted counter, else 0.
     pub fn version(&self) -> u32 {

@@ -229,20 +229,7 @@ impl Connection for MysqlConnection {
                 "SELECT id, name, checksum, state FROM `{VERSION_TABLE}` ORDER BY id"
             ))
             .map_err(|e| self.err(e))?;
-        let mut applied = Vec::with_capacity(rows.len());
-        for (id, name, checksum, state) in rows {
-            applied.push(AppliedMigration {
-                id,
-                name,
-                checksum,
-                state: RowState::parse(&self.name, &state)?,
-            });
-        }
-        Ok(VersionState {
-            table_exists: true,
-            applied,
-            adopted: None,
-        })
+        VersionState::from_rows(&self.name, rows)
     }
 
     fn apply_up(

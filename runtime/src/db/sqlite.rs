@@ -11,8 +11,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Batch, OpenFlags, TransactionBehavior};
 
 use super::{
-    backend_error, finish_dump, one_line, Adopt, AppliedMigration, Connection, DbError, RowState,
-    VersionState, VERSION_TABLE,
+    backend_error, finish_dump, one_line, Adopt, Connection, DbError, VersionState, VERSION_TABLE,
 };
 
 /// The version table. `state` is `applied` for every migration (a transaction makes each one
@@ -154,20 +153,7 @@ impl Connection for SqliteConnection {
             })
             .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
             .map_err(|e| self.err(e))?;
-        let mut applied = Vec::with_capacity(rows.len());
-        for (id, name, checksum, state) in rows {
-            applied.push(AppliedMigration {
-                id,
-                name,
-                checksum,
-                state: RowState::parse(&self.name, &state)?,
-            });
-        }
-        Ok(VersionState {
-            table_exists: true,
-            applied,
-            adopted: None,
-        })
+        VersionState::from_rows(&self.name, rows)
     }
 
     fn apply_up(
@@ -456,6 +442,7 @@ pub fn text_of(value: ValueRef<'_>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::RowState;
 
     fn migration(id: u32, up: &str, down: &str) -> Migration {
         Migration {
