@@ -8,8 +8,10 @@
 //! Bascule runs each PostgreSQL migration in one transaction with its version row, and PostgreSQL
 //! refuses these statements inside a transaction block: such a migration fails on every host. A
 //! migration whose `up.sql` carries `-- bascule:no-transaction` (anywhere, usually on its first
-//! line) is run without the transaction, statement by statement, the version row written after
-//! the last one. Nothing is all-or-nothing there any more, so the concurrent statement must be
+//! line) is run without the transaction, statement by statement, between a version row written
+//! `applying` before the first one and `applied` after the last (a database left `applying` is
+//! undone by the migration's down). Nothing is all-or-nothing there any more, so the concurrent
+//! statement must be
 //! alone in its migration (`SET` statements, e.g. `lock_timeout`, may go with it): a failure then
 //! leaves at worst an INVALID index, which the recipe drops and rebuilds.
 //! An error in every mode: the statement cannot succeed otherwise.
