@@ -11,9 +11,8 @@
 //! line) is run without the transaction, statement by statement, between a version row written
 //! `applying` before the first one and `applied` after the last (a database left `applying` is
 //! undone by the migration's down). Nothing is all-or-nothing there any more, so the concurrent
-//! statement must be
-//! alone in its migration (`SET` statements, e.g. `lock_timeout`, may go with it): a failure then
-//! leaves at worst an INVALID index, which the recipe drops and rebuilds.
+//! statement must be alone in its migration (`SET` statements, e.g. `lock_timeout`, may go with
+//! it): a failure then leaves at worst an INVALID index, which the recipe drops and rebuilds.
 //! An error in every mode: the statement cannot succeed otherwise.
 
 use sqlparser::ast::Statement;
