@@ -8,13 +8,15 @@
 //!
 //! - `bascule apply` of that patch: the whole run, and its migrate step alone (from the journal);
 //!   then `bascule rollback` of all databases;
-//! - MariaDB only: `dbmate up`, one invocation per database (`xargs -P<cores>`), as its users
+//! - MariaDB only: `dbmate up`, one invocation per database (`xargs -P<workers>`), as its users
 //!   script a multi-tenant fleet;
 //! - the command-line client (`mariadb` / `psql`), one invocation per database running the same
-//!   three files (`xargs -P<cores>`): the same SQL work with none of the safety;
-//! - the limit: the same statements through one persistent client session per core (one
+//!   three files (`xargs -P<workers>`): the same SQL work with none of the safety;
+//! - the limit: the same statements through one persistent client session per worker (one
 //!   concatenated script each, `USE db;` / `\c db` / `SET search_path` between databases) —
 //!   about the server's own time.
+//!
+//! Every peer runs with as many processes or sessions as Bascule has workers per server.
 //!
 //! Then a run with nothing to apply: `bascule migrate` over `--idle-sites` databases already at
 //! the bundle's version (the survey alone).
@@ -166,6 +168,11 @@ pub fn run(kind: BenchEngine, sites: usize, idle_sites: usize) -> anyhow::Result
         sites as f64 / generated.max(0.001)
     );
 
+    // The peers run with as many processes or sessions as Bascule has workers on the server,
+    // so the comparison is of the work, not of the parallelism.
+    let parallel = bascule::host::HostProfile::load(&host.host_profile)?.workers("site");
+    println!("  parallelism: {parallel} (Bascule's workers per server, and every peer's)");
+
     let runtime = static_runtime::build_static_runtime(&workspace_root())?;
     let patch = write_patch(&dir, kind)?;
     let built = build_patch::build(&patch, &dir.join("bundles"), Some(&runtime))?;
@@ -203,7 +210,7 @@ pub fn run(kind: BenchEngine, sites: usize, idle_sites: usize) -> anyhow::Result
     )?;
     let undo_ms = step_ms(&host.state_dir, "rollback", "UndoDone")?;
 
-    let peers = Peers::new(&dir, kind, &server, &host, cores)?;
+    let peers = Peers::new(&dir, kind, &server, &host, parallel)?;
     let client_loop = peers.client_loop()?;
     peers.reset()?;
     let persistent = peers.persistent()?;
@@ -247,15 +254,18 @@ pub fn run(kind: BenchEngine, sites: usize, idle_sites: usize) -> anyhow::Result
     );
     show("bascule migrate, nothing to apply", &idle);
     if let Some(dbmate) = &dbmate {
-        show(&format!("dbmate up per database (xargs -P{cores})"), dbmate);
+        show(
+            &format!("dbmate up per database (xargs -P{parallel})"),
+            dbmate,
+        );
     }
     show(
-        &format!("{} per database (xargs -P{cores})", peers.client_name()),
+        &format!("{} per database (xargs -P{parallel})", peers.client_name()),
         &client_loop,
     );
     show(
         &format!(
-            "{} persistent sessions x{cores} (limit)",
+            "{} persistent sessions x{parallel} (limit)",
             peers.client_name()
         ),
         &persistent,
