@@ -133,10 +133,12 @@ fn steps(out: &mut String) {
         out,
         "\nSteps (any failure undoes every step before it, in reverse)"
     );
-    for (index, step) in apply_steps().iter().enumerate() {
+    let steps = apply_steps();
+    let width = steps.iter().map(|s| s.name().len()).max().unwrap_or(0);
+    for (index, step) in steps.iter().enumerate() {
         let _ = writeln!(
             out,
-            "  {:>2}. {:<13} {}",
+            "  {:>2}. {:<width$}  {}",
             index + 1,
             step.name(),
             step.summary()
