@@ -379,6 +379,39 @@ pub(crate) fn counter(db: &str, adopt: &Adopt, value: Option<u64>) -> Result<Opt
 }
 
 /// A statement on one line, for the run log.
+/// Runs every statement of `sql` in order with `execute`, each committed on its own (no
+/// transaction), logging `statement k/n`; a failure says how many had already committed, which
+/// is what the `applying` row and the idempotent down of the undo rely on.
+pub(crate) fn run_statements_one_by_one(
+    db: &str,
+    label: &str,
+    sql: &str,
+    dialect: crate::patch::Dialect,
+    log: &RunLog,
+    mut execute: impl FnMut(&str) -> Result<(), String>,
+) -> Result<(), DbError> {
+    let statements = crate::sql::split_statements(sql, dialect);
+    let total = statements.len();
+    for (done, statement) in statements.iter().enumerate() {
+        log.line(format_args!(
+            "{db}: {label}: statement {}/{total}: {}",
+            done + 1,
+            one_line(&statement.text)
+        ));
+        if let Err(error) = execute(&statement.text) {
+            return Err(DbError::PartlyApplied {
+                db: db.to_string(),
+                migration: label.to_string(),
+                done,
+                total,
+                statement: statement.text.clone(),
+                error,
+            });
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn one_line(sql: &str) -> String {
     sql.split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -35,6 +35,7 @@ use std::time::Duration;
 use mysql::prelude::Queryable as _;
 use mysql::{Opts, OptsBuilder, Value};
 
+use super::run_statements_one_by_one;
 use super::{
     backend_error, finish_dump, one_line, Adopt, AppliedMigration, Connection, DbError, DbTarget,
     Location, RowState, VersionState, VERSION_TABLE,
@@ -42,7 +43,6 @@ use super::{
 use crate::migration::Migration;
 use crate::patch::Dialect;
 use crate::runlog::RunLog;
-use crate::sql::split_statements;
 
 pub struct MysqlConnection {
     name: String,
@@ -147,27 +147,10 @@ impl MysqlConnection {
 
     /// Runs every statement of `sql` in order; a failure says how many had already committed.
     fn run_statements(&mut self, label: &str, sql: &str, log: &RunLog) -> Result<(), DbError> {
-        let statements = split_statements(sql, Dialect::Mysql);
-        let total = statements.len();
-        for (done, statement) in statements.iter().enumerate() {
-            log.line(format_args!(
-                "{}: {label}: statement {}/{total}: {}",
-                self.name,
-                done + 1,
-                one_line(&statement.text)
-            ));
-            if let Err(e) = self.conn.query_drop(&statement.text) {
-                return Err(DbError::PartlyApplied {
-                    db: self.name.clone(),
-                    migration: label.to_string(),
-                    done,
-                    total,
-                    statement: statement.text.clone(),
-                    error: e.to_string(),
-                });
-            }
-        }
-        Ok(())
+        let name = self.name.clone();
+        run_statements_one_by_one(&name, label, sql, Dialect::Mysql, log, |text| {
+            self.conn.query_drop(text).map_err(|e| e.to_string())
+        })
     }
 }
 

@@ -34,6 +34,7 @@ use std::time::Duration;
 
 use postgres::{Client, Config, NoTls, SimpleQueryMessage};
 
+use super::run_statements_one_by_one;
 use super::{
     backend_error, finish_dump, one_line, Adopt, AppliedMigration, Connection, DbError, DbTarget,
     Location, RowState, VersionState, VERSION_TABLE,
@@ -215,27 +216,10 @@ impl PostgresConnection {
         sql: &str,
         log: &RunLog,
     ) -> Result<(), DbError> {
-        let statements = split_statements(sql, Dialect::Postgres);
-        let total = statements.len();
-        for (done, statement) in statements.iter().enumerate() {
-            log.line(format_args!(
-                "{}: {label}: statement {}/{total}: {}",
-                self.name,
-                done + 1,
-                one_line(&statement.text)
-            ));
-            if let Err(e) = self.client.batch_execute(&statement.text) {
-                return Err(DbError::PartlyApplied {
-                    db: self.name.clone(),
-                    migration: label.to_string(),
-                    done,
-                    total,
-                    statement: statement.text.clone(),
-                    error: error_text(&e),
-                });
-            }
-        }
-        Ok(())
+        let name = self.name.clone();
+        run_statements_one_by_one(&name, label, sql, Dialect::Postgres, log, |text| {
+            self.client.batch_execute(text).map_err(|e| error_text(&e))
+        })
     }
 
     fn has_table(&mut self, table: &str) -> Result<bool, DbError> {
