@@ -291,6 +291,26 @@ pub trait Connection: Send {
     /// Runs `down.sql` and forgets the migration, all or nothing.
     fn apply_down(&mut self, migration: &Migration, log: &RunLog) -> Result<(), DbError>;
 
+    /// Runs the up scripts of `migrations` in order, each recorded as it completes: what the
+    /// migrate step does to one database. A backend may override it to write fewer version
+    /// rows (MariaDB/MySQL chains one migration's `applied` with the next one's `applying`).
+    fn apply_ups(
+        &mut self,
+        migrations: &[&Migration],
+        patch: &str,
+        log: &RunLog,
+    ) -> Result<(), DbError> {
+        migrations
+            .iter()
+            .try_for_each(|m| self.apply_up(m, patch, log))
+    }
+
+    /// Runs the down scripts of `migrations` in the order given (newest first), each forgotten
+    /// as it completes: what the undo does to one database.
+    fn apply_downs(&mut self, migrations: &[&Migration], log: &RunLog) -> Result<(), DbError> {
+        migrations.iter().try_for_each(|m| self.apply_down(m, log))
+    }
+
     /// Removes the version table: the undo of its creation by the first migration.
     fn drop_version_table(&mut self, log: &RunLog) -> Result<(), DbError>;
 

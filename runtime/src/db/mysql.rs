@@ -177,15 +177,56 @@ fn text(value: &Option<String>) -> &str {
     value.as_deref().unwrap_or("NULL")
 }
 
+/// MariaDB/MySQL's "table doesn't exist" (`ER_NO_SUCH_TABLE`).
+const NO_SUCH_TABLE: u16 = 1146;
+
+fn is_missing_table(e: &mysql::Error) -> bool {
+    matches!(e, mysql::Error::MySqlError(e) if e.code == NO_SUCH_TABLE)
+}
+
+/// The version row of `migration` at `state`, as a `VALUES` tuple.
+fn row_values(migration: &Migration, patch: &str, state: RowState) -> String {
+    format!(
+        "({}, {}, {}, {}, DATE_FORMAT(UTC_TIMESTAMP(), '%Y-%m-%dT%H:%i:%sZ'), {})",
+        migration.id,
+        quote_literal(&migration.name),
+        quote_literal(&migration.checksum),
+        quote_literal(patch),
+        quote_literal(state.as_str())
+    )
+}
+
 impl MysqlConnection {
-    /// Sets the state of version row `id` (no row: nothing to do).
-    fn set_state(&mut self, id: u32, state: RowState) -> Result<(), DbError> {
-        self.conn
-            .query_drop(format!(
-                "UPDATE `{VERSION_TABLE}` SET state = {} WHERE id = {id}",
-                quote_literal(state.as_str())
-            ))
-            .map_err(|e| self.err(e))
+    /// Writes version rows: inserted, or only their state changed where they exist — one
+    /// statement, so `applied` for one migration and `applying` for the next commit together.
+    /// The first write to a database without a version table creates it.
+    fn write_rows(&mut self, rows: &[(&Migration, RowState)], patch: &str) -> Result<(), DbError> {
+        let values: Vec<String> = rows
+            .iter()
+            .map(|(m, state)| row_values(m, patch, *state))
+            .collect();
+        let sql = format!(
+            "INSERT INTO `{VERSION_TABLE}` (id, name, checksum, patch, applied_at, state) VALUES {}
+             ON DUPLICATE KEY UPDATE state = VALUES(state)",
+            values.join(", ")
+        );
+        match self.conn.query_drop(&sql) {
+            Err(e) if is_missing_table(&e) => {
+                self.conn
+                    .query_drop(CREATE_VERSION_TABLE)
+                    .map_err(|e| self.err(e))?;
+                self.conn.query_drop(&sql).map_err(|e| self.err(e))
+            }
+            other => other.map_err(|e| self.err(e)),
+        }
+    }
+
+    /// Runs `sql` on the version table; a database without one has nothing to change.
+    fn on_version_rows(&mut self, sql: String) -> Result<(), DbError> {
+        match self.conn.query_drop(sql) {
+            Err(e) if is_missing_table(&e) => Ok(()),
+            other => other.map_err(|e| self.err(e)),
+        }
     }
 
     fn table_exists(&mut self, table: &str) -> Result<bool, DbError> {
@@ -203,15 +244,12 @@ impl MysqlConnection {
 
 impl Connection for MysqlConnection {
     fn version_state(&mut self) -> Result<VersionState, DbError> {
-        if !self.table_exists(VERSION_TABLE)? {
-            return Ok(VersionState::default());
-        }
-        let rows: Vec<(u32, String, String, String)> = self
-            .conn
-            .query(format!(
-                "SELECT id, name, checksum, state FROM `{VERSION_TABLE}` ORDER BY id"
-            ))
-            .map_err(|e| self.err(e))?;
+        let rows: Vec<(u32, String, String, String)> = match self.conn.query(format!(
+            "SELECT id, name, checksum, state FROM `{VERSION_TABLE}` ORDER BY id"
+        )) {
+            Err(e) if is_missing_table(&e) => return Ok(VersionState::default()),
+            other => other.map_err(|e| self.err(e))?,
+        };
         VersionState::from_rows(&self.name, rows)
     }
 
@@ -221,45 +259,68 @@ impl Connection for MysqlConnection {
         patch: &str,
         log: &RunLog,
     ) -> Result<(), DbError> {
-        self.conn
-            .query_drop(CREATE_VERSION_TABLE)
-            .map_err(|e| self.err(e))?;
-        let label = format!("{} up", migration.label());
-        log.line(format_args!(
-            "{}: {label}: version row `applying`",
-            self.name
-        ));
-        self.conn
-            .query_drop(insert_row(
-                migration.id,
-                &migration.name,
-                &migration.checksum,
-                patch,
-                RowState::Applying,
-            ))
-            .map_err(|e| self.err(e))?;
-        self.run_statements(&label, &migration.up, log)?;
-        self.set_state(migration.id, RowState::Applied)?;
-        log.line(format_args!(
-            "{}: {label}: version row `applied`",
-            self.name
-        ));
-        Ok(())
+        self.apply_ups(&[migration], patch, log)
     }
 
     fn apply_down(&mut self, migration: &Migration, log: &RunLog) -> Result<(), DbError> {
-        let label = format!("{} down", migration.label());
-        if self.table_exists(VERSION_TABLE)? {
-            self.set_state(migration.id, RowState::Applying)?;
+        self.apply_downs(&[migration], log)
+    }
+
+    /// Each migration's statements run between its row's `applying` and `applied`; the
+    /// `applied` of one and the `applying` of the next are one statement.
+    fn apply_ups(
+        &mut self,
+        migrations: &[&Migration],
+        patch: &str,
+        log: &RunLog,
+    ) -> Result<(), DbError> {
+        let Some(first) = migrations.first() else {
+            return Ok(());
+        };
+        self.write_rows(&[(first, RowState::Applying)], patch)?;
+        for (i, migration) in migrations.iter().enumerate() {
+            let label = format!("{} up", migration.label());
+            log.line(format_args!(
+                "{}: {label}: version row `applying`",
+                self.name
+            ));
+            self.run_statements(&label, &migration.up, log)?;
+            let mut rows = vec![(*migration, RowState::Applied)];
+            rows.extend(
+                migrations
+                    .get(i + 1)
+                    .map(|next| (*next, RowState::Applying)),
+            );
+            self.write_rows(&rows, patch)?;
+            log.line(format_args!(
+                "{}: {label}: version row `applied`",
+                self.name
+            ));
         }
-        self.run_statements(&label, &migration.down, log)?;
-        self.conn
-            .query_drop(format!(
+        Ok(())
+    }
+
+    /// Every row is marked `applying` first (one statement), then each down runs and its row
+    /// is deleted.
+    fn apply_downs(&mut self, migrations: &[&Migration], log: &RunLog) -> Result<(), DbError> {
+        if migrations.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<String> = migrations.iter().map(|m| m.id.to_string()).collect();
+        self.on_version_rows(format!(
+            "UPDATE `{VERSION_TABLE}` SET state = {} WHERE id IN ({})",
+            quote_literal(RowState::Applying.as_str()),
+            ids.join(", ")
+        ))?;
+        for migration in migrations {
+            let label = format!("{} down", migration.label());
+            self.run_statements(&label, &migration.down, log)?;
+            self.on_version_rows(format!(
                 "DELETE FROM `{VERSION_TABLE}` WHERE id = {}",
                 migration.id
-            ))
-            .map_err(|e| self.err(e))?;
-        log.line(format_args!("{}: {label}: version row deleted", self.name));
+            ))?;
+            log.line(format_args!("{}: {label}: version row deleted", self.name));
+        }
         Ok(())
     }
 

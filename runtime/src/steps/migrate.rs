@@ -115,10 +115,7 @@ fn migrate_class(cx: &Context<'_>, class: &ClassSurvey) -> Result<(), StepError>
                 {
                     conn.record_baseline(baseline, adopt, cx.log)?;
                 }
-                for m in &w.pending {
-                    conn.apply_up(m, &version, cx.log)?;
-                }
-                Ok(())
+                conn.apply_ups(&w.pending, &version, cx.log)
             })?;
             progress.tick();
             Ok::<_, DbError>(())
@@ -182,16 +179,19 @@ fn undo_database(
         .filter(|id| *id > start.version)
         .collect();
     above.sort_unstable_by(|a, b| b.cmp(a));
-    for id in above {
-        let migration = migrations.and_then(|c| c.get(id)).ok_or_else(|| DbError::Backend {
-            db: start.target.to_string(),
-            what: format!(
-                "migration {id:04} is applied but is not in this bundle, so its down script is unknown; \
-                 undo it with the bundle that applied it"
-            ),
-        })?;
-        conn.apply_down(migration, cx.log)?;
-    }
+    let downs = above
+        .into_iter()
+        .map(|id| {
+            migrations.and_then(|c| c.get(id)).ok_or_else(|| DbError::Backend {
+                db: start.target.to_string(),
+                what: format!(
+                    "migration {id:04} is applied but is not in this bundle, so its down script is unknown; \
+                     undo it with the bundle that applied it"
+                ),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    conn.apply_downs(&downs, cx.log)?;
     if !start.had_version_table && state.table_exists {
         conn.drop_version_table(cx.log)?;
     }
