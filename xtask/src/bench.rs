@@ -38,6 +38,9 @@ enum What {
         /// Databases of the nothing-to-apply run (0: skip it).
         #[arg(long, default_value_t = 5_000)]
         idle_sites: usize,
+        /// Leave dbmate out (it takes minutes at N = 2,000).
+        #[arg(long)]
+        skip_dbmate: bool,
     },
     /// Time and peak memory of build-patch on a big code tree, against `tar czf`.
     BuildPatch {
@@ -94,7 +97,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             sites,
             engine,
             idle_sites,
-        } => crate::bench_migrate::run(engine, sites, idle_sites),
+            skip_dbmate,
+        } => crate::bench_migrate::run(engine, sites, idle_sites, skip_dbmate),
     }
 }
 

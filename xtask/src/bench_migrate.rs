@@ -21,6 +21,9 @@
 //! Then a run with nothing to apply: `bascule migrate` over `--idle-sites` databases already at
 //! the bundle's version (the survey alone).
 //!
+//! Before each measured command the server is left to finish its background writes
+//! ([`Server::settle`]), so no contender pays for the one before it.
+//!
 //! Every command runs under GNU `time` (wall time, peak RSS of the largest process). Figures are
 //! printed, never asserted.
 
@@ -49,8 +52,10 @@ enum Server {
 impl Server {
     fn start(engine: BenchEngine) -> anyhow::Result<Server> {
         Ok(match engine {
-            BenchEngine::Mariadb => Server::Mariadb(testdb::MariaDb::start()?),
-            _ => Server::Postgres(testdb::PostgresServer::start()?),
+            BenchEngine::Mariadb => {
+                Server::Mariadb(testdb::MariaDb::start_sized(testdb::Size::Fleet)?)
+            }
+            _ => Server::Postgres(testdb::PostgresServer::start_sized(testdb::Size::Fleet)?),
         })
     }
 
@@ -66,6 +71,16 @@ impl Server {
             Server::Mariadb(s) => s.port(),
             Server::Postgres(s) => s.port(),
         }
+    }
+
+    /// Waits for the server's background writes to finish: every contender starts on a quiet
+    /// server, not on the writes the previous one (or the generation) left behind.
+    fn settle(&self) -> anyhow::Result<()> {
+        match self {
+            Server::Mariadb(s) => s.settle()?,
+            Server::Postgres(s) => s.settle()?,
+        }
+        Ok(())
     }
 }
 
@@ -151,7 +166,12 @@ fn write_patch(dir: &Path, kind: BenchEngine) -> anyhow::Result<PathBuf> {
     Ok(patch)
 }
 
-pub fn run(kind: BenchEngine, sites: usize, idle_sites: usize) -> anyhow::Result<()> {
+pub fn run(
+    kind: BenchEngine,
+    sites: usize,
+    idle_sites: usize,
+    skip_dbmate: bool,
+) -> anyhow::Result<()> {
     let dir = bench_dir(&format!("migrate-{kind:?}").to_lowercase())?;
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     println!("bench migrate: {kind:?}, {sites} site databases, 3 migrations each, {cores} cores");
@@ -183,6 +203,7 @@ pub fn run(kind: BenchEngine, sites: usize, idle_sites: usize) -> anyhow::Result
     let bin = bin.to_string_lossy().into_owned();
     let profile = host.host_profile.to_string_lossy().into_owned();
 
+    server.settle()?;
     let apply = measure(
         &bin,
         &[
@@ -197,6 +218,7 @@ pub fn run(kind: BenchEngine, sites: usize, idle_sites: usize) -> anyhow::Result
     )?;
     let migrate_ms = step_ms(&host.state_dir, "apply", "StepDone")?;
     let idle = measure(&bin, &["migrate", "--host", &profile, "--quiet"], None)?;
+    server.settle()?;
     let rollback = measure(
         &bin,
         &[
@@ -211,11 +233,14 @@ pub fn run(kind: BenchEngine, sites: usize, idle_sites: usize) -> anyhow::Result
     let undo_ms = step_ms(&host.state_dir, "rollback", "UndoDone")?;
 
     let peers = Peers::new(&dir, kind, &server, &host, parallel)?;
+    server.settle()?;
     let client_loop = peers.client_loop()?;
     peers.reset()?;
+    server.settle()?;
     let persistent = peers.persistent()?;
     peers.reset()?;
-    let dbmate = if kind == BenchEngine::Mariadb {
+    let dbmate = if kind == BenchEngine::Mariadb && !skip_dbmate {
+        server.settle()?;
         let m = peers.dbmate()?;
         peers.reset()?;
         Some(m)
@@ -326,6 +351,7 @@ fn idle_run(
     let bundle = bascule::bundle::unpack(&built.path, &delivery)?;
     let bin = bundle.join("bin/bascule");
     let profile = host.host_profile.to_string_lossy().into_owned();
+    server.settle()?;
     let idle = measure(
         &bin.to_string_lossy(),
         &["migrate", "--host", &profile, "--quiet"],
