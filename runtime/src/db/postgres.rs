@@ -132,10 +132,12 @@ impl PostgresConnection {
         Ok(this)
     }
 
-    /// Confines the session to `schema`, which must exist.
+    /// Confines the session to `schema`, which must exist (one round trip).
     fn enter_schema(&mut self, schema: &str) -> Result<(), DbError> {
-        self.execute(&format!("SET search_path TO {}", quote_ident(schema)))?;
-        let current = self.text_rows("SELECT current_schema()")?;
+        let current = self.text_rows(&format!(
+            "SET search_path TO {}; SELECT current_schema()",
+            quote_ident(schema)
+        ))?;
         if current
             .first()
             .and_then(|r| r.first())
@@ -167,45 +169,7 @@ impl PostgresConnection {
     /// Rows of a query, every value as PostgreSQL's own text form (`None` for NULL).
     fn text_rows(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, DbError> {
         let messages = self.client.simple_query(sql).map_err(|e| self.err(e))?;
-        Ok(messages
-            .iter()
-            .filter_map(|m| match m {
-                SimpleQueryMessage::Row(row) => Some(
-                    (0..row.len())
-                        .map(|i| row.get(i).map(str::to_string))
-                        .collect(),
-                ),
-                _ => None,
-            })
-            .collect())
-    }
-
-    /// Runs `sql` then `record` (the version row change) in one transaction.
-    fn migrate(
-        &mut self,
-        label: &str,
-        sql: &str,
-        record: &str,
-        log: &RunLog,
-    ) -> Result<(), DbError> {
-        let db = self.name.clone();
-        let mut tx = self
-            .client
-            .transaction()
-            .map_err(|e| backend_error(&db, e))?;
-        for statement in split_statements(sql, Dialect::Postgres) {
-            log.line(format_args!("{db}: {label}: {}", one_line(&statement.text)));
-            tx.batch_execute(&statement.text)
-                .map_err(|e| DbError::Statement {
-                    db: db.clone(),
-                    migration: label.to_string(),
-                    statement: statement.text.clone(),
-                    error: error_text(&e),
-                })?;
-        }
-        tx.batch_execute(record)
-            .map_err(|e| backend_error(&db, e))?;
-        tx.commit().map_err(|e| backend_error(&db, e))
+        Ok(text_rows_of(&messages))
     }
 
     /// Runs `sql` statement by statement, each committed on its own (no transaction); a failure
@@ -222,14 +186,234 @@ impl PostgresConnection {
         })
     }
 
+    /// Whether `table` exists in the current schema: two catalog index lookups (the
+    /// `information_schema` views scan every relation of the database, thousands with
+    /// per-tenant schemas).
     fn has_table(&mut self, table: &str) -> Result<bool, DbError> {
         let rows = self.text_rows(&format!(
-            "SELECT 1 FROM information_schema.tables
-             WHERE table_schema = current_schema() AND table_name = {}",
+            "SELECT 1 FROM pg_catalog.pg_class
+             WHERE relname = {} AND relnamespace =
+                   (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = current_schema())",
             quote_literal(table)
         ))?;
         Ok(!rows.is_empty())
     }
+}
+
+/// Migrations in runs: consecutive transactional ones together, each no-transaction one alone.
+enum Group<'a, 'm> {
+    Chain(&'a [&'m Migration]),
+    Outside(&'m Migration),
+}
+
+fn by_transaction<'a, 'm>(migrations: &'a [&'m Migration]) -> Vec<Group<'a, 'm>> {
+    let mut groups = Vec::new();
+    let mut start = 0;
+    for (i, migration) in migrations.iter().enumerate() {
+        if runs_outside_transaction(migration) {
+            if start < i {
+                groups.push(Group::Chain(&migrations[start..i]));
+            }
+            groups.push(Group::Outside(migration));
+            start = i + 1;
+        }
+    }
+    if start < migrations.len() {
+        groups.push(Group::Chain(&migrations[start..]));
+    }
+    groups
+}
+
+impl PostgresConnection {
+    /// A `-- bascule:no-transaction` up: its row `applying`, its statements one by one, its
+    /// row `applied`.
+    fn up_outside_transaction(
+        &mut self,
+        migration: &Migration,
+        patch: &str,
+        log: &RunLog,
+    ) -> Result<(), DbError> {
+        let label = format!("{} up", migration.label());
+        let (id, name, sum) = (migration.id, &migration.name, &migration.checksum);
+        self.execute(CREATE_VERSION_TABLE)?;
+        log.line(format_args!(
+            "{}: {label}: version row `applying`",
+            self.name
+        ));
+        self.execute(&insert_row(id, name, sum, patch, RowState::Applying))?;
+        self.run_outside_transaction(&label, &migration.up, log)?;
+        self.execute(&format!(
+            "UPDATE {VERSION_TABLE} SET state = 'applied' WHERE id = {id}"
+        ))?;
+        log.line(format_args!(
+            "{}: {label}: version row `applied`",
+            self.name
+        ));
+        Ok(())
+    }
+
+    /// A `-- bascule:no-transaction` down: its row `applying`, its statements one by one, its
+    /// row deleted.
+    fn down_outside_transaction(
+        &mut self,
+        migration: &Migration,
+        log: &RunLog,
+    ) -> Result<(), DbError> {
+        let label = format!("{} down", migration.label());
+        if self.has_table(VERSION_TABLE)? {
+            self.execute(&format!(
+                "UPDATE {VERSION_TABLE} SET state = 'applying' WHERE id = {}",
+                migration.id
+            ))?;
+        }
+        self.run_outside_transaction(&label, &migration.down, log)?;
+        self.execute(&format!(
+            "DELETE FROM {VERSION_TABLE} WHERE id = {}",
+            migration.id
+        ))?;
+        log.line(format_args!("{}: {label}: version row deleted", self.name));
+        Ok(())
+    }
+}
+
+/// One transactional migration (or down) of a chain: its statements, then its version-row change.
+struct Link<'m> {
+    label: String,
+    sql: &'m str,
+    record: String,
+    /// A query that returns a row once this link has committed: how a failure of the request
+    /// carrying this link's `COMMIT` tells which half failed.
+    committed: Option<String>,
+}
+
+impl<'m> Link<'m> {
+    fn up(migration: &'m Migration, patch: &str) -> Link<'m> {
+        Link {
+            label: format!("{} up", migration.label()),
+            sql: &migration.up,
+            record: format!(
+                "{CREATE_VERSION_TABLE};\n{}",
+                insert_row(
+                    migration.id,
+                    &migration.name,
+                    &migration.checksum,
+                    patch,
+                    RowState::Applied
+                )
+            ),
+            committed: Some(format!(
+                "SELECT 1 FROM {VERSION_TABLE} WHERE id = {} AND checksum = {}",
+                migration.id,
+                quote_literal(&migration.checksum)
+            )),
+        }
+    }
+
+    fn down(migration: &'m Migration) -> Link<'m> {
+        Link {
+            label: format!("{} down", migration.label()),
+            sql: &migration.down,
+            record: format!("DELETE FROM {VERSION_TABLE} WHERE id = {}", migration.id),
+            committed: Some(format!(
+                "SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM {VERSION_TABLE} WHERE id = {})",
+                migration.id
+            )),
+        }
+    }
+}
+
+impl PostgresConnection {
+    /// Runs transactional migrations one after another, each in its own transaction, in as few
+    /// round trips as the failure report allows: every statement goes alone (a failure names
+    /// it), `BEGIN` rides with a migration's first statement, and its version row and `COMMIT`
+    /// ride with the next migration's first statement. When such a shared request fails, the
+    /// version table tells which half failed.
+    fn run_chain(&mut self, links: &[Link<'_>], log: &RunLog) -> Result<(), DbError> {
+        // The version row and `COMMIT` of the link before, waiting to ride with the next request.
+        let mut pending: Option<(&Link<'_>, String)> = None;
+        for link in links {
+            let statements = split_statements(link.sql, Dialect::Postgres);
+            if statements.is_empty() {
+                self.send_pending(pending.take())?;
+            }
+            let mut prefix = pending
+                .as_ref()
+                .map_or(String::new(), |(_, tail)| tail.clone());
+            prefix.push_str("BEGIN;\n");
+            for statement in statements {
+                log.line(format_args!(
+                    "{}: {}: {}",
+                    self.name,
+                    link.label,
+                    one_line(&statement.text)
+                ));
+                let request = format!("{prefix}{}", statement.text);
+                if let Err(e) = self.client.batch_execute(&request) {
+                    let previous = pending.take().map(|(previous, _)| previous);
+                    return Err(self.after_failure(previous, &e).unwrap_or_else(|| {
+                        DbError::Statement {
+                            db: self.name.clone(),
+                            migration: link.label.clone(),
+                            statement: statement.text.clone(),
+                            error: error_text(&e),
+                        }
+                    }));
+                }
+                prefix.clear();
+                pending = None;
+            }
+            pending = Some((link, format!("{prefix}{};\nCOMMIT;\n", link.record)));
+        }
+        self.send_pending(pending)
+    }
+
+    /// Sends a link's version row and `COMMIT` on their own.
+    fn send_pending(&mut self, pending: Option<(&Link<'_>, String)>) -> Result<(), DbError> {
+        let Some((link, tail)) = pending else {
+            return Ok(());
+        };
+        self.client.batch_execute(&tail).map_err(|e| {
+            let _ = self.client.batch_execute("ROLLBACK");
+            self.err(format!("{}: recording it: {}", link.label, error_text(&e)))
+        })
+    }
+
+    /// Ends the aborted transaction, and tells whether the failure was the commit of the
+    /// previous link (`Some` error) rather than the statement sent with it (`None`; also when
+    /// the server cannot say, gone with the connection).
+    fn after_failure(
+        &mut self,
+        previous: Option<&Link<'_>>,
+        e: &postgres::Error,
+    ) -> Option<DbError> {
+        // Ending the aborted transaction makes the session usable; if the server is gone this
+        // fails too and changes nothing.
+        let _ = self.client.batch_execute("ROLLBACK");
+        let previous = previous?;
+        let rows = self.text_rows(previous.committed.as_deref()?).ok()?;
+        rows.is_empty().then(|| {
+            self.err(format!(
+                "{}: recording it: {}",
+                previous.label,
+                error_text(e)
+            ))
+        })
+    }
+}
+
+/// The rows of a simple query's answer, every value as text (`None` for NULL).
+fn text_rows_of(messages: &[SimpleQueryMessage]) -> Vec<Vec<Option<String>>> {
+    messages
+        .iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(row) => Some(
+                (0..row.len())
+                    .map(|i| row.get(i).map(str::to_string))
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The server's message (`ERROR: …`) rather than the client's generic "db error".
@@ -269,48 +453,44 @@ impl Connection for PostgresConnection {
         patch: &str,
         log: &RunLog,
     ) -> Result<(), DbError> {
-        let label = format!("{} up", migration.label());
-        let (id, name, sum) = (migration.id, &migration.name, &migration.checksum);
-        if runs_outside_transaction(migration) {
-            self.execute(CREATE_VERSION_TABLE)?;
-            log.line(format_args!(
-                "{}: {label}: version row `applying`",
-                self.name
-            ));
-            self.execute(&insert_row(id, name, sum, patch, RowState::Applying))?;
-            self.run_outside_transaction(&label, &migration.up, log)?;
-            self.execute(&format!(
-                "UPDATE {VERSION_TABLE} SET state = 'applied' WHERE id = {id}"
-            ))?;
-            log.line(format_args!(
-                "{}: {label}: version row `applied`",
-                self.name
-            ));
-            return Ok(());
-        }
-        let record = format!(
-            "{CREATE_VERSION_TABLE}; {}",
-            insert_row(id, name, sum, patch, RowState::Applied)
-        );
-        self.migrate(&label, &migration.up, &record, log)
+        self.apply_ups(&[migration], patch, log)
     }
 
     fn apply_down(&mut self, migration: &Migration, log: &RunLog) -> Result<(), DbError> {
-        let delete = format!("DELETE FROM {VERSION_TABLE} WHERE id = {}", migration.id);
-        let label = format!("{} down", migration.label());
-        if runs_outside_transaction(migration) {
-            if self.has_table(VERSION_TABLE)? {
-                self.execute(&format!(
-                    "UPDATE {VERSION_TABLE} SET state = 'applying' WHERE id = {}",
-                    migration.id
-                ))?;
+        self.apply_downs(&[migration], log)
+    }
+
+    /// Consecutive transactional migrations run as one chain ([`PostgresConnection::run_chain`]);
+    /// a `-- bascule:no-transaction` one runs alone, between chains.
+    fn apply_ups(
+        &mut self,
+        migrations: &[&Migration],
+        patch: &str,
+        log: &RunLog,
+    ) -> Result<(), DbError> {
+        for group in by_transaction(migrations) {
+            match group {
+                Group::Outside(m) => self.up_outside_transaction(m, patch, log)?,
+                Group::Chain(chain) => {
+                    let links: Vec<Link<'_>> = chain.iter().map(|m| Link::up(m, patch)).collect();
+                    self.run_chain(&links, log)?;
+                }
             }
-            self.run_outside_transaction(&label, &migration.down, log)?;
-            self.execute(&delete)?;
-            log.line(format_args!("{}: {label}: version row deleted", self.name));
-            return Ok(());
         }
-        self.migrate(&label, &migration.down, &delete, log)
+        Ok(())
+    }
+
+    fn apply_downs(&mut self, migrations: &[&Migration], log: &RunLog) -> Result<(), DbError> {
+        for group in by_transaction(migrations) {
+            match group {
+                Group::Outside(m) => self.down_outside_transaction(m, log)?,
+                Group::Chain(chain) => {
+                    let links: Vec<Link<'_>> = chain.iter().map(|m| Link::down(m)).collect();
+                    self.run_chain(&links, log)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     fn drop_version_table(&mut self, log: &RunLog) -> Result<(), DbError> {
@@ -401,7 +581,13 @@ impl Connection for PostgresConnection {
     }
 
     fn execute_script(&mut self, sql: &str, log: &RunLog) -> Result<(), DbError> {
-        self.migrate("script", sql, "SELECT 1", log)
+        let script = Link {
+            label: "script".into(),
+            sql,
+            record: "SELECT 1".into(),
+            committed: None,
+        };
+        self.run_chain(&[script], log)
     }
 }
 
@@ -441,24 +627,15 @@ pub fn read_schema_versions(
     database: &str,
     schemas: &[String],
     adopt: Option<&Adopt>,
+    workers: usize,
 ) -> Result<BTreeMap<String, VersionState>, DbError> {
     let server = format!("{}/{database}", super::redact_url(url));
     let mut client = client(&server, url, database)?;
     let mut query = |sql: &str| -> Result<Vec<Vec<Option<String>>>, DbError> {
-        let messages = client
+        client
             .simple_query(sql)
-            .map_err(|e| backend_error(&server, error_text(&e)))?;
-        Ok(messages
-            .iter()
-            .filter_map(|m| match m {
-                SimpleQueryMessage::Row(row) => Some(
-                    (0..row.len())
-                        .map(|i| row.get(i).map(str::to_string))
-                        .collect(),
-                ),
-                _ => None,
-            })
-            .collect())
+            .map_err(|e| backend_error(&server, error_text(&e)))
+            .map(|messages| text_rows_of(&messages))
     };
     let existing: std::collections::BTreeSet<String> = query("SELECT nspname FROM pg_namespace")?
         .into_iter()
@@ -472,7 +649,9 @@ pub fn read_schema_versions(
     let mut tables = vec![quote_literal(VERSION_TABLE)];
     tables.extend(adopt.map(|a| quote_literal(&a.table)));
     let found: Vec<(String, String)> = query(&format!(
-        "SELECT table_schema, table_name FROM information_schema.tables WHERE table_name IN ({})",
+        "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+         WHERE c.relname IN ({}) AND c.relkind IN ('r', 'p', 'v')",
         tables.join(", ")
     ))?
     .into_iter()
@@ -484,29 +663,50 @@ pub fn read_schema_versions(
         .filter(|(_, t)| t == VERSION_TABLE)
         .map(|(s, _)| s.clone())
         .collect();
-    for batch in versioned.chunks(BATCH) {
-        let sql = batch
-            .iter()
-            .map(|schema| {
-                format!(
-                    "SELECT {}, id, name, checksum, state FROM {}.{VERSION_TABLE}",
-                    quote_literal(schema),
-                    quote_ident(schema)
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(" UNION ALL ");
-        for schema in batch {
-            if let Some(state) = states.get_mut(schema) {
-                state.table_exists = true;
-            }
+    for schema in &versioned {
+        if let Some(state) = states.get_mut(schema) {
+            state.table_exists = true;
         }
-        for row in query(&sql)? {
-            let schema = text(&row[0]).to_string();
-            let migration = row_of(&schema, &row[1..])?;
-            if let Some(state) = states.get_mut(&schema) {
-                state.applied.push(migration);
-            }
+    }
+    let batches: Vec<String> = versioned
+        .chunks(BATCH)
+        .map(|batch| {
+            batch
+                .iter()
+                .map(|schema| {
+                    format!(
+                        "SELECT {}, id, name, checksum, state FROM {}.{VERSION_TABLE}",
+                        quote_literal(schema),
+                        quote_ident(schema)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" UNION ALL ")
+        })
+        .collect();
+    // Opening thousands of tables is server work that several connections share.
+    let read = crate::parallel::map_grouped(
+        &batches,
+        |_| (),
+        workers,
+        crate::parallel::OnError::Stop,
+        || None::<Client>,
+        |worker, sql| {
+            let conn = match worker {
+                Some(conn) => conn,
+                None => worker.insert(self::client(&server, url, database)?),
+            };
+            conn.simple_query(sql)
+                .map_err(|e| backend_error(&server, error_text(&e)))
+                .map(|messages| text_rows_of(&messages))
+        },
+    )
+    .map_err(|mut errors| errors.remove(0).1)?;
+    for row in read.into_iter().flatten() {
+        let schema = text(&row[0]).to_string();
+        let migration = row_of(&schema, &row[1..])?;
+        if let Some(state) = states.get_mut(&schema) {
+            state.applied.push(migration);
         }
     }
     if let Some(adopt) = adopt {

@@ -7,7 +7,8 @@
 //! - MariaDB/MySQL: per server, one connection, one `information_schema` query to learn which
 //!   databases have a version table, then `UNION ALL` queries over 400 tables at a time
 //!   ([`super::mysql::read_versions`]), the batches spread over `workers` connections;
-//! - PostgreSQL, tenants are schemas: per database, the same over schemas
+//! - PostgreSQL, tenants are schemas: per database, the same over schemas, the batches spread
+//!   over `workers` connections too
 //!   ([`super::postgres::read_schema_versions`]);
 //! - PostgreSQL, tenants are databases, and SQLite files: a connection per database is
 //!   unavoidable, so they are read in parallel, `workers` per server, each worker reusing its
@@ -68,7 +69,7 @@ pub fn read_versions(
         |(bulk, names)| match bulk {
             Bulk::Mysql { url } => mysql::read_versions(url, names, adopt, workers),
             Bulk::Schemas { url, database } => {
-                postgres::read_schema_versions(url, database, names, adopt)
+                postgres::read_schema_versions(url, database, names, adopt, workers)
             }
         },
     )
