@@ -12,7 +12,11 @@
 //! - MySQL: `CREATE PROCEDURE|FUNCTION|EVENT … BEGIN … END` (with or without `DEFINER=`),
 //!   triggers whose body is one statement, `ALTER TABLE` clauses `RENAME INDEX|KEY`,
 //!   `CONVERT TO CHARACTER SET`, `ENGINE=` and the other table options, `DISABLE|ENABLE KEYS`,
-//!   partitioning clauses, and `CREATE TABLE … PARTITION BY`.
+//!   partitioning clauses, and `CREATE TABLE … PARTITION BY`;
+//! - MariaDB: the `IF [NOT] EXISTS` guards of `ALTER TABLE` clauses (`ADD COLUMN IF NOT EXISTS`,
+//!   `ADD INDEX IF NOT EXISTS`, `DROP INDEX|KEY|FOREIGN KEY IF EXISTS`, `MODIFY|CHANGE COLUMN IF
+//!   EXISTS`) that idempotent downs are written with: the clause without its guard is parsed by
+//!   sqlparser, and `ADD COLUMN` keeps its `if_not_exists`.
 //!
 //! The client command `DELIMITER` never reaches this module: the splitter consumes it.
 //!
@@ -557,23 +561,116 @@ fn mysql_alter_table(mut c: Cursor<'_>, dialect: Dialect) -> Option<RecognizedKi
                 action
             }
             None => {
-                let probe = format!("ALTER TABLE {table_text} {}", c.text(from, to));
-                match parse_one(&probe, dialect)? {
-                    Statement::AlterTable(alter) => {
-                        let mut operations = alter.operations;
-                        if operations.len() != 1 {
-                            return None;
-                        }
-                        AlterAction::Parsed(Box::new(operations.remove(0)))
+                let as_written = format!("ALTER TABLE {table_text} {}", c.text(from, to));
+                let (mut operation, guard) = match parse_alter_clause(&as_written, dialect) {
+                    Some(operation) => (operation, None),
+                    None => {
+                        let guard = mariadb_guard(&clause);
+                        let readable = readable_clause(&clause, guard)?;
+                        unknown = true;
+                        let sql = format!("ALTER TABLE {table_text} {readable}");
+                        (parse_alter_clause(&sql, dialect)?, guard)
                     }
-                    _ => return None,
+                };
+                if let (
+                    Some(Guard { not: true, .. }),
+                    AlterTableOperation::AddColumn { if_not_exists, .. },
+                ) = (guard, &mut operation)
+                {
+                    *if_not_exists = true;
                 }
+                AlterAction::Parsed(Box::new(operation))
             }
         };
         actions.push(action);
     }
     // All clauses known to sqlparser: the statement failed for another reason.
     unknown.then_some(RecognizedKind::AlterTable { table, actions })
+}
+
+/// MariaDB's `IF [NOT] EXISTS` inside an `ALTER TABLE` clause, significant tokens `from..to`.
+#[derive(Debug, Clone, Copy)]
+struct Guard {
+    from: usize,
+    to: usize,
+    /// `IF NOT EXISTS` (an `ADD`) rather than `IF EXISTS`.
+    not: bool,
+}
+
+/// Keywords that may stand between a clause's verb and MariaDB's guard: `ADD COLUMN IF NOT
+/// EXISTS`, `ADD UNIQUE KEY IF NOT EXISTS`, `DROP FOREIGN KEY IF EXISTS`, `MODIFY COLUMN IF
+/// EXISTS`, and `ADD CONSTRAINT c FOREIGN KEY IF NOT EXISTS`.
+const GUARDED: &[&str] = &[
+    "COLUMN",
+    "INDEX",
+    "KEY",
+    "UNIQUE",
+    "FULLTEXT",
+    "SPATIAL",
+    "FOREIGN",
+    "CONSTRAINT",
+];
+
+/// The guard of a clause that has one where MariaDB allows it: `IF NOT EXISTS` after `ADD …`,
+/// `IF EXISTS` after `DROP`, `MODIFY` or `CHANGE …`. The wrong guard for the verb is no guard.
+fn mariadb_guard(c: &Cursor<'_>) -> Option<Guard> {
+    let not = if c.kw_at(0, "ADD") {
+        true
+    } else if ["DROP", "MODIFY", "CHANGE"].iter().any(|kw| c.kw_at(0, kw)) {
+        false
+    } else {
+        return None;
+    };
+    let mut i = 1;
+    while GUARDED.iter().any(|kw| c.kw_at(i, kw)) {
+        // `CONSTRAINT name FOREIGN KEY`: the name is part of the run.
+        i += if c.kw_at(i, "CONSTRAINT") && !c.kw_at(i + 1, "IF") {
+            2
+        } else {
+            1
+        };
+    }
+    let words: &[&str] = if not {
+        &["IF", "NOT", "EXISTS"]
+    } else {
+        &["IF", "EXISTS"]
+    };
+    words
+        .iter()
+        .enumerate()
+        .all(|(k, kw)| c.kw_at(i + k, kw))
+        .then_some(Guard {
+            from: i,
+            to: i + words.len(),
+            not,
+        })
+}
+
+/// A clause sqlparser rejected, rewritten in the form it reads, if it is one of MariaDB's:
+/// without its guard, and `DROP KEY` (a synonym) as `DROP INDEX`. `None`: nothing to rewrite.
+fn readable_clause(clause: &Cursor<'_>, guard: Option<Guard>) -> Option<String> {
+    let drop_key = clause.kw_at(0, "DROP") && clause.kw_at(1, "KEY");
+    if guard.is_none() && !drop_key {
+        return None;
+    }
+    let (from, to) = guard.map_or((clause.len(), clause.len()), |g| (g.from, g.to));
+    let head = clause.text(0, from);
+    let head = match drop_key {
+        true => format!("DROP INDEX {}", clause.text(2, from)),
+        false => head,
+    };
+    Some(format!("{head} {}", clause.text(to, clause.len())))
+}
+
+/// The one operation of `ALTER TABLE t <clause>`, if sqlparser reads it.
+fn parse_alter_clause(sql: &str, dialect: Dialect) -> Option<AlterTableOperation> {
+    match parse_one(sql, dialect)? {
+        Statement::AlterTable(alter) => {
+            let mut operations = alter.operations;
+            (operations.len() == 1).then(|| operations.remove(0))
+        }
+        _ => None,
+    }
 }
 
 /// Table options an `ALTER TABLE` may set, as `NAME [=] value`.
@@ -1294,6 +1391,61 @@ mod tests {
         not_recognized("ALTER TABLE t ENGINE=InnoDB, ADD COLUMN", Mysql);
         // All clauses known to sqlparser: the error is elsewhere, not a gap of sqlparser.
         not_recognized("ALTER TABLE t ADD COLUMN a INT NOT NUL", Mysql);
+    }
+
+    #[test]
+    fn mariadb_guards_of_alter_table_clauses() {
+        let RecognizedKind::AlterTable { table, actions } = recognized(
+            "ALTER TABLE members ADD COLUMN IF NOT EXISTS nick VARCHAR(20) NULL AFTER name, \
+             DROP INDEX IF EXISTS members_nick, DROP FOREIGN KEY IF EXISTS members_plan_fk",
+            Mysql,
+        ) else {
+            panic!("not an ALTER TABLE")
+        };
+        assert_eq!(table, "members");
+        assert!(matches!(
+            &actions[0],
+            AlterAction::Parsed(op) if matches!(
+                &**op,
+                AlterTableOperation::AddColumn { if_not_exists: true, column_def, .. }
+                    if column_def.name.value == "nick"
+            )
+        ));
+        assert!(matches!(
+            &actions[1],
+            AlterAction::Parsed(op) if matches!(&**op, AlterTableOperation::DropIndex { name } if name.value == "members_nick")
+        ));
+        assert!(matches!(
+            &actions[2],
+            AlterAction::Parsed(op) if matches!(&**op, AlterTableOperation::DropForeignKey { name, .. } if name.value == "members_plan_fk")
+        ));
+        for sql in [
+            "ALTER TABLE t ADD INDEX IF NOT EXISTS i (c)",
+            "ALTER TABLE t ADD UNIQUE KEY IF NOT EXISTS i (c)",
+            "ALTER TABLE t ADD CONSTRAINT fk FOREIGN KEY IF NOT EXISTS (c) REFERENCES p (id)",
+            "ALTER TABLE t MODIFY COLUMN IF EXISTS c BIGINT NOT NULL",
+            "ALTER TABLE t CHANGE COLUMN IF EXISTS c d INT",
+            "ALTER TABLE t DROP KEY IF EXISTS i",
+        ] {
+            assert!(
+                matches!(recognized(sql, Mysql), RecognizedKind::AlterTable { .. }),
+                "{sql}"
+            );
+        }
+        // A guard that does not fit the verb, or a bad clause behind a good guard, stays an error.
+        not_recognized("ALTER TABLE t ADD COLUMN IF EXISTS c INT", Mysql);
+        not_recognized("ALTER TABLE t DROP INDEX IF NOT EXISTS i", Mysql);
+        not_recognized(
+            "ALTER TABLE t ADD COLUMN IF NOT EXISTS c INT NOT NUL",
+            Mysql,
+        );
+        not_recognized("ALTER TABLE t DROP INDEX IF EXISTS", Mysql);
+        // sqlparser reads `DROP COLUMN IF EXISTS` itself: such a statement is not a gap.
+        assert!(Parser::parse_sql(
+            parser_dialect(Mysql),
+            "ALTER TABLE t DROP COLUMN IF EXISTS c"
+        )
+        .is_ok());
     }
 
     #[test]
