@@ -179,9 +179,17 @@ fn lock_mysql(
     waiting: &dyn Fn(&str),
 ) -> Result<Held, DbError> {
     let server = redact_url(url);
-    let opts = mysql::Opts::from_url(url)
-        .map_err(|e| backend_error(&server, format!("invalid server url: {e}")))?;
-    let mut conn = mysql::Conn::new(opts).map_err(|e| {
+    let opts = super::mysql::opts(url, None).map_err(|e| backend_error(&server, e))?;
+    // `GET_LOCK` blocks for up to the lock timeout: reads must wait longer than that.
+    let read = opts
+        .get_read_timeout()
+        .copied()
+        .unwrap_or_default()
+        .max(timeout + Duration::from_secs(60));
+    let opts = mysql::OptsBuilder::from_opts(opts)
+        .read_timeout(Some(read))
+        .write_timeout(Some(read));
+    let mut conn = super::mysql::connect(opts.into()).map_err(|e| {
         backend_error(
             &server,
             format!("cannot connect to take the migration locks: {e}"),
@@ -233,17 +241,11 @@ fn lock_postgres(
     timeout: Duration,
     waiting: &dyn Fn(&str),
 ) -> Result<Held, DbError> {
-    let server = format!("{}/{database}", redact_url(url));
-    let mut config: postgres::Config = url
-        .parse()
-        .map_err(|e| backend_error(&server, format!("invalid server url: {e}")))?;
-    config.dbname(database);
-    let mut client = config.connect(postgres::NoTls).map_err(|e| {
-        backend_error(
-            &server,
-            format!("cannot connect to take the migration locks: {e}"),
-        )
-    })?;
+    let server = match redact_url(url).split_once('?') {
+        Some((base, query)) => format!("{}/{database}?{query}", base.trim_end_matches('/')),
+        None => format!("{}/{database}", redact_url(url).trim_end_matches('/')),
+    };
+    let mut client = super::postgres::client(&server, url, database)?;
     let mut keys: Vec<(i64, &String)> = names.iter().map(|n| (lock_key(n), n)).collect();
     keys.sort();
     keys.dedup_by_key(|(k, _)| *k);

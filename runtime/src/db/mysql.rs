@@ -1,5 +1,6 @@
-//! MariaDB and MySQL: one database per tenant, through the pure-Rust `mysql` client (no TLS
-//! library, no C client), so the runtime stays one static binary.
+//! MariaDB and MySQL: one database per tenant, through the pure-Rust `mysql` client (TLS by
+//! rustls with the ring provider, no OpenSSL, no C client), so the runtime stays one static
+//! binary.
 //!
 //! # Statements run one by one, between an `applying` and an `applied` row
 //!
@@ -28,12 +29,22 @@
 //! `ALTER`s on big tables are legitimate), so a server that vanishes fails the run instead of
 //! hanging it. [`MysqlConnection::switch_to`] moves a connection to another database of the same
 //! server (`USE`); [`read_versions`] reads the version tables of many databases in a few queries.
+//!
+//! # TLS
+//!
+//! The server url asks for it: `require_ssl=true` (built-in web roots), or the `mysql` crate's
+//! own parameters, chiefly `root_cert_path=/path/ca.pem` (a private CA, trusted besides the web
+//! roots). Then TLS is required — a server without it is refused, never used in clear text — and
+//! the certificate is verified against the url's host. Without them, connections are clear text.
+//! Every connection (tenants, survey, migration locks) is opened from the options of one
+//! function, `opts`, through `connect`, which explains TLS failures (no TLS on the server, a
+//! certificate from an untrusted CA or for another host) with what to change.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use mysql::prelude::Queryable as _;
-use mysql::{Opts, OptsBuilder, Value};
+use mysql::{Opts, OptsBuilder, SslOpts, Value};
 
 use super::run_statements_one_by_one;
 use super::{
@@ -74,10 +85,43 @@ fn insert_row(id: u32, name: &str, checksum: &str, patch: &str, state: RowState)
     )
 }
 
+/// The url parameter that asks for TLS with the built-in web roots only (`require_ssl=true`, as
+/// `mysql_async` spells it); the `mysql` crate's own TLS parameters (`root_cert_path`, ...) ask
+/// for TLS too.
+const REQUIRE_SSL: &str = "require_ssl";
+
 /// Connection options for `database` on the server of `url` (`mysql://user[:password]@host:port`),
 /// with the timeouts that keep a vanished server from hanging a run (unless the url sets them).
-fn opts(url: &str, database: Option<&str>) -> Result<Opts, String> {
-    let opts = Opts::from_url(url).map_err(|e| format!("invalid server url: {e}"))?;
+/// Every connection of this backend, of [`read_versions`] and of the migration locks is opened
+/// with these options.
+///
+/// TLS: `require_ssl=true`, or any of the `mysql` crate's TLS parameters (`root_cert_path=` a CA
+/// file, PEM or DER, trusted besides the built-in web roots; `cert_chain_path` and
+/// `priv_key_path`; `danger_skip_domain_validation`, `danger_accept_invalid_certs`), makes TLS
+/// required: a server without it is refused, its certificate is verified against the roots
+/// and the url's host. A TLS connection to 127.0.0.1 stays on TCP (no switch to the server's
+/// unix socket, which would not be encrypted) unless the url sets `prefer_socket`.
+pub(crate) fn opts(url: &str, database: Option<&str>) -> Result<Opts, String> {
+    let (url, require_ssl, prefer_socket_given) = take_tls_params(url)?;
+    let opts = Opts::from_url(&url).map_err(|e| format!("invalid server url: {e}"))?;
+    let ssl = match (require_ssl, opts.get_ssl_opts()) {
+        (Some(false), Some(_)) => {
+            return Err(format!(
+                "invalid server url: {REQUIRE_SSL}=false contradicts its TLS parameters \
+                 (root_cert_path, ...): remove one or the other"
+            ))
+        }
+        (Some(true), None) => Some(SslOpts::default()),
+        (_, ssl) => ssl.cloned(),
+    };
+    if let Some(path) = ssl.as_ref().and_then(|s| s.root_cert_path()) {
+        std::fs::File::open(path).map_err(|e| {
+            format!(
+                "cannot read the CA certificate root_cert_path={}: {e}",
+                path.display()
+            )
+        })?;
+    }
     let connect = opts
         .get_tcp_connect_timeout()
         .unwrap_or(Duration::from_secs(10));
@@ -86,13 +130,81 @@ fn opts(url: &str, database: Option<&str>) -> Result<Opts, String> {
         .get_read_timeout()
         .copied()
         .unwrap_or(Duration::from_secs(3600));
+    let prefer_socket = opts.get_prefer_socket() && (ssl.is_none() || prefer_socket_given);
     Ok(OptsBuilder::from_opts(opts)
         .db_name(database)
+        .ssl_opts(ssl)
+        .prefer_socket(prefer_socket)
         .tcp_connect_timeout(Some(connect))
         .tcp_keepalive_time_ms(Some(keepalive))
         .read_timeout(Some(read))
         .write_timeout(Some(read))
         .into())
+}
+
+/// `url` without `require_ssl` (which `Opts::from_url` does not know), its value, and whether
+/// the url sets `prefer_socket`.
+fn take_tls_params(url: &str) -> Result<(String, Option<bool>, bool), String> {
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_string(), None, false));
+    };
+    let mut kept = Vec::new();
+    let mut require_ssl = None;
+    let mut prefer_socket = false;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match key {
+            REQUIRE_SSL => {
+                require_ssl = Some(value.parse::<bool>().map_err(|_| {
+                    format!("invalid server url: {REQUIRE_SSL}={value}: write true or false")
+                })?)
+            }
+            "prefer_socket" => {
+                prefer_socket = true;
+                kept.push(pair);
+            }
+            _ => kept.push(pair),
+        }
+    }
+    let url = if kept.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    Ok((url, require_ssl, prefer_socket))
+}
+
+/// Opens a connection with `opts` (from [`opts`]); a failure says what went wrong, in TLS terms
+/// when TLS is what failed.
+pub(crate) fn connect(opts: Opts) -> Result<mysql::Conn, String> {
+    let root_cert = opts
+        .get_ssl_opts()
+        .and_then(|s| s.root_cert_path())
+        .map(std::path::Path::to_path_buf);
+    mysql::Conn::new(opts).map_err(|e| explain_connect_error(&e, root_cert.as_deref()))
+}
+
+fn explain_connect_error(e: &mysql::Error, root_cert: Option<&std::path::Path>) -> String {
+    use super::postgres::tls::{certificate_refused, find_rustls_error};
+    // `mysql::Error` does not chain its sources: look inside the variants that carry I/O.
+    let io: Option<&(dyn std::error::Error + 'static)> = match e {
+        mysql::Error::IoError(io) => Some(io),
+        mysql::Error::CodecError(codec) => Some(codec),
+        _ => None,
+    };
+    if let Some(rustls::Error::InvalidCertificate(cert)) = io.and_then(find_rustls_error) {
+        return certificate_refused(cert, root_cert, "root_cert_path");
+    }
+    match e {
+        mysql::Error::DriverError(mysql::DriverError::TlsNotSupported) => {
+            "the server does not offer TLS but the url asks for it (require_ssl=true or \
+             root_cert_path): turn TLS on in the server (ssl_cert, ssl_key) or remove the TLS \
+             parameters from the url"
+                .to_string()
+        }
+        mysql::Error::TlsError(tls) => format!("TLS setup failed: {tls}"),
+        _ => e.to_string(),
+    }
 }
 
 /// `name` quoted as a MariaDB/MySQL identifier.
@@ -110,7 +222,7 @@ impl MysqlConnection {
     pub fn open(name: &str, url: &str, database: &str) -> Result<MysqlConnection, DbError> {
         let redacted = super::redact_url(url);
         let opts = opts(url, Some(database)).map_err(|e| backend_error(name, e))?;
-        let conn = mysql::Conn::new(opts).map_err(|e| {
+        let conn = connect(opts).map_err(|e| {
             backend_error(
                 name,
                 format!("cannot connect to database `{database}` of {redacted}: {e}"),
@@ -432,7 +544,7 @@ pub fn read_versions(
     let server = super::redact_url(url);
     let err = |e: mysql::Error| backend_error(&server, e);
     let opts = opts(url, None).map_err(|e| backend_error(&server, e))?;
-    let mut conn = mysql::Conn::new(opts.clone())
+    let mut conn = connect(opts.clone())
         .map_err(|e| backend_error(&server, format!("cannot connect: {e}")))?;
     let mut tables = vec![quote_literal(VERSION_TABLE)];
     tables.extend(adopt.map(|a| quote_literal(&a.table)));
@@ -493,7 +605,10 @@ pub fn read_versions(
                 .join(" UNION ALL ");
             let conn = match worker {
                 Some(conn) => conn,
-                None => worker.insert(mysql::Conn::new(opts.clone()).map_err(err)?),
+                None => worker.insert(
+                    connect(opts.clone())
+                        .map_err(|e| backend_error(&server, format!("cannot connect: {e}")))?,
+                ),
             };
             conn.query::<(String, u32, String, String, String), _>(sql)
                 .map_err(err)
@@ -551,8 +666,8 @@ pub fn existing_databases(url: &str, names: &[String]) -> Result<Vec<String>, Db
 pub fn list_databases(url: &str, pattern: &str) -> Result<Vec<String>, DbError> {
     let server = super::redact_url(url);
     let opts = opts(url, None).map_err(|e| backend_error(&server, e))?;
-    let mut conn = mysql::Conn::new(opts)
-        .map_err(|e| backend_error(&server, format!("cannot connect: {e}")))?;
+    let mut conn =
+        connect(opts).map_err(|e| backend_error(&server, format!("cannot connect: {e}")))?;
     let mut names: Vec<String> = conn
         .exec(
             "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE ?",
@@ -708,5 +823,43 @@ mod tests {
     fn a_bad_url_is_refused_before_connecting() {
         let err = opts("postgres://x@h", None).unwrap_err();
         assert!(err.starts_with("invalid server url"), "{err}");
+    }
+
+    #[test]
+    fn require_ssl_asks_for_tls_and_stays_on_tcp() {
+        let plain = opts("mysql://root@127.0.0.1:3306", None).unwrap();
+        assert!(plain.get_ssl_opts().is_none());
+        assert!(plain.get_prefer_socket());
+        let tls = opts("mysql://root@127.0.0.1:3306?require_ssl=true", None).unwrap();
+        assert_eq!(tls.get_ssl_opts(), Some(&SslOpts::default()));
+        assert!(!tls.get_prefer_socket());
+        let socket = opts(
+            "mysql://root@127.0.0.1:3306?require_ssl=true&prefer_socket=true",
+            None,
+        )
+        .unwrap();
+        assert!(socket.get_prefer_socket());
+        let off = opts("mysql://root@127.0.0.1:3306?require_ssl=false", None).unwrap();
+        assert!(off.get_ssl_opts().is_none());
+    }
+
+    #[test]
+    fn tls_parameters_are_checked_before_connecting() {
+        let err = opts("mysql://root@h?require_ssl=yes", None).unwrap_err();
+        assert!(
+            err.contains("require_ssl=yes: write true or false"),
+            "{err}"
+        );
+        let err = opts(
+            "mysql://root@h?require_ssl=false&root_cert_path=/etc/ca.pem",
+            None,
+        )
+        .unwrap_err();
+        assert!(err.contains("contradicts"), "{err}");
+        let err = opts("mysql://root@h?root_cert_path=/nonexistent/ca.pem", None).unwrap_err();
+        assert!(
+            err.starts_with("cannot read the CA certificate root_cert_path=/nonexistent/ca.pem"),
+            "{err}"
+        );
     }
 }

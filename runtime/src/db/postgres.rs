@@ -1,5 +1,6 @@
 //! PostgreSQL: tenants are databases of a server, or schemas of one database, through the
-//! pure-Rust `postgres` client without TLS (`NoTls`), so the runtime stays one static binary.
+//! pure-Rust `postgres` client with TLS by rustls (ring provider, no OpenSSL: [`tls`]), so the
+//! runtime stays one static binary.
 //!
 //! PostgreSQL's DDL is transactional: each migration runs in one transaction together with its
 //! version row, exactly as on SQLite, so a database is always at a well-defined version, even if
@@ -28,11 +29,19 @@
 //! [`read_schema_versions`] reads the version tables of every schema of a database in a few
 //! queries. Connections have a connect timeout and TCP keepalives, so a vanished server fails
 //! the run rather than hanging it.
+//!
+//! # TLS
+//!
+//! The url's `sslmode` (`disable`, `prefer`, `require`, `verify-full`) and `sslrootcert` (a CA
+//! file, PEM) decide, as with libpq, except that the certificate and host name are always
+//! verified when TLS is used; without either parameter the connection is clear text. Every
+//! connection (tenants, survey, discovery, migration locks) is opened by `client`, which explains
+//! TLS failures with what to change. Details in [`tls`].
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use postgres::{Client, Config, NoTls, SimpleQueryMessage};
+use postgres::{Client, Config, SimpleQueryMessage};
 
 use super::run_statements_one_by_one;
 use super::{
@@ -44,6 +53,8 @@ use crate::migration::Migration;
 use crate::patch::Dialect;
 use crate::runlog::RunLog;
 use crate::sql::split_statements;
+
+pub mod tls;
 
 pub struct PostgresConnection {
     name: String,
@@ -90,23 +101,36 @@ fn quote_literal(value: &str) -> String {
     format!("'{}'", value.replace('\'', "''"))
 }
 
-/// Connects to `database` on the server of `url` (`postgres://user[:password]@host:port`).
-fn client(name: &str, url: &str, database: &str) -> Result<Client, DbError> {
-    let mut config: Config = url
+/// Connects to `database` on the server of `url` (`postgres://user[:password]@host:port`, TLS
+/// as its `sslmode` and `sslrootcert` say: see [`tls`]). Every connection of this backend and of
+/// the migration locks is opened here.
+pub(crate) fn client(name: &str, url: &str, database: &str) -> Result<Client, DbError> {
+    let redacted = || super::redact_url(url);
+    let url_tls = tls::UrlTls::parse(url)
+        .map_err(|e| backend_error(name, format!("invalid server url {}: {e}", redacted())))?;
+    let mut config: Config = url_tls
+        .url
         .parse()
         .map_err(|e| backend_error(name, format!("invalid server url: {e}")))?;
     config.dbname(database);
+    if let Some(mode) = url_tls.default_mode {
+        config.ssl_mode(mode);
+    }
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(Duration::from_secs(10));
     }
     config.keepalives(true);
     config.keepalives_idle(Duration::from_secs(10));
-    config.connect(NoTls).map_err(|e| {
+    let root_cert = url_tls.root_cert.as_deref();
+    let connector = tls::MakeRustls::new(root_cert)
+        .map_err(|e| backend_error(name, format!("{}: {e}", redacted())))?;
+    config.connect(connector).map_err(|e| {
+        let why = tls::explain(&e, root_cert).unwrap_or_else(|| e.to_string());
         backend_error(
             name,
             format!(
-                "cannot connect to database `{database}` of {}: {e}",
-                super::redact_url(url)
+                "cannot connect to database `{database}` of {}: {why}",
+                redacted()
             ),
         )
     })
