@@ -163,12 +163,16 @@ pub fn describe_outcome(kind: RunKind, outcome: &Outcome) -> String {
     }
 }
 
-/// `bascule apply`: every step, and on failure every undo.
+/// How long `apply` waits for the migration locks another run holds: an operator's apply
+/// should not queue behind a deploy system's `bascule migrate`, it should say so.
+pub const APPLY_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// `bascule apply`: every step, and on failure every undo, under the database-side migration
+/// locks (see [`migrate`]): no other run, from any host, migrates these databases meanwhile, so
+/// the survey `preflight` takes is still exact when `migrate` starts.
 pub fn apply(setup: &Setup) -> Result<RunReport, StepError> {
     let files = RunFiles::create(setup, RunKind::Apply, None)?;
-    let mut cx = files.context(setup, &setup.options);
-    let outcome = engine::run(&apply_steps(), &mut cx)?;
-    Ok(files.report(outcome))
+    under_db_locks(setup, &files, APPLY_LOCK_TIMEOUT, &apply_steps())
 }
 
 /// `bascule migrate`: only the database part of `apply` (guard, migrate, post-checks), under a
@@ -182,7 +186,18 @@ pub fn apply(setup: &Setup) -> Result<RunReport, StepError> {
 /// `bascule recover` on this host like any other.
 pub fn migrate(setup: &Setup, lock_timeout: std::time::Duration) -> Result<RunReport, StepError> {
     let files = RunFiles::create(setup, RunKind::Migrate, None)?;
-    let cx = files.context(setup, &setup.options);
+    under_db_locks(setup, &files, lock_timeout, &migrate_steps())
+}
+
+/// Runs `steps` holding the migration lock of every database the patch may migrate, taken
+/// before the first step and released after the last step (or undo).
+fn under_db_locks(
+    setup: &Setup,
+    files: &RunFiles,
+    lock_timeout: std::time::Duration,
+    steps: &[Box<dyn Step>],
+) -> Result<RunReport, StepError> {
+    let mut cx = files.context(setup, &setup.options);
     let targets = migrated_targets(setup)?;
     cx.say(format_args!(
         "migration locks: {} database(s), waiting at most {} s",
@@ -202,8 +217,8 @@ pub fn migrate(setup: &Setup, lock_timeout: std::time::Duration) -> Result<RunRe
         "migration locks held ({} server session(s))",
         locks.sessions()
     ));
-    let mut cx = cx;
-    let outcome = engine::run(&migrate_steps(), &mut cx)?;
+    cx.hold_db_locks();
+    let outcome = engine::run(steps, &mut cx)?;
     if let Err(e) = locks.release() {
         // The server releases them anyway when the session closes, right after this.
         cx.say(format_args!("releasing the migration locks: {e}"));

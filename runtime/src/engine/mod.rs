@@ -17,6 +17,7 @@ use crate::host::HostProfile;
 use crate::journal::{now, Event, Intent, Journal, RunHistory};
 use crate::patch::Patch;
 use crate::runlog::RunLog;
+use crate::survey::{survey, ClassSurvey};
 
 /// Why a step failed. Messages name the file, database or command, and what to do.
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +91,10 @@ pub struct Context<'a> {
     pub options: &'a Options,
     step: &'static str,
     intents: Vec<Intent>,
+    /// Whether this run holds the database-side migration locks ([`crate::db::lock`]).
+    db_locked: bool,
+    /// A survey taken under those locks, for the next step that needs one.
+    survey: Option<Vec<ClassSurvey>>,
 }
 
 impl<'a> Context<'a> {
@@ -117,6 +122,32 @@ impl<'a> Context<'a> {
             options,
             step: "",
             intents: Vec::new(),
+            db_locked: false,
+            survey: None,
+        }
+    }
+
+    /// Marks the run as holding the database-side migration locks for all its steps: no other
+    /// Bascule run can change a version table until it ends.
+    pub fn hold_db_locks(&mut self) {
+        self.db_locked = true;
+    }
+
+    /// Keeps a survey for a later step. Only kept under the database locks: without them
+    /// another run could migrate in between, and the later step must read for itself.
+    pub fn keep_survey(&mut self, classes: Vec<ClassSurvey>) {
+        if self.db_locked {
+            self.survey = Some(classes);
+        }
+    }
+
+    /// The survey an earlier step kept, or a new one. With thousands of tenants a survey is
+    /// seconds (PostgreSQL per-database tenants cost a connection each), and under the locks
+    /// the one `preflight` took is still exact when `migrate` starts.
+    pub fn take_survey(&mut self) -> Result<Vec<ClassSurvey>, StepError> {
+        match self.survey.take() {
+            Some(classes) => Ok(classes),
+            None => Ok(survey(self.host, self.patch)?),
         }
     }
 

@@ -1,5 +1,7 @@
 //! `migrate`: every database of every class to the patch's version, in parallel.
 //!
+//! It starts from the survey `preflight` took when the run holds the database-side migration
+//! locks (`apply` and `migrate` both do: nothing can have changed since), else from its own.
 //! Before touching anything, one journal record lists every database with the version it is
 //! at and whether it had a version table: that is all the undo needs, so recording it once
 //! (one fsync) covers thousands of databases. Where a migration is one transaction (SQLite,
@@ -20,7 +22,7 @@ use crate::engine::{Context, Step, StepError};
 use crate::journal::{DbStart, Intent};
 use crate::migration::Migration;
 use crate::parallel::{self, OnError};
-use crate::survey::{survey, ClassSurvey, DbSurvey};
+use crate::survey::{ClassSurvey, DbSurvey};
 
 use progress::Progress;
 
@@ -36,7 +38,7 @@ impl Step for Migrate {
     }
 
     fn run(&self, cx: &mut Context<'_>) -> Result<(), StepError> {
-        let classes = survey(cx.host, cx.patch)?;
+        let classes = cx.take_survey()?;
         let problems: Vec<String> = classes.iter().flat_map(|c| c.problems()).collect();
         if !problems.is_empty() {
             return Err(StepError::Failed(problems.join("\n")));

@@ -172,7 +172,7 @@ fn check_release_layout(cx: &Context<'_>) -> Result<(), StepError> {
     Ok(())
 }
 
-fn check_databases(cx: &Context<'_>) -> Result<(), StepError> {
+fn check_databases(cx: &mut Context<'_>) -> Result<(), StepError> {
     let classes = survey(cx.host, cx.patch)?;
     let problems: Vec<String> = classes.iter().flat_map(|c| c.problems()).collect();
     if !problems.is_empty() {
@@ -190,5 +190,6 @@ fn check_databases(cx: &Context<'_>) -> Result<(), StepError> {
             class.pending_databases()
         ));
     }
+    cx.keep_survey(classes);
     Ok(())
 }
