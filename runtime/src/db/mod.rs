@@ -41,6 +41,7 @@ pub mod mysql;
 pub mod postgres;
 pub mod session;
 pub mod sqlite;
+pub mod tls;
 pub mod versions;
 
 pub use session::Session;

@@ -185,7 +185,7 @@ pub(crate) fn connect(opts: Opts) -> Result<mysql::Conn, String> {
 }
 
 fn explain_connect_error(e: &mysql::Error, root_cert: Option<&std::path::Path>) -> String {
-    use super::postgres::tls::{certificate_refused, find_rustls_error};
+    use super::tls::{certificate_refused, find_rustls_error};
     // `mysql::Error` does not chain its sources: look inside the variants that carry I/O.
     let io: Option<&(dyn std::error::Error + 'static)> = match e {
         mysql::Error::IoError(io) => Some(io),
