@@ -433,6 +433,24 @@ pub(crate) fn run_statements_one_by_one(
     Ok(())
 }
 
+/// Tables per query of the bulk survey ([`versions`]): a `UNION ALL` of this many.
+pub(crate) const SURVEY_BATCH: usize = 400;
+
+/// `UNION ALL` queries of `select(name)` over `names`, [`SURVEY_BATCH`] names each: how the
+/// bulk survey reads thousands of tenants' tables in a few queries.
+pub(crate) fn union_all<T>(names: &[T], select: impl Fn(&T) -> String) -> Vec<String> {
+    names
+        .chunks(SURVEY_BATCH)
+        .map(|batch| {
+            batch
+                .iter()
+                .map(&select)
+                .collect::<Vec<_>>()
+                .join(" UNION ALL ")
+        })
+        .collect()
+}
+
 pub(crate) fn one_line(sql: &str) -> String {
     sql.split_whitespace().collect::<Vec<_>>().join(" ")
 }

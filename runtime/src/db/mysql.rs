@@ -527,13 +527,10 @@ impl Connection for MysqlConnection {
     }
 }
 
-/// Databases per query of [`read_versions`]: a `UNION ALL` of this many version tables.
-const BATCH: usize = 400;
-
 /// The version state of each of `databases` on the server at `url`, in a few queries on one
 /// connection: one `information_schema` query finds which databases have a version table (or
-/// the adopted counter table), then `UNION ALL`s over their tables read the rows, `BATCH`
-/// databases at a time, on up to `workers` connections (opening 5,000 tables is server work
+/// the adopted counter table), then `UNION ALL`s over their tables read the rows,
+/// [`super::SURVEY_BATCH`] databases at a time, on up to `workers` connections (opening 5,000 tables is server work
 /// that several connections share). Databases missing from the server are missing from the map.
 pub fn read_versions(
     url: &str,
@@ -584,25 +581,20 @@ pub fn read_versions(
             state.table_exists = true;
         }
     }
-    let batches: Vec<&[String]> = versioned.chunks(BATCH).collect();
+    let queries = super::union_all(&versioned, |db| {
+        format!(
+            "SELECT {}, id, name, checksum, state FROM {}.`{VERSION_TABLE}`",
+            quote_literal(db),
+            quote_ident(db)
+        )
+    });
     let read = crate::parallel::map_grouped(
-        &batches,
+        &queries,
         |_| (),
         workers,
         crate::parallel::OnError::Stop,
         || None::<mysql::Conn>,
-        |worker, batch| {
-            let sql = batch
-                .iter()
-                .map(|db| {
-                    format!(
-                        "SELECT {}, id, name, checksum, state FROM {}.`{VERSION_TABLE}`",
-                        quote_literal(db),
-                        quote_ident(db)
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(" UNION ALL ");
+        |worker, sql| {
             let conn = match worker {
                 Some(conn) => conn,
                 None => worker.insert(
@@ -610,7 +602,7 @@ pub fn read_versions(
                         .map_err(|e| backend_error(&server, format!("cannot connect: {e}")))?,
                 ),
             };
-            conn.query::<(String, u32, String, String, String), _>(sql)
+            conn.query::<(String, u32, String, String, String), _>(sql.as_str())
                 .map_err(err)
         },
     )
@@ -627,20 +619,16 @@ pub fn read_versions(
         }
     }
     if let Some(adopt) = adopt {
-        for batch in adopted.chunks(BATCH) {
-            let sql = batch
-                .iter()
-                .map(|db| {
-                    format!(
-                        "SELECT {}, CAST(MAX({}) AS UNSIGNED) FROM {}.{}",
-                        quote_literal(db),
-                        quote_ident(&adopt.column),
-                        quote_ident(db),
-                        quote_ident(&adopt.table)
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(" UNION ALL ");
+        let queries = super::union_all(&adopted, |db| {
+            format!(
+                "SELECT {}, CAST(MAX({}) AS UNSIGNED) FROM {}.{}",
+                quote_literal(db),
+                quote_ident(&adopt.column),
+                quote_ident(db),
+                quote_ident(&adopt.table)
+            )
+        });
+        for sql in queries {
             let rows: Vec<(String, Option<u64>)> = conn.query(sql).map_err(err)?;
             for (db, value) in rows {
                 let version = super::counter(&db, adopt, value)?;

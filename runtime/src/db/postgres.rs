@@ -645,9 +645,6 @@ fn parse_counter(db: &str, adopt: &Adopt, value: Option<&str>) -> Result<Option<
     super::counter(db, adopt, value)
 }
 
-/// Schemas per query of [`read_schema_versions`].
-const BATCH: usize = 400;
-
 /// The version state of each of `schemas` of `database`, in a few queries on one connection:
 /// which schemas have a version table (or the adopted counter), then `UNION ALL`s over them.
 /// Schemas missing from the database are missing from the map.
@@ -697,22 +694,13 @@ pub fn read_schema_versions(
             state.table_exists = true;
         }
     }
-    let batches: Vec<String> = versioned
-        .chunks(BATCH)
-        .map(|batch| {
-            batch
-                .iter()
-                .map(|schema| {
-                    format!(
-                        "SELECT {}, id, name, checksum, state FROM {}.{VERSION_TABLE}",
-                        quote_literal(schema),
-                        quote_ident(schema)
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(" UNION ALL ")
-        })
-        .collect();
+    let batches = super::union_all(&versioned, |schema| {
+        format!(
+            "SELECT {}, id, name, checksum, state FROM {}.{VERSION_TABLE}",
+            quote_literal(schema),
+            quote_ident(schema)
+        )
+    });
     // Opening thousands of tables is server work that several connections share.
     let read = crate::parallel::map_grouped(
         &batches,
@@ -744,20 +732,16 @@ pub fn read_schema_versions(
             .filter(|(s, t)| *t == adopt.table && !versioned.contains(s))
             .map(|(s, _)| s)
             .collect();
-        for batch in adopted.chunks(BATCH) {
-            let sql = batch
-                .iter()
-                .map(|schema| {
-                    format!(
-                        "SELECT {}, max({})::bigint FROM {}.{}",
-                        quote_literal(schema),
-                        quote_ident(&adopt.column),
-                        quote_ident(schema),
-                        quote_ident(&adopt.table)
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(" UNION ALL ");
+        let queries = super::union_all(&adopted, |schema| {
+            format!(
+                "SELECT {}, max({})::bigint FROM {}.{}",
+                quote_literal(schema),
+                quote_ident(&adopt.column),
+                quote_ident(schema),
+                quote_ident(&adopt.table)
+            )
+        });
+        for sql in queries {
             for row in query(&sql)? {
                 let schema = text(&row[0]).to_string();
                 let version = parse_counter(&schema, adopt, row[1].as_deref())?;
