@@ -329,8 +329,7 @@ pub trait Connection: Send {
     /// Creates the version table with one `baseline` row at `version`: the first migration of a
     /// database whose version was adopted from the platform's counter. Its undo is
     /// [`Connection::drop_version_table`]; the counter table itself is never written.
-    fn record_baseline(&mut self, version: u32, adopt: &Adopt, log: &RunLog)
-        -> Result<(), DbError>;
+    fn record_baseline(&mut self, version: u32, adopt: &Adopt) -> Result<(), DbError>;
 
     /// The platform's counter, if its table exists: the highest value of `adopt.column`.
     fn adopted_version(&mut self, adopt: &Adopt) -> Result<Option<u32>, DbError>;

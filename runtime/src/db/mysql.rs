@@ -446,17 +446,7 @@ impl Connection for MysqlConnection {
             .map_err(|e| self.err(e))
     }
 
-    fn record_baseline(
-        &mut self,
-        version: u32,
-        adopt: &Adopt,
-        log: &RunLog,
-    ) -> Result<(), DbError> {
-        log.line(format_args!(
-            "{}: version table created at baseline {version} ({})",
-            self.name,
-            adopt.baseline_name()
-        ));
+    fn record_baseline(&mut self, version: u32, adopt: &Adopt) -> Result<(), DbError> {
         self.conn
             .query_drop(CREATE_VERSION_TABLE)
             .map_err(|e| self.err(e))?;

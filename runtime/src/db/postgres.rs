@@ -530,17 +530,7 @@ impl Connection for PostgresConnection {
         self.execute(&format!("DROP TABLE IF EXISTS {VERSION_TABLE}"))
     }
 
-    fn record_baseline(
-        &mut self,
-        version: u32,
-        adopt: &Adopt,
-        log: &RunLog,
-    ) -> Result<(), DbError> {
-        log.line(format_args!(
-            "{}: version table created at baseline {version} ({})",
-            self.name,
-            adopt.baseline_name()
-        ));
+    fn record_baseline(&mut self, version: u32, adopt: &Adopt) -> Result<(), DbError> {
         let sql = format!(
             "{CREATE_VERSION_TABLE}; {}",
             insert_row(version, &adopt.baseline_name(), "", "", RowState::Baseline)

@@ -229,17 +229,7 @@ impl Connection for SqliteConnection {
         tx.commit().map_err(|e| backend_error(db, e))
     }
 
-    fn record_baseline(
-        &mut self,
-        version: u32,
-        adopt: &Adopt,
-        log: &RunLog,
-    ) -> Result<(), DbError> {
-        log.line(format_args!(
-            "{}: version table created at baseline {version} ({})",
-            self.name,
-            adopt.baseline_name()
-        ));
+    fn record_baseline(&mut self, version: u32, adopt: &Adopt) -> Result<(), DbError> {
         let db = self.name.as_str();
         let err = |e| backend_error(db, e);
         let tx = begin(db, &mut self.conn)?;
@@ -519,7 +509,7 @@ mod tests {
             (state.table_exists, state.adopted, state.version()),
             (false, Some(7), 7)
         );
-        conn.record_baseline(7, &adopt, &log).unwrap();
+        conn.record_baseline(7, &adopt).unwrap();
         conn.apply_up(
             &migration(8, "CREATE TABLE t (id INTEGER);", "DROP TABLE t;"),
             "2.0.0",

@@ -115,7 +115,12 @@ fn migrate_class(cx: &Context<'_>, class: &ClassSurvey) -> Result<(), StepError>
                 if let (false, Some(baseline), Some(adopt)) =
                     (w.db.state.table_exists, w.db.state.adopted, adopt)
                 {
-                    conn.record_baseline(baseline, adopt, cx.log)?;
+                    cx.log.line(format_args!(
+                        "{}: version table created at baseline {baseline} ({})",
+                        w.db.target,
+                        adopt.baseline_name()
+                    ));
+                    conn.record_baseline(baseline, adopt)?;
                 }
                 conn.apply_ups(&w.pending, &version, cx.log)
             })?;
