@@ -19,7 +19,8 @@
 //! Every peer runs with as many processes or sessions as Bascule has workers per server.
 //!
 //! Then a run with nothing to apply: `bascule migrate` over `--idle-sites` databases already at
-//! the bundle's version (the survey alone).
+//! the bundle's version (the survey alone). When tenants are PostgreSQL databases, its floor is
+//! measured too: a new connection to each database and `SELECT 1`, nothing else.
 //!
 //! Before each measured command the server is left to finish its background writes
 //! ([`Server::settle`]), so no contender pays for the one before it.
@@ -217,6 +218,7 @@ pub fn run(
         None,
     )?;
     let migrate_ms = step_ms(&host.state_dir, "apply", "StepDone")?;
+    server.settle()?;
     let idle = measure(&bin, &["migrate", "--host", &profile, "--quiet"], None)?;
     server.settle()?;
     let rollback = measure(
@@ -233,6 +235,13 @@ pub fn run(
     let undo_ms = step_ms(&host.state_dir, "rollback", "UndoDone")?;
 
     let peers = Peers::new(&dir, kind, &server, &host, parallel)?;
+    let connection_floor = match kind {
+        BenchEngine::Postgres => {
+            server.settle()?;
+            Some(peers.connection_floor()?)
+        }
+        _ => None,
+    };
     server.settle()?;
     let client_loop = peers.client_loop()?;
     peers.reset()?;
@@ -246,6 +255,7 @@ pub fn run(
         server.settle()?;
         let m = peers.dbmate()?;
         peers.reset()?;
+        peers.drop_dbmate_tables()?;
         Some(m)
     } else {
         None
@@ -281,6 +291,14 @@ pub fn run(
         rate(undo_ms as f64 / 1000.0)
     );
     show("bascule migrate, nothing to apply", &idle);
+    if let Some(floor) = connection_floor {
+        println!(
+            "  {:<52} {:>7.2}s  {:>8.0}",
+            format!("  a connection per database, SELECT 1 (x{parallel})"),
+            floor,
+            rate(floor)
+        );
+    }
     if let Some(dbmate) = &dbmate {
         show(
             &format!("dbmate up per database (xargs -P{parallel})"),
@@ -333,6 +351,12 @@ pub fn run(
         "    rollback undo / persistent down scripts:   {:>6.2}x",
         ratio(undo_ms as f64 / 1000.0, persistent_down.seconds)
     );
+    if let Some(floor) = connection_floor {
+        println!(
+            "    nothing to apply / connection per database: {:>5.2}x",
+            ratio(idle.seconds, floor)
+        );
+    }
 
     if idle_sites > 0 {
         idle_run(&dir, kind, &server, &runtime, idle_sites)?;
@@ -557,25 +581,59 @@ impl Peers {
         measure("sh", &["-c", &self.sessions_command("up.sql")?], None)
     }
 
-    /// Back to 1.0.0 after a peer: the downs through persistent sessions, and dbmate's own
-    /// table; measured, for the one reset whose figure is shown.
+    /// Back to 1.0.0 after a peer: the down scripts through persistent sessions; measured,
+    /// for the one reset whose figure is shown.
     fn reset(&self) -> anyhow::Result<Measure> {
-        let mut command = self.sessions_command("down.sql")?;
-        if self.kind == BenchEngine::Mariadb {
-            let drops: String = self
-                .tenants
-                .iter()
-                .map(|t| format!("DROP TABLE IF EXISTS `{t}`.schema_migrations;\n"))
+        measure("sh", &["-c", &self.sessions_command("down.sql")?], None)
+    }
+
+    /// dbmate's own table out of every tenant, after its run (not part of any figure).
+    fn drop_dbmate_tables(&self) -> anyhow::Result<()> {
+        let drops: String = self
+            .tenants
+            .iter()
+            .map(|t| format!("DROP TABLE IF EXISTS `{t}`.schema_migrations;\n"))
+            .collect();
+        let path = self.dir.join("drop-dbmate.sql");
+        std::fs::write(&path, drops)?;
+        let command = format!(
+            "mariadb -h127.0.0.1 -P{} -uroot < {}",
+            self.port,
+            path.display()
+        );
+        measure("sh", &["-c", &command], None)?;
+        Ok(())
+    }
+
+    /// The floor of a survey when tenants are PostgreSQL databases: a new connection to each
+    /// (`SELECT 1`, nothing else), `cores` threads, with the plain client. Seconds.
+    fn connection_floor(&self) -> anyhow::Result<f64> {
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let clock = Instant::now();
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..self.cores)
+                .map(|_| {
+                    scope.spawn(|| -> anyhow::Result<()> {
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(db) = self.tenants.get(i) else {
+                                return Ok(());
+                            };
+                            let url = format!("{}/{db}", self.url);
+                            let mut client = postgres::Client::connect(&url, postgres::NoTls)?;
+                            client.simple_query("SELECT 1")?;
+                        }
+                    })
+                })
                 .collect();
-            let path = self.dir.join("drop-dbmate.sql");
-            std::fs::write(&path, drops)?;
-            command = format!(
-                "{command}; mariadb -h127.0.0.1 -P{} -uroot < {}",
-                self.port,
-                path.display()
-            );
-        }
-        measure("sh", &["-c", &command], None)
+            for worker in workers {
+                worker
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("a connection thread panicked"))??;
+            }
+            Ok::<_, anyhow::Error>(())
+        })?;
+        Ok(clock.elapsed().as_secs_f64())
     }
 
     fn dbmate(&self) -> anyhow::Result<Measure> {

@@ -41,6 +41,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use postgres::error::SqlState;
 use postgres::{Client, Config, SimpleQueryMessage};
 
 use super::run_statements_one_by_one;
@@ -417,7 +418,7 @@ impl PostgresConnection {
         let committed = match self.client.simple_query(previous.committed.as_deref()?) {
             Ok(messages) => !text_rows_of(&messages).is_empty(),
             // The version table the earlier link was creating is not there: it did not commit.
-            Err(e) if e.code() == Some(&postgres::error::SqlState::UNDEFINED_TABLE) => false,
+            Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => false,
             Err(_) => return None,
         };
         (!committed).then(|| {
@@ -458,13 +459,18 @@ fn text(value: &Option<String>) -> &str {
 }
 
 impl Connection for PostgresConnection {
+    /// One round trip: the table is read, and its absence is the server's "undefined table".
+    /// The survey reads every tenant this way, each right after a new connection when tenants
+    /// are databases: a catalog lookup first would add a round trip to each.
     fn version_state(&mut self) -> Result<VersionState, DbError> {
-        if !self.has_table(VERSION_TABLE)? {
-            return Ok(VersionState::default());
-        }
-        let rows = self.text_rows(&format!(
-            "SELECT id, name, checksum, state FROM {VERSION_TABLE} ORDER BY id"
-        ))?;
+        let sql = format!("SELECT id, name, checksum, state FROM {VERSION_TABLE} ORDER BY id");
+        let rows = match self.client.simple_query(&sql) {
+            Ok(messages) => text_rows_of(&messages),
+            Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => {
+                return Ok(VersionState::default())
+            }
+            Err(e) => return Err(self.err(e)),
+        };
         let mut applied = Vec::with_capacity(rows.len());
         for row in rows {
             applied.push(row_of(&self.name, &row)?);

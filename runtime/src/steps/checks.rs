@@ -3,7 +3,7 @@
 //! They run in `preflight` (a platform already inconsistent is not upgraded) and in
 //! `post-checks` (the migration must not have broken anything).
 
-use crate::db::{self, DbError};
+use crate::db::{self, DbError, Session};
 use crate::engine::{Context, StepError};
 use crate::parallel::{self, OnError};
 use crate::patch::Check;
@@ -37,17 +37,26 @@ pub fn run_checks(cx: &Context<'_>, moment: Moment) -> Result<(), StepError> {
             checks.len(),
             targets.len()
         ));
-        let result = parallel::map(&targets, cx.host.workers(class), OnError::Continue, |t| {
-            let mut conn = db::connect(t)?;
-            let mut found = Vec::new();
-            for check in &checks {
-                let rows = conn.query_rows(&check.sql)?;
-                if !rows.is_empty() {
-                    found.push(describe(t, check, &rows));
-                }
-            }
-            Ok::<_, DbError>(found)
-        });
+        // Like the migrate step: `workers` per server, each worker reusing its connection.
+        let result = parallel::map_grouped(
+            &targets,
+            |t| t.location.server().to_string(),
+            cx.host.workers(class),
+            OnError::Continue,
+            Session::new,
+            |session, t| {
+                session.with(t, |conn| {
+                    let mut found = Vec::new();
+                    for check in &checks {
+                        let rows = conn.query_rows(&check.sql)?;
+                        if !rows.is_empty() {
+                            found.push(describe(t, check, &rows));
+                        }
+                    }
+                    Ok::<_, DbError>(found)
+                })
+            },
+        );
         match result {
             Ok(per_db) => failures.extend(per_db.into_iter().flatten()),
             Err(errors) => failures.extend(errors.into_iter().map(|(_, e)| e.to_string())),
