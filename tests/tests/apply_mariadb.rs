@@ -36,3 +36,8 @@ fn the_failing_patch_leaves_every_database_as_it_was() {
 fn two_concurrent_migrate_runs_apply_each_migration_once() {
     concurrent_migrate_runs_apply_once(&engine("c_"), 40, "ALTER TABLE members ADD COLUMN avatar");
 }
+
+#[test]
+fn a_failed_check_names_the_database_it_failed_on() {
+    checks_blame_exactly_the_broken_tenant(&engine("d_"), 20);
+}

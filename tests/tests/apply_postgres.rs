@@ -52,3 +52,13 @@ fn two_concurrent_migrate_runs_apply_each_migration_once() {
         "ALTER TABLE members ADD COLUMN avatar",
     );
 }
+
+#[test]
+fn per_schema_a_failed_check_names_the_schema_it_failed_on() {
+    checks_blame_exactly_the_broken_tenant(&engine("f_", true), 20);
+}
+
+#[test]
+fn per_database_a_failed_check_names_the_database_it_failed_on() {
+    checks_blame_exactly_the_broken_tenant(&engine("g_", false), 20);
+}

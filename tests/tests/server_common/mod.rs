@@ -236,3 +236,46 @@ pub fn concurrent_migrate_runs_apply_once(engine: &Engine, sites: usize, up_mark
         text(&second)
     );
 }
+
+/// After an apply, a member without an avatar planted in one site: `bascule migrate` (nothing
+/// left to apply, then the post-checks) must blame that site and no other. The checks carry one
+/// connection per worker from tenant to tenant, so this is what proves each query ran where it
+/// was meant to.
+pub fn checks_blame_exactly_the_broken_tenant(engine: &Engine, sites: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let host = host(dir.path(), sites, engine);
+    let bundle = bundle(engine, "2.0.0", &dir.path().join("delivery"));
+    let out = bascule(&bundle, &host.host_profile, &["apply"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let broken = host.site_targets()[sites / 2].clone();
+    db::connect(&broken)
+        .and_then(|mut c| {
+            c.query_rows("INSERT INTO members (name, email) VALUES ('No Avatar', 'na@example.org')")
+        })
+        .unwrap_or_else(|e| panic!("{broken}: {e}"));
+
+    let out = bascule(&bundle, &host.host_profile, &["migrate"], &[]);
+    let output = text(&out);
+    assert!(!out.status.success(), "{output}");
+    assert!(
+        output.contains("1 consistency check failure(s)"),
+        "one failure, not one per tenant: {output}"
+    );
+    // The run names tenants as the host profile discovers them: database or schema names.
+    let discovered = match &broken.location {
+        db::Location::Postgres {
+            schema: Some(schema),
+            ..
+        } => schema.clone(),
+        db::Location::Postgres { database, .. } | db::Location::Mysql { database, .. } => {
+            database.clone()
+        }
+        db::Location::SqliteFile(_) => unreachable!("a server engine"),
+    };
+    assert!(
+        output.contains(&format!(
+            "site/{discovered}: checks/site/members_have_avatar"
+        )),
+        "{output}"
+    );
+}
