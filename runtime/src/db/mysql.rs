@@ -5,8 +5,11 @@
 //! # Statements run one by one, between an `applying` and an `applied` row
 //!
 //! A script is cut into statements by [`crate::sql::split_statements`] (the splitter the lint
-//! uses: quotes, comments, `DELIMITER` blocks of triggers and procedures) and each statement is
-//! sent on its own, in order, logged (`statement k/n`) before it runs.
+//! uses: quotes, comments, `DELIMITER` blocks of triggers and procedures). A database's
+//! migrations and their version-row writes then travel as one multi-statement request (see
+//! [`batch`]): the server runs them in order and stops at the first failure, so this is the same
+//! as sending them one by one, without a round trip each. Each statement is logged
+//! (`statement k/n`) as its result arrives, and so is the one that failed.
 //!
 //! MariaDB and MySQL commit every DDL statement implicitly (`CREATE`, `ALTER`, `DROP`, `RENAME`
 //! …), and a transaction open before it is committed too: a migration is *not* all or nothing
@@ -46,7 +49,8 @@ use std::time::Duration;
 use mysql::prelude::Queryable as _;
 use mysql::{Opts, OptsBuilder, SslOpts, Value};
 
-use super::run_statements_one_by_one;
+mod batch;
+
 use super::{
     backend_error, finish_dump, one_line, Adopt, AppliedMigration, Connection, DbError, DbTarget,
     Location, RowState, VersionState, VERSION_TABLE,
@@ -54,6 +58,8 @@ use super::{
 use crate::migration::Migration;
 use crate::patch::Dialect;
 use crate::runlog::RunLog;
+use crate::sql::split_statements;
+use batch::{Batch, Failed};
 
 pub struct MysqlConnection {
     name: String,
@@ -259,10 +265,99 @@ impl MysqlConnection {
 
     /// Runs every statement of `sql` in order; a failure says how many had already committed.
     fn run_statements(&mut self, label: &str, sql: &str, log: &RunLog) -> Result<(), DbError> {
-        let name = self.name.clone();
-        run_statements_one_by_one(&name, label, sql, Dialect::Mysql, log, |text| {
-            self.conn.query_drop(text).map_err(|e| e.to_string())
+        let mut batch = Batch::new();
+        push_script(&mut batch, label, sql);
+        self.run_batch(&batch, log)
+    }
+
+    /// Runs `batch` (see [`batch`]), logging each statement as its result arrives; a failing
+    /// script statement is a [`DbError::PartlyApplied`] saying how many of its script's
+    /// statements had committed.
+    fn run_batch(&mut self, batch: &Batch<Part>, log: &RunLog) -> Result<(), DbError> {
+        self.try_batch(batch, log)
+            .map_err(|failed| self.explain(batch, failed, log))
+    }
+
+    fn try_batch(&mut self, batch: &Batch<Part>, log: &RunLog) -> Result<(), Failed> {
+        let name = &self.name;
+        batch.run(&mut self.conn, |sql, part| {
+            for line in part.lines(sql) {
+                log.line(format_args!("{name}: {line}"));
+            }
         })
+    }
+
+    /// The error for a batch stopped by `failed`; a script statement is logged as the one that
+    /// failed.
+    fn explain(&self, batch: &Batch<Part>, failed: Failed, log: &RunLog) -> DbError {
+        match batch.item(failed.index) {
+            Some((sql, part @ Part::Script { label, done, total })) => {
+                for line in part.lines(sql) {
+                    log.line(format_args!("{}: {line}", self.name));
+                }
+                DbError::PartlyApplied {
+                    db: self.name.clone(),
+                    migration: label.clone(),
+                    done: *done,
+                    total: *total,
+                    statement: sql.clone(),
+                    error: failed.error.to_string(),
+                }
+            }
+            _ => self.err(failed.error),
+        }
+    }
+}
+
+/// What a statement of a [`Batch`] is: its line in the run log, and what a failure means.
+enum Part {
+    /// A write to the version table, logged as one line per row (`0002_nick up: version row
+    /// `applied``).
+    Rows(Vec<String>),
+    /// Statement `done + 1` of `total` of the script `label`.
+    Script {
+        label: String,
+        done: usize,
+        total: usize,
+    },
+}
+
+impl Part {
+    fn rows(lines: &[(&str, &str)]) -> Part {
+        Part::Rows(
+            lines
+                .iter()
+                .map(|(label, what)| format!("{label}: {what}"))
+                .collect(),
+        )
+    }
+
+    /// Its lines in the run log, `sql` being its statement.
+    fn lines(&self, sql: &str) -> Vec<String> {
+        match self {
+            Part::Rows(lines) => lines.clone(),
+            Part::Script { label, done, total } => vec![format!(
+                "{label}: statement {}/{total}: {}",
+                done + 1,
+                one_line(sql)
+            )],
+        }
+    }
+}
+
+/// Appends every statement of `sql` to `batch`, as the script `label`.
+fn push_script(batch: &mut Batch<Part>, label: &str, sql: &str) {
+    let statements = split_statements(sql, Dialect::Mysql);
+    let total = statements.len();
+    for (done, statement) in statements.into_iter().enumerate() {
+        batch.push(
+            statement.text,
+            Part::Script {
+                label: label.to_string(),
+                done,
+                total,
+            },
+        );
     }
 }
 
@@ -308,39 +403,86 @@ fn row_values(migration: &Migration, patch: &str, state: RowState) -> String {
     )
 }
 
-impl MysqlConnection {
-    /// Writes version rows: inserted, or only their state changed where they exist — one
-    /// statement, so `applied` for one migration and `applying` for the next commit together.
-    /// The first write to a database without a version table creates it.
-    fn write_rows(&mut self, rows: &[(&Migration, RowState)], patch: &str) -> Result<(), DbError> {
-        let values: Vec<String> = rows
-            .iter()
-            .map(|(m, state)| row_values(m, patch, *state))
-            .collect();
-        let sql = format!(
-            "INSERT INTO `{VERSION_TABLE}` (id, name, checksum, patch, applied_at, state) VALUES {}
-             ON DUPLICATE KEY UPDATE state = VALUES(state)",
-            values.join(", ")
+/// The statement writing version rows: inserted, or only their state changed where they exist
+/// — one statement, so `applied` for one migration and `applying` for the next commit together.
+fn write_rows(rows: &[(&Migration, RowState)], patch: &str) -> String {
+    let values: Vec<String> = rows
+        .iter()
+        .map(|(m, state)| row_values(m, patch, *state))
+        .collect();
+    format!(
+        "INSERT INTO `{VERSION_TABLE}` (id, name, checksum, patch, applied_at, state) VALUES {}
+         ON DUPLICATE KEY UPDATE state = VALUES(state)",
+        values.join(", ")
+    )
+}
+
+/// The ups of `migrations` with their version-row writes, as one batch: the version table
+/// (created if missing, a no-op otherwise), the first row `applying`, then each migration's
+/// statements followed by one write making its row `applied` and the next one's `applying`.
+fn up_batch(migrations: &[&Migration], patch: &str) -> Batch<Part> {
+    let mut batch = Batch::new();
+    let Some(first) = migrations.first() else {
+        return batch;
+    };
+    let first_label = format!("{} up", first.label());
+    batch.push(
+        CREATE_VERSION_TABLE,
+        Part::rows(&[(&first_label, "version table present")]),
+    );
+    batch.push(
+        write_rows(&[(first, RowState::Applying)], patch),
+        Part::rows(&[(&first_label, "version row `applying`")]),
+    );
+    for (i, migration) in migrations.iter().enumerate() {
+        let label = format!("{} up", migration.label());
+        push_script(&mut batch, &label, &migration.up);
+        let next = migrations.get(i + 1);
+        let next_label = next.map(|n| format!("{} up", n.label()));
+        let mut rows = vec![(*migration, RowState::Applied)];
+        let mut lines = vec![(label.as_str(), "version row `applied`")];
+        if let (Some(next), Some(next_label)) = (next, &next_label) {
+            rows.push((*next, RowState::Applying));
+            lines.push((next_label, "version row `applying`"));
+        }
+        batch.push(write_rows(&rows, patch), Part::rows(&lines));
+    }
+    batch
+}
+
+/// The downs of `migrations`, in the order given, as one batch: every row marked `applying`
+/// first (one statement), then each down's statements followed by the deletion of its row.
+/// Without `rows` (a database with no version table) only the statements.
+fn down_batch(migrations: &[&Migration], rows: bool) -> Batch<Part> {
+    let mut batch = Batch::new();
+    let ids: Vec<String> = migrations.iter().map(|m| m.id.to_string()).collect();
+    if let (true, Some(first)) = (rows, migrations.first()) {
+        batch.push(
+            format!(
+                "UPDATE `{VERSION_TABLE}` SET state = {} WHERE id IN ({})",
+                quote_literal(RowState::Applying.as_str()),
+                ids.join(", ")
+            ),
+            Part::rows(&[(
+                &format!("{} down", first.label()),
+                "version rows `applying`",
+            )]),
         );
-        match self.conn.query_drop(&sql) {
-            Err(e) if is_missing_table(&e) => {
-                self.conn
-                    .query_drop(CREATE_VERSION_TABLE)
-                    .map_err(|e| self.err(e))?;
-                self.conn.query_drop(&sql).map_err(|e| self.err(e))
-            }
-            other => other.map_err(|e| self.err(e)),
+    }
+    for migration in migrations {
+        let label = format!("{} down", migration.label());
+        push_script(&mut batch, &label, &migration.down);
+        if rows {
+            batch.push(
+                format!("DELETE FROM `{VERSION_TABLE}` WHERE id = {}", migration.id),
+                Part::rows(&[(&label, "version row deleted")]),
+            );
         }
     }
+    batch
+}
 
-    /// Runs `sql` on the version table; a database without one has nothing to change.
-    fn on_version_rows(&mut self, sql: String) -> Result<(), DbError> {
-        match self.conn.query_drop(sql) {
-            Err(e) if is_missing_table(&e) => Ok(()),
-            other => other.map_err(|e| self.err(e)),
-        }
-    }
-
+impl MysqlConnection {
     fn table_exists(&mut self, table: &str) -> Result<bool, DbError> {
         let exists: Option<u64> = self
             .conn
@@ -379,61 +521,31 @@ impl Connection for MysqlConnection {
     }
 
     /// Each migration's statements run between its row's `applying` and `applied`; the
-    /// `applied` of one and the `applying` of the next are one statement.
+    /// `applied` of one and the `applying` of the next are one statement. All of it is one
+    /// batch (see [`batch`]): a request, not a round trip per statement.
     fn apply_ups(
         &mut self,
         migrations: &[&Migration],
         patch: &str,
         log: &RunLog,
     ) -> Result<(), DbError> {
-        let Some(first) = migrations.first() else {
-            return Ok(());
-        };
-        self.write_rows(&[(first, RowState::Applying)], patch)?;
-        for (i, migration) in migrations.iter().enumerate() {
-            let label = format!("{} up", migration.label());
-            log.line(format_args!(
-                "{}: {label}: version row `applying`",
-                self.name
-            ));
-            self.run_statements(&label, &migration.up, log)?;
-            let mut rows = vec![(*migration, RowState::Applied)];
-            rows.extend(
-                migrations
-                    .get(i + 1)
-                    .map(|next| (*next, RowState::Applying)),
-            );
-            self.write_rows(&rows, patch)?;
-            log.line(format_args!(
-                "{}: {label}: version row `applied`",
-                self.name
-            ));
-        }
-        Ok(())
+        self.run_batch(&up_batch(migrations, patch), log)
     }
 
     /// Every row is marked `applying` first (one statement), then each down runs and its row
-    /// is deleted.
+    /// is deleted; one batch.
     fn apply_downs(&mut self, migrations: &[&Migration], log: &RunLog) -> Result<(), DbError> {
         if migrations.is_empty() {
             return Ok(());
         }
-        let ids: Vec<String> = migrations.iter().map(|m| m.id.to_string()).collect();
-        self.on_version_rows(format!(
-            "UPDATE `{VERSION_TABLE}` SET state = {} WHERE id IN ({})",
-            quote_literal(RowState::Applying.as_str()),
-            ids.join(", ")
-        ))?;
-        for migration in migrations {
-            let label = format!("{} down", migration.label());
-            self.run_statements(&label, &migration.down, log)?;
-            self.on_version_rows(format!(
-                "DELETE FROM `{VERSION_TABLE}` WHERE id = {}",
-                migration.id
-            ))?;
-            log.line(format_args!("{}: {label}: version row deleted", self.name));
+        let batch = down_batch(migrations, true);
+        match self.try_batch(&batch, log) {
+            // No version table: no row to mark or delete.
+            Err(failed) if failed.index == 0 && is_missing_table(&failed.error) => {
+                self.run_batch(&down_batch(migrations, false), log)
+            }
+            other => other.map_err(|failed| self.explain(&batch, failed, log)),
         }
-        Ok(())
     }
 
     fn drop_version_table(&mut self, log: &RunLog) -> Result<(), DbError> {
