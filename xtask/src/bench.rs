@@ -102,11 +102,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
 }
 
-/// Wall time and peak memory of one child process.
+/// Wall time, peak memory and CPU time of one child process.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Measure {
     pub(crate) seconds: f64,
     pub(crate) max_rss_kib: u64,
+    /// User plus system CPU time of the process and the children it waited for: on a machine
+    /// shared with a database server, what the client takes from the server's cores.
+    pub(crate) cpu_seconds: f64,
 }
 
 impl Measure {
@@ -126,13 +129,13 @@ fn ensure_gnu_time() -> anyhow::Result<()> {
     bail!("benchmarks measure with GNU time: run `bash scripts/setup.sh` (it installs the `time` package)")
 }
 
-/// Runs `command` under `/usr/bin/time` and returns its wall time and peak RSS.
+/// Runs `command` under `/usr/bin/time` and returns its wall time, peak RSS and CPU time.
 pub(crate) fn measure(program: &str, args: &[&str], cwd: Option<&Path>) -> anyhow::Result<Measure> {
     let report = tempfile::NamedTempFile::new()?;
     let mut command = Command::new("/usr/bin/time");
     command
         .arg("-f")
-        .arg("%e %M")
+        .arg("%e %M %U %S")
         .arg("-o")
         .arg(report.path())
         .arg(program)
@@ -161,9 +164,17 @@ pub(crate) fn measure(program: &str, args: &[&str], cwd: Option<&Path>) -> anyho
         .next()
         .and_then(|s| s.parse().ok())
         .context("time: rss")?;
+    let mut cpu = || -> anyhow::Result<f64> {
+        fields
+            .next()
+            .and_then(|s| s.parse::<f64>().ok())
+            .context("time: cpu")
+    };
+    let cpu_seconds = cpu()? + cpu()?;
     Ok(Measure {
         seconds,
         max_rss_kib,
+        cpu_seconds,
     })
 }
 

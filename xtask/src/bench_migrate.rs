@@ -14,7 +14,10 @@
 //!   three files (`xargs -P<workers>`): the same SQL work with none of the safety;
 //! - the limit: the same statements through one persistent client session per worker (one
 //!   concatenated script each, `USE db;` / `\c db` / `SET search_path` between databases) —
-//!   about the server's own time.
+//!   about the server's own time;
+//! - MariaDB only: the limit again with the version-row writes Bascule adds between the
+//!   statements, the very SQL it sends — the server's share of Bascule's bookkeeping, so that
+//!   what remains between it and Bascule is Bascule's own cost.
 //!
 //! Every peer runs with as many processes or sessions as Bascule has workers per server.
 //!
@@ -25,8 +28,9 @@
 //! Before each measured command the server is left to finish its background writes
 //! ([`Server::settle`]), so no contender pays for the one before it.
 //!
-//! Every command runs under GNU `time` (wall time, peak RSS of the largest process). Figures are
-//! printed, never asserted.
+//! Every command runs under GNU `time`: wall time, peak RSS of the largest process, and the
+//! client's CPU time (user + system, children included), which on a small machine is taken from
+//! the server's cores. Figures are printed, never asserted.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -137,6 +141,35 @@ fn migrations(kind: BenchEngine) -> [(&'static str, &'static str, &'static str);
             ),
         ],
     }
+}
+
+/// The up script with Bascule's version-row writes between its statements (MariaDB).
+const UP_WITH_ROWS: &str = "up-with-rows.sql";
+/// The down script with Bascule's version-row writes (MariaDB); it leaves no row behind.
+const DOWN_WITH_ROWS: &str = "down-with-rows.sql";
+
+/// The up and down scripts of the three migrations (ids 2 to 4, as in the patch) with the
+/// version-row writes between their statements, exactly as Bascule's MariaDB backend sends them.
+fn bookkeeping_scripts(kind: BenchEngine) -> (String, String) {
+    let all: Vec<bascule::migration::Migration> = migrations(kind)
+        .iter()
+        .zip(2..)
+        .map(|((name, up, down), id)| bascule::migration::Migration {
+            class: "site".into(),
+            id,
+            name: (*name).into(),
+            dir: PathBuf::new(),
+            up: (*up).into(),
+            down: (*down).into(),
+            checksum: bascule::sha256_hex(up.as_bytes()),
+        })
+        .collect();
+    let ups: Vec<&bascule::migration::Migration> = all.iter().collect();
+    let downs: Vec<&bascule::migration::Migration> = all.iter().rev().collect();
+    (
+        bascule::db::mysql::up_script(&ups, "1.1.0"),
+        bascule::db::mysql::down_script(&downs),
+    )
 }
 
 /// The bench patch source: 1.1.0 with the three site migrations, beside nothing else.
@@ -251,6 +284,17 @@ pub fn run(
     // The reset after the limit is itself measured: the down scripts through persistent
     // sessions, the server time the undo cannot go below.
     let persistent_down = peers.reset()?;
+    // MariaDB: the same limit with the version-row writes Bascule adds, sent as Bascule sends
+    // them: what is left between it and Bascule is Bascule's own cost.
+    let with_rows = if kind == BenchEngine::Mariadb {
+        server.settle()?;
+        let up = peers.persistent_script(UP_WITH_ROWS)?;
+        server.settle()?;
+        let down = peers.persistent_script(DOWN_WITH_ROWS)?;
+        Some((up, down))
+    } else {
+        None
+    };
     let dbmate = if kind == BenchEngine::Mariadb && !skip_dbmate {
         server.settle()?;
         let m = peers.dbmate()?;
@@ -264,15 +308,16 @@ pub fn run(
     let n = sites as f64;
     let rate = |seconds: f64| n / seconds.max(0.001);
     println!(
-        "\n  {:<52} {:>8}  {:>8}  {:>9}",
-        "", "wall", "dbs/s", "peak RSS"
+        "\n  {:<52} {:>8}  {:>8}  {:>9}  {:>10}",
+        "", "wall", "dbs/s", "peak RSS", "client CPU"
     );
     let show = |label: &str, m: &Measure| {
         println!(
-            "  {label:<52} {:>7.2}s  {:>8.0}  {:>7.1}MiB",
+            "  {label:<52} {:>7.2}s  {:>8.0}  {:>7.1}MiB  {:>9.2}s",
             m.seconds,
             rate(m.seconds),
-            m.max_rss_kib as f64 / 1024.0
+            m.max_rss_kib as f64 / 1024.0,
+            m.cpu_seconds
         )
     };
     show("bascule apply (whole run)", &apply);
@@ -323,6 +368,22 @@ pub fn run(
         ),
         &persistent_down,
     );
+    if let Some((up, down)) = &with_rows {
+        show(
+            &format!(
+                "{} persistent sessions x{parallel} + version rows",
+                peers.client_name()
+            ),
+            up,
+        );
+        show(
+            &format!(
+                "{} persistent sessions x{parallel}, downs + version rows",
+                peers.client_name()
+            ),
+            down,
+        );
+    }
     println!("\n  ratios (lower is better for Bascule):");
     let ratio = |a: f64, b: f64| a / b.max(0.001);
     if let Some(dbmate) = &dbmate {
@@ -351,6 +412,16 @@ pub fn run(
         "    rollback undo / persistent down scripts:   {:>6.2}x",
         ratio(undo_ms as f64 / 1000.0, persistent_down.seconds)
     );
+    if let Some((up, down)) = &with_rows {
+        println!(
+            "    bascule migrate step / limit + version rows: {:>4.2}x",
+            ratio(migrate_s, up.seconds)
+        );
+        println!(
+            "    rollback undo / downs + version rows:      {:>6.2}x",
+            ratio(undo_ms as f64 / 1000.0, down.seconds)
+        );
+    }
     if let Some(floor) = connection_floor {
         println!(
             "    nothing to apply / connection per database: {:>5.2}x",
@@ -498,6 +569,11 @@ impl Peers {
         let down: String = all.iter().rev().map(|m| m.2).collect();
         std::fs::write(peers.dir.join("up.sql"), up)?;
         std::fs::write(peers.dir.join("down.sql"), down)?;
+        if kind == BenchEngine::Mariadb {
+            let (up, down) = bookkeeping_scripts(kind);
+            std::fs::write(peers.dir.join(UP_WITH_ROWS), up)?;
+            std::fs::write(peers.dir.join(DOWN_WITH_ROWS), down)?;
+        }
         std::fs::write(
             peers.dir.join("tenants.txt"),
             peers.tenants.join("\n") + "\n",
@@ -578,7 +654,12 @@ impl Peers {
     }
 
     fn persistent(&self) -> anyhow::Result<Measure> {
-        measure("sh", &["-c", &self.sessions_command("up.sql")?], None)
+        self.persistent_script("up.sql")
+    }
+
+    /// `file` for every tenant through one persistent session per core.
+    fn persistent_script(&self, file: &str) -> anyhow::Result<Measure> {
+        measure("sh", &["-c", &self.sessions_command(file)?], None)
     }
 
     /// Back to 1.0.0 after a peer: the down scripts through persistent sessions; measured,

@@ -417,19 +417,15 @@ fn write_rows(rows: &[(&Migration, RowState)], patch: &str) -> String {
     )
 }
 
-/// The ups of `migrations` with their version-row writes, as one batch: the version table
-/// (created if missing, a no-op otherwise), the first row `applying`, then each migration's
-/// statements followed by one write making its row `applied` and the next one's `applying`.
+/// The ups of `migrations` with their version-row writes, as one batch: the first row
+/// `applying`, then each migration's statements followed by one write making its row `applied`
+/// and the next one's `applying`.
 fn up_batch(migrations: &[&Migration], patch: &str) -> Batch<Part> {
     let mut batch = Batch::new();
     let Some(first) = migrations.first() else {
         return batch;
     };
     let first_label = format!("{} up", first.label());
-    batch.push(
-        CREATE_VERSION_TABLE,
-        Part::rows(&[(&first_label, "version table present")]),
-    );
     batch.push(
         write_rows(&[(first, RowState::Applying)], patch),
         Part::rows(&[(&first_label, "version row `applying`")]),
@@ -482,6 +478,19 @@ fn down_batch(migrations: &[&Migration], rows: bool) -> Batch<Part> {
     batch
 }
 
+/// The ups of `migrations` with their version-row writes, as one script of exactly the statements
+/// [`MysqlConnection`] sends (the version table is assumed to exist): what the migration
+/// benchmark feeds a plain client to measure the server's share of Bascule's bookkeeping.
+pub fn up_script(migrations: &[&Migration], patch: &str) -> String {
+    up_batch(migrations, patch).script()
+}
+
+/// The downs of `migrations`, in the order given, with their version-row writes, as one script
+/// (see [`up_script`]).
+pub fn down_script(migrations: &[&Migration]) -> String {
+    down_batch(migrations, true).script()
+}
+
 impl MysqlConnection {
     fn table_exists(&mut self, table: &str) -> Result<bool, DbError> {
         let exists: Option<u64> = self
@@ -529,7 +538,18 @@ impl Connection for MysqlConnection {
         patch: &str,
         log: &RunLog,
     ) -> Result<(), DbError> {
-        self.run_batch(&up_batch(migrations, patch), log)
+        let batch = up_batch(migrations, patch);
+        match self.try_batch(&batch, log) {
+            // The first write to a database without a version table: nothing else ran.
+            Err(failed) if failed.index == 0 && is_missing_table(&failed.error) => {
+                log.line(format_args!("{}: creating {VERSION_TABLE}", self.name));
+                self.conn
+                    .query_drop(CREATE_VERSION_TABLE)
+                    .map_err(|e| self.err(e))?;
+                self.run_batch(&batch, log)
+            }
+            other => other.map_err(|failed| self.explain(&batch, failed, log)),
+        }
     }
 
     /// Every row is marked `applying` first (one statement), then each down runs and its row

@@ -39,6 +39,15 @@ impl<T> Batch<T> {
         self.items.get(index)
     }
 
+    /// The statements as one script, each ended by `;` on a line of its own (for a plain client;
+    /// a statement holding a `;` would need the client's `DELIMITER`).
+    pub fn script(&self) -> String {
+        self.items
+            .iter()
+            .map(|(sql, _)| format!("{sql}\n;\n"))
+            .collect()
+    }
+
     /// Runs the batch in as few requests as it can; `answered` is called with each statement
     /// and what it is as its result arrives, in order, before the next result is read.
     pub fn run(
