@@ -198,6 +198,13 @@ fn under_db_locks(
     steps: &[Box<dyn Step>],
 ) -> Result<RunReport, StepError> {
     let mut cx = files.context(setup, &setup.options);
+    if let Err(error) = guard::refusal(&cx) {
+        // Before waiting for the locks: a run the guard refuses is refused at once.
+        return Ok(files.report(Outcome::RolledBack {
+            step: "guard".into(),
+            error,
+        }));
+    }
     let targets = migrated_targets(setup)?;
     cx.say(format_args!(
         "migration locks: {} database(s), waiting at most {} s",

@@ -38,6 +38,11 @@ fn two_concurrent_migrate_runs_apply_each_migration_once() {
 }
 
 #[test]
+fn a_locked_host_refuses_a_second_run_without_waiting_for_the_migration_locks() {
+    a_locked_host_refuses_a_second_run_before_the_migration_locks(&engine("e_"), 5);
+}
+
+#[test]
 fn a_failed_check_names_the_database_it_failed_on() {
     checks_blame_exactly_the_broken_tenant(&engine("d_"), 20);
 }

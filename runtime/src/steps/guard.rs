@@ -27,8 +27,7 @@ impl Step for Guard {
     }
 
     fn run(&self, cx: &mut Context<'_>) -> Result<(), StepError> {
-        check_multiplexer(cx)?;
-        check_day(cx)?;
+        refusal(cx)?;
         take_lock(cx)
     }
 
@@ -44,6 +43,19 @@ impl Step for Guard {
     fn after_commit(&self, cx: &Context<'_>) -> Result<(), StepError> {
         release_lock(cx, &lock_path(cx), cx.run_id)
     }
+}
+
+/// Why the guard would refuse this run, if it would: checked by the step, and by a run before it
+/// waits for anything else (the database-side migration locks), so that a refused run is refused
+/// at once. The lock itself is only ever taken by the step, with `O_EXCL`.
+pub fn refusal(cx: &Context<'_>) -> Result<(), StepError> {
+    check_multiplexer(cx)?;
+    check_day(cx)?;
+    let path = lock_path(cx);
+    if path.exists() {
+        return Err(StepError::Failed(held_lock_message(&path)));
+    }
+    Ok(())
 }
 
 pub fn lock_path(cx: &Context<'_>) -> std::path::PathBuf {

@@ -237,6 +237,50 @@ pub fn concurrent_migrate_runs_apply_once(engine: &Engine, sites: usize, up_mark
     );
 }
 
+/// One run holds the host lock (paused after its migrate step, the database-side locks held
+/// too): a second run on the same host is refused by the host lock before it asks for the
+/// migration locks, instead of waiting for them to time out first. The first run then finishes.
+pub fn a_locked_host_refuses_a_second_run_before_the_migration_locks(
+    engine: &Engine,
+    sites: usize,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let host = host(dir.path(), sites, engine);
+    let bundle = bundle(engine, "2.0.0", &dir.path().join("delivery"));
+    let first = command(
+        &bundle,
+        &host.host_profile,
+        &["migrate"],
+        &[("BASCULE_PAUSE_AT", "migrate")],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    wait_for("the first run to pause after migrating", || {
+        run_dir(&host.state_dir).is_some_and(|d| d.join("paused-at-migrate").exists())
+    });
+    let first_dir = run_dir(&host.state_dir).unwrap();
+    let first_id = first_dir.file_name().unwrap().to_string_lossy().to_string();
+
+    let second = bascule(&bundle, &host.host_profile, &["apply"], &[]);
+    let said = text(&second);
+    assert_eq!(second.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains(&format!("the host is locked by run {first_id}")),
+        "{said}"
+    );
+    assert!(
+        !said.contains("migration locks"),
+        "refused before asking for the migration locks: {said}"
+    );
+
+    std::fs::write(first_dir.join("resume"), "").unwrap();
+    let first = first.wait_with_output().unwrap();
+    assert!(first.status.success(), "first: {}", text(&first));
+    assert_versions(&host, &[1, 2], &[1, 2]);
+}
+
 /// After an apply, a member without an avatar planted in one site: `bascule migrate` (nothing
 /// left to apply, then the post-checks) must blame that site and no other. The checks carry one
 /// connection per worker from tenant to tenant, so this is what proves each query ran where it
