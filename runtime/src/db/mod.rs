@@ -123,8 +123,30 @@ impl fmt::Display for Location {
     }
 }
 
-/// `url` with its password, if any, replaced by `***`: for logs and messages.
+/// `url` with its passwords, if any, replaced by `***`: for logs and messages. A password is
+/// the one in the authority (`user:password@host`) and the value of a `password=` parameter of
+/// the query string, which both clients accept.
 pub fn redact_url(url: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let mut redacted = redact_authority(base);
+    if let Some(query) = query {
+        let params: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                _ => pair.to_string(),
+            })
+            .collect();
+        redacted.push('?');
+        redacted.push_str(&params.join("&"));
+    }
+    redacted
+}
+
+fn redact_authority(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
@@ -515,6 +537,18 @@ mod tests {
             "postgres://app@db1:5432/x"
         );
         assert_eq!(redact_url("mysql://db1:3306/a@b"), "mysql://db1:3306/a@b");
+        assert_eq!(
+            redact_url("postgres://app@db1:5432?sslmode=require&password=s3cret&x=1"),
+            "postgres://app@db1:5432?sslmode=require&password=***&x=1"
+        );
+        assert_eq!(
+            redact_url("mysql://app:a@db1:3306?PASSWORD=b"),
+            "mysql://app:***@db1:3306?PASSWORD=***"
+        );
+        assert_eq!(
+            redact_url("postgres://db1?sslrootcert=/ca.pem"),
+            "postgres://db1?sslrootcert=/ca.pem"
+        );
         let location = Location::Postgres {
             url: "postgres://app:pw@db1:5432/".into(),
             database: "platform".into(),
