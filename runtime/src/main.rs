@@ -63,11 +63,14 @@ enum Command {
     ///
     /// Runs the down migrations back to each database's own starting version, switches
     /// `current` back, removes the new release and restores the recorded platform version.
+    /// Holds the database-side migration locks while it undoes (as `apply` and `migrate` do),
+    /// so no `bascule migrate` from another host changes those databases meanwhile.
     Rollback(RunArgs),
     /// Finish the undo of a run that was killed (SSH cut, kill -9, power loss).
     ///
     /// Reads the journal of the run that still holds the host lock and undoes every action
-    /// it records, in reverse. Safe to run more than once.
+    /// it records, in reverse, under the database-side migration locks. Safe to run more than
+    /// once.
     Recover(RunArgs),
     /// Run only the bundle's migrations, once, even when started on several hosts at once.
     ///

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use crate::bundle::Manifest;
 use crate::db::lock::DbLocks;
+use crate::db::DbError;
 use crate::engine::{self, Context, Options, Outcome, Step, StepError};
 use crate::host::HostProfile;
 use crate::journal::{now, Event, Intent, Journal, RunHistory, RunKind, JOURNAL_FILE};
@@ -163,8 +164,9 @@ pub fn describe_outcome(kind: RunKind, outcome: &Outcome) -> String {
     }
 }
 
-/// How long `apply` waits for the migration locks another run holds: an operator's apply
-/// should not queue behind a deploy system's `bascule migrate`, it should say so.
+/// How long `apply`, `rollback` and `recover` wait for the migration locks another run holds:
+/// an operator's run should not queue behind a deploy system's `bascule migrate`, it should say
+/// so.
 pub const APPLY_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// `bascule apply`: every step, and on failure every undo, under the database-side migration
@@ -206,12 +208,7 @@ fn under_db_locks(
         }));
     }
     let targets = migrated_targets(setup)?;
-    cx.say(format_args!(
-        "migration locks: {} database(s), waiting at most {} s",
-        targets.len(),
-        lock_timeout.as_secs()
-    ));
-    let locks = match DbLocks::acquire(&targets, lock_timeout, &|message| cx.say(message)) {
+    let locks = match take_db_locks(&mut cx, &targets, lock_timeout) {
         Ok(locks) => locks,
         Err(error) => {
             return Ok(files.report(Outcome::RolledBack {
@@ -220,16 +217,8 @@ fn under_db_locks(
             }))
         }
     };
-    cx.say(format_args!(
-        "migration locks held ({} server session(s))",
-        locks.sessions()
-    ));
-    cx.hold_db_locks();
     let outcome = engine::run(steps, &mut cx)?;
-    if let Err(e) = locks.release() {
-        // The server releases them anyway when the session closes, right after this.
-        cx.say(format_args!("releasing the migration locks: {e}"));
-    }
+    release_locks(&cx, locks);
     Ok(files.report(outcome))
 }
 
@@ -349,8 +338,80 @@ fn undo_with_lock(cx: &mut Context<'_>, history: &RunHistory) -> Result<Outcome,
             error,
         });
     }
+    let locks = match lock_undo_targets(cx, history) {
+        Ok(locks) => locks,
+        Err(error) => {
+            let intents = cx.take_intents();
+            guard::Guard.undo(cx, &intents)?;
+            return Ok(Outcome::RolledBack {
+                step: "migration locks".into(),
+                error: error.into(),
+            });
+        }
+    };
     let errors = engine::undo_history(&apply_steps(), history, cx)?;
+    release_locks(cx, locks);
     finish_undo(cx, errors)
+}
+
+/// The databases whose migrations `history` recorded and has not undone yet.
+fn undo_targets(history: &RunHistory) -> Vec<crate::db::DbTarget> {
+    history
+        .steps
+        .iter()
+        .filter(|step| !step.undone)
+        .flat_map(|step| &step.intents)
+        .filter_map(|intent| match intent {
+            Intent::Migrate { databases } => Some(databases),
+            _ => None,
+        })
+        .flatten()
+        .map(|start| start.target.clone())
+        .collect()
+}
+
+/// Takes the migration locks of the databases `history`'s undo will touch, as `apply` and
+/// `migrate` take theirs: no other run migrates them while they are undone, and the undo may read
+/// their versions in bulk ([`Context::hold_db_locks`]). Nothing is undone if they cannot be had.
+fn lock_undo_targets(cx: &mut Context<'_>, history: &RunHistory) -> Result<DbLocks, DbError> {
+    take_db_locks(cx, &undo_targets(history), APPLY_LOCK_TIMEOUT)
+}
+
+/// Takes the migration locks of `targets` (see [`crate::db::lock`]), waiting at most `timeout`,
+/// and marks the run as holding them.
+fn take_db_locks(
+    cx: &mut Context<'_>,
+    targets: &[crate::db::DbTarget],
+    timeout: std::time::Duration,
+) -> Result<DbLocks, DbError> {
+    cx.say(format_args!(
+        "migration locks: {} database(s), waiting at most {} s",
+        targets.len(),
+        timeout.as_secs()
+    ));
+    let locks = DbLocks::acquire(targets, timeout, &|message| cx.say(message))?;
+    cx.say(format_args!(
+        "migration locks held ({} server session(s))",
+        locks.sessions()
+    ));
+    cx.hold_db_locks();
+    Ok(locks)
+}
+
+fn release_locks(cx: &Context<'_>, locks: DbLocks) {
+    if let Err(e) = locks.release() {
+        // The server releases them anyway when the session closes, right after this.
+        cx.say(format_args!("releasing the migration locks: {e}"));
+    }
+}
+
+/// For `recover`: an undo that could not start because the migration locks could not be had.
+fn locks_refused(error: DbError) -> Outcome {
+    Outcome::UndoIncomplete {
+        step: "recover".into(),
+        error: StepError::Failed("nothing was undone".into()),
+        undo_errors: vec![("migration locks".into(), error.into())],
+    }
 }
 
 fn finish_undo(cx: &Context<'_>, errors: Vec<(String, StepError)>) -> Result<Outcome, StepError> {
@@ -387,14 +448,16 @@ pub fn recover(setup: &Setup) -> Result<RunReport, StepError> {
         allow_forbidden_day: true,
         ..setup.options.clone()
     };
-    let cx = files.context(setup, &options);
+    let mut cx = files.context(setup, &options);
     let outcome = match run_kind(&history) {
         _ if history.committed || history.rolled_back => {
             guard::Guard.after_commit(&cx)?;
             Outcome::Committed
         }
-        Some((RunKind::Rollback, Some(undoes))) => recover_rollback(setup, &cx, &events, &undoes)?,
-        _ => recover_apply(&cx, &history)?,
+        Some((RunKind::Rollback, Some(undoes))) => {
+            recover_rollback(setup, &mut cx, &events, &undoes)?
+        }
+        _ => recover_apply(&mut cx, &history)?,
     };
     Ok(files.report(outcome))
 }
@@ -406,8 +469,13 @@ fn run_kind(history: &RunHistory) -> Option<(RunKind, Option<String>)> {
     }
 }
 
-fn recover_apply(cx: &Context<'_>, history: &RunHistory) -> Result<Outcome, StepError> {
+fn recover_apply(cx: &mut Context<'_>, history: &RunHistory) -> Result<Outcome, StepError> {
+    let locks = match lock_undo_targets(cx, history) {
+        Ok(locks) => locks,
+        Err(error) => return Ok(locks_refused(error)),
+    };
     let errors = engine::undo_history(&apply_steps(), history, cx)?;
+    release_locks(cx, locks);
     if errors.is_empty() {
         cx.journal.append(&Event::RunRolledBack { at: now() })?;
         Ok(Outcome::RolledBack {
@@ -428,7 +496,7 @@ fn recover_apply(cx: &Context<'_>, history: &RunHistory) -> Result<Outcome, Step
 /// An interrupted rollback: undo what remains of the run it was undoing, then release its lock.
 fn recover_rollback(
     setup: &Setup,
-    cx: &Context<'_>,
+    cx: &mut Context<'_>,
     own: &[Event],
     undoes: &str,
 ) -> Result<Outcome, StepError> {
@@ -439,6 +507,11 @@ fn recover_rollback(
             .any(|e| matches!(e, Event::UndoDone { step: s, .. } if *s == step.name));
         step.undone |= done_by_rollback;
     }
+    let locks = match lock_undo_targets(cx, &history) {
+        Ok(locks) => locks,
+        Err(error) => return Ok(locks_refused(error)),
+    };
     let errors = engine::undo_history(&apply_steps(), &history, cx)?;
+    release_locks(cx, locks);
     finish_undo(cx, errors)
 }

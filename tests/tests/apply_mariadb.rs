@@ -38,6 +38,11 @@ fn two_concurrent_migrate_runs_apply_each_migration_once() {
 }
 
 #[test]
+fn a_rollback_waits_for_a_migrate_holding_the_migration_locks() {
+    rollback_waits_for_the_migration_locks(&engine("f_"), 5);
+}
+
+#[test]
 fn a_locked_host_refuses_a_second_run_without_waiting_for_the_migration_locks() {
     a_locked_host_refuses_a_second_run_before_the_migration_locks(&engine("e_"), 5);
 }

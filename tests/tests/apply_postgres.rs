@@ -62,3 +62,8 @@ fn per_schema_a_failed_check_names_the_schema_it_failed_on() {
 fn per_database_a_failed_check_names_the_database_it_failed_on() {
     checks_blame_exactly_the_broken_tenant(&engine("g_", false), 20);
 }
+
+#[test]
+fn per_schema_a_rollback_waits_for_a_migrate_holding_the_migration_locks() {
+    rollback_waits_for_the_migration_locks(&engine("h_", true), 5);
+}

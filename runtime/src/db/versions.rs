@@ -53,12 +53,58 @@ pub fn read_versions(
     workers: usize,
     adopt: Option<&Adopt>,
 ) -> Result<Vec<VersionState>, Vec<DbError>> {
+    let bulk = read_in_bulk(targets, workers, adopt)?;
+    let singles: Vec<&DbTarget> = targets
+        .iter()
+        .filter(|t| bulk_of(&t.location).is_none())
+        .collect();
+    let single_states = parallel::map_grouped(
+        &singles,
+        |t| t.location.server().to_string(),
+        workers,
+        OnError::Stop,
+        Session::new,
+        |session, target| session.with(target, |conn| read_state(conn, adopt)),
+    )
+    .map_err(|errors| errors.into_iter().map(|(_, e)| e).collect::<Vec<_>>())?;
+    let mut single_states = single_states.into_iter();
+    let mut out = Vec::with_capacity(targets.len());
+    let mut missing = Vec::new();
+    for (target, state) in targets.iter().zip(bulk) {
+        match (state, bulk_of(&target.location)) {
+            (Some(state), _) => out.push(state),
+            (None, Some((_, name))) => missing.push(super::backend_error(
+                &target.to_string(),
+                format!(
+                    "`{name}` does not exist on {}: check the host profile's databases",
+                    super::redact_url(target.location.server())
+                ),
+            )),
+            (None, None) => match single_states.next() {
+                Some(state) => out.push(state),
+                None => missing.push(super::backend_error(&target.to_string(), "not read")),
+            },
+        }
+    }
+    if missing.is_empty() {
+        Ok(out)
+    } else {
+        Err(missing)
+    }
+}
+
+/// The version state of every target a bulk read applies to (MariaDB/MySQL databases,
+/// PostgreSQL schemas), in target order: `None` for the others (PostgreSQL databases, SQLite
+/// files), and for a database or schema the server does not have.
+pub fn read_in_bulk(
+    targets: &[DbTarget],
+    workers: usize,
+    adopt: Option<&Adopt>,
+) -> Result<Vec<Option<VersionState>>, Vec<DbError>> {
     let mut bulks: BTreeMap<Bulk, Vec<String>> = BTreeMap::new();
-    let mut single: Vec<usize> = Vec::new();
-    for (index, target) in targets.iter().enumerate() {
-        match bulk_of(&target.location) {
-            Some((bulk, name)) => bulks.entry(bulk).or_default().push(name.to_string()),
-            None => single.push(index),
+    for target in targets {
+        if let Some((bulk, name)) = bulk_of(&target.location) {
+            bulks.entry(bulk).or_default().push(name.to_string());
         }
     }
     let bulks: Vec<(Bulk, Vec<String>)> = bulks.into_iter().collect();
@@ -76,40 +122,11 @@ pub fn read_versions(
     .map_err(|errors| errors.into_iter().map(|(_, e)| e).collect::<Vec<_>>())?;
     let by_bulk: BTreeMap<&Bulk, BTreeMap<String, VersionState>> =
         bulks.iter().map(|(b, _)| b).zip(read).collect();
-    let singles: Vec<&DbTarget> = single.iter().filter_map(|i| targets.get(*i)).collect();
-    let single_states = parallel::map_grouped(
-        &singles,
-        |t| t.location.server().to_string(),
-        workers,
-        OnError::Stop,
-        Session::new,
-        |session, target| session.with(target, |conn| read_state(conn, adopt)),
-    )
-    .map_err(|errors| errors.into_iter().map(|(_, e)| e).collect::<Vec<_>>())?;
-    let mut single_states = single_states.into_iter();
-    let mut out = Vec::with_capacity(targets.len());
-    let mut missing = Vec::new();
-    for target in targets {
-        match bulk_of(&target.location) {
-            Some((bulk, name)) => match by_bulk.get(&bulk).and_then(|m| m.get(name)) {
-                Some(state) => out.push(state.clone()),
-                None => missing.push(super::backend_error(
-                    &target.to_string(),
-                    format!(
-                        "`{name}` does not exist on {}: check the host profile's databases",
-                        super::redact_url(target.location.server())
-                    ),
-                )),
-            },
-            None => match single_states.next() {
-                Some(state) => out.push(state),
-                None => missing.push(super::backend_error(&target.to_string(), "not read")),
-            },
-        }
-    }
-    if missing.is_empty() {
-        Ok(out)
-    } else {
-        Err(missing)
-    }
+    Ok(targets
+        .iter()
+        .map(|target| {
+            let (bulk, name) = bulk_of(&target.location)?;
+            by_bulk.get(&bulk)?.get(name).cloned()
+        })
+        .collect())
 }

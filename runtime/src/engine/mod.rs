@@ -133,6 +133,12 @@ impl<'a> Context<'a> {
         self.db_locked = true;
     }
 
+    /// Whether this run holds the database-side migration locks: then what it reads of the
+    /// version tables stays true until it changes them itself.
+    pub fn holds_db_locks(&self) -> bool {
+        self.db_locked
+    }
+
     /// Keeps a survey for a later step. Only kept under the database locks: without them
     /// another run could migrate in between, and the later step must read for itself.
     pub fn keep_survey(&mut self, classes: Vec<ClassSurvey>) {

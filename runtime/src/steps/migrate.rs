@@ -10,6 +10,10 @@
 //! statement ran (see [`crate::db`]). The undo runs the down scripts of whatever is above each
 //! database's own starting version — `applying` rows included — in reverse.
 //!
+//! Under the migration locks (every run takes them, see [`crate::run`]) the undo first reads the
+//! version tables in bulk where the backend allows it, skips the databases with nothing to undo
+//! and spares the others a query; without the locks it reads each database right before acting.
+//!
 //! Work is spread over `workers` threads *per database server* ([`parallel::map_grouped`]), each
 //! carrying one [`Session`] from database to database, so a server sees at most `workers`
 //! connections from a run, however many tenants it holds. Progress: a bar on a terminal
@@ -17,7 +21,7 @@
 
 mod progress;
 
-use crate::db::{self, read_state, DbError, DbTarget, Session};
+use crate::db::{self, read_state, DbError, DbTarget, Session, VersionState};
 use crate::engine::{Context, Step, StepError};
 use crate::journal::{DbStart, Intent};
 use crate::migration::Migration;
@@ -150,15 +154,19 @@ fn undo_databases(cx: &Context<'_>, databases: &[DbStart]) -> Result<(), StepErr
         "undo migrations on {} database(s), {workers} worker(s) per server",
         databases.len()
     ));
+    let work: Vec<(&DbStart, Option<VersionState>)> = databases
+        .iter()
+        .zip(read_ahead(cx, databases, workers))
+        .collect();
     let progress = Progress::new(cx, "undo", "checked", databases.len());
     let result = parallel::map_grouped(
-        databases,
-        |d| d.target.location.server().to_string(),
+        &work,
+        |(d, _)| d.target.location.server().to_string(),
         workers,
         OnError::Continue,
         Session::new,
-        |session, start| {
-            let result = session.with(&start.target, |conn| undo_database(cx, conn, start));
+        |session, (start, known)| {
+            let result = undo_one(cx, session, start, known.as_ref());
             progress.tick();
             result
         },
@@ -169,14 +177,51 @@ fn undo_databases(cx: &Context<'_>, databases: &[DbStart]) -> Result<(), StepErr
         .map_err(|errors| summarize("undo", errors))
 }
 
-/// Brings one database back to its starting version (`applying` rows included); does nothing
-/// if it is already there.
-fn undo_database(
+/// The version state of `databases`, read in bulk where the backend allows it (see
+/// [`db::versions`]) and the run holds the migration locks, so nothing but this undo changes
+/// it until the undo reaches each database; `None` where each database must be read on its own.
+fn read_ahead(
     cx: &Context<'_>,
-    conn: &mut dyn db::Connection,
+    databases: &[DbStart],
+    workers: usize,
+) -> Vec<Option<VersionState>> {
+    if !cx.holds_db_locks() {
+        return vec![None; databases.len()];
+    }
+    let targets: Vec<DbTarget> = databases.iter().map(|d| d.target.clone()).collect();
+    match db::versions::read_in_bulk(&targets, workers, None) {
+        Ok(states) => states,
+        Err(errors) => {
+            for e in errors {
+                cx.log.line(format_args!(
+                    "undo: bulk read failed, reading each database: {e}"
+                ));
+            }
+            vec![None; databases.len()]
+        }
+    }
+}
+
+/// What the undo of one database does: the downs to run, newest first, and whether the version
+/// table goes too.
+struct UndoPlan<'p> {
+    downs: Vec<&'p Migration>,
+    drop_version_table: bool,
+}
+
+impl UndoPlan<'_> {
+    fn is_nothing(&self) -> bool {
+        self.downs.is_empty() && !self.drop_version_table
+    }
+}
+
+/// The downs bringing a database in `state` back to `start`: every migration above its starting
+/// version (`applying` rows included), and the version table if the run created it.
+fn undo_plan<'p>(
+    cx: &Context<'p>,
     start: &DbStart,
-) -> Result<(), DbError> {
-    let state = read_state(conn, None)?;
+    state: &VersionState,
+) -> Result<UndoPlan<'p>, DbError> {
     let migrations = cx.patch.migrations.class(&start.target.class);
     let mut above: Vec<u32> = state
         .applied
@@ -198,8 +243,47 @@ fn undo_database(
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    conn.apply_downs(&downs, cx.log)?;
-    if !start.had_version_table && state.table_exists {
+    Ok(UndoPlan {
+        downs,
+        drop_version_table: !start.had_version_table && state.table_exists,
+    })
+}
+
+/// Undoes one database through `session`; one whose state, read ahead, needs nothing is not
+/// even visited.
+fn undo_one(
+    cx: &Context<'_>,
+    session: &mut Session,
+    start: &DbStart,
+    known: Option<&VersionState>,
+) -> Result<(), DbError> {
+    if let Some(state) = known {
+        if undo_plan(cx, start, state)?.is_nothing() {
+            return Ok(());
+        }
+    }
+    session.with(&start.target, |conn| undo_database(cx, conn, start, known))
+}
+
+/// Brings one database back to its starting version (`applying` rows included); does nothing
+/// if it is already there. `known` is its state if it was read ahead.
+fn undo_database(
+    cx: &Context<'_>,
+    conn: &mut dyn db::Connection,
+    start: &DbStart,
+    known: Option<&VersionState>,
+) -> Result<(), DbError> {
+    let read;
+    let state = match known {
+        Some(state) => state,
+        None => {
+            read = read_state(conn, None)?;
+            &read
+        }
+    };
+    let plan = undo_plan(cx, start, state)?;
+    conn.apply_downs(&plan.downs, cx.log)?;
+    if plan.drop_version_table {
         conn.drop_version_table(cx.log)?;
     }
     Ok(())

@@ -237,6 +237,64 @@ pub fn concurrent_migrate_runs_apply_once(engine: &Engine, sites: usize, up_mark
     );
 }
 
+/// A rollback waits for the migration locks a `bascule migrate` from another host holds, and
+/// touches nothing meanwhile: the migrate (nothing left to apply) pauses holding them; the
+/// rollback is started and must say it waits; the databases are still at 2 while it does. Once
+/// the migrate ends, the rollback restores every database exactly.
+pub fn rollback_waits_for_the_migration_locks(engine: &Engine, sites: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let host = host(dir.path(), sites, engine);
+    let bundle = bundle(engine, "2.0.0", &dir.path().join("delivery"));
+    let before = HostState::capture_server(&host).unwrap();
+    let out = bascule(&bundle, &host.host_profile, &["apply"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let second_dir = dir.path().join("second-host");
+    std::fs::create_dir_all(&second_dir).unwrap();
+    let second_profile = second_dir.join("host.toml");
+    std::fs::copy(&host.host_profile, &second_profile).unwrap();
+    let second_state = second_dir.join("state");
+
+    let migrate = command(
+        &bundle,
+        &second_profile,
+        &["migrate"],
+        &[("BASCULE_PAUSE_AT", "migrate")],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    wait_for("the migrate run to pause holding the locks", || {
+        run_dir(&second_state).is_some_and(|d| d.join("paused-at-migrate").exists())
+    });
+    let rollback = command(&bundle, &host.host_profile, &["rollback"], &[])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let rollback_log = || {
+        std::fs::read_dir(host.state_dir.join("runs"))
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with("-rollback"))
+            .filter_map(|e| std::fs::read_to_string(e.path().join("update.log")).ok())
+            .collect::<String>()
+    };
+    wait_for("the rollback to wait for the locks", || {
+        rollback_log().contains("another run holds the migration lock")
+    });
+    assert_versions(&host, &[1, 2], &[1, 2]);
+
+    std::fs::write(run_dir(&second_state).unwrap().join("resume"), "").unwrap();
+    let migrate = migrate.wait_with_output().unwrap();
+    assert!(migrate.status.success(), "migrate: {}", text(&migrate));
+    let rollback = rollback.wait_with_output().unwrap();
+    assert!(rollback.status.success(), "rollback: {}", text(&rollback));
+    HostState::capture_server(&host)
+        .unwrap()
+        .assert_same(&before, "after the rollback");
+}
+
 /// One run holds the host lock (paused after its migrate step, the database-side locks held
 /// too): a second run on the same host is refused by the host lock before it asks for the
 /// migration locks, instead of waiting for them to time out first. The first run then finishes.
