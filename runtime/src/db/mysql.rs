@@ -2,7 +2,7 @@
 //! rustls with the ring provider, no OpenSSL, no C client), so the runtime stays one static
 //! binary.
 //!
-//! # Statements run one by one, between an `applying` and an `applied` row
+//! # Statements run in order, between an `applying` and an `applied` row
 //!
 //! A script is cut into statements by [`crate::sql::split_statements`] (the splitter the lint
 //! uses: quotes, comments, `DELIMITER` blocks of triggers and procedures). A database's

@@ -312,12 +312,19 @@ struct Link<'m> {
 }
 
 impl<'m> Link<'m> {
-    fn up(migration: &'m Migration, patch: &str) -> Link<'m> {
+    /// The up of `migration`; the first link of a chain also creates the version table if it is
+    /// missing (in its transaction: the later links only run once it committed).
+    fn up(migration: &'m Migration, patch: &str, first: bool) -> Link<'m> {
+        let create = if first {
+            format!("{CREATE_VERSION_TABLE};\n")
+        } else {
+            String::new()
+        };
         Link {
             label: format!("{} up", migration.label()),
             sql: &migration.up,
             record: format!(
-                "{CREATE_VERSION_TABLE};\n{}",
+                "{create}{}",
                 insert_row(
                     migration.id,
                     &migration.name,
@@ -507,7 +514,11 @@ impl Connection for PostgresConnection {
             match group {
                 Group::Outside(m) => self.up_outside_transaction(m, patch, log)?,
                 Group::Chain(chain) => {
-                    let links: Vec<Link<'_>> = chain.iter().map(|m| Link::up(m, patch)).collect();
+                    let links: Vec<Link<'_>> = chain
+                        .iter()
+                        .enumerate()
+                        .map(|(i, m)| Link::up(m, patch, i == 0))
+                        .collect();
                     self.run_chain(&links, log)?;
                 }
             }
