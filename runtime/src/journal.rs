@@ -89,6 +89,21 @@ pub enum Intent {
     PurgeCaches,
 }
 
+impl Intent {
+    /// The intent as the run log shows it: as recorded, except that the databases of a
+    /// migration are counted, not listed (thousands of them would make one line of megabytes;
+    /// the journal has them all).
+    pub fn for_log(&self) -> String {
+        match self {
+            Intent::Migrate { databases } => format!(
+                "Migrate {{ {} database(s), each with its starting version in the journal }}",
+                databases.len()
+            ),
+            other => format!("{other:?}"),
+        }
+    }
+}
+
 /// One line of the journal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
@@ -364,6 +379,28 @@ mod tests {
         let reopened = Journal::create(&path).unwrap();
         reopened.append(&start).unwrap();
         assert_eq!(Journal::read(&path).unwrap(), vec![start.clone(), start]);
+    }
+
+    #[test]
+    fn the_log_counts_a_migration_s_databases_instead_of_listing_them() {
+        let start = |n: u32| DbStart {
+            target: crate::db::DbTarget {
+                class: "site".into(),
+                name: format!("site_{n}"),
+                location: crate::db::Location::SqliteFile(format!("/srv/site_{n}.db").into()),
+            },
+            version: 1,
+            had_version_table: true,
+        };
+        let migrate = Intent::Migrate {
+            databases: (0..3000).map(start).collect(),
+        };
+        assert_eq!(
+            migrate.for_log(),
+            "Migrate { 3000 database(s), each with its starting version in the journal }"
+        );
+        let other = Intent::StartService { name: "php".into() };
+        assert_eq!(other.for_log(), format!("{other:?}"));
     }
 
     #[test]

@@ -308,12 +308,12 @@ pub fn run(
     let n = sites as f64;
     let rate = |seconds: f64| n / seconds.max(0.001);
     println!(
-        "\n  {:<52} {:>8}  {:>8}  {:>9}  {:>10}",
+        "\n  {:<60} {:>8}  {:>8}  {:>9}  {:>10}",
         "", "wall", "dbs/s", "peak RSS", "client CPU"
     );
     let show = |label: &str, m: &Measure| {
         println!(
-            "  {label:<52} {:>7.2}s  {:>8.0}  {:>7.1}MiB  {:>9.2}s",
+            "  {label:<60} {:>7.2}s  {:>8.0}  {:>7.1}MiB  {:>9.2}s",
             m.seconds,
             rate(m.seconds),
             m.max_rss_kib as f64 / 1024.0,
@@ -323,14 +323,14 @@ pub fn run(
     show("bascule apply (whole run)", &apply);
     let migrate_s = migrate_ms as f64 / 1000.0;
     println!(
-        "  {:<52} {:>7.2}s  {:>8.0}",
+        "  {:<60} {:>7.2}s  {:>8.0}",
         "  of which the migrate step (journal)",
         migrate_s,
         rate(migrate_s)
     );
     show("bascule rollback (whole run)", &rollback);
     println!(
-        "  {:<52} {:>7.2}s  {:>8.0}",
+        "  {:<60} {:>7.2}s  {:>8.0}",
         "  of which the undo of migrate (journal)",
         undo_ms as f64 / 1000.0,
         rate(undo_ms as f64 / 1000.0)
@@ -338,7 +338,7 @@ pub fn run(
     show("bascule migrate, nothing to apply", &idle);
     if let Some(floor) = connection_floor {
         println!(
-            "  {:<52} {:>7.2}s  {:>8.0}",
+            "  {:<60} {:>7.2}s  {:>8.0}",
             format!("  a connection per database, SELECT 1 (x{parallel})"),
             floor,
             rate(floor)

@@ -160,7 +160,7 @@ impl<'a> Context<'a> {
     /// Records, durably, what the current step is about to do. Call it before acting.
     pub fn intend(&mut self, intent: Intent) -> Result<(), StepError> {
         self.log
-            .line(format_args!("{}: intent {intent:?}", self.step));
+            .line(format_args!("{}: intent {}", self.step, intent.for_log()));
         self.journal.append(&Event::Intent {
             step: self.step.to_string(),
             intent: intent.clone(),
