@@ -15,9 +15,10 @@
 //! - the limit: the same statements through one persistent client session per worker (one
 //!   concatenated script each, `USE db;` / `\c db` / `SET search_path` between databases) —
 //!   about the server's own time;
-//! - MariaDB only: the limit again with the version-row writes Bascule adds between the
-//!   statements, the very SQL it sends — the server's share of Bascule's bookkeeping, so that
-//!   what remains between it and Bascule is Bascule's own cost.
+//! - the limit again with the statements Bascule adds around the migrations (version-row
+//!   writes; on PostgreSQL each migration's `BEGIN`/`COMMIT`), the very SQL it sends — the
+//!   server's share of Bascule's bookkeeping, so that what remains between it and Bascule is
+//!   Bascule's own cost.
 //!
 //! Every peer runs with as many processes or sessions as Bascule has workers per server.
 //!
@@ -143,13 +144,14 @@ fn migrations(kind: BenchEngine) -> [(&'static str, &'static str, &'static str);
     }
 }
 
-/// The up script with Bascule's version-row writes between its statements (MariaDB).
+/// The up script with Bascule's version-row writes between its statements.
 const UP_WITH_ROWS: &str = "up-with-rows.sql";
-/// The down script with Bascule's version-row writes (MariaDB); it leaves no row behind.
+/// The down script with Bascule's version-row writes; it leaves no row behind.
 const DOWN_WITH_ROWS: &str = "down-with-rows.sql";
 
 /// The up and down scripts of the three migrations (ids 2 to 4, as in the patch) with the
-/// version-row writes between their statements, exactly as Bascule's MariaDB backend sends them.
+/// statements Bascule's backend adds around them: the version-row writes, and on PostgreSQL
+/// each migration's `BEGIN` and `COMMIT`.
 fn bookkeeping_scripts(kind: BenchEngine) -> (String, String) {
     let all: Vec<bascule::migration::Migration> = migrations(kind)
         .iter()
@@ -166,10 +168,16 @@ fn bookkeeping_scripts(kind: BenchEngine) -> (String, String) {
         .collect();
     let ups: Vec<&bascule::migration::Migration> = all.iter().collect();
     let downs: Vec<&bascule::migration::Migration> = all.iter().rev().collect();
-    (
-        bascule::db::mysql::up_script(&ups, "1.1.0"),
-        bascule::db::mysql::down_script(&downs),
-    )
+    match kind {
+        BenchEngine::Mariadb => (
+            bascule::db::mysql::up_script(&ups, "1.1.0"),
+            bascule::db::mysql::down_script(&downs),
+        ),
+        BenchEngine::Postgres | BenchEngine::PostgresSchemas => (
+            bascule::db::postgres::up_script(&ups, "1.1.0"),
+            bascule::db::postgres::down_script(&downs),
+        ),
+    }
 }
 
 /// The bench patch source: 1.1.0 with the three site migrations, beside nothing else.
@@ -284,17 +292,12 @@ pub fn run(
     // The reset after the limit is itself measured: the down scripts through persistent
     // sessions, the server time the undo cannot go below.
     let persistent_down = peers.reset()?;
-    // MariaDB: the same limit with the version-row writes Bascule adds, sent as Bascule sends
-    // them: what is left between it and Bascule is Bascule's own cost.
-    let with_rows = if kind == BenchEngine::Mariadb {
-        server.settle()?;
-        let up = peers.persistent_script(UP_WITH_ROWS)?;
-        server.settle()?;
-        let down = peers.persistent_script(DOWN_WITH_ROWS)?;
-        Some((up, down))
-    } else {
-        None
-    };
+    // The same limit with the version-row writes (and, on PostgreSQL, the transaction per
+    // migration) Bascule adds: what is left between it and Bascule is Bascule's own cost.
+    server.settle()?;
+    let up_with_rows = peers.persistent_script(UP_WITH_ROWS)?;
+    server.settle()?;
+    let down_with_rows = peers.persistent_script(DOWN_WITH_ROWS)?;
     let dbmate = if kind == BenchEngine::Mariadb && !skip_dbmate {
         server.settle()?;
         let m = peers.dbmate()?;
@@ -368,22 +371,20 @@ pub fn run(
         ),
         &persistent_down,
     );
-    if let Some((up, down)) = &with_rows {
-        show(
-            &format!(
-                "{} persistent sessions x{parallel} + version rows",
-                peers.client_name()
-            ),
-            up,
-        );
-        show(
-            &format!(
-                "{} persistent sessions x{parallel}, downs + version rows",
-                peers.client_name()
-            ),
-            down,
-        );
-    }
+    show(
+        &format!(
+            "{} persistent sessions x{parallel} + version rows",
+            peers.client_name()
+        ),
+        &up_with_rows,
+    );
+    show(
+        &format!(
+            "{} persistent sessions x{parallel}, downs + version rows",
+            peers.client_name()
+        ),
+        &down_with_rows,
+    );
     println!("\n  ratios (lower is better for Bascule):");
     let ratio = |a: f64, b: f64| a / b.max(0.001);
     if let Some(dbmate) = &dbmate {
@@ -412,16 +413,14 @@ pub fn run(
         "    rollback undo / persistent down scripts:   {:>6.2}x",
         ratio(undo_ms as f64 / 1000.0, persistent_down.seconds)
     );
-    if let Some((up, down)) = &with_rows {
-        println!(
-            "    bascule migrate step / limit + version rows: {:>4.2}x",
-            ratio(migrate_s, up.seconds)
-        );
-        println!(
-            "    rollback undo / downs + version rows:      {:>6.2}x",
-            ratio(undo_ms as f64 / 1000.0, down.seconds)
-        );
-    }
+    println!(
+        "    bascule migrate step / limit + version rows: {:>4.2}x",
+        ratio(migrate_s, up_with_rows.seconds)
+    );
+    println!(
+        "    rollback undo / downs + version rows:      {:>6.2}x",
+        ratio(undo_ms as f64 / 1000.0, down_with_rows.seconds)
+    );
     if let Some(floor) = connection_floor {
         println!(
             "    nothing to apply / connection per database: {:>5.2}x",
@@ -569,11 +568,9 @@ impl Peers {
         let down: String = all.iter().rev().map(|m| m.2).collect();
         std::fs::write(peers.dir.join("up.sql"), up)?;
         std::fs::write(peers.dir.join("down.sql"), down)?;
-        if kind == BenchEngine::Mariadb {
-            let (up, down) = bookkeeping_scripts(kind);
-            std::fs::write(peers.dir.join(UP_WITH_ROWS), up)?;
-            std::fs::write(peers.dir.join(DOWN_WITH_ROWS), down)?;
-        }
+        let (up, down) = bookkeeping_scripts(kind);
+        std::fs::write(peers.dir.join(UP_WITH_ROWS), up)?;
+        std::fs::write(peers.dir.join(DOWN_WITH_ROWS), down)?;
         std::fs::write(
             peers.dir.join("tenants.txt"),
             peers.tenants.join("\n") + "\n",

@@ -354,6 +354,37 @@ impl<'m> Link<'m> {
     }
 }
 
+/// The ups of `migrations` (transactional ones) with their version rows, as one script of the
+/// statements [`PostgresConnection`] runs, each migration between `BEGIN` and `COMMIT`: what the
+/// migration benchmark feeds `psql` to measure the server's share of Bascule's bookkeeping.
+pub fn up_script(migrations: &[&Migration], patch: &str) -> String {
+    let links: Vec<Link<'_>> = migrations
+        .iter()
+        .enumerate()
+        .map(|(i, m)| Link::up(m, patch, i == 0))
+        .collect();
+    script(&links)
+}
+
+/// The downs of `migrations`, in the order given, with their version rows (see [`up_script`]).
+pub fn down_script(migrations: &[&Migration]) -> String {
+    let links: Vec<Link<'_>> = migrations.iter().map(|m| Link::down(m)).collect();
+    script(&links)
+}
+
+fn script(links: &[Link<'_>]) -> String {
+    links
+        .iter()
+        .map(|link| {
+            let statements: String = split_statements(link.sql, Dialect::Postgres)
+                .iter()
+                .map(|s| format!("{};\n", s.text))
+                .collect();
+            format!("BEGIN;\n{statements}{};\nCOMMIT;\n", link.record)
+        })
+        .collect()
+}
+
 impl PostgresConnection {
     /// Runs transactional migrations one after another, each in its own transaction, in as few
     /// round trips as the failure report allows: every statement goes alone (a failure names
