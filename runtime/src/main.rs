@@ -159,6 +159,10 @@ struct RunArgs {
     /// Print only the outcome, not each step
     #[arg(long, short)]
     quiet: bool,
+    /// Seconds to wait for the database-side migration locks another run holds (a `bascule
+    /// migrate` from another host) before giving up, having changed nothing
+    #[arg(long, value_name = "SECONDS", default_value_t = run::OPERATOR_LOCK_TIMEOUT_SECS)]
+    lock_timeout: u64,
 }
 
 #[derive(Args)]
@@ -282,6 +286,7 @@ fn setup(args: &RunArgs, allow_forbidden_day: bool) -> anyhow::Result<Setup> {
         bundle_root,
         manifest,
         options,
+        lock_timeout: std::time::Duration::from_secs(args.lock_timeout),
     })
 }
 
@@ -291,10 +296,10 @@ fn migrate(args: MigrateArgs) -> anyhow::Result<ExitCode> {
         // A deploy system's task runs without a terminal, let alone tmux.
         no_multiplexer: true,
         quiet: args.quiet,
+        lock_timeout: args.lock_timeout,
     };
     let setup = setup(&run_args, args.allow_forbidden_day)?;
-    let timeout = std::time::Duration::from_secs(args.lock_timeout);
-    finish(run::migrate(&setup, timeout)?)
+    finish(run::migrate(&setup)?)
 }
 
 /// The bundle this binary was unpacked with: `<bundle>/bin/bascule`.

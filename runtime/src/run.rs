@@ -29,6 +29,9 @@ pub struct Setup {
     pub bundle_root: PathBuf,
     pub manifest: Manifest,
     pub options: Options,
+    /// How long the run waits for the database-side migration locks another run holds
+    /// (`--lock-timeout`) before it gives up, having changed nothing.
+    pub lock_timeout: std::time::Duration,
 }
 
 /// How a run ended, with where its files are.
@@ -164,17 +167,17 @@ pub fn describe_outcome(kind: RunKind, outcome: &Outcome) -> String {
     }
 }
 
-/// How long `apply`, `rollback` and `recover` wait for the migration locks another run holds:
-/// an operator's run should not queue behind a deploy system's `bascule migrate`, it should say
-/// so.
-pub const APPLY_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// How long `apply`, `rollback` and `recover` wait by default, in seconds, for the migration
+/// locks another run holds: an operator's run should not queue behind a deploy system's
+/// `bascule migrate` for long, it should say so.
+pub const OPERATOR_LOCK_TIMEOUT_SECS: u64 = 30;
 
 /// `bascule apply`: every step, and on failure every undo, under the database-side migration
 /// locks (see [`migrate`]): no other run, from any host, migrates these databases meanwhile, so
 /// the survey `preflight` takes is still exact when `migrate` starts.
 pub fn apply(setup: &Setup) -> Result<RunReport, StepError> {
     let files = RunFiles::create(setup, RunKind::Apply, None)?;
-    under_db_locks(setup, &files, APPLY_LOCK_TIMEOUT, &apply_steps())
+    under_db_locks(setup, &files, &apply_steps())
 }
 
 /// `bascule migrate`: only the database part of `apply` (guard, migrate, post-checks), under a
@@ -186,9 +189,9 @@ pub fn apply(setup: &Setup) -> Result<RunReport, StepError> {
 /// are session locks, released by the servers even if this process is killed (see
 /// [`crate::db::lock`]). The host lock is taken too, so a run killed here is finished by
 /// `bascule recover` on this host like any other.
-pub fn migrate(setup: &Setup, lock_timeout: std::time::Duration) -> Result<RunReport, StepError> {
+pub fn migrate(setup: &Setup) -> Result<RunReport, StepError> {
     let files = RunFiles::create(setup, RunKind::Migrate, None)?;
-    under_db_locks(setup, &files, lock_timeout, &migrate_steps())
+    under_db_locks(setup, &files, &migrate_steps())
 }
 
 /// Runs `steps` holding the migration lock of every database the patch may migrate, taken
@@ -196,7 +199,6 @@ pub fn migrate(setup: &Setup, lock_timeout: std::time::Duration) -> Result<RunRe
 fn under_db_locks(
     setup: &Setup,
     files: &RunFiles,
-    lock_timeout: std::time::Duration,
     steps: &[Box<dyn Step>],
 ) -> Result<RunReport, StepError> {
     let mut cx = files.context(setup, &setup.options);
@@ -208,7 +210,7 @@ fn under_db_locks(
         }));
     }
     let targets = migrated_targets(setup)?;
-    let locks = match take_db_locks(&mut cx, &targets, lock_timeout) {
+    let locks = match take_db_locks(&mut cx, &targets, setup.lock_timeout) {
         Ok(locks) => locks,
         Err(error) => {
             return Ok(files.report(Outcome::RolledBack {
@@ -270,7 +272,7 @@ pub fn rollback(setup: &Setup) -> Result<RunReport, StepError> {
         ..setup.options.clone()
     };
     let mut cx = files.context(setup, &options);
-    let outcome = undo_with_lock(&mut cx, &history)?;
+    let outcome = undo_with_lock(&mut cx, &history, setup.lock_timeout)?;
     Ok(files.report(outcome))
 }
 
@@ -327,7 +329,11 @@ fn check_same_bundle(setup: &Setup, history: &RunHistory, path: &Path) -> Result
 }
 
 /// Takes the lock for this run, undoes `history`, releases the lock if every undo succeeded.
-fn undo_with_lock(cx: &mut Context<'_>, history: &RunHistory) -> Result<Outcome, StepError> {
+fn undo_with_lock(
+    cx: &mut Context<'_>,
+    history: &RunHistory,
+    timeout: std::time::Duration,
+) -> Result<Outcome, StepError> {
     cx.set_step(guard::Guard.name());
     if let Err(error) = guard::Guard.run(cx) {
         // Nothing of the committed run was touched; only a lock this run took is released.
@@ -338,7 +344,7 @@ fn undo_with_lock(cx: &mut Context<'_>, history: &RunHistory) -> Result<Outcome,
             error,
         });
     }
-    let locks = match lock_undo_targets(cx, history) {
+    let locks = match lock_undo_targets(cx, history, timeout) {
         Ok(locks) => locks,
         Err(error) => {
             let intents = cx.take_intents();
@@ -373,8 +379,12 @@ fn undo_targets(history: &RunHistory) -> Vec<crate::db::DbTarget> {
 /// Takes the migration locks of the databases `history`'s undo will touch, as `apply` and
 /// `migrate` take theirs: no other run migrates them while they are undone, and the undo may read
 /// their versions in bulk ([`Context::hold_db_locks`]). Nothing is undone if they cannot be had.
-fn lock_undo_targets(cx: &mut Context<'_>, history: &RunHistory) -> Result<DbLocks, DbError> {
-    take_db_locks(cx, &undo_targets(history), APPLY_LOCK_TIMEOUT)
+fn lock_undo_targets(
+    cx: &mut Context<'_>,
+    history: &RunHistory,
+    timeout: std::time::Duration,
+) -> Result<DbLocks, DbError> {
+    take_db_locks(cx, &undo_targets(history), timeout)
 }
 
 /// Takes the migration locks of `targets` (see [`crate::db::lock`]), waiting at most `timeout`,
@@ -457,7 +467,7 @@ pub fn recover(setup: &Setup) -> Result<RunReport, StepError> {
         Some((RunKind::Rollback, Some(undoes))) => {
             recover_rollback(setup, &mut cx, &events, &undoes)?
         }
-        _ => recover_apply(&mut cx, &history)?,
+        _ => recover_apply(&mut cx, &history, setup.lock_timeout)?,
     };
     Ok(files.report(outcome))
 }
@@ -469,8 +479,12 @@ fn run_kind(history: &RunHistory) -> Option<(RunKind, Option<String>)> {
     }
 }
 
-fn recover_apply(cx: &mut Context<'_>, history: &RunHistory) -> Result<Outcome, StepError> {
-    let locks = match lock_undo_targets(cx, history) {
+fn recover_apply(
+    cx: &mut Context<'_>,
+    history: &RunHistory,
+    timeout: std::time::Duration,
+) -> Result<Outcome, StepError> {
+    let locks = match lock_undo_targets(cx, history, timeout) {
         Ok(locks) => locks,
         Err(error) => return Ok(locks_refused(error)),
     };
@@ -507,7 +521,7 @@ fn recover_rollback(
             .any(|e| matches!(e, Event::UndoDone { step: s, .. } if *s == step.name));
         step.undone |= done_by_rollback;
     }
-    let locks = match lock_undo_targets(cx, &history) {
+    let locks = match lock_undo_targets(cx, &history, setup.lock_timeout) {
         Ok(locks) => locks,
         Err(error) => return Ok(locks_refused(error)),
     };

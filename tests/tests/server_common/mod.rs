@@ -238,9 +238,10 @@ pub fn concurrent_migrate_runs_apply_once(engine: &Engine, sites: usize, up_mark
 }
 
 /// A rollback waits for the migration locks a `bascule migrate` from another host holds, and
-/// touches nothing meanwhile: the migrate (nothing left to apply) pauses holding them; the
-/// rollback is started and must say it waits; the databases are still at 2 while it does. Once
-/// the migrate ends, the rollback restores every database exactly.
+/// touches nothing meanwhile: the migrate (nothing left to apply) pauses holding them; a
+/// rollback with `--lock-timeout 1` gives up having changed nothing; another is started and must
+/// say it waits; the databases are still at 2 while it does. Once the migrate ends, the rollback
+/// restores every database exactly.
 pub fn rollback_waits_for_the_migration_locks(engine: &Engine, sites: usize) {
     let dir = tempfile::tempdir().unwrap();
     let host = host(dir.path(), sites, engine);
@@ -267,17 +268,37 @@ pub fn rollback_waits_for_the_migration_locks(engine: &Engine, sites: usize) {
     wait_for("the migrate run to pause holding the locks", || {
         run_dir(&second_state).is_some_and(|d| d.join("paused-at-migrate").exists())
     });
+    // Not waiting long enough: the rollback gives up, changes nothing, keeps no host lock.
+    let impatient = bascule(
+        &bundle,
+        &host.host_profile,
+        &["rollback", "--lock-timeout", "1"],
+        &[],
+    );
+    let said = text(&impatient);
+    assert_eq!(impatient.status.code(), Some(1), "{said}");
+    assert!(said.contains("FAILED at step `migration locks`"), "{said}");
+    assert!(!host.state_dir.join("lock").exists(), "{said}");
+    assert_versions(&host, &[1, 2], &[1, 2]);
+
+    let runs = || -> Vec<PathBuf> {
+        std::fs::read_dir(host.state_dir.join("runs"))
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .collect()
+    };
+    let earlier = runs();
     let rollback = command(&bundle, &host.host_profile, &["rollback"], &[])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let rollback_log = || {
-        std::fs::read_dir(host.state_dir.join("runs"))
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_name().to_string_lossy().ends_with("-rollback"))
-            .filter_map(|e| std::fs::read_to_string(e.path().join("update.log")).ok())
+        runs()
+            .into_iter()
+            .filter(|dir| !earlier.contains(dir))
+            .filter_map(|dir| std::fs::read_to_string(dir.join("update.log")).ok())
             .collect::<String>()
     };
     wait_for("the rollback to wait for the locks", || {
