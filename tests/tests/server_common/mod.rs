@@ -174,6 +174,50 @@ fn log_of(state: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// A copy of `host`'s profile in `dir/second-host`, with its own state directory: a second host
+/// sharing the same databases. Returns the profile and the state directory.
+fn second_host(dir: &Path, host: &ServerHost) -> (PathBuf, PathBuf) {
+    let second_dir = dir.join("second-host");
+    std::fs::create_dir_all(&second_dir).unwrap();
+    let profile = second_dir.join("host.toml");
+    std::fs::copy(&host.host_profile, &profile).unwrap();
+    (profile, second_dir.join("state"))
+}
+
+/// A `bascule migrate` paused right after its migrate step, holding the migration locks.
+struct PausedMigrate {
+    child: std::process::Child,
+    run_dir: PathBuf,
+}
+
+impl PausedMigrate {
+    /// Starts `bascule migrate` with `profile` (whose state directory is `state`) and returns
+    /// once it has paused.
+    fn start(bundle: &Path, profile: &Path, state: &Path) -> PausedMigrate {
+        let child = command(
+            bundle,
+            profile,
+            &["migrate"],
+            &[("BASCULE_PAUSE_AT", "migrate")],
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+        wait_for("the migrate run to pause after migrating", || {
+            run_dir(state).is_some_and(|d| d.join("paused-at-migrate").exists())
+        });
+        let run_dir = run_dir(state).unwrap();
+        PausedMigrate { child, run_dir }
+    }
+
+    /// Lets it go on, and waits for its end.
+    fn resume(self) -> Output {
+        std::fs::write(self.run_dir.join("resume"), "").unwrap();
+        self.child.wait_with_output().unwrap()
+    }
+}
+
 /// Two `bascule migrate` runs from two "hosts" (two host profiles, two state directories, the
 /// same databases), truly concurrent: the first pauses right after its migrate step while it
 /// holds the database locks, the second is started and must wait for them. Both succeed; each
@@ -182,25 +226,9 @@ pub fn concurrent_migrate_runs_apply_once(engine: &Engine, sites: usize, up_mark
     let dir = tempfile::tempdir().unwrap();
     let host = host(dir.path(), sites, engine);
     let bundle = bundle(engine, "2.0.0", &dir.path().join("delivery"));
-    let second_dir = dir.path().join("second-host");
-    std::fs::create_dir_all(&second_dir).unwrap();
-    let second_profile = second_dir.join("host.toml");
-    std::fs::copy(&host.host_profile, &second_profile).unwrap();
-    let second_state = second_dir.join("state");
+    let (second_profile, second_state) = second_host(dir.path(), &host);
 
-    let first = command(
-        &bundle,
-        &host.host_profile,
-        &["migrate"],
-        &[("BASCULE_PAUSE_AT", "migrate")],
-    )
-    .stdout(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::piped())
-    .spawn()
-    .unwrap();
-    wait_for("the first run to pause after migrating", || {
-        run_dir(&host.state_dir).is_some_and(|d| d.join("paused-at-migrate").exists())
-    });
+    let first = PausedMigrate::start(&bundle, &host.host_profile, &host.state_dir);
     let second = command(&bundle, &second_profile, &["migrate"], &[])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -209,9 +237,7 @@ pub fn concurrent_migrate_runs_apply_once(engine: &Engine, sites: usize, up_mark
     wait_for("the second run to wait for the locks", || {
         log_of(&second_state).contains("another run holds the migration lock")
     });
-    let resume = run_dir(&host.state_dir).unwrap().join("resume");
-    std::fs::write(resume, "").unwrap();
-    let first = first.wait_with_output().unwrap();
+    let first = first.resume();
     let second = second.wait_with_output().unwrap();
     assert!(first.status.success(), "first: {}", text(&first));
     assert!(second.status.success(), "second: {}", text(&second));
@@ -249,25 +275,8 @@ pub fn rollback_waits_for_the_migration_locks(engine: &Engine, sites: usize) {
     let before = HostState::capture_server(&host).unwrap();
     let out = bascule(&bundle, &host.host_profile, &["apply"], &[]);
     assert!(out.status.success(), "{}", text(&out));
-    let second_dir = dir.path().join("second-host");
-    std::fs::create_dir_all(&second_dir).unwrap();
-    let second_profile = second_dir.join("host.toml");
-    std::fs::copy(&host.host_profile, &second_profile).unwrap();
-    let second_state = second_dir.join("state");
-
-    let migrate = command(
-        &bundle,
-        &second_profile,
-        &["migrate"],
-        &[("BASCULE_PAUSE_AT", "migrate")],
-    )
-    .stdout(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::piped())
-    .spawn()
-    .unwrap();
-    wait_for("the migrate run to pause holding the locks", || {
-        run_dir(&second_state).is_some_and(|d| d.join("paused-at-migrate").exists())
-    });
+    let (second_profile, second_state) = second_host(dir.path(), &host);
+    let migrate = PausedMigrate::start(&bundle, &second_profile, &second_state);
     // Not waiting long enough: the rollback gives up, changes nothing, keeps no host lock.
     let impatient = bascule(
         &bundle,
@@ -306,8 +315,7 @@ pub fn rollback_waits_for_the_migration_locks(engine: &Engine, sites: usize) {
     });
     assert_versions(&host, &[1, 2], &[1, 2]);
 
-    std::fs::write(run_dir(&second_state).unwrap().join("resume"), "").unwrap();
-    let migrate = migrate.wait_with_output().unwrap();
+    let migrate = migrate.resume();
     assert!(migrate.status.success(), "migrate: {}", text(&migrate));
     let rollback = rollback.wait_with_output().unwrap();
     assert!(rollback.status.success(), "rollback: {}", text(&rollback));
@@ -326,21 +334,13 @@ pub fn a_locked_host_refuses_a_second_run_before_the_migration_locks(
     let dir = tempfile::tempdir().unwrap();
     let host = host(dir.path(), sites, engine);
     let bundle = bundle(engine, "2.0.0", &dir.path().join("delivery"));
-    let first = command(
-        &bundle,
-        &host.host_profile,
-        &["migrate"],
-        &[("BASCULE_PAUSE_AT", "migrate")],
-    )
-    .stdout(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::piped())
-    .spawn()
-    .unwrap();
-    wait_for("the first run to pause after migrating", || {
-        run_dir(&host.state_dir).is_some_and(|d| d.join("paused-at-migrate").exists())
-    });
-    let first_dir = run_dir(&host.state_dir).unwrap();
-    let first_id = first_dir.file_name().unwrap().to_string_lossy().to_string();
+    let first = PausedMigrate::start(&bundle, &host.host_profile, &host.state_dir);
+    let first_id = first
+        .run_dir
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .to_string();
 
     let second = bascule(&bundle, &host.host_profile, &["apply"], &[]);
     let said = text(&second);
@@ -354,8 +354,7 @@ pub fn a_locked_host_refuses_a_second_run_before_the_migration_locks(
         "refused before asking for the migration locks: {said}"
     );
 
-    std::fs::write(first_dir.join("resume"), "").unwrap();
-    let first = first.wait_with_output().unwrap();
+    let first = first.resume();
     assert!(first.status.success(), "first: {}", text(&first));
     assert_versions(&host, &[1, 2], &[1, 2]);
 }
