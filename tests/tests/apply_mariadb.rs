@@ -51,3 +51,56 @@ fn a_locked_host_refuses_a_second_run_without_waiting_for_the_migration_locks() 
 fn a_failed_check_names_the_database_it_failed_on() {
     checks_blame_exactly_the_broken_tenant(&engine("d_"), 20);
 }
+
+/// A run killed in its migrate step, while another run holds one site's migration lock:
+/// `recover --lock-timeout 1` gives up having changed nothing and keeps the host lock; once the
+/// lock is free, `recover` puts every database back exactly.
+#[test]
+fn recover_takes_the_migration_locks_and_gives_up_having_changed_nothing() {
+    let engine = engine("g_");
+    let dir = tempfile::tempdir().unwrap();
+    let host = host(dir.path(), 5, &engine);
+    let bundle = bundle(&engine, "2.0.0", &dir.path().join("delivery"));
+    let before = HostState::capture_server(&host).unwrap();
+    let crashed = bascule(
+        &bundle,
+        &host.host_profile,
+        &["apply"],
+        &[("BASCULE_CRASH_AT", "migrate")],
+    );
+    assert!(crashed.status.code().is_none(), "{}", text(&crashed));
+    let migrated = HostState::capture_server(&host).unwrap();
+    assert_ne!(migrated, before, "the killed run migrated");
+
+    let other_run = bascule::db::lock::DbLocks::acquire(
+        &host.site_targets()[2..3],
+        std::time::Duration::from_secs(5),
+        &|_| {},
+    )
+    .unwrap();
+    let refused = bascule(
+        &bundle,
+        &host.host_profile,
+        &["recover", "--lock-timeout", "1"],
+        &[],
+    );
+    let said = text(&refused);
+    assert_eq!(refused.status.code(), Some(3), "{said}");
+    assert!(said.contains("UNDO INCOMPLETE"), "{said}");
+    assert!(said.contains("undo migration locks"), "{said}");
+    assert!(
+        host.state_dir.join("lock").exists(),
+        "the host lock is kept"
+    );
+    HostState::capture_server(&host)
+        .unwrap()
+        .assert_same(&migrated, "a recover that could not lock");
+
+    other_run.release().unwrap();
+    let out = bascule(&bundle, &host.host_profile, &["recover"], &[]);
+    assert_eq!(out.status.code(), Some(1), "rolled back: {}", text(&out));
+    assert!(!host.state_dir.join("lock").exists(), "{}", text(&out));
+    HostState::capture_server(&host)
+        .unwrap()
+        .assert_same(&before, "after recover");
+}
