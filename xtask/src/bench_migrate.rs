@@ -23,8 +23,9 @@
 //! Every peer runs with as many processes or sessions as Bascule has workers per server.
 //!
 //! Then a run with nothing to apply: `bascule migrate` over `--idle-sites` databases already at
-//! the bundle's version (the survey alone). When tenants are PostgreSQL databases, its floor is
-//! measured too: a new connection to each database and `SELECT 1`, nothing else.
+//! the bundle's version (the survey alone). When tenants are PostgreSQL databases, its floors are
+//! measured too: a new connection to each database and `SELECT 1`, and a new connection to each
+//! that reads its version table, nothing else.
 //!
 //! Before each measured command the server is left to finish its background writes
 //! ([`Server::settle`]), so no contender pays for the one before it.
@@ -276,10 +277,18 @@ pub fn run(
     let undo_ms = step_ms(&host.state_dir, "rollback", "UndoDone")?;
 
     let peers = Peers::new(&dir, kind, &server, &host, parallel)?;
+    // Two floors: a bare connection, and a connection that reads the version table, the least
+    // any tool must do to know where each database stands.
+    let version_query = format!(
+        "SELECT id, name, checksum, state FROM {} ORDER BY id",
+        bascule::db::VERSION_TABLE
+    );
     let connection_floor = match kind {
         BenchEngine::Postgres => {
             server.settle()?;
-            Some(peers.connection_floor()?)
+            let bare = peers.connection_floor("SELECT 1")?;
+            server.settle()?;
+            Some((bare, peers.connection_floor(&version_query)?))
         }
         _ => None,
     };
@@ -339,12 +348,18 @@ pub fn run(
         rate(undo_ms as f64 / 1000.0)
     );
     show("bascule migrate, nothing to apply", &idle);
-    if let Some(floor) = connection_floor {
+    if let Some((bare, reading)) = connection_floor {
         println!(
             "  {:<60} {:>7.2}s  {:>8.0}",
             format!("  a connection per database, SELECT 1 (x{parallel})"),
-            floor,
-            rate(floor)
+            bare,
+            rate(bare)
+        );
+        println!(
+            "  {:<60} {:>7.2}s  {:>8.0}",
+            format!("  a connection per database, its version table read (x{parallel})"),
+            reading,
+            rate(reading)
         );
     }
     if let Some(dbmate) = &dbmate {
@@ -421,10 +436,14 @@ pub fn run(
         "    rollback undo / downs + version rows:      {:>6.2}x",
         ratio(undo_ms as f64 / 1000.0, down_with_rows.seconds)
     );
-    if let Some(floor) = connection_floor {
+    if let Some((bare, reading)) = connection_floor {
         println!(
             "    nothing to apply / connection per database: {:>5.2}x",
-            ratio(idle.seconds, floor)
+            ratio(idle.seconds, bare)
+        );
+        println!(
+            "    nothing to apply / connection + version read: {:>3.2}x",
+            ratio(idle.seconds, reading)
         );
     }
 
@@ -684,8 +703,9 @@ impl Peers {
     }
 
     /// The floor of a survey when tenants are PostgreSQL databases: a new connection to each
-    /// (`SELECT 1`, nothing else), `cores` threads, with the plain client. Seconds.
-    fn connection_floor(&self) -> anyhow::Result<f64> {
+    /// and `query` (`SELECT 1`, or the read of the version table), nothing else, `cores`
+    /// threads, with the plain client. Seconds.
+    fn connection_floor(&self, query: &str) -> anyhow::Result<f64> {
         let next = std::sync::atomic::AtomicUsize::new(0);
         let clock = Instant::now();
         std::thread::scope(|scope| {
@@ -699,7 +719,7 @@ impl Peers {
                             };
                             let url = format!("{}/{db}", self.url);
                             let mut client = postgres::Client::connect(&url, postgres::NoTls)?;
-                            client.simple_query("SELECT 1")?;
+                            client.simple_query(query)?;
                         }
                     })
                 })
