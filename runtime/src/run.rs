@@ -344,20 +344,17 @@ fn undo_with_lock(
             error,
         });
     }
-    let locks = match lock_undo_targets(cx, history, timeout) {
-        Ok(locks) => locks,
+    match undo_under_locks(cx, history, timeout)? {
+        Ok(errors) => finish_undo(cx, errors),
         Err(error) => {
             let intents = cx.take_intents();
             guard::Guard.undo(cx, &intents)?;
-            return Ok(Outcome::RolledBack {
+            Ok(Outcome::RolledBack {
                 step: "migration locks".into(),
                 error: error.into(),
-            });
+            })
         }
-    };
-    let errors = engine::undo_history(&apply_steps(), history, cx)?;
-    release_locks(cx, locks);
-    finish_undo(cx, errors)
+    }
 }
 
 /// The databases whose migrations `history` recorded and has not undone yet.
@@ -376,15 +373,22 @@ fn undo_targets(history: &RunHistory) -> Vec<crate::db::DbTarget> {
         .collect()
 }
 
-/// Takes the migration locks of the databases `history`'s undo will touch, as `apply` and
-/// `migrate` take theirs: no other run migrates them while they are undone, and the undo may read
-/// their versions in bulk ([`Context::hold_db_locks`]). Nothing is undone if they cannot be had.
-fn lock_undo_targets(
+/// Undoes `history` holding the migration locks of the databases it touches, as `apply` and
+/// `migrate` hold theirs: no other run migrates them while they are undone, and the undo may read
+/// their versions in bulk ([`Context::hold_db_locks`]). `Ok(Err(_))`: the locks could not be
+/// had, and nothing was undone.
+fn undo_under_locks(
     cx: &mut Context<'_>,
     history: &RunHistory,
     timeout: std::time::Duration,
-) -> Result<DbLocks, DbError> {
-    take_db_locks(cx, &undo_targets(history), timeout)
+) -> Result<Result<Vec<(String, StepError)>, DbError>, StepError> {
+    let locks = match take_db_locks(cx, &undo_targets(history), timeout) {
+        Ok(locks) => locks,
+        Err(error) => return Ok(Err(error)),
+    };
+    let errors = engine::undo_history(&apply_steps(), history, cx)?;
+    release_locks(cx, locks);
+    Ok(Ok(errors))
 }
 
 /// Takes the migration locks of `targets` (see [`crate::db::lock`]), waiting at most `timeout`,
@@ -484,12 +488,10 @@ fn recover_apply(
     history: &RunHistory,
     timeout: std::time::Duration,
 ) -> Result<Outcome, StepError> {
-    let locks = match lock_undo_targets(cx, history, timeout) {
-        Ok(locks) => locks,
+    let errors = match undo_under_locks(cx, history, timeout)? {
+        Ok(errors) => errors,
         Err(error) => return Ok(locks_refused(error)),
     };
-    let errors = engine::undo_history(&apply_steps(), history, cx)?;
-    release_locks(cx, locks);
     if errors.is_empty() {
         cx.journal.append(&Event::RunRolledBack { at: now() })?;
         Ok(Outcome::RolledBack {
@@ -521,11 +523,8 @@ fn recover_rollback(
             .any(|e| matches!(e, Event::UndoDone { step: s, .. } if *s == step.name));
         step.undone |= done_by_rollback;
     }
-    let locks = match lock_undo_targets(cx, &history, setup.lock_timeout) {
-        Ok(locks) => locks,
-        Err(error) => return Ok(locks_refused(error)),
-    };
-    let errors = engine::undo_history(&apply_steps(), &history, cx)?;
-    release_locks(cx, locks);
-    finish_undo(cx, errors)
+    match undo_under_locks(cx, &history, setup.lock_timeout)? {
+        Ok(errors) => finish_undo(cx, errors),
+        Err(error) => Ok(locks_refused(error)),
+    }
 }
