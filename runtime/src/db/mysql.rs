@@ -280,11 +280,7 @@ impl MysqlConnection {
 
     fn try_batch(&mut self, batch: &Batch<Part>, log: &RunLog) -> Result<(), Failed> {
         let name = &self.name;
-        batch.run(&mut self.conn, |sql, part| {
-            for line in part.lines(sql) {
-                log.line(format_args!("{name}: {line}"));
-            }
-        })
+        batch.run(&mut self.conn, |sql, part| part.log(name, sql, log))
     }
 
     /// The error for a batch stopped by `failed`; a script statement is logged as the one that
@@ -292,9 +288,7 @@ impl MysqlConnection {
     fn explain(&self, batch: &Batch<Part>, failed: Failed, log: &RunLog) -> DbError {
         match batch.item(failed.index) {
             Some((sql, part @ Part::Script { label, done, total })) => {
-                for line in part.lines(sql) {
-                    log.line(format_args!("{}: {line}", self.name));
-                }
+                part.log(&self.name, sql, log);
                 DbError::PartlyApplied {
                     db: self.name.clone(),
                     migration: label.clone(),
@@ -332,15 +326,19 @@ impl Part {
         )
     }
 
-    /// Its lines in the run log, `sql` being its statement.
-    fn lines(&self, sql: &str) -> Vec<String> {
+    /// Writes its lines in the run log of database `db`, `sql` being its statement.
+    fn log(&self, db: &str, sql: &str, log: &RunLog) {
         match self {
-            Part::Rows(lines) => lines.clone(),
-            Part::Script { label, done, total } => vec![format!(
-                "{label}: statement {}/{total}: {}",
+            Part::Rows(lines) => {
+                for line in lines {
+                    log.line(format_args!("{db}: {line}"));
+                }
+            }
+            Part::Script { label, done, total } => log.line(format_args!(
+                "{db}: {label}: statement {}/{total}: {}",
                 done + 1,
                 one_line(sql)
-            )],
+            )),
         }
     }
 }

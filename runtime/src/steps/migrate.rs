@@ -249,39 +249,35 @@ fn undo_plan<'p>(
     })
 }
 
-/// Undoes one database through `session`; one whose state, read ahead, needs nothing is not
-/// even visited.
+/// Brings one database back to its starting version (`applying` rows included) through
+/// `session`. `known` is its state if it was read ahead; then a database that needs nothing is
+/// not even visited, else its state is read right before the undo.
 fn undo_one(
     cx: &Context<'_>,
     session: &mut Session,
     start: &DbStart,
     known: Option<&VersionState>,
 ) -> Result<(), DbError> {
-    if let Some(state) = known {
-        if undo_plan(cx, start, state)?.is_nothing() {
-            return Ok(());
+    match known {
+        Some(state) => {
+            let plan = undo_plan(cx, start, state)?;
+            if plan.is_nothing() {
+                return Ok(());
+            }
+            session.with(&start.target, |conn| carry_out(cx, conn, &plan))
         }
+        None => session.with(&start.target, |conn| {
+            let state = read_state(conn, None)?;
+            carry_out(cx, conn, &undo_plan(cx, start, &state)?)
+        }),
     }
-    session.with(&start.target, |conn| undo_database(cx, conn, start, known))
 }
 
-/// Brings one database back to its starting version (`applying` rows included); does nothing
-/// if it is already there. `known` is its state if it was read ahead.
-fn undo_database(
+fn carry_out(
     cx: &Context<'_>,
     conn: &mut dyn db::Connection,
-    start: &DbStart,
-    known: Option<&VersionState>,
+    plan: &UndoPlan<'_>,
 ) -> Result<(), DbError> {
-    let read;
-    let state = match known {
-        Some(state) => state,
-        None => {
-            read = read_state(conn, None)?;
-            &read
-        }
-    };
-    let plan = undo_plan(cx, start, state)?;
     conn.apply_downs(&plan.downs, cx.log)?;
     if plan.drop_version_table {
         conn.drop_version_table(cx.log)?;
