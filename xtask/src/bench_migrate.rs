@@ -332,34 +332,25 @@ pub fn run(
             m.cpu_seconds
         )
     };
-    show("bascule apply (whole run)", &apply);
+    // A figure with no process of its own: wall time and rate only.
+    let part = |label: &str, seconds: f64| {
+        println!("  {label:<60} {seconds:>7.2}s  {:>8.0}", rate(seconds))
+    };
     let migrate_s = migrate_ms as f64 / 1000.0;
-    println!(
-        "  {:<60} {:>7.2}s  {:>8.0}",
-        "  of which the migrate step (journal)",
-        migrate_s,
-        rate(migrate_s)
-    );
+    let undo_s = undo_ms as f64 / 1000.0;
+    show("bascule apply (whole run)", &apply);
+    part("  of which the migrate step (journal)", migrate_s);
     show("bascule rollback (whole run)", &rollback);
-    println!(
-        "  {:<60} {:>7.2}s  {:>8.0}",
-        "  of which the undo of migrate (journal)",
-        undo_ms as f64 / 1000.0,
-        rate(undo_ms as f64 / 1000.0)
-    );
+    part("  of which the undo of migrate (journal)", undo_s);
     show("bascule migrate, nothing to apply", &idle);
     if let Some((bare, reading)) = connection_floor {
-        println!(
-            "  {:<60} {:>7.2}s  {:>8.0}",
-            format!("  a connection per database, SELECT 1 (x{parallel})"),
+        part(
+            &format!("  a connection per database, SELECT 1 (x{parallel})"),
             bare,
-            rate(bare)
         );
-        println!(
-            "  {:<60} {:>7.2}s  {:>8.0}",
-            format!("  a connection per database, its version table read (x{parallel})"),
+        part(
+            &format!("  a connection per database, its version table read (x{parallel})"),
             reading,
-            rate(reading)
         );
     }
     if let Some(dbmate) = &dbmate {
@@ -372,78 +363,71 @@ pub fn run(
         &format!("{} per database (xargs -P{parallel})", peers.client_name()),
         &client_loop,
     );
-    show(
-        &format!(
-            "{} persistent sessions x{parallel} (limit)",
+    let sessions = |what: &str| {
+        format!(
+            "{} persistent sessions x{parallel}{what}",
             peers.client_name()
-        ),
-        &persistent,
-    );
-    show(
-        &format!(
-            "{} persistent sessions x{parallel}, down scripts",
-            peers.client_name()
-        ),
-        &persistent_down,
-    );
-    show(
-        &format!(
-            "{} persistent sessions x{parallel} + version rows",
-            peers.client_name()
-        ),
-        &up_with_rows,
-    );
-    show(
-        &format!(
-            "{} persistent sessions x{parallel}, downs + version rows",
-            peers.client_name()
-        ),
-        &down_with_rows,
-    );
+        )
+    };
+    show(&sessions(" (limit)"), &persistent);
+    show(&sessions(", down scripts"), &persistent_down);
+    show(&sessions(" + version rows"), &up_with_rows);
+    show(&sessions(", downs + version rows"), &down_with_rows);
     println!("\n  ratios (lower is better for Bascule):");
-    let ratio = |a: f64, b: f64| a / b.max(0.001);
+    let ratio =
+        |label: &str, a: f64, b: f64| println!("    {label:<46} {:>6.2}x", a / b.max(0.001));
     if let Some(dbmate) = &dbmate {
-        println!(
-            "    dbmate loop / bascule migrate step:        {:>6.1}x",
-            ratio(dbmate.seconds, migrate_s)
+        ratio(
+            "dbmate loop / bascule migrate step:",
+            dbmate.seconds,
+            migrate_s,
         );
     }
-    println!(
-        "    client loop / bascule migrate step:        {:>6.2}x",
-        ratio(client_loop.seconds, migrate_s)
+    ratio(
+        "client loop / bascule migrate step:",
+        client_loop.seconds,
+        migrate_s,
     );
-    println!(
-        "    bascule migrate step / persistent limit:   {:>6.2}x",
-        ratio(migrate_s, persistent.seconds)
+    ratio(
+        "bascule migrate step / persistent limit:",
+        migrate_s,
+        persistent.seconds,
     );
-    println!(
-        "    bascule whole apply / persistent limit:    {:>6.2}x",
-        ratio(apply.seconds, persistent.seconds)
+    ratio(
+        "bascule whole apply / persistent limit:",
+        apply.seconds,
+        persistent.seconds,
     );
-    println!(
-        "    rollback undo of migrate / migrate step:   {:>6.2}x",
-        ratio(undo_ms as f64, migrate_ms as f64)
+    ratio(
+        "rollback undo of migrate / migrate step:",
+        undo_s,
+        migrate_s,
     );
-    println!(
-        "    rollback undo / persistent down scripts:   {:>6.2}x",
-        ratio(undo_ms as f64 / 1000.0, persistent_down.seconds)
+    ratio(
+        "rollback undo / persistent down scripts:",
+        undo_s,
+        persistent_down.seconds,
     );
-    println!(
-        "    bascule migrate step / limit + version rows: {:>4.2}x",
-        ratio(migrate_s, up_with_rows.seconds)
+    ratio(
+        "bascule migrate step / limit + version rows:",
+        migrate_s,
+        up_with_rows.seconds,
     );
-    println!(
-        "    rollback undo / downs + version rows:      {:>6.2}x",
-        ratio(undo_ms as f64 / 1000.0, down_with_rows.seconds)
+    ratio(
+        "rollback undo / downs + version rows:",
+        undo_s,
+        down_with_rows.seconds,
     );
     if let Some((bare, reading)) = connection_floor {
-        println!(
-            "    nothing to apply / connection per database: {:>5.2}x",
-            ratio(idle.seconds, bare)
+        ratio(
+            "nothing to apply / connection per database:",
+            idle.seconds,
+            bare,
         );
-        println!(
-            "    nothing to apply / connection + version read: {:>3.2}x",
-            ratio(idle.seconds, reading)
+        ratio(
+            "nothing to apply / connection + version read:",
+            idle.seconds,
+            reading,
         );
     }
 
