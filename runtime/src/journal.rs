@@ -70,8 +70,15 @@ pub enum Intent {
         previous: Option<PathBuf>,
         next: PathBuf,
     },
-    /// These databases are migrated from the versions they are at now.
-    Migrate { databases: Vec<DbStart> },
+    /// These databases are migrated by run `run` from the versions they are at now.
+    Migrate {
+        databases: Vec<DbStart>,
+        /// The migrating run, as its version rows name it ([`crate::db::Stamp`]): the undo
+        /// leaves alone a database another run has migrated since. `None` in journals written
+        /// before it was recorded.
+        #[serde(default)]
+        run: Option<String>,
+    },
     /// `platform.toml` is rewritten (`previous`: none, it did not exist).
     RecordVersion {
         previous: Option<PlatformState>,
@@ -95,7 +102,7 @@ impl Intent {
     /// the journal has them all).
     pub fn for_log(&self) -> String {
         match self {
-            Intent::Migrate { databases } => format!(
+            Intent::Migrate { databases, .. } => format!(
                 "Migrate {{ {} database(s), each with its starting version in the journal }}",
                 databases.len()
             ),
@@ -394,6 +401,7 @@ mod tests {
         };
         let migrate = Intent::Migrate {
             databases: (0..3000).map(start).collect(),
+            run: Some("r".into()),
         };
         assert_eq!(
             migrate.for_log(),

@@ -365,7 +365,7 @@ fn undo_targets(history: &RunHistory) -> Vec<crate::db::DbTarget> {
         .filter(|step| !step.undone)
         .flat_map(|step| &step.intents)
         .filter_map(|intent| match intent {
-            Intent::Migrate { databases } => Some(databases),
+            Intent::Migrate { databases, .. } => Some(databases),
             _ => None,
         })
         .flatten()

@@ -5,14 +5,16 @@
 //!
 //! The version tables are read in bulk ([`crate::db::versions`]): a few queries per server, not
 //! a connection per database, so a run with nothing to do over thousands of tenants is quick.
-//! A database with a version row left `applying` (a migration cut short by a killed run) is a
-//! problem that refuses the run: only `bascule recover`, with the journal of that run, undoes it.
+//! A version row left `applying` (a migration cut short by a killed run) is *abandoned*: the
+//! migrate step finishes its undo before migrating the database (see [`crate::steps::migrate`]).
+//! It is a problem that refuses the run only when this bundle cannot undo it: it does not ship
+//! that migration, or ships a different one.
 
 use std::time::Instant;
 
 use crate::db::{self, DbError, DbTarget, RowState, VersionState};
 use crate::host::HostProfile;
-use crate::migration::ClassMigrations;
+use crate::migration::{ClassMigrations, Migration};
 use crate::patch::{Dialect, Patch};
 
 /// One database and its version table.
@@ -59,21 +61,52 @@ impl ClassSurvey {
         counts.into_iter().collect()
     }
 
+    /// The migrations of `db` left `applying` by an interrupted run, newest first, whose undo
+    /// this bundle can finish: it ships each of them, and nothing above them is applied.
+    /// `None` when some `applying` row is not of that kind (see [`ClassSurvey::problems`]).
+    pub fn abandoned<'s>(&'s self, db: &DbSurvey) -> Option<Vec<&'s Migration>> {
+        let version = db.state.version();
+        let mut abandoned = db
+            .state
+            .applying()
+            .map(|row| {
+                self.migrations
+                    .get(row.id)
+                    .filter(|m| row.id > version && m.checksum == row.checksum)
+            })
+            .collect::<Option<Vec<_>>>()?;
+        abandoned.sort_unstable_by_key(|m| std::cmp::Reverse(m.id));
+        Some(abandoned)
+    }
+
+    /// The databases holding abandoned `applying` rows, each with their count.
+    pub fn with_abandoned(&self) -> Vec<(&DbSurvey, usize)> {
+        self.databases
+            .iter()
+            .filter_map(|d| self.abandoned(d).map(|a| (d, a.len())))
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
+
     /// Everything that forbids migrating this class, one line per database problem.
     pub fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
         let base = self.migrations.base_version();
         let target = self.migrations.target_version().unwrap_or(0);
         for d in &self.databases {
-            for row in d.state.applying() {
-                problems.push(format!(
-                    "{}: migration {:04}_{} was left half-applied (state `applying` in {}) by a run that was interrupted: \
-                     run `bascule recover` to undo that run first",
-                    d.target,
-                    row.id,
-                    row.name,
-                    db::VERSION_TABLE
-                ));
+            if self.abandoned(d).is_none() {
+                for row in d.state.applying() {
+                    problems.push(format!(
+                        "{}: migration {:04}_{} was left half-applied (state `applying` in {}) by run {}, \
+                         and this bundle cannot undo it (it does not ship that migration, or a newer one is applied): \
+                         run `bascule recover` on the host of that run, or `bascule migrate` with the bundle that applied it",
+                        d.target,
+                        row.id,
+                        row.name,
+                        db::VERSION_TABLE,
+                        row.run.as_deref().unwrap_or("(unknown)")
+                    ));
+                }
             }
             let version = d.state.version();
             if version < base {

@@ -315,7 +315,7 @@ fn every_statement_is_logged_and_every_step_journaled() {
     assert_eq!(names, step_names());
     let migrate = history.steps.iter().find(|s| s.name == "migrate").unwrap();
     match &migrate.intents[..] {
-        [bascule::journal::Intent::Migrate { databases }] => assert_eq!(databases.len(), 4),
+        [bascule::journal::Intent::Migrate { databases, .. }] => assert_eq!(databases.len(), 4),
         other => panic!("migrate intents: {other:?}"),
     }
 }

@@ -104,3 +104,102 @@ fn recover_takes_the_migration_locks_and_gives_up_having_changed_nothing() {
         .unwrap()
         .assert_same(&before, "after recover");
 }
+
+/// A `bascule migrate` killed on one host in the middle of a site leaves that site's row
+/// `applying`. A `bascule migrate` from a second host (the first one is gone) finishes the undo
+/// of that half-applied migration and migrates everything. The first host's `recover`, run
+/// afterwards, must then undo nothing: the second run relies on what the first one migrated.
+#[test]
+fn a_migrate_killed_on_one_host_is_finished_by_another_and_its_recover_then_undoes_nothing() {
+    let engine = engine("h_");
+    let dir = tempfile::tempdir().unwrap();
+    let host = host(dir.path(), 5, &engine);
+    let bundle = bundle(&engine, "2.0.0", &dir.path().join("delivery"));
+    let sites = host.site_targets();
+    let stuck = &sites[2];
+    let stuck_db = match &stuck.location {
+        bascule::db::Location::Mysql { database, .. } => database.clone(),
+        other => panic!("{other:?}"),
+    };
+
+    // The migration's ALTER TABLE waits behind this lock, its row already `applying`.
+    let mut holder = bascule::db::connect(stuck).unwrap();
+    holder.query_rows("LOCK TABLES members READ").unwrap();
+    let mut first = command(&bundle, &host.host_profile, &["migrate"], &[])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let alter_on_stuck = format!(
+        "SELECT ID FROM information_schema.PROCESSLIST \
+         WHERE DB = '{stuck_db}' AND INFO LIKE 'ALTER TABLE members%'"
+    );
+    let mut observer = bascule::db::connect(&host.main_target()).unwrap();
+    wait_for(
+        "the migration of the stuck site to wait for its table",
+        || !observer.query_rows(&alter_on_stuck).unwrap().is_empty(),
+    );
+    // The first host dies; the server notices its connection is gone.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    for row in observer.query_rows(&alter_on_stuck).unwrap() {
+        let _ = observer.query_rows(&format!("KILL {}", row[0]));
+    }
+    holder.query_rows("UNLOCK TABLES").unwrap();
+    wait_for("the killed connection to be gone", || {
+        observer.query_rows(&alter_on_stuck).unwrap().is_empty()
+    });
+    let left = bascule::db::connect(stuck)
+        .unwrap()
+        .version_state()
+        .unwrap();
+    assert_eq!(
+        left.applying().map(|row| row.id).collect::<Vec<_>>(),
+        [2],
+        "{left:?}"
+    );
+    assert!(
+        host.state_dir.join("lock").exists(),
+        "the killed run's lock"
+    );
+
+    // The second host finishes the job.
+    let (second_profile, _) = second_host(dir.path(), &host);
+    let second = bascule(&bundle, &second_profile, &["migrate"], &[]);
+    let said = text(&second);
+    assert!(second.status.success(), "{said}");
+    assert!(
+        said.contains("left half-applied by an interrupted run"),
+        "{said}"
+    );
+    assert_versions(&host, &[1, 2], &[1, 2]);
+    for target in std::iter::once(host.main_target()).chain(sites.iter().cloned()) {
+        let state = bascule::db::connect(&target)
+            .unwrap()
+            .version_state()
+            .unwrap();
+        assert_eq!(state.applying().count(), 0, "{target}: {state:?}");
+    }
+    let migrated = HostState::capture_server(&host).unwrap();
+    let schema = |target: &bascule::db::DbTarget| &migrated.databases[&target.to_string()].schema;
+    assert_eq!(
+        schema(stuck),
+        schema(&sites[0]),
+        "the stuck site is fully migrated"
+    );
+    assert_eq!(
+        rows(stuck, "SELECT COUNT(*) FROM members WHERE avatar IS NULL"),
+        [["0"]]
+    );
+
+    // The first host comes back and recovers its run: nothing may be undone.
+    let recovered = bascule(&bundle, &host.host_profile, &["recover"], &[]);
+    let said = text(&recovered);
+    assert!(said.contains("so none of the"), "{said}");
+    assert!(!host.state_dir.join("lock").exists(), "{said}");
+    let after = HostState::capture_server(&host).unwrap();
+    assert!(
+        after.databases == migrated.databases,
+        "a recover after another run migrated changed databases: {said}"
+    );
+}

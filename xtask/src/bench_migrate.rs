@@ -171,11 +171,11 @@ fn bookkeeping_scripts(kind: BenchEngine) -> (String, String) {
     let downs: Vec<&bascule::migration::Migration> = all.iter().rev().collect();
     match kind {
         BenchEngine::Mariadb => (
-            bascule::db::mysql::up_script(&ups, "1.1.0"),
+            bascule::db::mysql::up_script(&ups, bascule::db::Stamp::new("1.1.0", "bench")),
             bascule::db::mysql::down_script(&downs),
         ),
         BenchEngine::Postgres | BenchEngine::PostgresSchemas => (
-            bascule::db::postgres::up_script(&ups, "1.1.0"),
+            bascule::db::postgres::up_script(&ups, bascule::db::Stamp::new("1.1.0", "bench")),
             bascule::db::postgres::down_script(&downs),
         ),
     }

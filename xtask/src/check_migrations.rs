@@ -34,10 +34,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use bascule::db::sqlite::SqliteConnection;
-use bascule::db::{self, Connection, DbTarget, Location};
+use bascule::db::{self, Connection, DbTarget, Location, Stamp};
 use bascule::migration::Migration;
 use bascule::patch::{Dialect, Patch};
 use bascule::runlog::RunLog;
+
+/// The run the scratch databases' version rows name.
+const RUN: &str = "check-migrations";
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -242,7 +245,7 @@ fn check_class(
         }
     )?;
     for (older, m) in previous {
-        conn.apply_up(m, &older.version().to_string(), &log)
+        conn.apply_up(m, Stamp::new(&older.version().to_string(), RUN), &log)
             .with_context(|| format!("building the previous schema of class `{class}`"))?;
     }
     let migrations = patch
@@ -285,7 +288,7 @@ fn round_trip(
     let up = "up.sql";
     let down = m.down_path().display().to_string();
     let before = conn.schema_dump()?;
-    if let Err(e) = conn.apply_up(m, version, log) {
+    if let Err(e) = conn.apply_up(m, Stamp::new(version, RUN), log) {
         return Ok(vec![format!("{} fails: {e}", m.up_path().display())]);
     }
     let after_up = conn.schema_dump()?;
@@ -300,7 +303,7 @@ fn round_trip(
         problems.extend(diff(&before, &after_down, "after down.sql"));
         return Ok(problems);
     }
-    if let Err(e) = conn.apply_up(m, version, log) {
+    if let Err(e) = conn.apply_up(m, Stamp::new(version, RUN), log) {
         return Ok(vec![format!(
             "{up} fails when applied again after {down}: {e}"
         )]);

@@ -1,8 +1,9 @@
 //! Databases: one module per backend, behind the [`Connection`] trait.
 //!
 //! Every database carries a small version table, `bascule_migrations`: one row per applied
-//! migration (number, name, checksum of its `up.sql`, the patch that applied it). A database's
-//! version is its highest applied number, 0 when the table is absent.
+//! migration (number, name, checksum of its `up.sql`, the patch that applied it and, on the
+//! servers, the run). A database's version is its highest applied number, 0 when the table is
+//! absent.
 //!
 //! Adding a backend touches this file (the [`Location`] variant and [`connect`]) and its own module.
 //!
@@ -22,12 +23,24 @@
 //! PostgreSQL migration marked `-- bascule:no-transaction`), its version row is written *first*,
 //! committed, with state `applying`; the statements run one by one; the row becomes `applied`
 //! after the last. Whatever stops the migration in between — a failing statement, a killed
-//! server, a killed Bascule — leaves the row `applying`. Such a database is refused by the
-//! survey (no run starts on it) and the undo treats the row like an applied migration: it runs
-//! the migration's `down.sql`, which lint (`idempotent-down`) requires to succeed whether or not
+//! server, a killed Bascule — leaves the row `applying`. The undo treats the row like an applied
+//! migration: it runs the migration's `down.sql`, which lint (`idempotent-down`) requires to succeed whether or not
 //! each up statement ran (`DROP … IF EXISTS`, `ADD … IF NOT EXISTS`), then deletes the row. A
 //! down marks its row `applying` before its first statement too, so a down cut short is finished
-//! by the next undo.
+//! by the next undo. That undo is the interrupted run's own (`bascule recover` on its host) or,
+//! when that host is gone, that of the next run holding the database's migration lock with a
+//! bundle that ships the same migration: `migrate` finishes it before migrating
+//! ([`crate::steps::migrate`]), so no database is ever left "dirty" for a hand-made fix.
+//!
+//! # Whose rows: the `run` column
+//!
+//! Server databases are shared by hosts: a run killed on one host may be followed by a
+//! `bascule migrate` from another. So on MariaDB/MySQL and PostgreSQL each row names the run
+//! that wrote it ([`Stamp`]), and the undo of a run leaves alone a database another run has
+//! migrated since ([`VersionState::migrated_by_another_run`]). An `applying` row belongs to
+//! nobody: found under the migration locks, the run that left it is gone, and any run holding
+//! them finishes its undo. SQLite files are only ever touched by the runs of their own host,
+//! one at a time (the host lock), so their rows carry no run.
 //!
 //! # Sessions
 //!
@@ -229,6 +242,22 @@ pub struct AppliedMigration {
     pub name: String,
     pub checksum: String,
     pub state: RowState,
+    /// The run that wrote the row (MariaDB/MySQL and PostgreSQL; `None` on SQLite, for a
+    /// baseline, and for rows written before the column existed).
+    pub run: Option<String>,
+}
+
+/// What a version row records of the run writing it: the patch's version and the run's id.
+#[derive(Debug, Clone, Copy)]
+pub struct Stamp<'a> {
+    pub patch: &'a str,
+    pub run: &'a str,
+}
+
+impl<'a> Stamp<'a> {
+    pub fn new(patch: &'a str, run: &'a str) -> Stamp<'a> {
+        Stamp { patch, run }
+    }
 }
 
 /// The platform's own version counter, adopted as the starting point of a database that has no
@@ -257,19 +286,21 @@ pub struct VersionState {
 }
 
 impl VersionState {
-    /// The state of a database whose version table holds `rows`: (id, name, checksum, state).
+    /// The state of a database whose version table holds `rows`: (id, name, checksum, state,
+    /// run).
     pub fn from_rows(
         db: &str,
-        rows: Vec<(u32, String, String, String)>,
+        rows: Vec<(u32, String, String, String, Option<String>)>,
     ) -> Result<VersionState, DbError> {
         let applied = rows
             .into_iter()
-            .map(|(id, name, checksum, state)| {
+            .map(|(id, name, checksum, state, run)| {
                 Ok(AppliedMigration {
                     id,
                     name,
                     checksum,
                     state: RowState::parse(db, &state)?,
+                    run,
                 })
             })
             .collect::<Result<_, DbError>>()?;
@@ -300,6 +331,17 @@ impl VersionState {
             .iter()
             .filter(|m| m.state == RowState::Applying)
     }
+
+    /// The run, other than `run`, that completed a migration above `version`: then this
+    /// database was migrated by that run after `run` left it, and is not `run`'s to undo.
+    /// `applying` rows belong to nobody (see the module docs), nor do rows without a run.
+    pub fn migrated_by_another_run(&self, run: &str, version: u32) -> Option<&str> {
+        self.applied
+            .iter()
+            .filter(|m| m.id > version && m.state == RowState::Applied)
+            .filter_map(|m| m.run.as_deref())
+            .find(|r| *r != run)
+    }
 }
 
 /// An open connection to one database.
@@ -308,8 +350,12 @@ pub trait Connection: Send {
     fn version_state(&mut self) -> Result<VersionState, DbError>;
 
     /// Runs `up.sql` and records the migration, all or nothing.
-    fn apply_up(&mut self, migration: &Migration, patch: &str, log: &RunLog)
-        -> Result<(), DbError>;
+    fn apply_up(
+        &mut self,
+        migration: &Migration,
+        stamp: Stamp<'_>,
+        log: &RunLog,
+    ) -> Result<(), DbError>;
 
     /// Runs `down.sql` and forgets the migration, all or nothing.
     fn apply_down(&mut self, migration: &Migration, log: &RunLog) -> Result<(), DbError>;
@@ -320,12 +366,12 @@ pub trait Connection: Send {
     fn apply_ups(
         &mut self,
         migrations: &[&Migration],
-        patch: &str,
+        stamp: Stamp<'_>,
         log: &RunLog,
     ) -> Result<(), DbError> {
         migrations
             .iter()
-            .try_for_each(|m| self.apply_up(m, patch, log))
+            .try_for_each(|m| self.apply_up(m, stamp, log))
     }
 
     /// Runs the down scripts of `migrations` in the order given (newest first), each forgotten
@@ -502,6 +548,7 @@ mod tests {
             name: format!("m{id}"),
             checksum: String::new(),
             state,
+            run: None,
         };
         let state = VersionState {
             table_exists: true,
@@ -524,6 +571,46 @@ mod tests {
             err,
             "site/a: bascule_migrations: unknown state `dirty` (expected applied, applying or baseline)"
         );
+    }
+
+    #[test]
+    fn a_database_is_another_run_s_once_that_run_completed_a_migration_above_the_start() {
+        let row = |id, state, run: Option<&str>| AppliedMigration {
+            id,
+            name: format!("m{id}"),
+            checksum: String::new(),
+            state,
+            run: run.map(str::to_string),
+        };
+        let state = |rows| VersionState {
+            table_exists: true,
+            applied: rows,
+            adopted: None,
+        };
+        // Run a started from 1, applied 2, and left 3 half-applied.
+        let killed = state(vec![
+            row(1, RowState::Applied, Some("old")),
+            row(2, RowState::Applied, Some("a")),
+            row(3, RowState::Applying, Some("a")),
+        ]);
+        assert_eq!(killed.migrated_by_another_run("a", 1), None);
+        // Run b finished the undo of 3, then applied 3 and 4.
+        let taken_over = state(vec![
+            row(1, RowState::Applied, Some("old")),
+            row(2, RowState::Applied, Some("a")),
+            row(3, RowState::Applied, Some("b")),
+            row(4, RowState::Applied, Some("b")),
+        ]);
+        assert_eq!(taken_over.migrated_by_another_run("a", 1), Some("b"));
+        assert_eq!(taken_over.migrated_by_another_run("b", 2), None);
+        // Rows below the start, baselines, and rows without a run belong to nobody.
+        let unowned = state(vec![
+            row(5, RowState::Baseline, None),
+            row(6, RowState::Applied, None),
+            row(7, RowState::Applying, Some("c")),
+        ]);
+        assert_eq!(unowned.migrated_by_another_run("a", 0), None);
+        assert_eq!(taken_over.migrated_by_another_run("a", 4), None);
     }
 
     #[test]

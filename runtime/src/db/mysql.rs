@@ -53,7 +53,7 @@ mod batch;
 
 use super::{
     backend_error, finish_dump, one_line, Adopt, AppliedMigration, Connection, DbError, DbTarget,
-    Location, RowState, VersionState, VERSION_TABLE,
+    Location, RowState, Stamp, VersionState, VERSION_TABLE,
 };
 use crate::migration::Migration;
 use crate::patch::Dialect;
@@ -74,7 +74,8 @@ const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS `bascule_migratio
     checksum CHAR(64) NOT NULL,
     patch VARCHAR(255) NOT NULL,
     applied_at VARCHAR(32) NOT NULL,
-    state VARCHAR(16) NOT NULL DEFAULT 'applied'
+    state VARCHAR(16) NOT NULL DEFAULT 'applied',
+    run VARCHAR(255) NULL
 )";
 
 /// The statement inserting a version row. Text protocol only on this backend: a prepared
@@ -390,27 +391,28 @@ fn is_missing_table(e: &mysql::Error) -> bool {
 }
 
 /// The version row of `migration` at `state`, as a `VALUES` tuple.
-fn row_values(migration: &Migration, patch: &str, state: RowState) -> String {
+fn row_values(migration: &Migration, stamp: Stamp<'_>, state: RowState) -> String {
     format!(
-        "({}, {}, {}, {}, DATE_FORMAT(UTC_TIMESTAMP(), '%Y-%m-%dT%H:%i:%sZ'), {})",
+        "({}, {}, {}, {}, DATE_FORMAT(UTC_TIMESTAMP(), '%Y-%m-%dT%H:%i:%sZ'), {}, {})",
         migration.id,
         quote_literal(&migration.name),
         quote_literal(&migration.checksum),
-        quote_literal(patch),
-        quote_literal(state.as_str())
+        quote_literal(stamp.patch),
+        quote_literal(state.as_str()),
+        quote_literal(stamp.run)
     )
 }
 
 /// The statement writing version rows: inserted, or only their state changed where they exist
 /// — one statement, so `applied` for one migration and `applying` for the next commit together.
-fn write_rows(rows: &[(&Migration, RowState)], patch: &str) -> String {
+fn write_rows(rows: &[(&Migration, RowState)], stamp: Stamp<'_>) -> String {
     let values: Vec<String> = rows
         .iter()
-        .map(|(m, state)| row_values(m, patch, *state))
+        .map(|(m, state)| row_values(m, stamp, *state))
         .collect();
     format!(
-        "INSERT INTO `{VERSION_TABLE}` (id, name, checksum, patch, applied_at, state) VALUES {}
-         ON DUPLICATE KEY UPDATE state = VALUES(state)",
+        "INSERT INTO `{VERSION_TABLE}` (id, name, checksum, patch, applied_at, state, run) VALUES {}
+         ON DUPLICATE KEY UPDATE state = VALUES(state), run = VALUES(run)",
         values.join(", ")
     )
 }
@@ -418,14 +420,14 @@ fn write_rows(rows: &[(&Migration, RowState)], patch: &str) -> String {
 /// The ups of `migrations` with their version-row writes, as one batch: the first row
 /// `applying`, then each migration's statements followed by one write making its row `applied`
 /// and the next one's `applying`.
-fn up_batch(migrations: &[&Migration], patch: &str) -> Batch<Part> {
+fn up_batch(migrations: &[&Migration], stamp: Stamp<'_>) -> Batch<Part> {
     let mut batch = Batch::new();
     let Some(first) = migrations.first() else {
         return batch;
     };
     let first_label = format!("{} up", first.label());
     batch.push(
-        write_rows(&[(first, RowState::Applying)], patch),
+        write_rows(&[(first, RowState::Applying)], stamp),
         Part::rows(&[(&first_label, "version row `applying`")]),
     );
     for (i, migration) in migrations.iter().enumerate() {
@@ -439,7 +441,7 @@ fn up_batch(migrations: &[&Migration], patch: &str) -> Batch<Part> {
             rows.push((*next, RowState::Applying));
             lines.push((next_label, "version row `applying`"));
         }
-        batch.push(write_rows(&rows, patch), Part::rows(&lines));
+        batch.push(write_rows(&rows, stamp), Part::rows(&lines));
     }
     batch
 }
@@ -479,8 +481,8 @@ fn down_batch(migrations: &[&Migration], rows: bool) -> Batch<Part> {
 /// The ups of `migrations` with their version-row writes, as one script of exactly the statements
 /// [`MysqlConnection`] sends (the version table is assumed to exist): what the migration
 /// benchmark feeds a plain client to measure the server's share of Bascule's bookkeeping.
-pub fn up_script(migrations: &[&Migration], patch: &str) -> String {
-    up_batch(migrations, patch).script()
+pub fn up_script(migrations: &[&Migration], stamp: Stamp<'_>) -> String {
+    up_batch(migrations, stamp).script()
 }
 
 /// The downs of `migrations`, in the order given, with their version-row writes, as one script
@@ -505,9 +507,9 @@ impl MysqlConnection {
 
 impl Connection for MysqlConnection {
     fn version_state(&mut self) -> Result<VersionState, DbError> {
-        let rows: Vec<(u32, String, String, String)> = match self.conn.query(format!(
-            "SELECT id, name, checksum, state FROM `{VERSION_TABLE}` ORDER BY id"
-        )) {
+        let rows: Vec<(u32, String, String, String, Option<String>)> = match self.conn.query(
+            format!("SELECT id, name, checksum, state, run FROM `{VERSION_TABLE}` ORDER BY id"),
+        ) {
             Err(e) if is_missing_table(&e) => return Ok(VersionState::default()),
             other => other.map_err(|e| self.err(e))?,
         };
@@ -517,10 +519,10 @@ impl Connection for MysqlConnection {
     fn apply_up(
         &mut self,
         migration: &Migration,
-        patch: &str,
+        stamp: Stamp<'_>,
         log: &RunLog,
     ) -> Result<(), DbError> {
-        self.apply_ups(&[migration], patch, log)
+        self.apply_ups(&[migration], stamp, log)
     }
 
     fn apply_down(&mut self, migration: &Migration, log: &RunLog) -> Result<(), DbError> {
@@ -533,10 +535,10 @@ impl Connection for MysqlConnection {
     fn apply_ups(
         &mut self,
         migrations: &[&Migration],
-        patch: &str,
+        stamp: Stamp<'_>,
         log: &RunLog,
     ) -> Result<(), DbError> {
-        let batch = up_batch(migrations, patch);
+        let batch = up_batch(migrations, stamp);
         match self.try_batch(&batch, log) {
             // The first write to a database without a version table: nothing else ran.
             Err(failed) if failed.index == 0 && is_missing_table(&failed.error) => {
@@ -703,7 +705,7 @@ pub fn read_versions(
     }
     let queries = super::union_all(&versioned, |db| {
         format!(
-            "SELECT {}, id, name, checksum, state FROM {}.`{VERSION_TABLE}`",
+            "SELECT {}, id, name, checksum, state, run FROM {}.`{VERSION_TABLE}`",
             quote_literal(db),
             quote_ident(db)
         )
@@ -722,17 +724,18 @@ pub fn read_versions(
                         .map_err(|e| backend_error(&server, format!("cannot connect: {e}")))?,
                 ),
             };
-            conn.query::<(String, u32, String, String, String), _>(sql.as_str())
+            conn.query::<(String, u32, String, String, String, Option<String>), _>(sql.as_str())
                 .map_err(err)
         },
     )
     .map_err(|mut errors| errors.remove(0).1)?;
-    for (db, id, name, checksum, state) in read.into_iter().flatten() {
+    for (db, id, name, checksum, state, run) in read.into_iter().flatten() {
         let row = AppliedMigration {
             id,
             name,
             checksum,
             state: RowState::parse(&db, &state)?,
+            run,
         };
         if let Some(state) = states.get_mut(&db) {
             state.applied.push(row);

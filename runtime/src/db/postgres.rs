@@ -47,7 +47,7 @@ use postgres::{Client, Config, SimpleQueryMessage};
 use super::run_statements_one_by_one;
 use super::{
     backend_error, finish_dump, one_line, Adopt, AppliedMigration, Connection, DbError, DbTarget,
-    Location, RowState, VersionState, VERSION_TABLE,
+    Location, RowState, Stamp, VersionState, VERSION_TABLE,
 };
 use crate::lint::rules::ban_concurrent_index_creation_in_transaction::wants_no_transaction;
 use crate::migration::Migration;
@@ -70,7 +70,8 @@ const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS bascule_migration
     checksum TEXT NOT NULL,
     patch TEXT NOT NULL,
     applied_at TEXT NOT NULL,
-    state TEXT NOT NULL DEFAULT 'applied'
+    state TEXT NOT NULL DEFAULT 'applied',
+    run TEXT
 )";
 
 /// Whether `migration` runs outside a transaction (`-- bascule:no-transaction` in its up or down).
@@ -79,16 +80,23 @@ pub fn runs_outside_transaction(migration: &Migration) -> bool {
         || wants_no_transaction(&split_statements(&migration.down, Dialect::Postgres))
 }
 
-/// The statement inserting version row `id` in `state`.
-fn insert_row(id: u32, name: &str, checksum: &str, patch: &str, state: RowState) -> String {
+/// The statement inserting version row `id` in `state`, written by `stamp` (`None`: a baseline).
+fn insert_row(
+    id: u32,
+    name: &str,
+    checksum: &str,
+    stamp: Option<Stamp<'_>>,
+    state: RowState,
+) -> String {
     format!(
-        "INSERT INTO {VERSION_TABLE} (id, name, checksum, patch, applied_at, state)
+        "INSERT INTO {VERSION_TABLE} (id, name, checksum, patch, applied_at, state, run)
          VALUES ({id}, {}, {}, {},
-                 to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), {})",
+                 to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), {}, {})",
         quote_literal(name),
         quote_literal(checksum),
-        quote_literal(patch),
-        quote_literal(state.as_str())
+        quote_literal(stamp.map_or("", |s| s.patch)),
+        quote_literal(state.as_str()),
+        stamp.map_or("NULL".to_string(), |s| quote_literal(s.run))
     )
 }
 
@@ -255,7 +263,7 @@ impl PostgresConnection {
     fn up_outside_transaction(
         &mut self,
         migration: &Migration,
-        patch: &str,
+        stamp: Stamp<'_>,
         log: &RunLog,
     ) -> Result<(), DbError> {
         let label = format!("{} up", migration.label());
@@ -265,7 +273,7 @@ impl PostgresConnection {
             "{}: {label}: version row `applying`",
             self.name
         ));
-        self.execute(&insert_row(id, name, sum, patch, RowState::Applying))?;
+        self.execute(&insert_row(id, name, sum, Some(stamp), RowState::Applying))?;
         self.run_outside_transaction(&label, &migration.up, log)?;
         self.execute(&format!(
             "UPDATE {VERSION_TABLE} SET state = 'applied' WHERE id = {id}"
@@ -314,7 +322,7 @@ struct Link<'m> {
 impl<'m> Link<'m> {
     /// The up of `migration`; the first link of a chain also creates the version table if it is
     /// missing (in its transaction: the later links only run once it committed).
-    fn up(migration: &'m Migration, patch: &str, first: bool) -> Link<'m> {
+    fn up(migration: &'m Migration, stamp: Stamp<'_>, first: bool) -> Link<'m> {
         let create = if first {
             format!("{CREATE_VERSION_TABLE};\n")
         } else {
@@ -329,14 +337,15 @@ impl<'m> Link<'m> {
                     migration.id,
                     &migration.name,
                     &migration.checksum,
-                    patch,
+                    Some(stamp),
                     RowState::Applied
                 )
             ),
             committed: Some(format!(
-                "SELECT 1 FROM {VERSION_TABLE} WHERE id = {} AND checksum = {}",
+                "SELECT 1 FROM {VERSION_TABLE} WHERE id = {} AND checksum = {} AND run = {}",
                 migration.id,
-                quote_literal(&migration.checksum)
+                quote_literal(&migration.checksum),
+                quote_literal(stamp.run)
             )),
         }
     }
@@ -357,11 +366,11 @@ impl<'m> Link<'m> {
 /// The ups of `migrations` (transactional ones) with their version rows, as one script of the
 /// statements [`PostgresConnection`] runs, each migration between `BEGIN` and `COMMIT`: what the
 /// migration benchmark feeds `psql` to measure the server's share of Bascule's bookkeeping.
-pub fn up_script(migrations: &[&Migration], patch: &str) -> String {
+pub fn up_script(migrations: &[&Migration], stamp: Stamp<'_>) -> String {
     let links: Vec<Link<'_>> = migrations
         .iter()
         .enumerate()
-        .map(|(i, m)| Link::up(m, patch, i == 0))
+        .map(|(i, m)| Link::up(m, stamp, i == 0))
         .collect();
     script(&links)
 }
@@ -501,7 +510,7 @@ impl Connection for PostgresConnection {
     /// The survey reads every tenant this way, each right after a new connection when tenants
     /// are databases: a catalog lookup first would add a round trip to each.
     fn version_state(&mut self) -> Result<VersionState, DbError> {
-        let sql = format!("SELECT id, name, checksum, state FROM {VERSION_TABLE} ORDER BY id");
+        let sql = format!("SELECT id, name, checksum, state, run FROM {VERSION_TABLE} ORDER BY id");
         let rows = match self.client.simple_query(&sql) {
             Ok(messages) => text_rows_of(&messages),
             Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => {
@@ -523,10 +532,10 @@ impl Connection for PostgresConnection {
     fn apply_up(
         &mut self,
         migration: &Migration,
-        patch: &str,
+        stamp: Stamp<'_>,
         log: &RunLog,
     ) -> Result<(), DbError> {
-        self.apply_ups(&[migration], patch, log)
+        self.apply_ups(&[migration], stamp, log)
     }
 
     fn apply_down(&mut self, migration: &Migration, log: &RunLog) -> Result<(), DbError> {
@@ -538,17 +547,17 @@ impl Connection for PostgresConnection {
     fn apply_ups(
         &mut self,
         migrations: &[&Migration],
-        patch: &str,
+        stamp: Stamp<'_>,
         log: &RunLog,
     ) -> Result<(), DbError> {
         for group in by_transaction(migrations) {
             match group {
-                Group::Outside(m) => self.up_outside_transaction(m, patch, log)?,
+                Group::Outside(m) => self.up_outside_transaction(m, stamp, log)?,
                 Group::Chain(chain) => {
                     let links: Vec<Link<'_>> = chain
                         .iter()
                         .enumerate()
-                        .map(|(i, m)| Link::up(m, patch, i == 0))
+                        .map(|(i, m)| Link::up(m, stamp, i == 0))
                         .collect();
                     self.run_chain(&links, log)?;
                 }
@@ -581,7 +590,13 @@ impl Connection for PostgresConnection {
     fn record_baseline(&mut self, version: u32, adopt: &Adopt) -> Result<(), DbError> {
         let sql = format!(
             "{CREATE_VERSION_TABLE}; {}",
-            insert_row(version, &adopt.baseline_name(), "", "", RowState::Baseline)
+            insert_row(
+                version,
+                &adopt.baseline_name(),
+                "",
+                None,
+                RowState::Baseline
+            )
         );
         let name = self.name.as_str();
         let mut tx = self
@@ -658,7 +673,7 @@ impl Connection for PostgresConnection {
     }
 }
 
-/// One version row read as text: id, name, checksum, state.
+/// One version row read as text: id, name, checksum, state, run.
 fn row_of(db: &str, row: &[Option<String>]) -> Result<AppliedMigration, DbError> {
     let at = |i: usize| row.get(i).map_or("NULL", text);
     let id = at(0)
@@ -669,6 +684,7 @@ fn row_of(db: &str, row: &[Option<String>]) -> Result<AppliedMigration, DbError>
         name: at(1).to_string(),
         checksum: at(2).to_string(),
         state: RowState::parse(db, at(3))?,
+        run: row.get(4).cloned().flatten(),
     })
 }
 
@@ -734,7 +750,7 @@ pub fn read_schema_versions(
     }
     let batches = super::union_all(&versioned, |schema| {
         format!(
-            "SELECT {}, id, name, checksum, state FROM {}.{VERSION_TABLE}",
+            "SELECT {}, id, name, checksum, state, run FROM {}.{VERSION_TABLE}",
             quote_literal(schema),
             quote_ident(schema)
         )

@@ -11,11 +11,13 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Batch, OpenFlags, TransactionBehavior};
 
 use super::{
-    backend_error, finish_dump, one_line, Adopt, Connection, DbError, VersionState, VERSION_TABLE,
+    backend_error, finish_dump, one_line, Adopt, Connection, DbError, Stamp, VersionState,
+    VERSION_TABLE,
 };
 
 /// The version table. `state` is `applied` for every migration (a transaction makes each one
 /// all or nothing) or `baseline` for an adopted counter; tables made before it existed lack it.
+/// No `run` column (see [`super::Stamp`]): only the runs of this host touch the file.
 const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS bascule_migrations (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL,
@@ -149,6 +151,8 @@ impl Connection for SqliteConnection {
                     row.get::<_, String>(1)?,
                     row.get::<_, String>(2)?,
                     row.get::<_, String>(3)?,
+                    // Only the runs of this host touch the file, one at a time: no run to record.
+                    None,
                 ))
             })
             .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
@@ -159,7 +163,7 @@ impl Connection for SqliteConnection {
     fn apply_up(
         &mut self,
         migration: &Migration,
-        patch: &str,
+        stamp: Stamp<'_>,
         log: &RunLog,
     ) -> Result<(), DbError> {
         let label = migration.label();
@@ -173,7 +177,12 @@ impl Connection for SqliteConnection {
                 "INSERT INTO {VERSION_TABLE} (id, name, checksum, patch, applied_at)
                  VALUES (?1, ?2, ?3, ?4, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))"
             ),
-            rusqlite::params![migration.id, migration.name, migration.checksum, patch],
+            rusqlite::params![
+                migration.id,
+                migration.name,
+                migration.checksum,
+                stamp.patch
+            ],
         )
         .map_err(err)?;
         tx.commit().map_err(err)
@@ -458,7 +467,8 @@ mod tests {
             CREATE INDEX members_plan ON members (plan) WHERE plan IS NOT NULL;
             CREATE VIEW site_members AS SELECT s.name, m.email FROM sites s JOIN members m ON m.site_id = s.id;
             CREATE TRIGGER members_lower AFTER INSERT ON members BEGIN UPDATE members SET email = lower(email) WHERE id = NEW.id; END;";
-        conn.apply_up(&migration(1, up, ""), "1.0.0", &log).unwrap();
+        conn.apply_up(&migration(1, up, ""), Stamp::new("1.0.0", "test"), &log)
+            .unwrap();
         let dump = conn.schema_dump().unwrap();
         assert!(dump.iter().all(|l| !l.contains(VERSION_TABLE)));
         insta::assert_snapshot!(dump.join("\n"));
@@ -480,7 +490,8 @@ mod tests {
             "CREATE INDEX members_email ON members (email);",
             "DROP INDEX members_email;",
         );
-        conn.apply_up(&m, "1.1.0", &log).unwrap();
+        conn.apply_up(&m, Stamp::new("1.1.0", "test"), &log)
+            .unwrap();
         assert_eq!(conn.version_state().unwrap().version(), 2);
         assert!(conn
             .schema_dump()
@@ -512,7 +523,7 @@ mod tests {
         conn.record_baseline(7, &adopt).unwrap();
         conn.apply_up(
             &migration(8, "CREATE TABLE t (id INTEGER);", "DROP TABLE t;"),
-            "2.0.0",
+            Stamp::new("2.0.0", "test"),
             &log,
         )
         .unwrap();

@@ -10,6 +10,20 @@
 //! statement ran (see [`crate::db`]). The undo runs the down scripts of whatever is above each
 //! database's own starting version — `applying` rows included — in reverse.
 //!
+//! An `applying` row found here is *abandoned*: under the migration locks, the run that wrote it
+//! is gone (killed, or its host lost). If this bundle ships that migration, migrate first
+//! finishes its undo (its idempotent `down.sql`, then the row is deleted) and then applies it
+//! again with the rest, so no database is left for a hand-made fix. The row's migration is above
+//! the database's starting version, so this run's own undo would finish it the same way.
+//!
+//! Each version row names its run ([`db::Stamp`]). A run killed on one host may be followed by a
+//! `bascule migrate` from another that finishes the job, and the new code may already rely on
+//! it; a later `recover` of the killed run must then undo nothing. So when a database read ahead
+//! shows a migration applied by another run since this one, the undo leaves *every* database
+//! of the run as it is: a fleet half undone would be worse than either state. Databases that
+//! are not read ahead (PostgreSQL database tenants, SQLite files: a connection each) are checked
+//! one by one as the undo reaches them; such a database is left alone and named in the run log.
+//!
 //! Under the migration locks (every run takes them, see [`crate::run`]) the undo first reads the
 //! version tables in bulk where the backend allows it, skips the databases with nothing to undo
 //! and spares the others a query; without the locks it reads each database right before acting.
@@ -21,12 +35,14 @@
 
 mod progress;
 
-use crate::db::{self, read_state, DbError, DbTarget, Session, VersionState};
+use crate::db::{self, read_state, DbError, DbTarget, Session, Stamp, VersionState};
 use crate::engine::{Context, Step, StepError};
 use crate::journal::{DbStart, Intent};
 use crate::migration::Migration;
 use crate::parallel::{self, OnError};
 use crate::survey::{ClassSurvey, DbSurvey};
+
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use progress::Progress;
 
@@ -56,38 +72,85 @@ impl Step for Migrate {
                 had_version_table: d.state.table_exists,
             })
             .collect();
-        cx.intend(Intent::Migrate { databases })?;
+        check_abandoned(cx, &classes)?;
+        let run = row_run(cx.run_id);
+        cx.intend(Intent::Migrate {
+            databases,
+            run: Some(run.clone()),
+        })?;
         for class in &classes {
-            migrate_class(cx, class)?;
+            migrate_class(cx, class, &run)?;
         }
         Ok(())
     }
 
     fn undo(&self, cx: &Context<'_>, intents: &[Intent]) -> Result<(), StepError> {
         for intent in intents {
-            if let Intent::Migrate { databases } = intent {
-                undo_databases(cx, databases)?;
+            if let Intent::Migrate { databases, run } = intent {
+                undo_databases(cx, databases, run.as_deref())?;
             }
         }
         Ok(())
     }
 }
 
+/// What this run's version rows name it: its id is only unique on its host (a timestamp), and
+/// runs on two hosts may start in the same second, so the host's name and the process id follow.
+fn row_run(run_id: &str) -> String {
+    let uname = rustix::system::uname();
+    let host = uname.nodename().to_string_lossy();
+    format!("{run_id}@{host}:{}", std::process::id())
+}
+
+/// Announces the abandoned `applying` rows this run will finish undoing; refuses to touch them
+/// without the migration locks, which alone prove the run that wrote them is gone.
+fn check_abandoned(cx: &Context<'_>, classes: &[ClassSurvey]) -> Result<(), StepError> {
+    let abandoned: Vec<(&DbSurvey, usize)> =
+        classes.iter().flat_map(|c| c.with_abandoned()).collect();
+    if abandoned.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = abandoned
+        .iter()
+        .take(5)
+        .map(|(d, n)| format!("{} ({n})", d.target))
+        .collect();
+    let more = abandoned.len().saturating_sub(names.len());
+    let listed = match more {
+        0 => names.join(", "),
+        _ => format!("{}, and {more} more", names.join(", ")),
+    };
+    if !cx.holds_db_locks() {
+        return Err(StepError::Failed(format!(
+            "half-applied migrations on {listed}: only a run holding the migration locks may finish their undo"
+        )));
+    }
+    cx.say(format_args!(
+        "{} database(s) hold migrations left half-applied by an interrupted run: {listed}; \
+         their undo is finished (down.sql) before they are migrated again",
+        abandoned.len()
+    ));
+    Ok(())
+}
+
 /// One database's work: where it is and what it still needs.
 struct Work<'s> {
     db: &'s DbSurvey,
+    /// Migrations left `applying` by a gone run, newest first: their undo comes first.
+    abandoned: Vec<&'s Migration>,
     pending: Vec<&'s Migration>,
 }
 
-fn migrate_class(cx: &Context<'_>, class: &ClassSurvey) -> Result<(), StepError> {
+fn migrate_class(cx: &Context<'_>, class: &ClassSurvey, run: &str) -> Result<(), StepError> {
     let work: Vec<Work<'_>> = class
         .databases
         .iter()
         .map(|db| Work {
             db,
+            abandoned: class.abandoned(db).unwrap_or_default(),
             pending: class.migrations.pending(db.state.version()).collect(),
         })
-        .filter(|w| !w.pending.is_empty())
+        .filter(|w| !w.pending.is_empty() || !w.abandoned.is_empty())
         .collect();
     let workers = cx.host.workers(&class.class);
     let servers = servers(class.databases.iter().map(|d| &d.target));
@@ -102,6 +165,10 @@ fn migrate_class(cx: &Context<'_>, class: &ClassSurvey) -> Result<(), StepError>
         servers
     ));
     let version = cx.patch.version().to_string();
+    let stamp = Stamp {
+        patch: &version,
+        run,
+    };
     let adopt = cx
         .host
         .databases
@@ -126,7 +193,15 @@ fn migrate_class(cx: &Context<'_>, class: &ClassSurvey) -> Result<(), StepError>
                     ));
                     conn.record_baseline(baseline, adopt)?;
                 }
-                conn.apply_ups(&w.pending, &version, cx.log)
+                if !w.abandoned.is_empty() {
+                    cx.log.line(format_args!(
+                        "{}: finishing the undo of {} migration(s) left half-applied",
+                        w.db.target,
+                        w.abandoned.len()
+                    ));
+                    conn.apply_downs(&w.abandoned, cx.log)?;
+                }
+                conn.apply_ups(&w.pending, stamp, cx.log)
             })?;
             progress.tick();
             Ok::<_, DbError>(())
@@ -146,7 +221,12 @@ fn servers<'t>(targets: impl Iterator<Item = &'t DbTarget>) -> usize {
     servers.len()
 }
 
-fn undo_databases(cx: &Context<'_>, databases: &[DbStart]) -> Result<(), StepError> {
+/// Undoes what run `run` (`None`: a journal that did not record it) did to `databases`.
+fn undo_databases(
+    cx: &Context<'_>,
+    databases: &[DbStart],
+    run: Option<&str>,
+) -> Result<(), StepError> {
     let workers = databases
         .first()
         .map_or(1, |d| cx.host.workers(&d.target.class));
@@ -158,7 +238,16 @@ fn undo_databases(cx: &Context<'_>, databases: &[DbStart]) -> Result<(), StepErr
         .iter()
         .zip(read_ahead(cx, databases, workers))
         .collect();
+    if let Some((target, other)) = run.and_then(|run| migrated_since(&work, run)) {
+        cx.say(format_args!(
+            "run {other} has migrated {target} since this run: it now depends on what this run \
+             migrated, so none of the {} database(s) is undone",
+            databases.len()
+        ));
+        return Ok(());
+    }
     let progress = Progress::new(cx, "undo", "checked", databases.len());
+    let left = AtomicUsize::new(0);
     let result = parallel::map_grouped(
         &work,
         |(d, _)| d.target.location.server().to_string(),
@@ -166,15 +255,49 @@ fn undo_databases(cx: &Context<'_>, databases: &[DbStart]) -> Result<(), StepErr
         OnError::Continue,
         Session::new,
         |session, (start, known)| {
-            let result = undo_one(cx, session, start, known.as_ref());
+            let result = undo_one(cx, session, start, known.as_ref(), run);
+            if let Ok(Undo::MigratedSince(other)) = &result {
+                left.fetch_add(1, Ordering::Relaxed);
+                cx.log.line(format_args!(
+                    "{}: left as it is: run {other} has migrated it since",
+                    start.target
+                ));
+            }
             progress.tick();
             result
         },
     );
     progress.finish();
+    let left = left.into_inner();
+    if left > 0 {
+        cx.say(format_args!(
+            "{left} database(s) left as they are: another run has migrated them since (see update.log)"
+        ));
+    }
     result
         .map(|_| ())
         .map_err(|errors| summarize("undo", errors))
+}
+
+/// The first database read ahead that another run than `run` has migrated since `run` did.
+fn migrated_since<'w>(
+    work: &'w [(&DbStart, Option<VersionState>)],
+    run: &str,
+) -> Option<(&'w DbTarget, &'w str)> {
+    work.iter().find_map(|(start, state)| {
+        let other = state
+            .as_ref()?
+            .migrated_by_another_run(run, start.version)?;
+        Some((&start.target, other))
+    })
+}
+
+/// What the undo did to one database.
+enum Undo {
+    /// Back at its starting version (or it already was).
+    Done,
+    /// Left alone: this other run has applied a migration on it since.
+    MigratedSince(String),
 }
 
 /// The version state of `databases`, read in bulk where the backend allows it (see
@@ -216,12 +339,17 @@ impl UndoPlan<'_> {
 }
 
 /// The downs bringing a database in `state` back to `start`: every migration above its starting
-/// version (`applying` rows included), and the version table if the run created it.
+/// version (`applying` rows included), and the version table if the run created it. `Err(Ok)`:
+/// another run has migrated it since `run` did, and it is left alone.
 fn undo_plan<'p>(
     cx: &Context<'p>,
     start: &DbStart,
     state: &VersionState,
-) -> Result<UndoPlan<'p>, DbError> {
+    run: Option<&str>,
+) -> Result<Result<UndoPlan<'p>, String>, DbError> {
+    if let Some(other) = run.and_then(|run| state.migrated_by_another_run(run, start.version)) {
+        return Ok(Err(other.to_string()));
+    }
     let migrations = cx.patch.migrations.class(&start.target.class);
     let mut above: Vec<u32> = state
         .applied
@@ -243,10 +371,10 @@ fn undo_plan<'p>(
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(UndoPlan {
+    Ok(Ok(UndoPlan {
         downs,
         drop_version_table: !start.had_version_table && state.table_exists,
-    })
+    }))
 }
 
 /// Brings one database back to its starting version (`applying` rows included) through
@@ -257,18 +385,22 @@ fn undo_one(
     session: &mut Session,
     start: &DbStart,
     known: Option<&VersionState>,
-) -> Result<(), DbError> {
+    run: Option<&str>,
+) -> Result<Undo, DbError> {
     match known {
-        Some(state) => {
-            let plan = undo_plan(cx, start, state)?;
-            if plan.is_nothing() {
-                return Ok(());
-            }
-            session.with(&start.target, |conn| carry_out(cx, conn, &plan))
-        }
+        Some(state) => match undo_plan(cx, start, state, run)? {
+            Ok(plan) if plan.is_nothing() => Ok(Undo::Done),
+            Ok(plan) => session
+                .with(&start.target, |conn| carry_out(cx, conn, &plan))
+                .map(|()| Undo::Done),
+            Err(other) => Ok(Undo::MigratedSince(other)),
+        },
         None => session.with(&start.target, |conn| {
             let state = read_state(conn, None)?;
-            carry_out(cx, conn, &undo_plan(cx, start, &state)?)
+            match undo_plan(cx, start, &state, run)? {
+                Ok(plan) => carry_out(cx, conn, &plan).map(|()| Undo::Done),
+                Err(other) => Ok(Undo::MigratedSince(other)),
+            }
         }),
     }
 }

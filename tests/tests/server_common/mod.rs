@@ -149,7 +149,7 @@ pub fn failing_patch_changes_nothing(engine: &Engine, sites: usize) {
 }
 
 /// Waits (at most a minute) until `check` holds.
-fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
+pub fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
     for _ in 0..600 {
         if check() {
             return;
@@ -176,7 +176,7 @@ fn log_of(state: &Path) -> String {
 
 /// A copy of `host`'s profile in `dir/second-host`, with its own state directory: a second host
 /// sharing the same databases. Returns the profile and the state directory.
-fn second_host(dir: &Path, host: &ServerHost) -> (PathBuf, PathBuf) {
+pub fn second_host(dir: &Path, host: &ServerHost) -> (PathBuf, PathBuf) {
     let second_dir = dir.join("second-host");
     std::fs::create_dir_all(&second_dir).unwrap();
     let profile = second_dir.join("host.toml");
