@@ -19,6 +19,7 @@ pub fn render(host: &HostProfile, patch: &Patch, manifest: &Manifest) -> Result<
     databases(&mut out, &classes);
     checks(&mut out, patch)?;
     steps(&mut out);
+    abandoned(&mut out, &classes);
     problems(&mut out, &classes);
     Ok(out)
 }
@@ -143,6 +144,26 @@ fn steps(out: &mut String) {
             step.name(),
             step.summary()
         );
+    }
+}
+
+/// Migrations left half-applied by an interrupted run that `apply` will finish undoing first.
+fn abandoned(out: &mut String, classes: &[ClassSurvey]) {
+    let databases = crate::survey::with_abandoned(classes);
+    if databases.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\nHalf-applied migrations ({} database(s)): left `applying` by an interrupted run; \
+         `bascule apply` finishes their undo (down.sql) under the migration locks, then applies them again",
+        databases.len()
+    );
+    for database in databases.iter().take(10) {
+        let _ = writeln!(out, "  - {database}");
+    }
+    if databases.len() > 10 {
+        let _ = writeln!(out, "  … and {} more", databases.len() - 10);
     }
 }
 

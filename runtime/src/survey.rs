@@ -79,15 +79,6 @@ impl ClassSurvey {
         Some(abandoned)
     }
 
-    /// The databases holding abandoned `applying` rows, each with their count.
-    pub fn with_abandoned(&self) -> Vec<(&DbSurvey, usize)> {
-        self.databases
-            .iter()
-            .filter_map(|d| self.abandoned(d).map(|a| (d, a.len())))
-            .filter(|(_, n)| *n > 0)
-            .collect()
-    }
-
     /// Everything that forbids migrating this class, one line per database problem.
     pub fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
@@ -140,6 +131,19 @@ impl ClassSurvey {
         }
         problems
     }
+}
+
+/// The databases of `classes` holding abandoned `applying` rows, as `class/name (count)`.
+pub fn with_abandoned(classes: &[ClassSurvey]) -> Vec<String> {
+    classes
+        .iter()
+        .flat_map(|class| {
+            class.databases.iter().filter_map(|d| {
+                let count = class.abandoned(d)?.len();
+                (count > 0).then(|| format!("{} ({count})", d.target))
+            })
+        })
+        .collect()
 }
 
 fn short(checksum: &str) -> &str {

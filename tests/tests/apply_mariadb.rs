@@ -163,8 +163,18 @@ fn a_migrate_killed_on_one_host_is_finished_by_another_and_its_recover_then_undo
         "the killed run's lock"
     );
 
-    // The second host finishes the job.
+    // The second host finishes the job; its plan says so first.
     let (second_profile, _) = second_host(dir.path(), &host);
+    let plan = bascule(&bundle, &second_profile, &["plan"], &[]);
+    let said = text(&plan);
+    assert!(plan.status.success(), "{said}");
+    assert!(
+        said.contains("Half-applied migrations (1 database(s))"),
+        "{said}"
+    );
+    let listed = format!("  - site/{stuck_db} (1)");
+    assert!(said.contains(&listed), "{listed:?} in {said}");
+    assert!(said.contains("No problem found"), "{said}");
     let second = bascule(&bundle, &second_profile, &["migrate"], &[]);
     let said = text(&second);
     assert!(second.status.success(), "{said}");

@@ -36,8 +36,8 @@
 //!
 //! Server databases are shared by hosts: a run killed on one host may be followed by a
 //! `bascule migrate` from another. So on MariaDB/MySQL and PostgreSQL each row names the run
-//! that wrote it ([`Stamp`]), and the undo of a run leaves alone a database another run has
-//! migrated since ([`VersionState::migrated_by_another_run`]). An `applying` row belongs to
+//! that wrote it ([`Stamp`]), and the undo of a run does not undo what another run has migrated
+//! on top of it since ([`VersionState::migrated_by_another_run`]). An `applying` row belongs to
 //! nobody: found under the migration locks, the run that left it is gone, and any run holding
 //! them finishes its undo. SQLite files are only ever touched by the runs of their own host,
 //! one at a time (the host lock), so their rows carry no run.

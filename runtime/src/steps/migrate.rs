@@ -40,7 +40,7 @@ use crate::engine::{Context, Step, StepError};
 use crate::journal::{DbStart, Intent};
 use crate::migration::Migration;
 use crate::parallel::{self, OnError};
-use crate::survey::{ClassSurvey, DbSurvey};
+use crate::survey::{self, ClassSurvey, DbSurvey};
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -105,21 +105,19 @@ fn row_run(run_id: &str) -> String {
 /// Announces the abandoned `applying` rows this run will finish undoing; refuses to touch them
 /// without the migration locks, which alone prove the run that wrote them is gone.
 fn check_abandoned(cx: &Context<'_>, classes: &[ClassSurvey]) -> Result<(), StepError> {
-    let abandoned: Vec<(&DbSurvey, usize)> =
-        classes.iter().flat_map(|c| c.with_abandoned()).collect();
+    let abandoned = survey::with_abandoned(classes);
     if abandoned.is_empty() {
         return Ok(());
     }
-    let names: Vec<String> = abandoned
+    let mut listed = abandoned
         .iter()
         .take(5)
-        .map(|(d, n)| format!("{} ({n})", d.target))
-        .collect();
-    let more = abandoned.len().saturating_sub(names.len());
-    let listed = match more {
-        0 => names.join(", "),
-        _ => format!("{}, and {more} more", names.join(", ")),
-    };
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if abandoned.len() > 5 {
+        listed.push_str(&format!(", and {} more", abandoned.len() - 5));
+    }
     if !cx.holds_db_locks() {
         return Err(StepError::Failed(format!(
             "half-applied migrations on {listed}: only a run holding the migration locks may finish their undo"
@@ -292,6 +290,13 @@ fn migrated_since<'w>(
     })
 }
 
+/// What the undo of one database is to do.
+enum Plan<'p> {
+    Undo(UndoPlan<'p>),
+    /// Nothing: this other run has applied a migration on it since.
+    MigratedSince(String),
+}
+
 /// What the undo did to one database.
 enum Undo {
     /// Back at its starting version (or it already was).
@@ -339,16 +344,16 @@ impl UndoPlan<'_> {
 }
 
 /// The downs bringing a database in `state` back to `start`: every migration above its starting
-/// version (`applying` rows included), and the version table if the run created it. `Err(Ok)`:
-/// another run has migrated it since `run` did, and it is left alone.
+/// version (`applying` rows included), and the version table if the run created it; or nothing,
+/// when another run has migrated it since `run` did.
 fn undo_plan<'p>(
     cx: &Context<'p>,
     start: &DbStart,
     state: &VersionState,
     run: Option<&str>,
-) -> Result<Result<UndoPlan<'p>, String>, DbError> {
+) -> Result<Plan<'p>, DbError> {
     if let Some(other) = run.and_then(|run| state.migrated_by_another_run(run, start.version)) {
-        return Ok(Err(other.to_string()));
+        return Ok(Plan::MigratedSince(other.to_string()));
     }
     let migrations = cx.patch.migrations.class(&start.target.class);
     let mut above: Vec<u32> = state
@@ -371,7 +376,7 @@ fn undo_plan<'p>(
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Ok(UndoPlan {
+    Ok(Plan::Undo(UndoPlan {
         downs,
         drop_version_table: !start.had_version_table && state.table_exists,
     }))
@@ -389,17 +394,17 @@ fn undo_one(
 ) -> Result<Undo, DbError> {
     match known {
         Some(state) => match undo_plan(cx, start, state, run)? {
-            Ok(plan) if plan.is_nothing() => Ok(Undo::Done),
-            Ok(plan) => session
+            Plan::Undo(plan) if plan.is_nothing() => Ok(Undo::Done),
+            Plan::Undo(plan) => session
                 .with(&start.target, |conn| carry_out(cx, conn, &plan))
                 .map(|()| Undo::Done),
-            Err(other) => Ok(Undo::MigratedSince(other)),
+            Plan::MigratedSince(other) => Ok(Undo::MigratedSince(other)),
         },
         None => session.with(&start.target, |conn| {
             let state = read_state(conn, None)?;
             match undo_plan(cx, start, &state, run)? {
-                Ok(plan) => carry_out(cx, conn, &plan).map(|()| Undo::Done),
-                Err(other) => Ok(Undo::MigratedSince(other)),
+                Plan::Undo(plan) => carry_out(cx, conn, &plan).map(|()| Undo::Done),
+                Plan::MigratedSince(other) => Ok(Undo::MigratedSince(other)),
             }
         }),
     }
