@@ -67,3 +67,9 @@ fn per_database_a_failed_check_names_the_database_it_failed_on() {
 fn per_schema_a_rollback_waits_for_a_migrate_holding_the_migration_locks() {
     rollback_waits_for_the_migration_locks(&engine("h_", true), 5);
 }
+
+#[test]
+fn per_schema_a_migrate_killed_on_one_host_is_finished_by_another_and_its_recover_then_undoes_nothing(
+) {
+    killed_migrate_finished_by_another_host(&engine("i_", true), 5);
+}

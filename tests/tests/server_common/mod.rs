@@ -401,3 +401,139 @@ pub fn checks_blame_exactly_the_broken_tenant(engine: &Engine, sites: usize) {
         "{output}"
     );
 }
+
+/// What a test does to make one tenant's migration wait, and to kill it, on each engine.
+struct Blocker {
+    /// Run on a connection to the tenant: its `members` table can no longer be altered.
+    hold: &'static [&'static str],
+    /// Run on the same connection: the table is free again.
+    release: &'static str,
+    /// Run on another connection: the id of a session waiting to alter that table.
+    waiting: String,
+    /// Ends the session `{}`.
+    kill: &'static str,
+}
+
+impl Blocker {
+    fn of(target: &DbTarget) -> Blocker {
+        match &target.location {
+            db::Location::Mysql { database, .. } => Blocker {
+                hold: &["LOCK TABLES members READ"],
+                release: "UNLOCK TABLES",
+                waiting: format!(
+                    "SELECT ID FROM information_schema.PROCESSLIST \
+                     WHERE DB = '{database}' AND INFO LIKE 'ALTER TABLE members%'"
+                ),
+                kill: "KILL {}",
+            },
+            db::Location::Postgres { .. } => Blocker {
+                hold: &["BEGIN", "LOCK TABLE members IN ACCESS SHARE MODE"],
+                release: "COMMIT",
+                waiting: "SELECT pid FROM pg_stat_activity \
+                          WHERE query LIKE '%ALTER TABLE members%' AND wait_event_type = 'Lock'"
+                    .to_string(),
+                kill: "SELECT pg_terminate_backend({})",
+            },
+            other => panic!("no blocker for {other:?}"),
+        }
+    }
+}
+
+/// A `bascule migrate` killed on one host while one tenant's migration waits for its table.
+/// Where a migration is not one transaction (MariaDB/MySQL), that tenant's row is left
+/// `applying`; else the tenant is back at 1. A `bascule migrate` from a second host (the first
+/// one is gone) finishes the undo of that half-applied migration, if any — its plan says so
+/// first — and migrates every tenant. The first host's `recover`, run afterwards, must then
+/// undo nothing: the second run relies on what the first one migrated.
+pub fn killed_migrate_finished_by_another_host(engine: &Engine, sites: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let host = host(dir.path(), sites, engine);
+    let bundle = bundle(engine, "2.0.0", &dir.path().join("delivery"));
+    let site_targets = host.site_targets();
+    let stuck = &site_targets[sites / 2];
+    let (half_applied, stuck_name) = match &stuck.location {
+        db::Location::Mysql { database, .. } => (true, database.clone()),
+        _ => (false, stuck.name.clone()),
+    };
+    let blocker = Blocker::of(stuck);
+    let mut holder = db::connect(stuck).unwrap();
+    for sql in blocker.hold {
+        holder.query_rows(sql).unwrap();
+    }
+    let mut first = command(&bundle, &host.host_profile, &["migrate"], &[])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut observer = db::connect(&host.main_target()).unwrap();
+    wait_for(
+        "the migration of the stuck tenant to wait for its table",
+        || !observer.query_rows(&blocker.waiting).unwrap().is_empty(),
+    );
+    // The first host dies; the server notices its connection is gone.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    for row in observer.query_rows(&blocker.waiting).unwrap() {
+        let _ = observer.query_rows(&blocker.kill.replace("{}", &row[0]));
+    }
+    holder.query_rows(blocker.release).unwrap();
+    wait_for("the killed session to be gone", || {
+        observer.query_rows(&blocker.waiting).unwrap().is_empty()
+    });
+    let left = db::connect(stuck).unwrap().version_state().unwrap();
+    let expected: &[u32] = if half_applied { &[2] } else { &[] };
+    let applying: Vec<u32> = left.applying().map(|row| row.id).collect();
+    assert_eq!(
+        (left.version(), applying.as_slice()),
+        (1, expected),
+        "{left:?}"
+    );
+    assert!(
+        host.state_dir.join("lock").exists(),
+        "the killed run's lock"
+    );
+
+    let (second_profile, _) = second_host(dir.path(), &host);
+    let plan = bascule(&bundle, &second_profile, &["plan"], &[]);
+    let said = text(&plan);
+    assert!(plan.status.success(), "{said}");
+    assert!(said.contains("No problem found"), "{said}");
+    let listed = format!("Half-applied migrations (1 database(s)): left `applying` by an interrupted run; `bascule apply` finishes their undo (down.sql) under the migration locks, then applies them again\n  - site/{stuck_name} (1)\n");
+    assert_eq!(said.contains(&listed), half_applied, "{listed:?} in {said}");
+
+    let second = bascule(&bundle, &second_profile, &["migrate"], &[]);
+    let said = text(&second);
+    assert!(second.status.success(), "{said}");
+    assert_eq!(
+        said.contains("left half-applied by an interrupted run"),
+        half_applied,
+        "{said}"
+    );
+    assert_versions(&host, &[1, 2], &[1, 2]);
+    for target in targets(&host) {
+        let state = db::connect(&target).unwrap().version_state().unwrap();
+        assert_eq!(state.applying().count(), 0, "{target}: {state:?}");
+    }
+    let migrated = HostState::capture_server(&host).unwrap();
+    let schema = |target: &DbTarget| &migrated.databases[&target.to_string()].schema;
+    assert_eq!(
+        schema(stuck),
+        schema(&site_targets[0]),
+        "the stuck tenant is fully migrated"
+    );
+    assert_eq!(
+        rows(stuck, "SELECT COUNT(*) FROM members WHERE avatar IS NULL"),
+        [["0"]]
+    );
+
+    // The first host comes back and recovers its run: nothing may be undone.
+    let recovered = bascule(&bundle, &host.host_profile, &["recover"], &[]);
+    let said = text(&recovered);
+    let after = HostState::capture_server(&host).unwrap();
+    assert!(
+        after.databases == migrated.databases,
+        "a recover after another run migrated changed databases: {said}"
+    );
+    assert!(said.contains("so none of the"), "{said}");
+    assert!(!host.state_dir.join("lock").exists(), "{said}");
+}
