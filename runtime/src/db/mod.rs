@@ -383,6 +383,22 @@ pub trait Connection: Send {
     /// Removes the version table: the undo of its creation by the first migration.
     fn drop_version_table(&mut self, log: &RunLog) -> Result<(), DbError>;
 
+    /// What the undo does to one database: the downs of `migrations` (newest first), then the
+    /// version table removed if `drop_version_table`. A backend may override it to do all of it
+    /// in one transaction (PostgreSQL).
+    fn undo(
+        &mut self,
+        migrations: &[&Migration],
+        drop_version_table: bool,
+        log: &RunLog,
+    ) -> Result<(), DbError> {
+        self.apply_downs(migrations, log)?;
+        if drop_version_table {
+            self.drop_version_table(log)?;
+        }
+        Ok(())
+    }
+
     /// Runs a query and returns its rows as text (consistency checks).
     fn query_rows(&mut self, sql: &str) -> Result<Vec<Vec<String>>, DbError>;
 

@@ -439,6 +439,57 @@ impl PostgresConnection {
         self.send_pending(pending)
     }
 
+    /// The downs' statements one by one (a failure names its statement), `BEGIN` riding with
+    /// the first; then, with `COMMIT`, one statement forgetting every migration undone — or the
+    /// version table dropped, when the undo removes it: the rows need no deleting first.
+    fn undo_in_one_transaction(
+        &mut self,
+        migrations: &[&Migration],
+        drop_version_table: bool,
+        log: &RunLog,
+    ) -> Result<(), DbError> {
+        let mut prefix = String::from("BEGIN;\n");
+        for migration in migrations {
+            let label = format!("{} down", migration.label());
+            for statement in split_statements(&migration.down, Dialect::Postgres) {
+                log.line(format_args!(
+                    "{}: {label}: {}",
+                    self.name,
+                    one_line(&statement.text)
+                ));
+                if let Err(e) = self
+                    .client
+                    .batch_execute(&format!("{prefix}{}", statement.text))
+                {
+                    let _ = self.client.batch_execute("ROLLBACK");
+                    return Err(DbError::Statement {
+                        db: self.name.clone(),
+                        migration: label,
+                        statement: statement.text.clone(),
+                        error: error_text(&e),
+                    });
+                }
+                prefix.clear();
+            }
+        }
+        let ids: Vec<String> = migrations.iter().map(|m| m.id.to_string()).collect();
+        let record = match (drop_version_table, ids.is_empty()) {
+            (true, _) => format!("DROP TABLE IF EXISTS {VERSION_TABLE}"),
+            (false, true) => return Ok(()),
+            (false, false) => format!(
+                "DELETE FROM {VERSION_TABLE} WHERE id IN ({})",
+                ids.join(", ")
+            ),
+        };
+        log.line(format_args!("{}: {record}", self.name));
+        self.client
+            .batch_execute(&format!("{prefix}{record};\nCOMMIT"))
+            .map_err(|e| {
+                let _ = self.client.batch_execute("ROLLBACK");
+                self.err(format!("recording the undo: {}", error_text(&e)))
+            })
+    }
+
     /// Sends a link's version row and `COMMIT` on their own.
     fn send_pending(&mut self, pending: Option<(&Link<'_>, String)>) -> Result<(), DbError> {
         let Some((link, tail)) = pending else {
@@ -585,6 +636,24 @@ impl Connection for PostgresConnection {
             self.name
         ));
         self.execute(&format!("DROP TABLE IF EXISTS {VERSION_TABLE}"))
+    }
+
+    /// One transaction for the whole undo of a database, unless a down must run outside one:
+    /// it is back at its starting version or, if anything fails, exactly where it was.
+    fn undo(
+        &mut self,
+        migrations: &[&Migration],
+        drop_version_table: bool,
+        log: &RunLog,
+    ) -> Result<(), DbError> {
+        if migrations.iter().any(|m| runs_outside_transaction(m)) {
+            self.apply_downs(migrations, log)?;
+            if drop_version_table {
+                self.drop_version_table(log)?;
+            }
+            return Ok(());
+        }
+        self.undo_in_one_transaction(migrations, drop_version_table, log)
     }
 
     fn record_baseline(&mut self, version: u32, adopt: &Adopt) -> Result<(), DbError> {

@@ -415,11 +415,7 @@ fn carry_out(
     conn: &mut dyn db::Connection,
     plan: &UndoPlan<'_>,
 ) -> Result<(), DbError> {
-    conn.apply_downs(&plan.downs, cx.log)?;
-    if plan.drop_version_table {
-        conn.drop_version_table(cx.log)?;
-    }
-    Ok(())
+    conn.undo(&plan.downs, plan.drop_version_table, cx.log)
 }
 
 fn summarize(what: &str, errors: Vec<(usize, DbError)>) -> StepError {
