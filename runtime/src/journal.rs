@@ -74,8 +74,8 @@ pub enum Intent {
     Migrate {
         databases: Vec<DbStart>,
         /// The migrating run, as its version rows name it ([`crate::db::Stamp`]): the undo
-        /// leaves alone a database another run has migrated since. `None` in journals written
-        /// before it was recorded.
+        /// undoes nothing once another run has migrated on top of it. `None` in journals
+        /// written before it was recorded.
         #[serde(default)]
         run: Option<String>,
     },

@@ -156,7 +156,7 @@ fn abandoned(out: &mut String, classes: &[ClassSurvey]) {
     let _ = writeln!(
         out,
         "\nHalf-applied migrations ({} database(s)): left `applying` by an interrupted run; \
-         `bascule apply` finishes their undo (down.sql) under the migration locks, then applies them again",
+         `apply` and `migrate` finish their undo (down.sql) under the migration locks, then apply them again",
         databases.len()
     );
     for database in databases.iter().take(10) {

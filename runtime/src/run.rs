@@ -104,8 +104,11 @@ impl RunFiles {
         )
     }
 
-    fn report(&self, outcome: Outcome) -> RunReport {
-        let summary = describe_outcome(self.kind, &outcome);
+    fn report(&self, outcome: Outcome, notes: &[String]) -> RunReport {
+        let mut summary = describe_outcome(self.kind, &outcome);
+        for note in notes {
+            summary.push_str(&format!("\nBUT: {note}"));
+        }
         self.log.line(&summary);
         let path = self.dir.join("report.txt");
         if let Err(e) = std::fs::write(&path, format!("run {}\n{summary}\n", self.id)) {
@@ -204,24 +207,30 @@ fn under_db_locks(
     let mut cx = files.context(setup, &setup.options);
     if let Err(error) = guard::refusal(&cx) {
         // Before waiting for the locks: a run the guard refuses is refused at once.
-        return Ok(files.report(Outcome::RolledBack {
-            step: "guard".into(),
-            error,
-        }));
+        return Ok(files.report(
+            Outcome::RolledBack {
+                step: "guard".into(),
+                error,
+            },
+            &[],
+        ));
     }
     let targets = migrated_targets(setup)?;
     let locks = match take_db_locks(&mut cx, &targets, setup.lock_timeout) {
         Ok(locks) => locks,
         Err(error) => {
-            return Ok(files.report(Outcome::RolledBack {
-                step: "migration locks".into(),
-                error: error.into(),
-            }))
+            return Ok(files.report(
+                Outcome::RolledBack {
+                    step: "migration locks".into(),
+                    error: error.into(),
+                },
+                &[],
+            ))
         }
     };
     let outcome = engine::run(steps, &mut cx)?;
     release_locks(&cx, locks);
-    Ok(files.report(outcome))
+    Ok(files.report(outcome, &cx.notes()))
 }
 
 /// The steps of `bascule migrate`: the database part of [`apply_steps`], with its guard.
@@ -273,7 +282,7 @@ pub fn rollback(setup: &Setup) -> Result<RunReport, StepError> {
     };
     let mut cx = files.context(setup, &options);
     let outcome = undo_with_lock(&mut cx, &history, setup.lock_timeout)?;
-    Ok(files.report(outcome))
+    Ok(files.report(outcome, &cx.notes()))
 }
 
 fn committed_history(setup: &Setup, run: &str) -> Result<RunHistory, StepError> {
@@ -473,7 +482,7 @@ pub fn recover(setup: &Setup) -> Result<RunReport, StepError> {
         }
         _ => recover_apply(&mut cx, &history, setup.lock_timeout)?,
     };
-    Ok(files.report(outcome))
+    Ok(files.report(outcome, &cx.notes()))
 }
 
 fn run_kind(history: &RunHistory) -> Option<(RunKind, Option<String>)> {

@@ -8,7 +8,7 @@
 //! A version row left `applying` (a migration cut short by a killed run) is *abandoned*: the
 //! migrate step finishes its undo before migrating the database (see [`crate::steps::migrate`]).
 //! It is a problem that refuses the run only when this bundle cannot undo it: it does not ship
-//! that migration, or ships a different one.
+//! that migration, ships a different one, or a newer migration is applied above it.
 
 use std::time::Instant;
 
@@ -89,7 +89,7 @@ impl ClassSurvey {
                 for row in d.state.applying() {
                     problems.push(format!(
                         "{}: migration {:04}_{} was left half-applied (state `applying` in {}) by run {}, \
-                         and this bundle cannot undo it (it does not ship that migration, or a newer one is applied): \
+                         and this bundle cannot undo it (it does not ship that migration, ships another one, or a newer one is applied): \
                          run `bascule recover` on the host of that run, or `bascule migrate` with the bundle that applied it",
                         d.target,
                         row.id,

@@ -95,6 +95,8 @@ pub struct Context<'a> {
     db_locked: bool,
     /// A survey taken under those locks, for the next step that needs one.
     survey: Option<Vec<ClassSurvey>>,
+    /// What the run's report must say besides its outcome ([`Context::note`]).
+    notes: std::sync::Mutex<Vec<String>>,
 }
 
 impl<'a> Context<'a> {
@@ -124,6 +126,7 @@ impl<'a> Context<'a> {
             intents: Vec::new(),
             db_locked: false,
             survey: None,
+            notes: std::sync::Mutex::new(Vec::new()),
         }
     }
 
@@ -188,6 +191,25 @@ impl<'a> Context<'a> {
             println!("   {text}");
         }
         self.log.line(&text);
+    }
+
+    /// A line for the operator and the log that the run's report repeats after its outcome:
+    /// what an undo deliberately left as it is.
+    pub fn note(&self, message: impl std::fmt::Display) {
+        let text = message.to_string();
+        self.say(&text);
+        self.notes
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(text);
+    }
+
+    /// The notes so far.
+    pub fn notes(&self) -> Vec<String> {
+        self.notes
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 }
 

@@ -237,7 +237,7 @@ fn undo_databases(
         .zip(read_ahead(cx, databases, workers))
         .collect();
     if let Some((target, other)) = run.and_then(|run| migrated_since(&work, run)) {
-        cx.say(format_args!(
+        cx.note(format_args!(
             "run {other} has migrated {target} since this run: it now depends on what this run \
              migrated, so none of the {} database(s) is undone",
             databases.len()
@@ -268,7 +268,7 @@ fn undo_databases(
     progress.finish();
     let left = left.into_inner();
     if left > 0 {
-        cx.say(format_args!(
+        cx.note(format_args!(
             "{left} database(s) left as they are: another run has migrated them since (see update.log)"
         ));
     }
