@@ -95,11 +95,14 @@ impl Step for Migrate {
 }
 
 /// What this run's version rows name it: its id is only unique on its host (a timestamp), and
-/// runs on two hosts may start in the same second, so the host's name and the process id follow.
+/// runs on two hosts may start in the same second, so the host's name, the process id and a
+/// random number follow (containers often share a host name pattern and run as process 1).
 fn row_run(run_id: &str) -> String {
+    use std::hash::BuildHasher;
     let uname = rustix::system::uname();
     let host = uname.nodename().to_string_lossy();
-    format!("{run_id}@{host}:{}", std::process::id())
+    let random = std::collections::hash_map::RandomState::new().hash_one(run_id) as u32;
+    format!("{run_id}@{host}:{}:{random:08x}", std::process::id())
 }
 
 /// Announces the abandoned `applying` rows this run will finish undoing; refuses to touch them
