@@ -392,11 +392,7 @@ pub trait Connection: Send {
         drop_version_table: bool,
         log: &RunLog,
     ) -> Result<(), DbError> {
-        self.apply_downs(migrations, log)?;
-        if drop_version_table {
-            self.drop_version_table(log)?;
-        }
-        Ok(())
+        undo_down_by_down(self, migrations, drop_version_table, log)
     }
 
     /// Runs a query and returns its rows as text (consistency checks).
@@ -423,6 +419,21 @@ pub trait Connection: Send {
     fn switch_to(&mut self, _target: &DbTarget) -> Result<bool, DbError> {
         Ok(false)
     }
+}
+
+/// The default [`Connection::undo`]: one down at a time, each forgotten as it completes, then
+/// the version table.
+pub(crate) fn undo_down_by_down<C: Connection + ?Sized>(
+    conn: &mut C,
+    migrations: &[&Migration],
+    drop_version_table: bool,
+    log: &RunLog,
+) -> Result<(), DbError> {
+    conn.apply_downs(migrations, log)?;
+    if drop_version_table {
+        conn.drop_version_table(log)?;
+    }
+    Ok(())
 }
 
 /// The version state of a database, with the platform's counter when it has no version table

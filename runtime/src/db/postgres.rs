@@ -647,11 +647,7 @@ impl Connection for PostgresConnection {
         log: &RunLog,
     ) -> Result<(), DbError> {
         if migrations.iter().any(|m| runs_outside_transaction(m)) {
-            self.apply_downs(migrations, log)?;
-            if drop_version_table {
-                self.drop_version_table(log)?;
-            }
-            return Ok(());
+            return super::undo_down_by_down(self, migrations, drop_version_table, log);
         }
         self.undo_in_one_transaction(migrations, drop_version_table, log)
     }
