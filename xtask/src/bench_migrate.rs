@@ -16,7 +16,8 @@
 //!   concatenated script each, `USE db;` / `\c db` / `SET search_path` between databases) —
 //!   about the server's own time;
 //! - the limit again with the statements Bascule adds around the migrations (version-row
-//!   writes; on PostgreSQL each migration's `BEGIN`/`COMMIT`), the very SQL it sends — the
+//!   writes; on PostgreSQL each migration's `BEGIN`/`COMMIT` going up, one transaction per
+//!   database coming down), the very SQL it sends — the
 //!   server's share of Bascule's bookkeeping, so that what remains between it and Bascule is
 //!   Bascule's own cost.
 //!
@@ -301,8 +302,8 @@ pub fn run(
     // The reset after the limit is itself measured: the down scripts through persistent
     // sessions, the server time the undo cannot go below.
     let persistent_down = peers.reset()?;
-    // The same limit with the version-row writes (and, on PostgreSQL, the transaction per
-    // migration) Bascule adds: what is left between it and Bascule is Bascule's own cost.
+    // The same limit with the version-row writes (and, on PostgreSQL, the transactions)
+    // Bascule adds: what is left between it and Bascule is Bascule's own cost.
     server.settle()?;
     let up_with_rows = peers.persistent_script(UP_WITH_ROWS)?;
     server.settle()?;

@@ -375,10 +375,31 @@ pub fn up_script(migrations: &[&Migration], stamp: Stamp<'_>) -> String {
     script(&links)
 }
 
-/// The downs of `migrations`, in the order given, with their version rows (see [`up_script`]).
+/// The undo of `migrations` (transactional ones), in the order given, as one script of the
+/// statements [`PostgresConnection`]'s undo runs when the version table stays: one transaction,
+/// the downs, then their rows forgotten (see [`up_script`]).
 pub fn down_script(migrations: &[&Migration]) -> String {
-    let links: Vec<Link<'_>> = migrations.iter().map(|m| Link::down(m)).collect();
-    script(&links)
+    let statements: String = migrations
+        .iter()
+        .flat_map(|m| split_statements(&m.down, Dialect::Postgres))
+        .map(|s| format!("{};\n", s.text))
+        .collect();
+    let record = undo_record(migrations, false).unwrap_or_default();
+    format!("BEGIN;\n{statements}{record};\nCOMMIT;\n")
+}
+
+/// The statement ending the undo of `migrations` in one transaction: the version table dropped,
+/// or their rows forgotten; `None` when there is nothing to record.
+fn undo_record(migrations: &[&Migration], drop_version_table: bool) -> Option<String> {
+    let ids: Vec<String> = migrations.iter().map(|m| m.id.to_string()).collect();
+    match (drop_version_table, ids.is_empty()) {
+        (true, _) => Some(format!("DROP TABLE IF EXISTS {VERSION_TABLE}")),
+        (false, true) => None,
+        (false, false) => Some(format!(
+            "DELETE FROM {VERSION_TABLE} WHERE id IN ({})",
+            ids.join(", ")
+        )),
+    }
 }
 
 fn script(links: &[Link<'_>]) -> String {
@@ -472,14 +493,8 @@ impl PostgresConnection {
                 prefix.clear();
             }
         }
-        let ids: Vec<String> = migrations.iter().map(|m| m.id.to_string()).collect();
-        let record = match (drop_version_table, ids.is_empty()) {
-            (true, _) => format!("DROP TABLE IF EXISTS {VERSION_TABLE}"),
-            (false, true) => return Ok(()),
-            (false, false) => format!(
-                "DELETE FROM {VERSION_TABLE} WHERE id IN ({})",
-                ids.join(", ")
-            ),
+        let Some(record) = undo_record(migrations, drop_version_table) else {
+            return Ok(());
         };
         log.line(format_args!("{}: {record}", self.name));
         self.client
