@@ -374,8 +374,9 @@ pub trait Connection: Send {
             .try_for_each(|m| self.apply_up(m, stamp, log))
     }
 
-    /// Runs the down scripts of `migrations` in the order given (newest first), each forgotten
-    /// as it completes: what the undo does to one database.
+    /// Runs the down scripts of `migrations` in the order given (newest first) and forgets
+    /// them: what the undo does to one database. Each is forgotten as it completes, or (MariaDB/
+    /// MySQL) all once the last completed, their rows marked `applying` until then.
     fn apply_downs(&mut self, migrations: &[&Migration], log: &RunLog) -> Result<(), DbError> {
         migrations.iter().try_for_each(|m| self.apply_down(m, log))
     }

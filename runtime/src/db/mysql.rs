@@ -447,33 +447,42 @@ fn up_batch(migrations: &[&Migration], stamp: Stamp<'_>) -> Batch<Part> {
 }
 
 /// The downs of `migrations`, in the order given, as one batch: every row marked `applying`
-/// first (one statement), then each down's statements followed by the deletion of its row.
+/// first (one statement), then each down's statements, then one deletion of every row. A down
+/// that stops halfway leaves its row and those of the downs still to run `applying`, to be
+/// undone (again: downs are idempotent) by whoever finishes the undo; the rows of the downs
+/// that did run need not be deleted one by one, since running such a down again is harmless.
 /// Without `rows` (a database with no version table) only the statements.
 fn down_batch(migrations: &[&Migration], rows: bool) -> Batch<Part> {
     let mut batch = Batch::new();
     let ids: Vec<String> = migrations.iter().map(|m| m.id.to_string()).collect();
-    if let (true, Some(first)) = (rows, migrations.first()) {
+    let labels: Vec<String> = migrations
+        .iter()
+        .map(|m| format!("{} down", m.label()))
+        .collect();
+    let lines = |what: &'static str| -> Vec<(&str, &str)> {
+        labels.iter().map(|label| (label.as_str(), what)).collect()
+    };
+    if rows && !migrations.is_empty() {
         batch.push(
             format!(
                 "UPDATE `{VERSION_TABLE}` SET state = {} WHERE id IN ({})",
                 quote_literal(RowState::Applying.as_str()),
                 ids.join(", ")
             ),
-            Part::rows(&[(
-                &format!("{} down", first.label()),
-                "version rows `applying`",
-            )]),
+            Part::rows(&lines("version row `applying`")),
         );
     }
-    for migration in migrations {
-        let label = format!("{} down", migration.label());
-        push_script(&mut batch, &label, &migration.down);
-        if rows {
-            batch.push(
-                format!("DELETE FROM `{VERSION_TABLE}` WHERE id = {}", migration.id),
-                Part::rows(&[(&label, "version row deleted")]),
-            );
-        }
+    for (migration, label) in migrations.iter().zip(&labels) {
+        push_script(&mut batch, label, &migration.down);
+    }
+    if rows && !migrations.is_empty() {
+        batch.push(
+            format!(
+                "DELETE FROM `{VERSION_TABLE}` WHERE id IN ({})",
+                ids.join(", ")
+            ),
+            Part::rows(&lines("version row deleted")),
+        );
     }
     batch
 }
