@@ -105,10 +105,7 @@ impl RunFiles {
     }
 
     fn report(&self, outcome: Outcome, notes: &[String]) -> RunReport {
-        let mut summary = describe_outcome(self.kind, &outcome);
-        for note in notes {
-            summary.push_str(&format!("\nBUT: {note}"));
-        }
+        let summary = describe_outcome(self.kind, &outcome, notes);
         self.log.line(&summary);
         let path = self.dir.join("report.txt");
         if let Err(e) = std::fs::write(&path, format!("run {}\n{summary}\n", self.id)) {
@@ -145,8 +142,19 @@ fn unique_dir(runs: &Path, base: &str) -> Result<(String, PathBuf), StepError> {
     )))
 }
 
-/// A one-paragraph account of how a run ended: for the operator and `report.txt`.
-pub fn describe_outcome(kind: RunKind, outcome: &Outcome) -> String {
+/// A one-paragraph account of how a run ended, for the operator and `report.txt`; then a
+/// `BUT:` line for each of `notes`, what an undo deliberately left as it is.
+pub fn describe_outcome(kind: RunKind, outcome: &Outcome, notes: &[String]) -> String {
+    // The host is back as it was… except for what the notes name.
+    let end = if notes.is_empty() { "." } else { ", except:" };
+    let mut account = outcome_account(kind, outcome, end);
+    for note in notes {
+        account.push_str(&format!("\nBUT: {note}"));
+    }
+    account
+}
+
+fn outcome_account(kind: RunKind, outcome: &Outcome, end: &str) -> String {
     match (kind, outcome) {
         (RunKind::Apply, Outcome::Committed) => {
             "SUCCESS: every step succeeded; the run is committed.".into()
@@ -155,10 +163,10 @@ pub fn describe_outcome(kind: RunKind, outcome: &Outcome) -> String {
             "SUCCESS: every database is at the bundle's version; the run is committed.".into()
         }
         (RunKind::Rollback, Outcome::Committed) => {
-            "ROLLED BACK: every step of the last apply was undone; the host is back where it was before it.".into()
+            format!("ROLLED BACK: every step of the last apply was undone; the host is back where it was before it{end}")
         }
         (_, Outcome::RolledBack { step, error }) => format!(
-            "FAILED at step `{step}`: {error}\nEvery step was undone: the host is as it was before the run."
+            "FAILED at step `{step}`: {error}\nEvery step was undone: the host is as it was before the run{end}"
         ),
         (_, Outcome::UndoIncomplete { step, error, undo_errors }) => {
             let undo: Vec<String> = undo_errors.iter().map(|(s, e)| format!("  undo {s}: {e}")).collect();
@@ -353,17 +361,35 @@ fn undo_with_lock(
             error,
         });
     }
-    match undo_under_locks(cx, history, timeout)? {
+    match undo_under_locks(cx, history, timeout, Checked::Rollback)? {
         Ok(errors) => finish_undo(cx, errors),
-        Err(error) => {
+        Err(not_started) => {
             let intents = cx.take_intents();
             guard::Guard.undo(cx, &intents)?;
-            Ok(Outcome::RolledBack {
-                step: "migration locks".into(),
-                error: error.into(),
-            })
+            let (step, error) = match not_started {
+                NotStarted::Locks(error) => ("migration locks".to_string(), error.into()),
+                NotStarted::Refused(step, error) => (step, error),
+            };
+            Ok(Outcome::RolledBack { step, error })
         }
     }
+}
+
+/// Whether an undo first asks every step if it may undo it ([`Step::check_rollback`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Checked {
+    /// `rollback`: the committed run must be undone whole, or not at all.
+    Rollback,
+    /// `recover`: the interrupted run is undone as far as it can be, so the host lock goes.
+    Recover,
+}
+
+/// Why an undo under the migration locks did not start; nothing was undone.
+enum NotStarted {
+    /// The migration locks could not be had.
+    Locks(DbError),
+    /// This step refused the rollback.
+    Refused(String, StepError),
 }
 
 /// The databases whose migrations `history` recorded and has not undone yet.
@@ -384,17 +410,23 @@ fn undo_targets(history: &RunHistory) -> Vec<crate::db::DbTarget> {
 
 /// Undoes `history` holding the migration locks of the databases it touches, as `apply` and
 /// `migrate` hold theirs: no other run migrates them while they are undone, and the undo may read
-/// their versions in bulk ([`Context::hold_db_locks`]). `Ok(Err(_))`: the locks could not be
-/// had, and nothing was undone.
+/// their versions in bulk ([`Context::hold_db_locks`]). `Ok(Err(_))`: the undo did not start.
 fn undo_under_locks(
     cx: &mut Context<'_>,
     history: &RunHistory,
     timeout: std::time::Duration,
-) -> Result<Result<Vec<(String, StepError)>, DbError>, StepError> {
+    checked: Checked,
+) -> Result<Result<Vec<(String, StepError)>, NotStarted>, StepError> {
     let locks = match take_db_locks(cx, &undo_targets(history), timeout) {
         Ok(locks) => locks,
-        Err(error) => return Ok(Err(error)),
+        Err(error) => return Ok(Err(NotStarted::Locks(error))),
     };
+    if checked == Checked::Rollback {
+        if let Some((step, refusal)) = engine::check_rollback(&apply_steps(), history, cx)? {
+            release_locks(cx, locks);
+            return Ok(Err(NotStarted::Refused(step, refusal)));
+        }
+    }
     let errors = engine::undo_history(&apply_steps(), history, cx)?;
     release_locks(cx, locks);
     Ok(Ok(errors))
@@ -428,12 +460,16 @@ fn release_locks(cx: &Context<'_>, locks: DbLocks) {
     }
 }
 
-/// For `recover`: an undo that could not start because the migration locks could not be had.
-fn locks_refused(error: DbError) -> Outcome {
+/// For `recover`: an undo that did not start (only the migration locks can stop it).
+fn not_started(reason: NotStarted) -> Outcome {
+    let (step, error) = match reason {
+        NotStarted::Locks(error) => ("migration locks".to_string(), error.into()),
+        NotStarted::Refused(step, error) => (step, error),
+    };
     Outcome::UndoIncomplete {
         step: "recover".into(),
         error: StepError::Failed("nothing was undone".into()),
-        undo_errors: vec![("migration locks".into(), error.into())],
+        undo_errors: vec![(step, error)],
     }
 }
 
@@ -497,16 +533,16 @@ fn recover_apply(
     history: &RunHistory,
     timeout: std::time::Duration,
 ) -> Result<Outcome, StepError> {
-    let errors = match undo_under_locks(cx, history, timeout)? {
+    let errors = match undo_under_locks(cx, history, timeout, Checked::Recover)? {
         Ok(errors) => errors,
-        Err(error) => return Ok(locks_refused(error)),
+        Err(reason) => return Ok(not_started(reason)),
     };
     if errors.is_empty() {
         cx.journal.append(&Event::RunRolledBack { at: now() })?;
         Ok(Outcome::RolledBack {
             step: "recover".into(),
             error: StepError::Failed(
-                "the run was interrupted; every step it started is undone".into(),
+                "the run was interrupted; the steps it started are undone".into(),
             ),
         })
     } else {
@@ -532,8 +568,8 @@ fn recover_rollback(
             .any(|e| matches!(e, Event::UndoDone { step: s, .. } if *s == step.name));
         step.undone |= done_by_rollback;
     }
-    match undo_under_locks(cx, &history, setup.lock_timeout)? {
+    match undo_under_locks(cx, &history, setup.lock_timeout, Checked::Recover)? {
         Ok(errors) => finish_undo(cx, errors),
-        Err(error) => Ok(locks_refused(error)),
+        Err(reason) => Ok(not_started(reason)),
     }
 }

@@ -49,6 +49,20 @@ pub fn static_runtime() -> &'static Path {
     )
 }
 
+/// Copies the tree `from` to `to` (a patch source to derive another one from).
+pub fn copy_dir(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.unwrap_or_else(|e| panic!("{}: {e}", from.display()));
+        let target = to.join(entry.path().strip_prefix(from).unwrap_or(entry.path()));
+        let copied = if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target)
+        } else {
+            std::fs::copy(entry.path(), &target).map(|_| ())
+        };
+        copied.unwrap_or_else(|e| panic!("{}: {e}", target.display()));
+    }
+}
+
 /// Builds the bundle of a fixture patch (`2.0.0`, `2.0.0-broken`) once per test process and
 /// returns the tarball.
 pub fn fixture_bundle(version: &str) -> PathBuf {

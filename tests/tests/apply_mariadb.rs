@@ -109,3 +109,8 @@ fn recover_takes_the_migration_locks_and_gives_up_having_changed_nothing() {
 fn a_migrate_killed_on_one_host_is_finished_by_another_and_its_recover_then_undoes_nothing() {
     killed_migrate_finished_by_another_host(&engine("h_"), 5);
 }
+
+#[test]
+fn a_rollback_under_a_later_run_s_migrations_is_refused_and_changes_nothing() {
+    a_rollback_under_a_later_run_s_migrations_is_refused(&engine("j_"), 5);
+}

@@ -73,3 +73,8 @@ fn per_schema_a_migrate_killed_on_one_host_is_finished_by_another_and_its_recove
 ) {
     killed_migrate_finished_by_another_host(&engine("i_", true), 5);
 }
+
+#[test]
+fn per_schema_a_rollback_under_a_later_run_s_migrations_is_refused_and_changes_nothing() {
+    a_rollback_under_a_later_run_s_migrations_is_refused(&engine("j_", true), 5);
+}

@@ -258,7 +258,7 @@ fn gated_bundle() -> PathBuf {
             if patch.exists() {
                 std::fs::remove_dir_all(&patch).unwrap();
             }
-            copy_dir(&bascule_tests::patch_dir("2.0.0"), &patch);
+            bascule_tests::copy_dir(&bascule_tests::patch_dir("2.0.0"), &patch);
             let toml = std::fs::read_to_string(patch.join("patch.toml")).unwrap();
             let toml = toml.replace(
                 "source = \"../../code-v2\"",
@@ -274,18 +274,6 @@ fn gated_bundle() -> PathBuf {
             built.path
         })
         .clone()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    for entry in walkdir::WalkDir::new(from) {
-        let entry = entry.unwrap();
-        let target = to.join(entry.path().strip_prefix(from).unwrap());
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 /// Starts `bascule apply` in the background and waits until its run waits at the gate.

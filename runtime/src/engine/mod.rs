@@ -223,6 +223,12 @@ pub trait Step {
     fn run(&self, cx: &mut Context<'_>) -> Result<(), StepError>;
     /// Undoes what the intents say may have been done. Idempotent.
     fn undo(&self, cx: &Context<'_>, intents: &[Intent]) -> Result<(), StepError>;
+    /// Refuses a `rollback` whose undo of this step could not bring the host back where it was,
+    /// before any step is undone: a rollback that cannot finish must not start. Asked of every
+    /// step the journal names; most can always be undone.
+    fn check_rollback(&self, _cx: &Context<'_>, _intents: &[Intent]) -> Result<(), StepError> {
+        Ok(())
+    }
     /// Work after the run is committed (pruning, reports): failures here are only warnings,
     /// because nothing may be undone once the run is committed.
     fn after_commit(&self, _cx: &Context<'_>) -> Result<(), StepError> {
@@ -247,7 +253,7 @@ pub enum Outcome {
 
 /// Runs `steps` in order; on failure, undoes every started step in reverse.
 pub fn run(steps: &[Box<dyn Step>], cx: &mut Context<'_>) -> Result<Outcome, StepError> {
-    let mut started: Vec<(&dyn Step, Vec<Intent>)> = Vec::new();
+    let mut started: Started<'_> = Vec::new();
     for step in steps {
         let step = step.as_ref();
         cx.set_step(step.name());
@@ -400,7 +406,32 @@ pub fn undo_history(
     history: &RunHistory,
     cx: &Context<'_>,
 ) -> Result<Vec<(String, StepError)>, StepError> {
-    let mut started: Vec<(&dyn Step, Vec<Intent>)> = Vec::new();
+    Ok(undo_all(&started_steps(steps, history)?, cx))
+}
+
+/// Asks every step a journal says was started and not yet undone whether a rollback may undo
+/// it ([`Step::check_rollback`]); the first refusal, with the step's name.
+pub fn check_rollback(
+    steps: &[Box<dyn Step>],
+    history: &RunHistory,
+    cx: &Context<'_>,
+) -> Result<Option<(String, StepError)>, StepError> {
+    for (step, intents) in started_steps(steps, history)? {
+        if let Err(refusal) = step.check_rollback(cx, &intents) {
+            return Ok(Some((step.name().to_string(), refusal)));
+        }
+    }
+    Ok(None)
+}
+
+/// Steps that were started, each with the intents it recorded: what an undo works through.
+type Started<'s> = Vec<(&'s dyn Step, Vec<Intent>)>;
+
+fn started_steps<'s>(
+    steps: &'s [Box<dyn Step>],
+    history: &RunHistory,
+) -> Result<Started<'s>, StepError> {
+    let mut started: Started<'_> = Vec::new();
     for recorded in history.steps.iter().filter(|s| !s.undone) {
         let step = steps
             .iter()
@@ -413,7 +444,7 @@ pub fn undo_history(
             })?;
         started.push((step.as_ref(), recorded.intents.clone()));
     }
-    Ok(undo_all(&started, cx))
+    Ok(started)
 }
 
 fn injected_failure(cx: &Context<'_>, step: &str) -> Result<(), StepError> {

@@ -23,6 +23,10 @@
 //! of the run as it is: a fleet half undone would be worse than either state. Databases that
 //! are not read ahead (PostgreSQL database tenants, SQLite files: a connection each) are checked
 //! one by one as the undo reaches them; such a database is left alone and named in the run log.
+//! That is for `recover`, which must undo an interrupted run as far as it can. A `rollback` of a
+//! committed run on top of which another run has migrated (a later bundle's `bascule migrate`)
+//! is refused before any step is undone ([`Step::check_rollback`]): the code of before under
+//! databases the later code relies on is not the host as it was.
 //!
 //! Under the migration locks (every run takes them, see [`crate::run`]) the undo first reads the
 //! version tables in bulk where the backend allows it, skips the databases with nothing to undo
@@ -88,6 +92,29 @@ impl Step for Migrate {
         for intent in intents {
             if let Intent::Migrate { databases, run } = intent {
                 undo_databases(cx, databases, run.as_deref())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A rollback of a run that another run has migrated on top of since (a later bundle's
+    /// `migrate`, from any host) would put the code of before back under databases that the
+    /// later run's code relies on: refused, so the operator rolls back the later run first.
+    fn check_rollback(&self, cx: &Context<'_>, intents: &[Intent]) -> Result<(), StepError> {
+        for intent in intents {
+            let Intent::Migrate {
+                databases,
+                run: Some(run),
+            } = intent
+            else {
+                continue;
+            };
+            let work = with_states(cx, databases, undo_workers(cx, databases));
+            if let Some((target, other)) = migrated_since(&work, run) {
+                return Err(StepError::Failed(format!(
+                    "run {other} has migrated {target} since the run this rollback undoes, and may \
+                     rely on it: roll that run back first (with its bundle), then this one"
+                )));
             }
         }
         Ok(())
@@ -228,17 +255,12 @@ fn undo_databases(
     databases: &[DbStart],
     run: Option<&str>,
 ) -> Result<(), StepError> {
-    let workers = databases
-        .first()
-        .map_or(1, |d| cx.host.workers(&d.target.class));
+    let workers = undo_workers(cx, databases);
     cx.say(format_args!(
         "undo migrations on {} database(s), {workers} worker(s) per server",
         databases.len()
     ));
-    let work: Vec<(&DbStart, Option<VersionState>)> = databases
-        .iter()
-        .zip(read_ahead(cx, databases, workers))
-        .collect();
+    let work = with_states(cx, databases, workers);
     if let Some((target, other)) = run.and_then(|run| migrated_since(&work, run)) {
         cx.note(format_args!(
             "run {other} has migrated {target} since this run: it now depends on what this run \
@@ -278,6 +300,25 @@ fn undo_databases(
     result
         .map(|_| ())
         .map_err(|errors| summarize("undo", errors))
+}
+
+/// The workers per server of an undo: those of the databases' class.
+fn undo_workers(cx: &Context<'_>, databases: &[DbStart]) -> usize {
+    databases
+        .first()
+        .map_or(1, |d| cx.host.workers(&d.target.class))
+}
+
+/// Each database with its version state, where it could be read ahead ([`read_ahead`]).
+fn with_states<'d>(
+    cx: &Context<'_>,
+    databases: &'d [DbStart],
+    workers: usize,
+) -> Vec<(&'d DbStart, Option<VersionState>)> {
+    databases
+        .iter()
+        .zip(read_ahead(cx, databases, workers))
+        .collect()
 }
 
 /// The first database read ahead that another run than `run` has migrated since `run` did.

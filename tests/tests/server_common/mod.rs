@@ -43,6 +43,55 @@ pub fn bundle(engine: &Engine, version: &str, into: &Path) -> PathBuf {
     untar(&tarball, into).unwrap()
 }
 
+/// A `2.1.0` bundle for `engine`'s dialect, unpacked in `into`: one site migration on top of
+/// 2.0.0 (`0003_add_bio`, a nullable column), made from the 2.0.0 patch without its own
+/// migrations.
+pub fn bundle_on_top_of_2(engine: &Engine, into: &Path) -> PathBuf {
+    static BUILT: OnceLock<Mutex<BTreeMap<PathBuf, PathBuf>>> = OnceLock::new();
+    let base = engine.patch_dir("2.0.0");
+    let mut built = BUILT
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    let tarball = built.entry(base.clone()).or_insert_with(|| {
+        let dialect = base.parent().unwrap().file_name().unwrap();
+        let work = workspace()
+            .join("target/test-patches")
+            .join(format!("{}-server", std::process::id()))
+            .join(dialect);
+        let patch = work.join("2.1.0");
+        let _ = std::fs::remove_dir_all(&patch);
+        bascule_tests::copy_dir(&base, &patch);
+        std::fs::remove_dir_all(patch.join("migrations")).unwrap();
+        let bio = patch.join("migrations/site/0003_add_bio");
+        std::fs::create_dir_all(&bio).unwrap();
+        std::fs::write(
+            bio.join("up.sql"),
+            "ALTER TABLE members ADD COLUMN bio VARCHAR(255) NULL;\n",
+        )
+        .unwrap();
+        std::fs::write(
+            bio.join("down.sql"),
+            "ALTER TABLE members DROP COLUMN IF EXISTS bio;\n",
+        )
+        .unwrap();
+        // The code source must be relative: the patch sits 5 levels below the workspace.
+        let toml = std::fs::read_to_string(patch.join("patch.toml"))
+            .unwrap()
+            .replace("version = \"2.0.0\"", "version = \"2.1.0\"")
+            .replace("from = \">=1.0.0, <2.0.0\"", "from = \">=2.0.0, <2.1.0\"")
+            .replace(
+                "\"../../code-v2\"",
+                "\"../../../../../fixtures/demo-platform/code-v2\"",
+            );
+        std::fs::write(patch.join("patch.toml"), toml).unwrap();
+        xtask::build_patch::build(&patch, &work.join("out"), Some(static_runtime()))
+            .unwrap_or_else(|e| panic!("cannot build {}: {e:#}", patch.display()))
+            .path
+    });
+    untar(tarball, into).unwrap()
+}
+
 /// A 1.0.0 demo host with `sites` sites on `engine`'s server, in `dir/host`.
 pub fn host(dir: &Path, sites: usize, engine: &Engine) -> ServerHost {
     generate_on(&dir.join("host"), sites, engine).unwrap()
@@ -539,4 +588,33 @@ pub fn killed_migrate_finished_by_another_host(engine: &Engine, sites: usize) {
         "the report says what was left: {said}"
     );
     assert!(!host.state_dir.join("lock").exists(), "{said}");
+}
+
+/// A committed 2.0.0 apply, then a later bundle's `bascule migrate` from another host on top of
+/// it: rolling the apply back would put the 1.0.0 code under databases the 2.1.0 run relies on,
+/// so the rollback is refused before it undoes anything, and the host lock is released.
+pub fn a_rollback_under_a_later_run_s_migrations_is_refused(engine: &Engine, sites: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let host = host(dir.path(), sites, engine);
+    let bundle = bundle(engine, "2.0.0", &dir.path().join("delivery"));
+    let out = bascule(&bundle, &host.host_profile, &["apply"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let (second_profile, _) = second_host(dir.path(), &host);
+    let later = bundle_on_top_of_2(engine, &dir.path().join("delivery-2.1.0"));
+    let out = bascule(&later, &second_profile, &["migrate"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_versions(&host, &[1, 2], &[1, 2, 3]);
+    let before = HostState::capture_server(&host).unwrap();
+
+    let out = bascule(&bundle, &host.host_profile, &["rollback"], &[]);
+    let said = text(&out);
+    HostState::capture_server(&host)
+        .unwrap()
+        .assert_same(&before, "a refused rollback");
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("FAILED at step `migrate`: run ")
+            && said.contains("roll that run back first"),
+        "the refusal names the later run: {said}"
+    );
 }
