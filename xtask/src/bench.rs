@@ -41,6 +41,11 @@ enum What {
         /// Leave dbmate out (it takes minutes at N = 2,000).
         #[arg(long)]
         skip_dbmate: bool,
+        /// Measure Bascule and the persistent-session limits this many times, each round from
+        /// the same 1.0.0 databases, and report the medians (short runs vary from one to the
+        /// next).
+        #[arg(long, default_value_t = 1)]
+        rounds: usize,
     },
     /// Time and peak memory of build-patch on a big code tree, against `tar czf`.
     BuildPatch {
@@ -98,7 +103,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             engine,
             idle_sites,
             skip_dbmate,
-        } => crate::bench_migrate::run(engine, sites, idle_sites, skip_dbmate),
+            rounds,
+        } => crate::bench_migrate::run(crate::bench_migrate::Options {
+            kind: engine,
+            sites,
+            idle_sites,
+            skip_dbmate,
+            rounds,
+        }),
     }
 }
 

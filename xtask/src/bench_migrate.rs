@@ -29,7 +29,12 @@
 //! that reads its version table, nothing else.
 //!
 //! Before each measured command the server is left to finish its background writes
-//! ([`Server::settle`]), so no contender pays for the one before it.
+//! ([`Server::settle`]), so no contender pays for the one before it. Before the first, an
+//! unmeasured pass of the limit (up, then down) takes the first touches of freshly created
+//! tables, which would otherwise fall on whoever runs first. `--rounds K` measures Bascule and
+//! the limits K times, each round from the same 1.0.0 databases, and reports the medians: runs
+//! of about a second (2,000 PostgreSQL schemas) vary widely from one to the next. The client
+//! loop and dbmate, many times slower, are measured once.
 //!
 //! Every command runs under GNU `time`: wall time, peak RSS of the largest process, and the
 //! client's CPU time (user + system, children included), which on a small machine is taken from
@@ -210,12 +215,58 @@ fn write_patch(dir: &Path, kind: BenchEngine) -> anyhow::Result<PathBuf> {
     Ok(patch)
 }
 
-pub fn run(
-    kind: BenchEngine,
-    sites: usize,
-    idle_sites: usize,
-    skip_dbmate: bool,
-) -> anyhow::Result<()> {
+/// What `cargo xtask bench migrate` measures.
+pub struct Options {
+    pub kind: BenchEngine,
+    pub sites: usize,
+    /// Databases of the separate nothing-to-apply run (0: none).
+    pub idle_sites: usize,
+    pub skip_dbmate: bool,
+    /// How many times Bascule and the limits are measured; figures are their medians.
+    pub rounds: usize,
+}
+
+/// The contenders measured in every round, from the same 1.0.0 databases.
+struct Round {
+    apply: Measure,
+    migrate_s: f64,
+    rollback: Measure,
+    undo_s: f64,
+    limit: Measure,
+    limit_down: Measure,
+    up_with_rows: Measure,
+    down_with_rows: Measure,
+}
+
+/// Bascule's run and its commands.
+struct Bascule<'a> {
+    bin: String,
+    profile: String,
+    host: &'a ServerHost,
+}
+
+impl Bascule<'_> {
+    fn run(&self, command: &str) -> anyhow::Result<Measure> {
+        let mut args = vec![command, "--host", &self.profile, "--quiet"];
+        if command != "migrate" {
+            args.push("--no-multiplexer");
+        }
+        if command == "apply" {
+            args.push("--allow-forbidden-day");
+        }
+        measure(&self.bin, &args, None)
+    }
+}
+
+pub fn run(options: Options) -> anyhow::Result<()> {
+    let Options {
+        kind,
+        sites,
+        idle_sites,
+        skip_dbmate,
+        rounds,
+    } = options;
+    let rounds = rounds.max(1);
     let dir = bench_dir(&format!("migrate-{kind:?}").to_lowercase())?;
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     println!("bench migrate: {kind:?}, {sites} site databases, 3 migrations each, {cores} cores");
@@ -243,41 +294,45 @@ pub fn run(
     let delivery = dir.join("delivery");
     std::fs::create_dir_all(&delivery)?;
     let bundle = bascule::bundle::unpack(&built.path, &delivery)?;
-    let bin = bundle.join("bin/bascule");
-    let bin = bin.to_string_lossy().into_owned();
-    let profile = host.host_profile.to_string_lossy().into_owned();
-
-    server.settle()?;
-    let apply = measure(
-        &bin,
-        &[
-            "apply",
-            "--host",
-            &profile,
-            "--no-multiplexer",
-            "--allow-forbidden-day",
-            "--quiet",
-        ],
-        None,
-    )?;
-    let migrate_ms = step_ms(&host.state_dir, "apply", "StepDone")?;
-    server.settle()?;
-    let idle = measure(&bin, &["migrate", "--host", &profile, "--quiet"], None)?;
-    server.settle()?;
-    let rollback = measure(
-        &bin,
-        &[
-            "rollback",
-            "--host",
-            &profile,
-            "--no-multiplexer",
-            "--quiet",
-        ],
-        None,
-    )?;
-    let undo_ms = step_ms(&host.state_dir, "rollback", "UndoDone")?;
-
+    let bascule = Bascule {
+        bin: bundle.join("bin/bascule").to_string_lossy().into_owned(),
+        profile: host.host_profile.to_string_lossy().into_owned(),
+        host: &host,
+    };
     let peers = Peers::new(&dir, kind, &server, &host, parallel)?;
+
+    // Whoever first migrates freshly created databases pays for first touches (a table's first
+    // instant ALTER, its first index build): an unmeasured pass of the limit takes them, as
+    // long-lived production databases have.
+    server.settle()?;
+    let warm_up = peers.persistent()?;
+    server.settle()?;
+    peers.reset()?;
+    println!(
+        "  warm-up: the limit's up and down once, unmeasured (up {:.2} s)",
+        warm_up.seconds
+    );
+
+    let mut all = Vec::new();
+    let mut idle = None;
+    for round in 1..=rounds {
+        let (measured, nothing_to_apply) = measure_round(&bascule, &peers, &server, round == 1)?;
+        idle = idle.or(nothing_to_apply);
+        if rounds > 1 {
+            println!(
+                "  round {round}: migrate step {:.2} s, limit {:.2} s ({:.2}x); undo {:.2} s ({:.2}x the migrate step)",
+                measured.migrate_s,
+                measured.limit.seconds,
+                measured.migrate_s / measured.limit.seconds.max(0.001),
+                measured.undo_s,
+                measured.undo_s / measured.migrate_s.max(0.001),
+            );
+        }
+        all.push(measured);
+    }
+    let idle = idle.context("the first round measures the run with nothing to apply")?;
+    let median = Medians(&all);
+
     // Two floors: a bare connection, and a connection that reads the version table, the least
     // any tool must do to know where each database stands.
     let version_query = format!(
@@ -296,18 +351,6 @@ pub fn run(
     server.settle()?;
     let client_loop = peers.client_loop()?;
     peers.reset()?;
-    server.settle()?;
-    let persistent = peers.persistent()?;
-    server.settle()?;
-    // The reset after the limit is itself measured: the down scripts through persistent
-    // sessions, the server time the undo cannot go below.
-    let persistent_down = peers.reset()?;
-    // The same limit with the version-row writes (and, on PostgreSQL, the transactions)
-    // Bascule adds: what is left between it and Bascule is Bascule's own cost.
-    server.settle()?;
-    let up_with_rows = peers.persistent_script(UP_WITH_ROWS)?;
-    server.settle()?;
-    let down_with_rows = peers.persistent_script(DOWN_WITH_ROWS)?;
     let dbmate = if kind == BenchEngine::Mariadb && !skip_dbmate {
         server.settle()?;
         let m = peers.dbmate()?;
@@ -320,9 +363,14 @@ pub fn run(
 
     let n = sites as f64;
     let rate = |seconds: f64| n / seconds.max(0.001);
+    let of_rounds = if rounds > 1 {
+        format!(" (median of {rounds} rounds)")
+    } else {
+        String::new()
+    };
     println!(
         "\n  {:<60} {:>8}  {:>8}  {:>9}  {:>10}",
-        "", "wall", "dbs/s", "peak RSS", "client CPU"
+        of_rounds, "wall", "dbs/s", "peak RSS", "client CPU"
     );
     let show = |label: &str, m: &Measure| {
         println!(
@@ -337,13 +385,19 @@ pub fn run(
     let part = |label: &str, seconds: f64| {
         println!("  {label:<60} {seconds:>7.2}s  {:>8.0}", rate(seconds))
     };
-    let migrate_s = migrate_ms as f64 / 1000.0;
-    let undo_s = undo_ms as f64 / 1000.0;
+    let apply = median.measure(|r| r.apply);
+    let rollback = median.measure(|r| r.rollback);
+    let migrate_s = median.seconds(|r| r.migrate_s);
+    let undo_s = median.seconds(|r| r.undo_s);
+    let persistent = median.measure(|r| r.limit);
+    let persistent_down = median.measure(|r| r.limit_down);
+    let up_with_rows = median.measure(|r| r.up_with_rows);
+    let down_with_rows = median.measure(|r| r.down_with_rows);
     show("bascule apply (whole run)", &apply);
     part("  of which the migrate step (journal)", migrate_s);
     show("bascule rollback (whole run)", &rollback);
     part("  of which the undo of migrate (journal)", undo_s);
-    show("bascule migrate, nothing to apply", &idle);
+    show("bascule migrate, nothing to apply (first round)", &idle);
     if let Some((bare, reading)) = connection_floor {
         part(
             &format!("  a connection per database, SELECT 1 (x{parallel})"),
@@ -356,12 +410,15 @@ pub fn run(
     }
     if let Some(dbmate) = &dbmate {
         show(
-            &format!("dbmate up per database (xargs -P{parallel})"),
+            &format!("dbmate up per database (xargs -P{parallel}, once)"),
             dbmate,
         );
     }
     show(
-        &format!("{} per database (xargs -P{parallel})", peers.client_name()),
+        &format!(
+            "{} per database (xargs -P{parallel}, once)",
+            peers.client_name()
+        ),
         &client_loop,
     );
     let sessions = |what: &str| {
@@ -436,6 +493,69 @@ pub fn run(
         idle_run(&dir, kind, &server, &runtime, idle_sites)?;
     }
     Ok(())
+}
+
+/// One round: Bascule's apply and rollback (with, when `idle`, the run with nothing to apply
+/// between them), then the limits, each from the same 1.0.0 databases on a settled server.
+fn measure_round(
+    bascule: &Bascule<'_>,
+    peers: &Peers,
+    server: &Server,
+    idle: bool,
+) -> anyhow::Result<(Round, Option<Measure>)> {
+    let state = &bascule.host.state_dir;
+    server.settle()?;
+    let apply = bascule.run("apply")?;
+    let migrate_ms = step_ms(state, "apply", "StepDone")?;
+    let nothing_to_apply = if idle {
+        server.settle()?;
+        Some(bascule.run("migrate")?)
+    } else {
+        None
+    };
+    server.settle()?;
+    let rollback = bascule.run("rollback")?;
+    let undo_ms = step_ms(state, "rollback", "UndoDone")?;
+    server.settle()?;
+    let limit = peers.persistent()?;
+    server.settle()?;
+    // The reset after the limit is itself measured: the down scripts through persistent
+    // sessions, the server time the undo cannot go below.
+    let limit_down = peers.reset()?;
+    // The same limit with the version-row writes (and, on PostgreSQL, the transactions)
+    // Bascule adds: what is left between it and Bascule is Bascule's own cost.
+    server.settle()?;
+    let up_with_rows = peers.persistent_script(UP_WITH_ROWS)?;
+    server.settle()?;
+    let down_with_rows = peers.persistent_script(DOWN_WITH_ROWS)?;
+    let round = Round {
+        apply,
+        migrate_s: migrate_ms as f64 / 1000.0,
+        rollback,
+        undo_s: undo_ms as f64 / 1000.0,
+        limit,
+        limit_down,
+        up_with_rows,
+        down_with_rows,
+    };
+    Ok((round, nothing_to_apply))
+}
+
+/// The median of each figure over the rounds (the lower middle one for an even count).
+struct Medians<'r>(&'r [Round]);
+
+impl Medians<'_> {
+    fn measure(&self, figure: impl Fn(&Round) -> Measure) -> Measure {
+        let mut values: Vec<Measure> = self.0.iter().map(figure).collect();
+        values.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
+        values[(values.len() - 1) / 2]
+    }
+
+    fn seconds(&self, figure: impl Fn(&Round) -> f64) -> f64 {
+        let mut values: Vec<f64> = self.0.iter().map(figure).collect();
+        values.sort_by(f64::total_cmp);
+        values[(values.len() - 1) / 2]
+    }
 }
 
 /// `bascule migrate` with the 1.0.0 bundle over `sites` databases already at 1.0.0.
