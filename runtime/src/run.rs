@@ -102,6 +102,7 @@ impl RunFiles {
             &self.journal,
             options,
         )
+        .for_run(self.kind)
     }
 
     fn report(&self, outcome: Outcome, notes: &[String]) -> RunReport {

@@ -374,6 +374,20 @@ pub trait Connection: Send {
             .try_for_each(|m| self.apply_up(m, stamp, log))
     }
 
+    /// [`Connection::apply_ups`] for a run with the application stopped (`apply`: services
+    /// down, maintenance page up). A backend with transactional DDL then runs a database's
+    /// migrations as one transaction (PostgreSQL): atomic as a whole, one commit. `bascule
+    /// migrate` runs beside the serving application, so there each migration commits on its
+    /// own and holds its locks no longer than it runs. By default the same as `apply_ups`.
+    fn apply_ups_in_downtime(
+        &mut self,
+        migrations: &[&Migration],
+        stamp: Stamp<'_>,
+        log: &RunLog,
+    ) -> Result<(), DbError> {
+        self.apply_ups(migrations, stamp, log)
+    }
+
     /// Runs the down scripts of `migrations` in the order given (newest first) and forgets
     /// them: what the undo does to one database. Each is forgotten as it completes, or (MariaDB/
     /// MySQL) all once the last completed, their rows marked `applying` until then.

@@ -364,28 +364,42 @@ impl<'m> Link<'m> {
 }
 
 /// The ups of `migrations` (transactional ones) with their version rows, as one script of the
-/// statements [`PostgresConnection`] runs, each migration between `BEGIN` and `COMMIT`: what the
-/// migration benchmark feeds `psql` to measure the server's share of Bascule's bookkeeping.
+/// statements [`PostgresConnection`] runs in `apply` ([`Connection::apply_ups_in_downtime`]):
+/// one transaction, the ups, then their rows. What the migration benchmark feeds `psql` to
+/// measure the server's share of Bascule's bookkeeping.
 pub fn up_script(migrations: &[&Migration], stamp: Stamp<'_>) -> String {
-    let links: Vec<Link<'_>> = migrations
-        .iter()
-        .enumerate()
-        .map(|(i, m)| Link::up(m, stamp, i == 0))
-        .collect();
-    script(&links)
+    let statements = statements_script(migrations.iter().map(|m| m.up.as_str()));
+    format!(
+        "BEGIN;\n{statements}{};\nCOMMIT;\n",
+        up_record(migrations, stamp)
+    )
+}
+
+/// Every statement of `scripts`, each ended by `;` and a new line.
+fn statements_script<'s>(scripts: impl Iterator<Item = &'s str>) -> String {
+    scripts
+        .flat_map(|sql| split_statements(sql, Dialect::Postgres))
+        .map(|s| format!("{};\n", s.text))
+        .collect()
 }
 
 /// The undo of `migrations` (transactional ones), in the order given, as one script of the
 /// statements [`PostgresConnection`]'s undo runs when the version table stays: one transaction,
 /// the downs, then their rows forgotten (see [`up_script`]).
 pub fn down_script(migrations: &[&Migration]) -> String {
-    let statements: String = migrations
-        .iter()
-        .flat_map(|m| split_statements(&m.down, Dialect::Postgres))
-        .map(|s| format!("{};\n", s.text))
-        .collect();
+    let statements = statements_script(migrations.iter().map(|m| m.down.as_str()));
     let record = undo_record(migrations, false).unwrap_or_default();
     format!("BEGIN;\n{statements}{record};\nCOMMIT;\n")
+}
+
+/// The statements ending the ups of `migrations` in one transaction: the version table created
+/// if it is missing, and one row per migration, `applied`.
+fn up_record(migrations: &[&Migration], stamp: Stamp<'_>) -> String {
+    let rows: Vec<String> = migrations
+        .iter()
+        .map(|m| insert_row(m.id, &m.name, &m.checksum, Some(stamp), RowState::Applied))
+        .collect();
+    format!("{CREATE_VERSION_TABLE};\n{}", rows.join(";\n"))
 }
 
 /// The statement ending the undo of `migrations` in one transaction: the version table dropped,
@@ -400,19 +414,6 @@ fn undo_record(migrations: &[&Migration], drop_version_table: bool) -> Option<St
             ids.join(", ")
         )),
     }
-}
-
-fn script(links: &[Link<'_>]) -> String {
-    links
-        .iter()
-        .map(|link| {
-            let statements: String = split_statements(link.sql, Dialect::Postgres)
-                .iter()
-                .map(|s| format!("{};\n", s.text))
-                .collect();
-            format!("BEGIN;\n{statements}{};\nCOMMIT;\n", link.record)
-        })
-        .collect()
 }
 
 impl PostgresConnection {
@@ -469,10 +470,52 @@ impl PostgresConnection {
         drop_version_table: bool,
         log: &RunLog,
     ) -> Result<(), DbError> {
+        let scripts: Vec<(String, &str)> = migrations
+            .iter()
+            .map(|m| (format!("{} down", m.label()), m.down.as_str()))
+            .collect();
+        let prefix = self.statements_in_transaction(&scripts, log)?;
+        let Some(record) = undo_record(migrations, drop_version_table) else {
+            return Ok(());
+        };
+        log.line(format_args!("{}: {record}", self.name));
+        self.commit_with(&prefix, &record, "recording the undo")
+    }
+
+    /// The ups' statements one by one (a failure names its statement), `BEGIN` riding with the
+    /// first; then, with `COMMIT`, the version table created if missing and every row
+    /// `applied`. One commit for the database, which a failure anywhere leaves as it was.
+    fn up_in_one_transaction(
+        &mut self,
+        migrations: &[&Migration],
+        stamp: Stamp<'_>,
+        log: &RunLog,
+    ) -> Result<(), DbError> {
+        let scripts: Vec<(String, &str)> = migrations
+            .iter()
+            .map(|m| (format!("{} up", m.label()), m.up.as_str()))
+            .collect();
+        let prefix = self.statements_in_transaction(&scripts, log)?;
+        for (label, _) in &scripts {
+            log.line(format_args!(
+                "{}: {label}: version row `applied`",
+                self.name
+            ));
+        }
+        self.commit_with(&prefix, &up_record(migrations, stamp), "recording it")
+    }
+
+    /// Runs the statements of `scripts` (label, SQL) one by one in a transaction it opens with
+    /// the first; on failure the transaction is rolled back and the statement named. Returns
+    /// what the request that ends the transaction must start with: `BEGIN` if nothing was sent.
+    fn statements_in_transaction(
+        &mut self,
+        scripts: &[(String, &str)],
+        log: &RunLog,
+    ) -> Result<String, DbError> {
         let mut prefix = String::from("BEGIN;\n");
-        for migration in migrations {
-            let label = format!("{} down", migration.label());
-            for statement in split_statements(&migration.down, Dialect::Postgres) {
+        for (label, sql) in scripts {
+            for statement in split_statements(sql, Dialect::Postgres) {
                 log.line(format_args!(
                     "{}: {label}: {}",
                     self.name,
@@ -485,7 +528,7 @@ impl PostgresConnection {
                     let _ = self.client.batch_execute("ROLLBACK");
                     return Err(DbError::Statement {
                         db: self.name.clone(),
-                        migration: label,
+                        migration: label.clone(),
                         statement: statement.text.clone(),
                         error: error_text(&e),
                     });
@@ -493,15 +536,17 @@ impl PostgresConnection {
                 prefix.clear();
             }
         }
-        let Some(record) = undo_record(migrations, drop_version_table) else {
-            return Ok(());
-        };
-        log.line(format_args!("{}: {record}", self.name));
+        Ok(prefix)
+    }
+
+    /// Ends the transaction [`Self::statements_in_transaction`] opened with `record`, in one
+    /// request; on failure it is rolled back, and the error says it was `doing` this.
+    fn commit_with(&mut self, prefix: &str, record: &str, doing: &str) -> Result<(), DbError> {
         self.client
             .batch_execute(&format!("{prefix}{record};\nCOMMIT"))
             .map_err(|e| {
                 let _ = self.client.batch_execute("ROLLBACK");
-                self.err(format!("recording the undo: {}", error_text(&e)))
+                self.err(format!("{doing}: {}", error_text(&e)))
             })
     }
 
@@ -627,6 +672,24 @@ impl Connection for PostgresConnection {
                         .collect();
                     self.run_chain(&links, log)?;
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// Consecutive transactional migrations run as one transaction
+    /// ([`PostgresConnection::up_in_one_transaction`]); a `-- bascule:no-transaction` one runs
+    /// alone, between them.
+    fn apply_ups_in_downtime(
+        &mut self,
+        migrations: &[&Migration],
+        stamp: Stamp<'_>,
+        log: &RunLog,
+    ) -> Result<(), DbError> {
+        for group in by_transaction(migrations) {
+            match group {
+                Group::Outside(m) => self.up_outside_transaction(m, stamp, log)?,
+                Group::Chain(chain) => self.up_in_one_transaction(chain, stamp, log)?,
             }
         }
         Ok(())

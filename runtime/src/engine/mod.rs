@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use crate::bundle::Manifest;
 use crate::host::HostProfile;
-use crate::journal::{now, Event, Intent, Journal, RunHistory};
+use crate::journal::{now, Event, Intent, Journal, RunHistory, RunKind};
 use crate::patch::Patch;
 use crate::runlog::RunLog;
 use crate::survey::{survey, ClassSurvey};
@@ -97,6 +97,8 @@ pub struct Context<'a> {
     survey: Option<Vec<ClassSurvey>>,
     /// What the run's report must say besides its outcome ([`Context::note`]).
     notes: std::sync::Mutex<Vec<String>>,
+    /// What kind of run this is ([`Context::for_run`]).
+    kind: RunKind,
 }
 
 impl<'a> Context<'a> {
@@ -127,7 +129,19 @@ impl<'a> Context<'a> {
             db_locked: false,
             survey: None,
             notes: std::sync::Mutex::new(Vec::new()),
+            kind: RunKind::Migrate,
         }
+    }
+
+    /// The context of a run of `kind` (by default `migrate`'s, which assumes the application
+    /// is serving).
+    pub fn for_run(mut self, kind: RunKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    pub fn kind(&self) -> RunKind {
+        self.kind
     }
 
     /// Marks the run as holding the database-side migration locks for all its steps: no other

@@ -8,7 +8,9 @@
 //! PostgreSQL) a database is always at a well-defined version; where it cannot be (MariaDB/MySQL
 //! DDL, PostgreSQL `-- bascule:no-transaction`), its version row says `applying` until the last
 //! statement ran (see [`crate::db`]). The undo runs the down scripts of whatever is above each
-//! database's own starting version — `applying` rows included — in reverse.
+//! database's own starting version — `applying` rows included — in reverse. In a downtime
+//! window (an `apply` of a `mode = "downtime"` patch) a backend may make a database's migrations
+//! one transaction ([`in_downtime`]); beside a serving application, each commits on its own.
 //!
 //! An `applying` row found here is *abandoned*: under the migration locks, the run that wrote it
 //! is gone (killed, or its host lost). If this bundle ships that migration, migrate first
@@ -41,9 +43,10 @@ mod progress;
 
 use crate::db::{self, read_state, DbError, DbTarget, Session, Stamp, VersionState};
 use crate::engine::{Context, Step, StepError};
-use crate::journal::{DbStart, Intent};
+use crate::journal::{DbStart, Intent, RunKind};
 use crate::migration::Migration;
 use crate::parallel::{self, OnError};
+use crate::patch::Mode;
 use crate::survey::{self, ClassSurvey, DbSurvey};
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -197,6 +200,7 @@ fn migrate_class(cx: &Context<'_>, class: &ClassSurvey, run: &str) -> Result<(),
         patch: &version,
         run,
     };
+    let downtime = in_downtime(cx);
     let adopt = cx
         .host
         .databases
@@ -229,7 +233,11 @@ fn migrate_class(cx: &Context<'_>, class: &ClassSurvey, run: &str) -> Result<(),
                     ));
                     conn.apply_downs(&w.abandoned, cx.log)?;
                 }
-                conn.apply_ups(&w.pending, stamp, cx.log)
+                if downtime {
+                    conn.apply_ups_in_downtime(&w.pending, stamp, cx.log)
+                } else {
+                    conn.apply_ups(&w.pending, stamp, cx.log)
+                }
             })?;
             progress.tick();
             Ok::<_, DbError>(())
@@ -239,6 +247,15 @@ fn migrate_class(cx: &Context<'_>, class: &ClassSurvey, run: &str) -> Result<(),
     result
         .map(|_| ())
         .map_err(|errors| summarize("migration", errors))
+}
+
+/// Whether nothing serves the platform while this run migrates: an `apply` (it stops the
+/// services and shows the maintenance page first) of a patch declared `mode = "downtime"` (the
+/// platform is down everywhere). Then a database's migrations may hold their locks until the
+/// last one is done ([`db::Connection::apply_ups_in_downtime`]); `bascule migrate` runs beside
+/// the serving application, and an online patch expects traffic.
+fn in_downtime(cx: &Context<'_>) -> bool {
+    cx.kind() == RunKind::Apply && cx.patch.spec.patch.mode == Mode::Downtime
 }
 
 /// How many distinct servers hold these databases.
