@@ -550,6 +550,39 @@ impl PostgresConnection {
             })
     }
 
+    /// The ups of `migrations`: a `-- bascule:no-transaction` one alone, outside a transaction;
+    /// each run of consecutive transactional ones through `chain`.
+    fn ups_by_group(
+        &mut self,
+        migrations: &[&Migration],
+        stamp: Stamp<'_>,
+        log: &RunLog,
+        chain: fn(&mut Self, &[&Migration], Stamp<'_>, &RunLog) -> Result<(), DbError>,
+    ) -> Result<(), DbError> {
+        for group in by_transaction(migrations) {
+            match group {
+                Group::Outside(m) => self.up_outside_transaction(m, stamp, log)?,
+                Group::Chain(migrations) => chain(self, migrations, stamp, log)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Transactional ups, each in its own transaction ([`PostgresConnection::run_chain`]).
+    fn up_chain(
+        &mut self,
+        migrations: &[&Migration],
+        stamp: Stamp<'_>,
+        log: &RunLog,
+    ) -> Result<(), DbError> {
+        let links: Vec<Link<'_>> = migrations
+            .iter()
+            .enumerate()
+            .map(|(i, m)| Link::up(m, stamp, i == 0))
+            .collect();
+        self.run_chain(&links, log)
+    }
+
     /// Sends a link's version row and `COMMIT` on their own.
     fn send_pending(&mut self, pending: Option<(&Link<'_>, String)>) -> Result<(), DbError> {
         let Some((link, tail)) = pending else {
@@ -653,28 +686,16 @@ impl Connection for PostgresConnection {
         self.apply_downs(&[migration], log)
     }
 
-    /// Consecutive transactional migrations run as one chain ([`PostgresConnection::run_chain`]);
-    /// a `-- bascule:no-transaction` one runs alone, between chains.
+    /// Consecutive transactional migrations run as one chain, each in its own transaction
+    /// ([`PostgresConnection::up_chain`]); a `-- bascule:no-transaction` one runs alone, between
+    /// chains.
     fn apply_ups(
         &mut self,
         migrations: &[&Migration],
         stamp: Stamp<'_>,
         log: &RunLog,
     ) -> Result<(), DbError> {
-        for group in by_transaction(migrations) {
-            match group {
-                Group::Outside(m) => self.up_outside_transaction(m, stamp, log)?,
-                Group::Chain(chain) => {
-                    let links: Vec<Link<'_>> = chain
-                        .iter()
-                        .enumerate()
-                        .map(|(i, m)| Link::up(m, stamp, i == 0))
-                        .collect();
-                    self.run_chain(&links, log)?;
-                }
-            }
-        }
-        Ok(())
+        self.ups_by_group(migrations, stamp, log, Self::up_chain)
     }
 
     /// Consecutive transactional migrations run as one transaction
@@ -686,13 +707,7 @@ impl Connection for PostgresConnection {
         stamp: Stamp<'_>,
         log: &RunLog,
     ) -> Result<(), DbError> {
-        for group in by_transaction(migrations) {
-            match group {
-                Group::Outside(m) => self.up_outside_transaction(m, stamp, log)?,
-                Group::Chain(chain) => self.up_in_one_transaction(chain, stamp, log)?,
-            }
-        }
-        Ok(())
+        self.ups_by_group(migrations, stamp, log, Self::up_in_one_transaction)
     }
 
     fn apply_downs(&mut self, migrations: &[&Migration], log: &RunLog) -> Result<(), DbError> {

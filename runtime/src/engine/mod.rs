@@ -13,6 +13,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use crate::bundle::Manifest;
+use crate::db::{DbTarget, VersionState};
 use crate::host::HostProfile;
 use crate::journal::{now, Event, Intent, Journal, RunHistory, RunKind};
 use crate::patch::Patch;
@@ -99,7 +100,13 @@ pub struct Context<'a> {
     notes: std::sync::Mutex<Vec<String>>,
     /// What kind of run this is ([`Context::for_run`]).
     kind: RunKind,
+    /// Version states read under those locks before an undo, for the undo of the same
+    /// databases ([`Context::keep_states`]).
+    states: std::sync::Mutex<Option<KeptStates>>,
 }
+
+/// Databases with their version states (`None`: not read ahead).
+type KeptStates = (Vec<DbTarget>, Vec<Option<VersionState>>);
 
 impl<'a> Context<'a> {
     #[allow(clippy::too_many_arguments)]
@@ -130,6 +137,27 @@ impl<'a> Context<'a> {
             survey: None,
             notes: std::sync::Mutex::new(Vec::new()),
             kind: RunKind::Migrate,
+            states: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Keeps the version states of `targets`, read by a rollback's check, for its undo. Only
+    /// kept under the migration locks: without them they may be stale by then.
+    pub fn keep_states(&self, targets: Vec<DbTarget>, states: Vec<Option<VersionState>>) {
+        if self.db_locked {
+            *self.states.lock().unwrap_or_else(|p| p.into_inner()) = Some((targets, states));
+        }
+    }
+
+    /// The states kept for exactly `targets`, if any.
+    pub fn take_states(&self, targets: &[DbTarget]) -> Option<Vec<Option<VersionState>>> {
+        let mut kept = self.states.lock().unwrap_or_else(|p| p.into_inner());
+        match kept.take() {
+            Some((kept_targets, states)) if kept_targets == targets => Some(states),
+            other => {
+                *kept = other;
+                None
+            }
         }
     }
 

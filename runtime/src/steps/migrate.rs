@@ -119,6 +119,12 @@ impl Step for Migrate {
                      rely on it: roll that run back first (with its bundle), then this one"
                 )));
             }
+            // Under the locks nothing changes them before the undo: it need not read them again.
+            let (targets, states) = work
+                .into_iter()
+                .map(|(start, state)| (start.target.clone(), state))
+                .unzip();
+            cx.keep_states(targets, states);
         }
         Ok(())
     }
@@ -326,16 +332,19 @@ fn undo_workers(cx: &Context<'_>, databases: &[DbStart]) -> usize {
         .map_or(1, |d| cx.host.workers(&d.target.class))
 }
 
-/// Each database with its version state, where it could be read ahead ([`read_ahead`]).
+/// Each database with its version state, where it could be read ahead ([`read_ahead`]), or
+/// as a rollback's check just read it ([`Context::keep_states`]).
 fn with_states<'d>(
     cx: &Context<'_>,
     databases: &'d [DbStart],
     workers: usize,
 ) -> Vec<(&'d DbStart, Option<VersionState>)> {
-    databases
-        .iter()
-        .zip(read_ahead(cx, databases, workers))
-        .collect()
+    let targets: Vec<DbTarget> = databases.iter().map(|d| d.target.clone()).collect();
+    let states = match cx.take_states(&targets) {
+        Some(states) => states,
+        None => read_ahead(cx, &targets, workers),
+    };
+    databases.iter().zip(states).collect()
 }
 
 /// The first database read ahead that another run than `run` has migrated since `run` did.
@@ -366,19 +375,14 @@ enum Undo {
     MigratedSince(String),
 }
 
-/// The version state of `databases`, read in bulk where the backend allows it (see
+/// The version state of `targets`, read in bulk where the backend allows it (see
 /// [`db::versions`]) and the run holds the migration locks, so nothing but this undo changes
 /// it until the undo reaches each database; `None` where each database must be read on its own.
-fn read_ahead(
-    cx: &Context<'_>,
-    databases: &[DbStart],
-    workers: usize,
-) -> Vec<Option<VersionState>> {
+fn read_ahead(cx: &Context<'_>, targets: &[DbTarget], workers: usize) -> Vec<Option<VersionState>> {
     if !cx.holds_db_locks() {
-        return vec![None; databases.len()];
+        return vec![None; targets.len()];
     }
-    let targets: Vec<DbTarget> = databases.iter().map(|d| d.target.clone()).collect();
-    match db::versions::read_in_bulk(&targets, workers, None) {
+    match db::versions::read_in_bulk(targets, workers, None) {
         Ok(states) => states,
         Err(errors) => {
             for e in errors {
@@ -386,7 +390,7 @@ fn read_ahead(
                     "undo: bulk read failed, reading each database: {e}"
                 ));
             }
-            vec![None; databases.len()]
+            vec![None; targets.len()]
         }
     }
 }
