@@ -367,10 +367,7 @@ fn undo_with_lock(
         Err(not_started) => {
             let intents = cx.take_intents();
             guard::Guard.undo(cx, &intents)?;
-            let (step, error) = match not_started {
-                NotStarted::Locks(error) => ("migration locks".to_string(), error.into()),
-                NotStarted::Refused(step, error) => (step, error),
-            };
+            let (step, error) = not_started.step_and_error();
             Ok(Outcome::RolledBack { step, error })
         }
     }
@@ -391,6 +388,16 @@ enum NotStarted {
     Locks(DbError),
     /// This step refused the rollback.
     Refused(String, StepError),
+}
+
+impl NotStarted {
+    /// What stopped the undo, and why: as an outcome names a failed step.
+    fn step_and_error(self) -> (String, StepError) {
+        match self {
+            NotStarted::Locks(error) => ("migration locks".to_string(), error.into()),
+            NotStarted::Refused(step, error) => (step, error),
+        }
+    }
 }
 
 /// The databases whose migrations `history` recorded and has not undone yet.
@@ -463,10 +470,7 @@ fn release_locks(cx: &Context<'_>, locks: DbLocks) {
 
 /// For `recover`: an undo that did not start (only the migration locks can stop it).
 fn not_started(reason: NotStarted) -> Outcome {
-    let (step, error) = match reason {
-        NotStarted::Locks(error) => ("migration locks".to_string(), error.into()),
-        NotStarted::Refused(step, error) => (step, error),
-    };
+    let (step, error) = reason.step_and_error();
     Outcome::UndoIncomplete {
         step: "recover".into(),
         error: StepError::Failed("nothing was undone".into()),
