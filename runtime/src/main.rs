@@ -64,7 +64,10 @@ enum Command {
     /// Runs the down migrations back to each database's own starting version, switches
     /// `current` back, removes the new release and restores the recorded platform version.
     /// Holds the database-side migration locks while it undoes (as `apply` and `migrate` do),
-    /// so no `bascule migrate` from another host changes those databases meanwhile.
+    /// so no `bascule migrate` from another host changes those databases meanwhile. Refused,
+    /// changing nothing, when another run (a later bundle's `bascule migrate`, from any host)
+    /// has migrated those databases further since: its code may rely on what this undo would
+    /// remove. The refusal names that run.
     Rollback(RunArgs),
     /// Finish the undo of a run that was killed (SSH cut, kill -9, power loss).
     ///
