@@ -88,10 +88,27 @@ fn insert_row(
     stamp: Option<Stamp<'_>>,
     state: RowState,
 ) -> String {
+    insert_rows(&[row_values(id, name, checksum, stamp, state)])
+}
+
+/// One statement inserting every row of `values` (each from [`row_values`]).
+fn insert_rows(values: &[String]) -> String {
     format!(
-        "INSERT INTO {VERSION_TABLE} (id, name, checksum, patch, applied_at, state, run)
-         VALUES ({id}, {}, {}, {},
-                 to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), {}, {})",
+        "INSERT INTO {VERSION_TABLE} (id, name, checksum, patch, applied_at, state, run) VALUES {}",
+        values.join(", ")
+    )
+}
+
+/// Version row `id` in `state`, written by `stamp` (`None`: a baseline), as a `VALUES` tuple.
+fn row_values(
+    id: u32,
+    name: &str,
+    checksum: &str,
+    stamp: Option<Stamp<'_>>,
+    state: RowState,
+) -> String {
+    format!(
+        "({id}, {}, {}, {}, to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), {}, {})",
         quote_literal(name),
         quote_literal(checksum),
         quote_literal(stamp.map_or("", |s| s.patch)),
@@ -393,13 +410,13 @@ pub fn down_script(migrations: &[&Migration]) -> String {
 }
 
 /// The statements ending the ups of `migrations` in one transaction: the version table created
-/// if it is missing, and one row per migration, `applied`.
+/// if it is missing, and every migration's row, `applied`, in one insert.
 fn up_record(migrations: &[&Migration], stamp: Stamp<'_>) -> String {
     let rows: Vec<String> = migrations
         .iter()
-        .map(|m| insert_row(m.id, &m.name, &m.checksum, Some(stamp), RowState::Applied))
+        .map(|m| row_values(m.id, &m.name, &m.checksum, Some(stamp), RowState::Applied))
         .collect();
-    format!("{CREATE_VERSION_TABLE};\n{}", rows.join(";\n"))
+    format!("{CREATE_VERSION_TABLE};\n{}", insert_rows(&rows))
 }
 
 /// The statement ending the undo of `migrations` in one transaction: the version table dropped,
