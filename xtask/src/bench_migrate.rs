@@ -33,8 +33,9 @@
 //! unmeasured pass of the limit (up, then down) takes the first touches of freshly created
 //! tables, which would otherwise fall on whoever runs first. `--rounds K` measures Bascule and
 //! the limits K times, each round from the same 1.0.0 databases, and reports the medians: runs
-//! of about a second (2,000 PostgreSQL schemas) vary widely from one to the next. The client
-//! loop and dbmate, many times slower, are measured once.
+//! of about a second (2,000 PostgreSQL schemas) vary widely from one to the next. The two main
+//! ratios are also given as the medians of each round's own ratio. The client loop and dbmate,
+//! many times slower, are measured once.
 //!
 //! Every command runs under GNU `time`: wall time, peak RSS of the largest process, and the
 //! client's CPU time (user + system, children included), which on a small machine is taken from
@@ -476,6 +477,20 @@ pub fn run(options: Options) -> anyhow::Result<()> {
         undo_s,
         down_with_rows.seconds,
     );
+    if rounds > 1 {
+        // The ratio of two medians may pair a fast round's figure with a slow round's when the
+        // machine drifts; a round's own ratio compares figures measured a minute apart.
+        ratio(
+            "median of the rounds' migrate step / limit:",
+            median.seconds(|r| r.migrate_s / r.limit.seconds.max(0.001)),
+            1.0,
+        );
+        ratio(
+            "median of the rounds' undo / migrate step:",
+            median.seconds(|r| r.undo_s / r.migrate_s.max(0.001)),
+            1.0,
+        );
+    }
     if let Some((bare, reading)) = connection_floor {
         ratio(
             "nothing to apply / connection per database:",
