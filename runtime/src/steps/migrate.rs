@@ -114,10 +114,7 @@ impl Step for Migrate {
             };
             let work = with_states(cx, databases, undo_workers(cx, databases));
             if let Some((target, other)) = migrated_since(&work, run) {
-                return Err(StepError::Failed(format!(
-                    "run {other} has migrated {target} since the run this rollback undoes, and may \
-                     rely on it: roll that run back first (with its bundle), then this one"
-                )));
+                return Err(StepError::Failed(refusal(target, other)));
             }
             // Under the locks nothing changes them before the undo: it need not read them again.
             let (targets, states) = work
@@ -128,6 +125,36 @@ impl Step for Migrate {
         }
         Ok(())
     }
+}
+
+/// Why a rollback is refused: `other` has migrated `target` since. A `bascule migrate` run
+/// records no platform version, so no `rollback` ever undoes it: the way on is forward.
+fn refusal(target: &DbTarget, other: &str) -> String {
+    let since = format!(
+        "run {other} has migrated {target} since the run this rollback undoes, and may rely on it"
+    );
+    if is_migrate_run(other) {
+        format!(
+            "{since}; no command undoes a `bascule migrate`, so this run can no longer be rolled \
+             back: fix forward with a new patch"
+        )
+    } else {
+        format!("{since}: roll that run back first (with its bundle, on its host), then this one")
+    }
+}
+
+/// Whether a version row's run name ([`row_run`]) is a `bascule migrate`'s: its run id (before
+/// the `@`) is `<time>-<version>-migrate`, perhaps with a `.<n>` suffix ([`crate::run`]).
+fn is_migrate_run(row_run: &str) -> bool {
+    let id = row_run.split('@').next().unwrap_or(row_run);
+    let id = id.rsplit_once('.').map_or(id, |(base, n)| {
+        if n.chars().all(|c| c.is_ascii_digit()) {
+            base
+        } else {
+            id
+        }
+    });
+    id.ends_with("-migrate")
 }
 
 /// What this run's version rows name it: its id is only unique on its host (a timestamp), and
@@ -495,4 +522,25 @@ fn summarize(what: &str, errors: Vec<(usize, DbError)>) -> StepError {
         "{count} {what} failure(s):\n{}{more}",
         shown.join("\n")
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_migrate_run_is_told_from_its_row_run_name() {
+        assert!(is_migrate_run(
+            "20261122T003324-2.1.0-migrate@web1:42:0a1b2c3d"
+        ));
+        assert!(is_migrate_run(
+            "20261122T003324-2.1.0-migrate.2@web1:42:0a1b2c3d"
+        ));
+        assert!(!is_migrate_run(
+            "20261122T003324-2.0.0-apply@web1:42:0a1b2c3d"
+        ));
+        assert!(!is_migrate_run(
+            "20261122T003324-2.0.0-apply.3@web1:42:0a1b2c3d"
+        ));
+    }
 }

@@ -614,7 +614,8 @@ pub fn a_rollback_under_a_later_run_s_migrations_is_refused(engine: &Engine, sit
     assert_eq!(out.status.code(), Some(1), "{said}");
     assert!(
         said.contains("FAILED at step `migrate`: run ")
-            && said.contains("roll that run back first"),
-        "the refusal names the later run: {said}"
+            && said.contains("-2.1.0-migrate@")
+            && said.contains("this run can no longer be rolled back: fix forward"),
+        "the refusal names the later run and the way on: {said}"
     );
 }
