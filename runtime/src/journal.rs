@@ -47,6 +47,30 @@ pub enum RunKind {
     Migrate,
 }
 
+impl RunKind {
+    const ALL: [RunKind; 3] = [RunKind::Apply, RunKind::Rollback, RunKind::Migrate];
+
+    /// The kind as a run id ends with it: `<time>-<version>-<kind>`, perhaps followed by `.<n>`
+    /// when several runs start in the same second.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunKind::Apply => "apply",
+            RunKind::Rollback => "rollback",
+            RunKind::Migrate => "migrate",
+        }
+    }
+
+    /// The kind a run id names (see [`RunKind::as_str`]).
+    pub fn of_run_id(id: &str) -> Option<RunKind> {
+        let id = match id.rsplit_once('.') {
+            Some((base, n)) if !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) => base,
+            _ => id,
+        };
+        let (_, kind) = id.rsplit_once('-')?;
+        RunKind::ALL.into_iter().find(|k| k.as_str() == kind)
+    }
+}
+
 /// A database's state before the migrate step touched it: what its undo goes back to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DbStart {
@@ -369,6 +393,22 @@ mod tests {
             .unwrap()
             .write_all(bytes)
             .unwrap();
+    }
+
+    #[test]
+    fn a_run_id_names_its_kind() {
+        let of = RunKind::of_run_id;
+        assert_eq!(of("20261122T003324-2.1.0-migrate"), Some(RunKind::Migrate));
+        assert_eq!(
+            of("20261122T003324-2.1.0-migrate.2"),
+            Some(RunKind::Migrate)
+        );
+        assert_eq!(of("20261122T003324-2.0.0-apply"), Some(RunKind::Apply));
+        assert_eq!(
+            of("20261122T003324-2.0.0-rollback.3"),
+            Some(RunKind::Rollback)
+        );
+        assert_eq!(of("killed-run"), None);
     }
 
     #[test]

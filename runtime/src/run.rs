@@ -59,12 +59,7 @@ impl RunFiles {
         let runs = runs_dir(&setup.host.state_dir);
         std::fs::create_dir_all(&runs).map_err(StepError::io(&runs))?;
         let stamp = chrono::Local::now().format("%Y%m%dT%H%M%S");
-        let kind_name = match kind {
-            RunKind::Apply => "apply",
-            RunKind::Rollback => "rollback",
-            RunKind::Migrate => "migrate",
-        };
-        let base = format!("{stamp}-{}-{kind_name}", setup.patch.version());
+        let base = format!("{stamp}-{}-{}", setup.patch.version(), kind.as_str());
         let (id, dir) = unique_dir(&runs, &base)?;
         let files = RunFiles::open(id, kind, dir)?;
         files.journal.append(&Event::RunStart {

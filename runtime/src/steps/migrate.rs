@@ -143,18 +143,11 @@ fn refusal(target: &DbTarget, other: &str) -> String {
     }
 }
 
-/// Whether a version row's run name ([`row_run`]) is a `bascule migrate`'s: its run id (before
-/// the `@`) is `<time>-<version>-migrate`, perhaps with a `.<n>` suffix ([`crate::run`]).
+/// Whether a version row's run name ([`row_run`]) is a `bascule migrate`'s: its run id comes
+/// before the `@`.
 fn is_migrate_run(row_run: &str) -> bool {
     let id = row_run.split('@').next().unwrap_or(row_run);
-    let id = id.rsplit_once('.').map_or(id, |(base, n)| {
-        if n.chars().all(|c| c.is_ascii_digit()) {
-            base
-        } else {
-            id
-        }
-    });
-    id.ends_with("-migrate")
+    RunKind::of_run_id(id) == Some(RunKind::Migrate)
 }
 
 /// What this run's version rows name it: its id is only unique on its host (a timestamp), and
