@@ -37,6 +37,12 @@
 //! ratios are also given as the medians of each round's own ratio. The client loop and dbmate,
 //! many times slower, are measured once.
 //!
+//! The server's sizing settings are printed as it runs them (MariaDB lowers its table cache to
+//! what the open-files limit allows), and so is the server's own ratio of the down scripts to
+//! the ups through persistent sessions: when a down statement costs the server more than its
+//! up (MariaDB's `DROP INDEX` on a server holding thousands of databases), that ratio is the
+//! floor under Bascule's rollback / apply.
+//!
 //! Every command runs under GNU `time`: wall time, peak RSS of the largest process, and the
 //! client's CPU time (user + system, children included), which on a small machine is taken from
 //! the server's cores. Figures are printed, never asserted.
@@ -85,6 +91,16 @@ impl Server {
             Server::Mariadb(s) => s.port(),
             Server::Postgres(s) => s.port(),
         }
+    }
+
+    /// `name value` of each sizing setting the server runs with.
+    fn settings(&self) -> anyhow::Result<String> {
+        let settings = match self {
+            Server::Mariadb(s) => s.settings()?,
+            Server::Postgres(s) => s.settings()?,
+        };
+        let shown: Vec<String> = settings.iter().map(|(n, v)| format!("{n} {v}")).collect();
+        Ok(shown.join(", "))
     }
 
     /// Waits for the server's background writes to finish: every contender starts on a quiet
@@ -272,6 +288,7 @@ pub fn run(options: Options) -> anyhow::Result<()> {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     println!("bench migrate: {kind:?}, {sites} site databases, 3 migrations each, {cores} cores");
     let server = Server::start(kind)?;
+    println!("  server: {}", server.settings()?);
     let clock = Instant::now();
     let host = generate_on(
         &dir.join("host"),
@@ -461,6 +478,12 @@ pub fn run(options: Options) -> anyhow::Result<()> {
         "rollback undo of migrate / migrate step:",
         undo_s,
         migrate_s,
+    );
+    // When the server's own downs cost more than its ups, no undo can match the apply.
+    ratio(
+        "server's own: down scripts / limit:",
+        persistent_down.seconds,
+        persistent.seconds,
     );
     ratio(
         "rollback undo / persistent down scripts:",
