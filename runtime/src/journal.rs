@@ -16,8 +16,8 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use crate::db::DbTarget;
 use crate::state::PlatformState;
+use bascule_db::DbTarget;
 
 pub const JOURNAL_FILE: &str = "journal.jsonl";
 
@@ -97,7 +97,7 @@ pub enum Intent {
     /// These databases are migrated by run `run` from the versions they are at now.
     Migrate {
         databases: Vec<DbStart>,
-        /// The migrating run, as its version rows name it ([`crate::db::Stamp`]): the undo
+        /// The migrating run, as its version rows name it ([`bascule_db::Stamp`]): the undo
         /// undoes nothing once another run has migrated on top of it. `None` in journals
         /// written before it was recorded.
         #[serde(default)]
@@ -431,10 +431,10 @@ mod tests {
     #[test]
     fn the_log_counts_a_migration_s_databases_instead_of_listing_them() {
         let start = |n: u32| DbStart {
-            target: crate::db::DbTarget {
+            target: bascule_db::DbTarget {
                 class: "site".into(),
                 name: format!("site_{n}"),
-                location: crate::db::Location::SqliteFile(format!("/srv/site_{n}.db").into()),
+                location: bascule_db::Location::SqliteFile(format!("/srv/site_{n}.db").into()),
             },
             version: 1,
             had_version_table: true,

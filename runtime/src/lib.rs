@@ -19,30 +19,16 @@
 //! The design rule that everything else follows: **a failure at any step leaves the host exactly
 //! as it was**. Every undo is idempotent and needs nothing but the journal and the bundle.
 
-pub mod bundle;
-pub mod db;
 pub mod engine;
 pub mod fsutil;
 pub mod host;
 pub mod http;
 pub mod journal;
-pub mod lint;
 pub mod maintenance;
-pub mod migration;
-pub mod parallel;
-pub mod patch;
 pub mod plan;
 pub mod run;
-pub mod runlog;
 pub mod sampling;
 pub mod services;
-pub mod sql;
 pub mod state;
 pub mod steps;
 pub mod survey;
-
-/// Lower-case hex SHA-256 of some bytes: the one digest used everywhere (manifest, migrations).
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    format!("{:x}", Sha256::digest(bytes))
-}

@@ -6,12 +6,12 @@ use std::process::ExitCode;
 use anyhow::{bail, Context as _};
 use clap::{Args, Parser, Subcommand};
 
-use bascule::bundle::{self, Manifest, MANIFEST_FILE};
 use bascule::engine::{Options, Outcome};
 use bascule::host::{HostProfile, DEFAULT_PROFILE};
-use bascule::patch::Patch;
 use bascule::run::{self, RunReport, Setup};
 use bascule::steps::acceptance::{self, Decision};
+use bascule_bundle::{self as bundle, Manifest, MANIFEST_FILE};
+use bascule_patch::Patch;
 
 /// Apply a platform release with automatic, complete rollback.
 ///

@@ -3,13 +3,13 @@
 
 use std::fmt::Write as _;
 
-use crate::bundle::Manifest;
 use crate::engine::StepError;
 use crate::host::HostProfile;
-use crate::patch::{CheckWhen, Patch};
 use crate::state::PlatformState;
 use crate::steps::apply_steps;
 use crate::survey::{survey, ClassSurvey};
+use bascule_bundle::Manifest;
+use bascule_patch::{CheckWhen, Patch};
 
 /// The plan as a person reads it.
 pub fn render(host: &HostProfile, patch: &Patch, manifest: &Manifest) -> Result<String, StepError> {

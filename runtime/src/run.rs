@@ -11,16 +11,16 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::bundle::Manifest;
-use crate::db::lock::DbLocks;
-use crate::db::DbError;
 use crate::engine::{self, Context, Options, Outcome, Step, StepError};
 use crate::host::HostProfile;
 use crate::journal::{now, Event, Intent, Journal, RunHistory, RunKind, JOURNAL_FILE};
-use crate::patch::Patch;
-use crate::runlog::RunLog;
 use crate::state::{runs_dir, PlatformState};
 use crate::steps::{apply_steps, guard};
+use bascule_bundle::Manifest;
+use bascule_db::lock::DbLocks;
+use bascule_db::DbError;
+use bascule_patch::Patch;
+use bascule_runlog::RunLog;
 
 /// Everything a run starts from: the host, the bundle and the operator's options.
 pub struct Setup {
@@ -194,7 +194,7 @@ pub fn apply(setup: &Setup) -> Result<RunReport, StepError> {
 /// locks migrates, the others wait for them, then survey, find nothing left to do and succeed.
 /// The locks are taken before the survey, so what a run surveys cannot change under it; they
 /// are session locks, released by the servers even if this process is killed (see
-/// [`crate::db::lock`]). The host lock is taken too, so a run killed here is finished by
+/// [`bascule_db::lock`]). The host lock is taken too, so a run killed here is finished by
 /// `bascule recover` on this host like any other.
 pub fn migrate(setup: &Setup) -> Result<RunReport, StepError> {
     let files = RunFiles::create(setup, RunKind::Migrate, None)?;
@@ -247,7 +247,7 @@ pub fn migrate_steps() -> Vec<Box<dyn Step>> {
 }
 
 /// Every database of every class the patch has migrations for.
-fn migrated_targets(setup: &Setup) -> Result<Vec<crate::db::DbTarget>, StepError> {
+fn migrated_targets(setup: &Setup) -> Result<Vec<bascule_db::DbTarget>, StepError> {
     let mut targets = Vec::new();
     for (class, migrations) in &setup.patch.migrations.classes {
         if !migrations.migrations.is_empty() {
@@ -396,7 +396,7 @@ impl NotStarted {
 }
 
 /// The databases whose migrations `history` recorded and has not undone yet.
-fn undo_targets(history: &RunHistory) -> Vec<crate::db::DbTarget> {
+fn undo_targets(history: &RunHistory) -> Vec<bascule_db::DbTarget> {
     history
         .steps
         .iter()
@@ -435,11 +435,11 @@ fn undo_under_locks(
     Ok(Ok(errors))
 }
 
-/// Takes the migration locks of `targets` (see [`crate::db::lock`]), waiting at most `timeout`,
+/// Takes the migration locks of `targets` (see [`bascule_db::lock`]), waiting at most `timeout`,
 /// and marks the run as holding them.
 fn take_db_locks(
     cx: &mut Context<'_>,
-    targets: &[crate::db::DbTarget],
+    targets: &[bascule_db::DbTarget],
     timeout: std::time::Duration,
 ) -> Result<DbLocks, DbError> {
     cx.say(format_args!(

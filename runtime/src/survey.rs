@@ -3,7 +3,7 @@
 //! `plan`, `preflight` and `migrate` all start from the same read-only survey, so what `plan`
 //! announces is what `apply` checks and what `migrate` does.
 //!
-//! The version tables are read in bulk ([`crate::db::versions`]): a few queries per server, not
+//! The version tables are read in bulk ([`bascule_db::versions`]): a few queries per server, not
 //! a connection per database, so a run with nothing to do over thousands of tenants is quick.
 //! A version row left `applying` (a migration cut short by a killed run) is *abandoned*: the
 //! migrate step finishes its undo before migrating the database (see [`crate::steps::migrate`]).
@@ -12,10 +12,10 @@
 
 use std::time::Instant;
 
-use crate::db::{self, DbError, DbTarget, RowState, VersionState};
 use crate::host::HostProfile;
-use crate::migration::{ClassMigrations, Migration};
-use crate::patch::{Dialect, Patch};
+use bascule_db::{self as db, DbError, DbTarget, RowState, VersionState};
+use bascule_patch::{ClassMigrations, Migration};
+use bascule_patch::{Dialect, Patch};
 
 /// One database and its version table.
 #[derive(Debug, Clone)]

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use bascule::db::{self, DbTarget, Location};
+use bascule_db::{self as db, DbTarget, Location};
 use bascule_tests::{bascule, fixture_bundle, generate, text, untar, DemoHost, HostState};
 
 /// Every step of `apply`, in order: a new step is covered by the failure tests as soon as it

@@ -331,7 +331,7 @@ fn bench_apply(sites: usize) -> anyhow::Result<()> {
     )?;
     let delivery = dir.join("delivery");
     std::fs::create_dir_all(&delivery)?;
-    let root = bascule::bundle::unpack(&bundle.path, &delivery)?;
+    let root = bascule_bundle::unpack(&bundle.path, &delivery)?;
     let ours_host = demo_site::prod::generate(&dir.join("host-bascule"), sites)?;
     let peer_host = demo_site::prod::generate(&dir.join("host-sqlite3"), sites)?;
     // The web service runs, as in production: apply samples its pages before and after.

@@ -177,29 +177,29 @@ const DOWN_WITH_ROWS: &str = "down-with-rows.sql";
 /// statements Bascule's backend adds around them: the version-row writes, and on PostgreSQL
 /// each migration's `BEGIN` and `COMMIT`.
 fn bookkeeping_scripts(kind: BenchEngine) -> (String, String) {
-    let all: Vec<bascule::migration::Migration> = migrations(kind)
+    let all: Vec<bascule_patch::Migration> = migrations(kind)
         .iter()
         .zip(2..)
-        .map(|((name, up, down), id)| bascule::migration::Migration {
+        .map(|((name, up, down), id)| bascule_patch::Migration {
             class: "site".into(),
             id,
             name: (*name).into(),
             dir: PathBuf::new(),
             up: (*up).into(),
             down: (*down).into(),
-            checksum: bascule::sha256_hex(up.as_bytes()),
+            checksum: bascule_patch::sha256_hex(up.as_bytes()),
         })
         .collect();
-    let ups: Vec<&bascule::migration::Migration> = all.iter().collect();
-    let downs: Vec<&bascule::migration::Migration> = all.iter().rev().collect();
+    let ups: Vec<&bascule_patch::Migration> = all.iter().collect();
+    let downs: Vec<&bascule_patch::Migration> = all.iter().rev().collect();
     match kind {
         BenchEngine::Mariadb => (
-            bascule::db::mysql::up_script(&ups, bascule::db::Stamp::new("1.1.0", "bench")),
-            bascule::db::mysql::down_script(&downs),
+            bascule_db::mysql::up_script(&ups, bascule_db::Stamp::new("1.1.0", "bench")),
+            bascule_db::mysql::down_script(&downs),
         ),
         BenchEngine::Postgres | BenchEngine::PostgresSchemas => (
-            bascule::db::postgres::up_script(&ups, bascule::db::Stamp::new("1.1.0", "bench")),
-            bascule::db::postgres::down_script(&downs),
+            bascule_db::postgres::up_script(&ups, bascule_db::Stamp::new("1.1.0", "bench")),
+            bascule_db::postgres::down_script(&downs),
         ),
     }
 }
@@ -311,7 +311,7 @@ pub fn run(options: Options) -> anyhow::Result<()> {
     let built = build_patch::build(&patch, &dir.join("bundles"), Some(&runtime))?;
     let delivery = dir.join("delivery");
     std::fs::create_dir_all(&delivery)?;
-    let bundle = bascule::bundle::unpack(&built.path, &delivery)?;
+    let bundle = bascule_bundle::unpack(&built.path, &delivery)?;
     let bascule = Bascule {
         bin: bundle.join("bin/bascule").to_string_lossy().into_owned(),
         profile: host.host_profile.to_string_lossy().into_owned(),
@@ -355,7 +355,7 @@ pub fn run(options: Options) -> anyhow::Result<()> {
     // any tool must do to know where each database stands.
     let version_query = format!(
         "SELECT id, name, checksum, state FROM {} ORDER BY id",
-        bascule::db::VERSION_TABLE
+        bascule_db::VERSION_TABLE
     );
     let connection_floor = match kind {
         BenchEngine::Postgres => {
@@ -618,7 +618,7 @@ fn idle_run(
     )?;
     let delivery = dir.join("delivery-idle");
     std::fs::create_dir_all(&delivery)?;
-    let bundle = bascule::bundle::unpack(&built.path, &delivery)?;
+    let bundle = bascule_bundle::unpack(&built.path, &delivery)?;
     let bin = bundle.join("bin/bascule");
     let profile = host.host_profile.to_string_lossy().into_owned();
     server.settle()?;
@@ -707,12 +707,12 @@ impl Peers {
             .site_targets()
             .iter()
             .map(|t| match &t.location {
-                bascule::db::Location::Mysql { database, .. } => database.clone(),
-                bascule::db::Location::Postgres {
+                bascule_db::Location::Mysql { database, .. } => database.clone(),
+                bascule_db::Location::Postgres {
                     schema: Some(s), ..
                 } => s.clone(),
-                bascule::db::Location::Postgres { database, .. } => database.clone(),
-                bascule::db::Location::SqliteFile(p) => p.display().to_string(),
+                bascule_db::Location::Postgres { database, .. } => database.clone(),
+                bascule_db::Location::SqliteFile(p) => p.display().to_string(),
             })
             .collect();
         let peers = Peers {

@@ -9,7 +9,7 @@
 //! 3. **snapshot** the code: copy `code.source` to a scratch directory, run `code.build` there
 //!    (never in the developer's tree), keep `code.output` minus `code.exclude`;
 //! 4. **stage** the patch files, the docs (Markdown and rendered HTML) and the static runtime;
-//! 5. **pack** with [`bascule::bundle::pack`], to a temporary name renamed at the end: a failed
+//! 5. **pack** with [`bascule_bundle::pack`], to a temporary name renamed at the end: a failed
 //!    build leaves nothing in `--out`.
 //!
 //! The mtime of every entry is `SOURCE_DATE_EPOCH` if set, else `patch.source_date_epoch`, so the
@@ -19,9 +19,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use bascule::bundle::{BuildInfo, MigrationEntry, PackMeta, PatchMeta};
 use bascule::fsutil::{copy_tree_with, FileCopy};
-use bascule::patch::{Dialect, Patch};
+use bascule_bundle::{BuildInfo, MigrationEntry, PackMeta, PatchMeta};
+use bascule_patch::{Dialect, Patch};
 use walkdir::WalkDir;
 use xshell::{cmd, Shell};
 
@@ -102,7 +102,7 @@ fn validate(patch: &Patch) -> anyhow::Result<()> {
     let mut raw = 0;
     for migration in patch.migrations.iter() {
         let dialect = dialect_of(patch, &migration.class)?;
-        match bascule::sql::validate_migration(&patch.dir, migration, dialect) {
+        match bascule_sql::validate_migration(&patch.dir, migration, dialect) {
             Ok(report) => raw += report.raw,
             Err(found) => issues.extend(found),
         }
@@ -130,7 +130,7 @@ fn dialect_of(patch: &Patch, class: &str) -> anyhow::Result<Dialect> {
         Some(spec) => Ok(spec.dialect),
         None => bail!(
             "{}: class `{class}` has migrations but no [classes.{class}] with its dialect",
-            patch.dir.join(bascule::patch::PATCH_FILE).display()
+            patch.dir.join(bascule_patch::PATCH_FILE).display()
         ),
     }
 }
@@ -145,7 +145,7 @@ fn snapshot_code(patch: &Patch, staging: &Path) -> anyhow::Result<()> {
     if !source.is_dir() {
         bail!(
             "{}: code.source: {} is not a directory",
-            patch.dir.join(bascule::patch::PATCH_FILE).display(),
+            patch.dir.join(bascule_patch::PATCH_FILE).display(),
             source.display()
         );
     }
@@ -259,7 +259,7 @@ fn match_segment(p: &[char], s: &[char]) -> bool {
 
 /// patch.toml, migrations/, checks/, hooks/ (modes kept), docs/*.md and their HTML.
 fn stage_patch_files(patch: &Patch, staging: &Path) -> anyhow::Result<()> {
-    let file = bascule::patch::PATCH_FILE;
+    let file = bascule_patch::PATCH_FILE;
     fs::copy(patch.dir.join(file), staging.join(file))
         .with_context(|| format!("cannot copy {}", patch.dir.join(file).display()))?;
     for dir in ["migrations", "checks", "hooks"] {
@@ -331,7 +331,7 @@ fn pack(
     let path = out.join(format!("{top}.tar.gz"));
     let partial = out.join(format!(".{top}.tar.gz.partial-{}", std::process::id()));
     let meta = pack_meta(patch, runtime, mtime);
-    let packed = match bascule::bundle::pack(staging, &top, meta, mtime, &partial) {
+    let packed = match bascule_bundle::pack(staging, &top, meta, mtime, &partial) {
         Ok(packed) => packed,
         Err(e) => {
             let _ = fs::remove_file(&partial);
@@ -360,7 +360,7 @@ fn pack_meta(patch: &Patch, runtime: &StaticRuntime, mtime: u64) -> PackMeta {
             id: m.id,
             name: m.name.clone(),
             up_sha256: m.checksum.clone(),
-            down_sha256: bascule::sha256_hex(m.down.as_bytes()),
+            down_sha256: bascule_patch::sha256_hex(m.down.as_bytes()),
         })
         .collect();
     PackMeta {

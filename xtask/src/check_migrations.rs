@@ -25,7 +25,7 @@
 //! throwaway server ([`testdb`]) started for the run; with `--url`, a database
 //! `bascule_check_<pid>_<class>` created on that server and dropped at the end.
 //!
-//! Schema dumps come from [`bascule::db::Connection::schema_dump`], the same the runtime tests
+//! Schema dumps come from [`bascule_db::Connection::schema_dump`], the same the runtime tests
 //! use to prove rollbacks.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -33,11 +33,11 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use bascule::db::sqlite::SqliteConnection;
-use bascule::db::{self, Connection, DbTarget, Location, Stamp};
-use bascule::migration::Migration;
-use bascule::patch::{Dialect, Patch};
-use bascule::runlog::RunLog;
+use bascule_db::sqlite::SqliteConnection;
+use bascule_db::{self as db, Connection, DbTarget, Location, Stamp};
+use bascule_patch::Migration;
+use bascule_patch::{Dialect, Patch};
+use bascule_runlog::RunLog;
 
 /// The run the scratch databases' version rows name.
 const RUN: &str = "check-migrations";
@@ -173,7 +173,7 @@ fn earlier_patches(patch: &Patch) -> anyhow::Result<Vec<Patch>> {
     for entry in entries {
         let dir = entry?.path();
         let is_own = dir.canonicalize().is_ok_and(|d| d == own);
-        if is_own || !dir.join(bascule::patch::PATCH_FILE).is_file() {
+        if is_own || !dir.join(bascule_patch::PATCH_FILE).is_file() {
             continue;
         }
         let sibling = Patch::load(&dir)

@@ -1,6 +1,6 @@
 //! `cargo xtask lint <patch-dir> [--format human|json]` (or `--rules`, `--explain <rule-id>`):
 //! the migration linter of
-//! [`bascule::lint`] — parse validation, the down-undoes-up pair check and the zero-downtime
+//! [`bascule_lint`] — parse validation, the down-undoes-up pair check and the zero-downtime
 //! rules — on a patch source, with the history of its sibling patches of lower versions.
 //!
 //! The exit code is non-zero when there is an error; warnings are printed only.
@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::bail;
-use bascule::lint::{self, Report};
+use bascule_lint::{self as lint, Report};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -64,7 +64,7 @@ pub fn lint_dir(dir: &Path) -> anyhow::Result<Report> {
 
 /// What `build-patch` runs before building: prints the report (to stderr) when it has
 /// findings, and fails on errors.
-pub fn check_before_build(patch: &bascule::patch::Patch) -> anyhow::Result<()> {
+pub fn check_before_build(patch: &bascule_patch::Patch) -> anyhow::Result<()> {
     let earlier = lint::history::earlier_patches(patch);
     let report = lint::lint_patch(patch, &earlier);
     if !report.findings.is_empty() || !report.suppressed.is_empty() || report.unchecked > 0 {

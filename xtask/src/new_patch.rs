@@ -13,7 +13,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use bascule::patch::{Patch, PatchInfo};
+use bascule_patch::{Patch, PatchInfo};
 use serde::Deserialize;
 use walkdir::WalkDir;
 

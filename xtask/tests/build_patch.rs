@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use bascule::patch::Patch;
+use bascule_patch::Patch;
 
 fn workspace() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -102,7 +102,7 @@ fn same_inputs_give_the_same_bytes() {
     assert!(stdout.contains("migrations: site: 1"), "{stdout}");
     let a = fs::read(&first.tarball).expect("first tarball");
     let b = fs::read(out.join("bascule-2.0.0.tar.gz")).expect("second tarball");
-    assert_eq!(bascule::sha256_hex(&a), bascule::sha256_hex(&b));
+    assert_eq!(bascule_patch::sha256_hex(&a), bascule_patch::sha256_hex(&b));
     assert_eq!(
         entries(&out),
         ["bascule-2.0.0.tar.gz"],
@@ -113,7 +113,7 @@ fn same_inputs_give_the_same_bytes() {
 #[test]
 fn bundle_has_code_docs_and_a_static_runtime_that_runs_anywhere() {
     let first = first_build();
-    let manifest = bascule::bundle::verify_tarball(&first.tarball).expect("verify");
+    let manifest = bascule_bundle::verify_tarball(&first.tarball).expect("verify");
     let files: Vec<&str> = manifest.files.iter().map(|f| f.path.as_str()).collect();
     for expected in [
         "bin/bascule",
@@ -137,7 +137,7 @@ fn bundle_has_code_docs_and_a_static_runtime_that_runs_anywhere() {
         assert!(!files.contains(&excluded), "{excluded} should be excluded");
     }
     let into = scratch("unpacked");
-    let root = bascule::bundle::unpack(&first.tarball, &into).expect("unpack");
+    let root = bascule_bundle::unpack(&first.tarball, &into).expect("unpack");
     let bin = root.join("bin/bascule");
     assert!(!has_interp(&bin), "the runtime needs a dynamic loader");
     let html = fs::read_to_string(root.join("docs/testbook.html")).expect("html");
@@ -323,7 +323,7 @@ fn code_snapshot_builds_in_a_scratch_copy_keeps_links_and_honours_excludes() {
     );
 
     let manifest =
-        bascule::bundle::verify_tarball(&out.join("bascule-0.9.0.tar.gz")).expect("verify");
+        bascule_bundle::verify_tarball(&out.join("bascule-0.9.0.tar.gz")).expect("verify");
     let code_files: Vec<(&str, Option<&str>)> = manifest
         .files
         .iter()
@@ -373,7 +373,7 @@ fn source_date_epoch_overrides_the_patch() {
         .expect("run xtask");
     assert!(output.status.success(), "{}", text(&output.stderr));
     let manifest =
-        bascule::bundle::verify_tarball(&out.join("bascule-2.0.0.tar.gz")).expect("verify");
+        bascule_bundle::verify_tarball(&out.join("bascule-2.0.0.tar.gz")).expect("verify");
     assert_eq!(manifest.build.source_date_epoch, 1_700_000_000);
     assert_eq!(
         manifest.build.runtime_target,

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use bascule::lint::Severity;
+use bascule_lint::Severity;
 use xtask::lint::lint_dir;
 
 fn fixture(rel: &str) -> PathBuf {
@@ -101,7 +101,7 @@ fn every_rule_of_each_dialect_fires() {
         "changing-column-type (mysql)",
     ];
     let mut missing = Vec::new();
-    for rule in bascule::lint::rules::all() {
+    for rule in bascule_lint::rules::all() {
         for dialect in rule.dialects() {
             let rel = format!("{dialect}/fires");
             let listed = expect
@@ -124,8 +124,8 @@ fn every_rule_of_each_dialect_fires() {
         let report = lint_dir(&fixture(rel)).unwrap();
         // Online mode: errors, except the advice rules' warnings.
         for f in &report.findings {
-            let advice = bascule::lint::rules::by_id(&f.rule)
-                .is_some_and(|r| r.level() == bascule::lint::Level::Advice);
+            let advice = bascule_lint::rules::by_id(&f.rule)
+                .is_some_and(|r| r.level() == bascule_lint::Level::Advice);
             let expected = if advice {
                 Severity::Warning
             } else {

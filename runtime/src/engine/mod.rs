@@ -12,13 +12,13 @@
 use std::path::Path;
 use std::time::Instant;
 
-use crate::bundle::Manifest;
-use crate::db::{DbTarget, VersionState};
 use crate::host::HostProfile;
 use crate::journal::{now, Event, Intent, Journal, RunHistory, RunKind};
-use crate::patch::Patch;
-use crate::runlog::RunLog;
 use crate::survey::{survey, ClassSurvey};
+use bascule_bundle::Manifest;
+use bascule_db::{DbTarget, VersionState};
+use bascule_patch::Patch;
+use bascule_runlog::RunLog;
 
 /// Why a step failed. Messages name the file, database or command, and what to do.
 #[derive(Debug, thiserror::Error)]
@@ -31,17 +31,17 @@ pub enum StepError {
         source: std::io::Error,
     },
     #[error(transparent)]
-    Db(#[from] crate::db::DbError),
+    Db(#[from] bascule_db::DbError),
     #[error(transparent)]
     Journal(#[from] crate::journal::JournalError),
     #[error(transparent)]
     Host(#[from] crate::host::HostError),
     #[error(transparent)]
-    Patch(#[from] crate::patch::PatchError),
+    Patch(#[from] bascule_patch::PatchError),
     #[error(transparent)]
     State(#[from] crate::state::StateError),
     #[error(transparent)]
-    Bundle(#[from] crate::bundle::BundleError),
+    Bundle(#[from] bascule_bundle::BundleError),
     #[error(transparent)]
     Survey(#[from] crate::survey::SurveyError),
     #[error("failure injected by BASCULE_FAIL_AT={0} (test hook)")]
@@ -92,7 +92,7 @@ pub struct Context<'a> {
     pub options: &'a Options,
     step: &'static str,
     intents: Vec<Intent>,
-    /// Whether this run holds the database-side migration locks ([`crate::db::lock`]).
+    /// Whether this run holds the database-side migration locks ([`bascule_db::lock`]).
     db_locked: bool,
     /// A survey taken under those locks, for the next step that needs one.
     survey: Option<Vec<ClassSurvey>>,

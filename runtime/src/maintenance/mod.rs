@@ -39,7 +39,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::runlog::RunLog;
+use bascule_runlog::RunLog;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MaintenanceError {

@@ -1,6 +1,6 @@
 //! Fetching the panel: real HTTP requests, in parallel, each page kept raw and normalised.
 //!
-//! A bounded pool of workers ([`crate::parallel`]) shares one keep-alive client, so hundreds
+//! A bounded pool of workers ([`bascule_db::parallel`]) shares one keep-alive client, so hundreds
 //! of pages take seconds and the platform is not flooded. Every sample is written at once in
 //! the run directory, raw (what the server sent) and normalised (what is compared), so a
 //! refused release can be examined afterwards, file by file.
@@ -12,7 +12,7 @@ use super::normalise::Normaliser;
 use super::panel::Target;
 use super::{ClassPanel, SamplingError};
 use crate::http::{Client, HttpError};
-use crate::parallel::{self, OnError};
+use bascule_db::parallel::{self, OnError};
 
 /// Before the release, or after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -22,16 +22,7 @@ use regex::Regex;
 use scraper::{Html, Selector};
 
 use super::{ClassPanel, NormaliseRule};
-
-/// Compiles a rule's regex, with an error that says what to fix.
-pub fn compile_regex(pattern: &str) -> Result<Regex, String> {
-    Regex::new(pattern).map_err(|e| format!("invalid regex `{pattern}`: {e}"))
-}
-
-/// Compiles a CSS selector, with an error that says what to fix.
-pub fn compile_selector(selector: &str) -> Result<Selector, String> {
-    Selector::parse(selector).map_err(|e| format!("invalid CSS selector `{selector}`: {e}"))
-}
+pub use bascule_patch::{compile_regex, compile_selector};
 
 /// A built-in rule: a regex and what each match becomes.
 struct Builtin {

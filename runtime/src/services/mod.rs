@@ -383,7 +383,7 @@ pub fn http_status(url: &str) -> Result<u16, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runlog::RunLog;
+    use bascule_runlog::RunLog;
 
     /// A fake init program: `start` runs `sleep` in the background with a pid file, `stop`
     /// kills it, the status verb exits 0 while it lives (zombies are dead) and 3 after; every call is recorded.

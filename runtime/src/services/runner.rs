@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::ServiceError;
-use crate::runlog::RunLog;
+use bascule_runlog::RunLog;
 
 /// Where commands run and where they are logged.
 pub struct Runner<'a> {

@@ -21,8 +21,6 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
 use super::guard::{lock_holder, LOCK_FILE};
 use crate::engine::{Context, Step, StepError};
 use crate::host::HostProfile;
@@ -33,30 +31,6 @@ use crate::state::runs_dir;
 pub const DECISION_FILE: &str = "acceptance-decision";
 /// How often the gate looks for a decision.
 const POLL: Duration = Duration::from_millis(100);
-
-/// `[acceptance]` of `patch.toml`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AcceptanceSpec {
-    #[serde(default)]
-    pub enabled: bool,
-    /// Seconds to wait for a decision; then the run aborts.
-    #[serde(default = "default_timeout")]
-    pub timeout: u64,
-}
-
-impl Default for AcceptanceSpec {
-    fn default() -> Self {
-        AcceptanceSpec {
-            enabled: false,
-            timeout: default_timeout(),
-        }
-    }
-}
-
-fn default_timeout() -> u64 {
-    3600
-}
 
 /// The operator's decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

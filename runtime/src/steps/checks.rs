@@ -3,10 +3,10 @@
 //! They run in `preflight` (a platform already inconsistent is not upgraded) and in
 //! `post-checks` (the migration must not have broken anything).
 
-use crate::db::{self, DbError, Session};
 use crate::engine::{Context, StepError};
-use crate::parallel::{self, OnError};
-use crate::patch::Check;
+use bascule_db::parallel::{self, OnError};
+use bascule_db::{self as db, DbError, Session};
+use bascule_patch::Check;
 
 /// Which moment the checks are for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

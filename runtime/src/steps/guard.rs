@@ -11,7 +11,7 @@ use chrono::Datelike;
 
 use crate::engine::{Context, Step, StepError};
 use crate::journal::Intent;
-use crate::patch::weekday_from_name;
+use bascule_patch::weekday_from_name;
 
 pub const LOCK_FILE: &str = "lock";
 

@@ -7,7 +7,7 @@
 //! (one fsync) covers thousands of databases. Where a migration is one transaction (SQLite,
 //! PostgreSQL) a database is always at a well-defined version; where it cannot be (MariaDB/MySQL
 //! DDL, PostgreSQL `-- bascule:no-transaction`), its version row says `applying` until the last
-//! statement ran (see [`crate::db`]). The undo runs the down scripts of whatever is above each
+//! statement ran (see [`bascule_db`]). The undo runs the down scripts of whatever is above each
 //! database's own starting version — `applying` rows included — in reverse. In a downtime
 //! window (an `apply` of a `mode = "downtime"` patch) a backend may make a database's migrations
 //! one transaction ([`in_downtime`]); beside a serving application, each commits on its own.
@@ -41,13 +41,13 @@
 
 mod progress;
 
-use crate::db::{self, read_state, DbError, DbTarget, Session, Stamp, VersionState};
 use crate::engine::{Context, Step, StepError};
 use crate::journal::{DbStart, Intent, RunKind};
-use crate::migration::Migration;
-use crate::parallel::{self, OnError};
-use crate::patch::Mode;
 use crate::survey::{self, ClassSurvey, DbSurvey};
+use bascule_db::parallel::{self, OnError};
+use bascule_db::{self as db, read_state, DbError, DbTarget, Session, Stamp, VersionState};
+use bascule_patch::Migration;
+use bascule_patch::Mode;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 

@@ -8,11 +8,11 @@
 use std::path::Path;
 
 use super::checks::{run_checks, Moment};
-use crate::bundle;
 use crate::engine::{Context, Step, StepError};
 use crate::journal::Intent;
 use crate::state::PlatformState;
 use crate::survey::survey;
+use bascule_bundle as bundle;
 
 pub struct Preflight;
 

@@ -30,96 +30,12 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
 use crate::engine::{Context, Step, StepError};
 use crate::http::{Client, Response};
 use crate::journal::Intent;
-use crate::parallel::{self, OnError};
 use crate::sampling::panel::{all_sites, sample_sites, site_page_url};
-
-/// Which sites of a class an HTTP check runs on.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SiteChoice {
-    /// The host profile's sample (explicit sites plus the seeded random ones).
-    #[default]
-    Sample,
-    All,
-}
-
-/// One `[[smoke]]` entry of `patch.toml`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SmokeCheck {
-    pub name: String,
-    #[serde(default)]
-    pub url: Option<String>,
-    #[serde(default)]
-    pub path: Option<String>,
-    #[serde(default)]
-    pub class: Option<String>,
-    #[serde(default)]
-    pub sites: SiteChoice,
-    #[serde(default = "ok_status")]
-    pub status: u16,
-    #[serde(default)]
-    pub contains: Option<String>,
-    #[serde(default)]
-    pub regex: Option<String>,
-    #[serde(default)]
-    pub command: Option<String>,
-    #[serde(default)]
-    pub stdout_contains: Option<String>,
-    /// Seconds a command may run (HTTP checks use the host's `[sampling] timeout_secs`).
-    #[serde(default = "command_timeout")]
-    pub timeout: u64,
-}
-
-fn ok_status() -> u16 {
-    200
-}
-
-fn command_timeout() -> u64 {
-    60
-}
-
-/// Checks `[[smoke]]` entries when the patch is loaded.
-pub fn validate(checks: &[SmokeCheck]) -> Result<(), String> {
-    for (i, check) in checks.iter().enumerate() {
-        let at = format!("smoke[{i}] `{}`", check.name);
-        let targets = [
-            check.url.is_some(),
-            check.path.is_some(),
-            check.command.is_some(),
-        ];
-        if targets.iter().filter(|t| **t).count() != 1 {
-            return Err(format!(
-                "{at}: give exactly one of `url`, `path` or `command`"
-            ));
-        }
-        if check.command.is_some()
-            && (check.contains.is_some() || check.regex.is_some() || check.class.is_some())
-        {
-            return Err(format!(
-                "{at}: a command check takes `stdout_contains`, not `contains`, `regex` or `class`"
-            ));
-        }
-        if check.command.is_none() && check.stdout_contains.is_some() {
-            return Err(format!("{at}: `stdout_contains` is for command checks"));
-        }
-        if check.url.is_some() && check.class.is_some() {
-            return Err(format!(
-                "{at}: with `class`, give a `path` relative to the class's site_url, not a `url`"
-            ));
-        }
-        if let Some(regex) = &check.regex {
-            regex::Regex::new(&regex.replace("{site}", "site"))
-                .map_err(|e| format!("{at}: invalid regex `{regex}`: {e}"))?;
-        }
-    }
-    Ok(())
-}
+use bascule_db::parallel::{self, OnError};
+use bascule_patch::{SiteChoice, SmokeCheck};
 
 pub struct Smoke;
 
@@ -406,15 +322,5 @@ mod tests {
             &response(500, "no such column: avatar\n"),
         );
         insta::assert_snapshot!(error.unwrap_err());
-    }
-
-    #[test]
-    fn checks_say_one_thing() {
-        let two = check("name = \"x\"\npath = \"/a\"\ncommand = \"true\"");
-        assert!(validate(&[two]).unwrap_err().contains("exactly one"));
-        let mixed = check("name = \"x\"\ncommand = \"true\"\ncontains = \"a\"");
-        assert!(validate(&[mixed]).unwrap_err().contains("stdout_contains"));
-        let bad = check("name = \"x\"\npath = \"/a\"\nregex = \"(\"");
-        assert!(validate(&[bad]).unwrap_err().contains("invalid regex"));
     }
 }

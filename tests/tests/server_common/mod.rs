@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Mutex, OnceLock};
 
-use bascule::db::{self, DbTarget};
+use bascule_db::{self as db, DbTarget};
 use bascule_tests::{static_runtime, untar, workspace};
 use demo_site::prod_server::{generate_on, Engine, ServerHost};
 

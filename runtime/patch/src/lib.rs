@@ -1,0 +1,62 @@
+//! The patch source format: what a developer writes under `patches/<version>/`, and what an
+//! unpacked bundle holds.
+//!
+//! Both sides of Bascule read a patch through this crate — `cargo xtask build-patch` and lint on
+//! the developer's machine, `bascule apply` on the host — so what the developer checks is what the
+//! host runs. The layout:
+//!
+//! ```text
+//! patch.toml                                   the spec: version, from range, mode, code, classes,
+//!                                              requirements, policy, smoke, sampling, acceptance
+//! migrations/<class>/<NNNN>_<name>/up.sql      every up has its down.sql
+//! checks/<class>/*.sql                         consistency queries that must return zero rows
+//! docs/bulletin.md checklist.md testbook.md
+//! hooks/
+//! ```
+//!
+//! # Design
+//!
+//! - **The spec types live with the file that declares them.** `[[smoke]]`, `[sampling.<class>]`
+//!   and `[acceptance]` are typed here ([`SmokeCheck`], [`ClassPanel`], [`AcceptanceSpec`]) with
+//!   `deny_unknown_fields`, and checked when the patch is loaded: a bad regex or CSS selector fails
+//!   `build-patch`, not a production run. The runtime's steps only *run* them.
+//! - **Statements are split here, parsed elsewhere.** [`split_statements`] cuts a script the way
+//!   the database's own client does (quotes, comments, dollar quotes, trigger bodies,
+//!   `DELIMITER`); the host executes statements one by one and needs nothing more. Parsing with
+//!   sqlparser is developer-side only (the `bascule-sql` crate), so the static runtime does not
+//!   carry a SQL parser.
+//! - **One matcher for the `-- bascule:` markers** ([`marker`](crate::marker_name)): the host and
+//!   the linter agree on what `no-transaction` or `raw` marks.
+//! - Nothing here talks to a database or a host: it reads files and returns typed values, with
+//!   errors that name the file and the key.
+
+mod acceptance;
+mod class;
+mod marker;
+mod migration;
+mod patch_toml;
+mod sampling;
+mod smoke;
+mod split;
+
+pub use acceptance::AcceptanceSpec;
+pub use class::{ClassSpec, Dialect};
+pub use marker::{
+    marker_name, wants_no_transaction, ALLOW, MARKER_PREFIX, NO_TRANSACTION, PHASE, RAW,
+};
+pub use migration::{ClassMigrations, Migration, MigrationError, MigrationSet};
+pub use patch_toml::{
+    weekday_from_name, Check, CheckWhen, CodeSpec, Mode, Patch, PatchError, PatchInfo, PatchSpec,
+    Policy, Requirements, PATCH_FILE,
+};
+pub use sampling::{
+    compile_regex, compile_selector, ClassPanel, ExpectedDifference, NormaliseRule,
+};
+pub use smoke::{SiteChoice, SmokeCheck};
+pub use split::{split_script, split_statements, LineIndex, Split, SplitProblem, SqlStatement};
+
+/// Lower-case hex SHA-256 of some bytes: the one digest used everywhere (manifest, migrations).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    format!("{:x}", Sha256::digest(bytes))
+}

@@ -1,0 +1,75 @@
+//! The `-- bascule:<directive>` markers of migration scripts, and the one way to match them.
+//!
+//! A marker is a comment the splitter attaches to a statement ([`crate::SqlStatement::markers`]
+//! holds the text after `bascule:`, trimmed). Its *name* is its first word, ended by whitespace,
+//! `:` or `(`; what follows is its argument. Every reader — the splitter, the lint rules, the
+//! PostgreSQL backend — asks [`crate::SqlStatement::has_marker`] or [`marker_name`], so a marker
+//! means the same thing on the developer's machine and on the host.
+//!
+//! | marker | read by | meaning |
+//! |---|---|---|
+//! | `raw` | SQL checker | the database accepts this statement, the checker does not: count it unchecked |
+//! | `no-transaction` | PostgreSQL backend, lint | the migration runs outside a transaction (`CREATE INDEX CONCURRENTLY`) |
+//! | `allow <rule> <reason>` | lint | the finding of `<rule>` on this statement is deliberate |
+//! | `phase unused <table>[.<column>]` | lint history | an earlier release stopped using what a later one drops |
+
+use crate::split::SqlStatement;
+
+/// The prefix of a marker comment: `-- bascule:raw`.
+pub const MARKER_PREFIX: &str = "bascule:";
+/// `-- bascule:raw`: the statement is not parsed, only counted as unchecked.
+pub const RAW: &str = "raw";
+/// `-- bascule:no-transaction`: a PostgreSQL migration that runs outside a transaction.
+pub const NO_TRANSACTION: &str = "no-transaction";
+/// `-- bascule:allow <rule> <reason>`: a lint finding suppressed, with its reason.
+pub const ALLOW: &str = "allow";
+/// `-- bascule:phase unused <table>[.<column>]`: a fact for the lint history.
+pub const PHASE: &str = "phase";
+
+/// The name of a marker directive: `allow(drop-column) …` → `allow`.
+pub fn marker_name(marker: &str) -> &str {
+    marker
+        .split(|c: char| c.is_whitespace() || c == ':' || c == '(')
+        .next()
+        .unwrap_or("")
+}
+
+/// Whether a script's statements carry `-- bascule:no-transaction`: the backend runs such a
+/// migration without a transaction.
+pub fn wants_no_transaction(statements: &[SqlStatement]) -> bool {
+    statements.iter().any(|s| s.has_marker(NO_TRANSACTION))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{split_statements, Dialect};
+
+    #[test]
+    fn a_name_ends_at_whitespace_a_colon_or_a_parenthesis() {
+        assert_eq!(marker_name("allow drop-column: unused"), "allow");
+        assert_eq!(marker_name("allow(drop-column)"), "allow");
+        assert_eq!(marker_name("phase: unused t"), "phase");
+        assert_eq!(marker_name("no-transaction"), "no-transaction");
+    }
+
+    #[test]
+    fn no_transaction_is_found_on_any_statement_of_the_script() {
+        let marked =
+            "SELECT 1;\n-- bascule:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (c);\n";
+        assert!(wants_no_transaction(&split_statements(
+            marked,
+            Dialect::Postgres
+        )));
+        let plain = "-- no-transaction, but not a marker\nCREATE INDEX i ON t (c);\n";
+        assert!(!wants_no_transaction(&split_statements(
+            plain,
+            Dialect::Postgres
+        )));
+        let longer = "-- bascule:no-transactions\nSELECT 1;";
+        assert!(!wants_no_transaction(&split_statements(
+            longer,
+            Dialect::Postgres
+        )));
+    }
+}

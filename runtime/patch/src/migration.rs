@@ -1,0 +1,236 @@
+//! Migrations: `migrations/<class>/<NNNN>_<name>/{up,down}.sql`.
+//!
+//! A database's version is the number of the last migration applied to it, kept in the
+//! database itself (see [`crate::db`]). A patch carries the migrations it adds; the ones a database
+//! still needs are those numbered above its version.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::class::{ClassSpec, Dialect};
+
+#[derive(Debug, thiserror::Error)]
+pub enum MigrationError {
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {what}")]
+    Layout { path: PathBuf, what: String },
+}
+
+/// One migration of one database class.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Migration {
+    pub class: String,
+    pub id: u32,
+    pub name: String,
+    /// Path relative to the patch root, e.g. `migrations/site/0002_add_avatar`.
+    pub dir: PathBuf,
+    pub up: String,
+    pub down: String,
+    /// SHA-256 of `up.sql`: recorded in the database when applied, so a migration edited after it
+    /// shipped is caught.
+    pub checksum: String,
+}
+
+impl Migration {
+    /// `0002_add_avatar`: the directory name, used in logs and in the version table.
+    pub fn label(&self) -> String {
+        format!("{:04}_{}", self.id, self.name)
+    }
+
+    pub fn up_path(&self) -> PathBuf {
+        self.dir.join("up.sql")
+    }
+
+    pub fn down_path(&self) -> PathBuf {
+        self.dir.join("down.sql")
+    }
+}
+
+/// The migrations of one class, sorted by number.
+#[derive(Debug, Clone, Default)]
+pub struct ClassMigrations {
+    pub dialect: Option<Dialect>,
+    pub migrations: Vec<Migration>,
+}
+
+impl ClassMigrations {
+    /// Those a database at `version` still needs, in order.
+    pub fn pending(&self, version: u32) -> impl Iterator<Item = &Migration> {
+        self.migrations.iter().filter(move |m| m.id > version)
+    }
+
+    /// The lowest version a database may be at for this patch to bring it up to date.
+    pub fn base_version(&self) -> u32 {
+        self.migrations
+            .first()
+            .map_or(0, |m| m.id.saturating_sub(1))
+    }
+
+    pub fn target_version(&self) -> Option<u32> {
+        self.migrations.last().map(|m| m.id)
+    }
+
+    pub fn get(&self, id: u32) -> Option<&Migration> {
+        self.migrations.iter().find(|m| m.id == id)
+    }
+}
+
+/// Every migration of a patch, by class.
+#[derive(Debug, Clone, Default)]
+pub struct MigrationSet {
+    pub classes: BTreeMap<String, ClassMigrations>,
+}
+
+impl MigrationSet {
+    /// Loads `root/migrations/`; every class directory must be declared in `patch.toml`.
+    pub fn load(
+        root: &Path,
+        declared: &BTreeMap<String, ClassSpec>,
+    ) -> Result<MigrationSet, MigrationError> {
+        let mut set = MigrationSet::default();
+        for (class, spec) in declared {
+            set.classes.insert(
+                class.clone(),
+                ClassMigrations {
+                    dialect: Some(spec.dialect),
+                    migrations: Vec::new(),
+                },
+            );
+        }
+        let dir = root.join("migrations");
+        if !dir.is_dir() {
+            return Ok(set);
+        }
+        for class_dir in sorted_entries(&dir)? {
+            let class = file_name(&class_dir);
+            let Some(entry) = set.classes.get_mut(&class) else {
+                return Err(MigrationError::Layout {
+                    path: class_dir,
+                    what: format!(
+                        "class `{class}` is not declared in patch.toml; add `[classes.{class}]` with its dialect"
+                    ),
+                });
+            };
+            for migration_dir in sorted_entries(&class_dir)? {
+                let relative = Path::new("migrations")
+                    .join(&class)
+                    .join(file_name(&migration_dir));
+                let migration = load_one(&class, &migration_dir, relative)?;
+                if let Some(previous) = entry.migrations.last() {
+                    if previous.id == migration.id {
+                        return Err(MigrationError::Layout {
+                            path: migration_dir,
+                            what: format!(
+                                "number {:04} is used twice (also by {}); give each migration its own number",
+                                migration.id,
+                                previous.label()
+                            ),
+                        });
+                    }
+                }
+                entry.migrations.push(migration);
+            }
+        }
+        Ok(set)
+    }
+
+    pub fn class(&self, class: &str) -> Option<&ClassMigrations> {
+        self.classes.get(class)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Migration> {
+        self.classes.values().flat_map(|c| c.migrations.iter())
+    }
+}
+
+fn load_one(class: &str, dir: &Path, relative: PathBuf) -> Result<Migration, MigrationError> {
+    let layout = |what: String| MigrationError::Layout {
+        path: dir.to_path_buf(),
+        what,
+    };
+    let dir_name = file_name(dir);
+    let (id, name) = parse_dir_name(&dir_name).ok_or_else(|| {
+        layout(format!(
+            "`{dir_name}` is not a migration name; name it NNNN_what_it_does, e.g. 0002_add_avatar"
+        ))
+    })?;
+    let read = |file: &str| {
+        let path = dir.join(file);
+        if !path.is_file() {
+            return Err(layout(format!(
+                "{file} is missing; every migration needs both up.sql and down.sql (the down undoes the up)"
+            )));
+        }
+        std::fs::read_to_string(&path).map_err(|source| MigrationError::Read { path, source })
+    };
+    let up = read("up.sql")?;
+    let down = read("down.sql")?;
+    Ok(Migration {
+        class: class.to_string(),
+        id,
+        name: name.to_string(),
+        dir: relative,
+        checksum: crate::sha256_hex(up.as_bytes()),
+        up,
+        down,
+    })
+}
+
+/// `0002_add_avatar` → `(2, "add_avatar")`.
+fn parse_dir_name(name: &str) -> Option<(u32, &str)> {
+    let (digits, rest) = name.split_once('_')?;
+    let valid_rest = !rest.is_empty()
+        && rest
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if digits.len() != 4 || !digits.chars().all(|c| c.is_ascii_digit()) || !valid_rest {
+        return None;
+    }
+    let id: u32 = digits.parse().ok()?;
+    (id > 0).then_some((id, rest))
+}
+
+fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, MigrationError> {
+    let read_err = |source| MigrationError::Read {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut entries = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(read_err)? {
+        let entry = entry.map_err(read_err)?;
+        if entry.path().is_dir() {
+            entries.push(entry.path());
+        } else {
+            return Err(MigrationError::Layout {
+                path: entry.path(),
+                what: "only directories belong here (migrations/<class>/<NNNN>_<name>/)".into(),
+            });
+        }
+    }
+    entries.sort();
+    Ok(entries)
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directory_names_carry_number_and_name() {
+        assert_eq!(parse_dir_name("0002_add_avatar"), Some((2, "add_avatar")));
+        assert_eq!(parse_dir_name("2_add_avatar"), None);
+        assert_eq!(parse_dir_name("0002-add"), None);
+        assert_eq!(parse_dir_name("0000_zero"), None);
+        assert_eq!(parse_dir_name("0003_Upper"), None);
+    }
+}

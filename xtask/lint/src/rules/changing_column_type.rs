@@ -1,0 +1,205 @@
+//! `changing-column-type`: changing a column's type, or shrinking it.
+//!
+//! A type change rewrites the table under an exclusive lock (PostgreSQL) or copies it (MySQL),
+//! and the previous code may write values the new type refuses. Widening a `VARCHAR` (or turning
+//! it into `TEXT` on PostgreSQL) is neither, so it is allowed when the old type is known from an
+//! earlier patch or an earlier statement. On MySQL, `MODIFY`/`CHANGE` restate the whole column,
+//! so the rule fires only when the old type is known and differs.
+//! (squawk: `changing-column-type`; strong_migrations: `change_column`.)
+
+use sqlparser::ast::{AlterColumnOperation, AlterTableOperation};
+
+use super::renaming_column::EXPAND_CONTRACT;
+use super::{alter_table, created_here};
+use crate::{Context, History, Hit, Rule};
+use bascule_patch::Dialect;
+
+pub struct ChangingColumnType;
+
+impl Rule for ChangingColumnType {
+    fn id(&self) -> &'static str {
+        "changing-column-type"
+    }
+    fn summary(&self) -> &'static str {
+        "changing a column's type or shrinking it"
+    }
+    fn explanation(&self) -> &'static str {
+        "Changing a type rewrites or copies the whole table while holding a lock that blocks \
+         reads and writes, and the code still running may write values the new type rejects \
+         (a shorter VARCHAR truncates or fails)."
+    }
+    fn recipe(&self, _dialect: Dialect) -> String {
+        format!("{EXPAND_CONTRACT}\n(widening a VARCHAR is safe and does not fire this rule)")
+    }
+    fn dialects(&self) -> &'static [Dialect] {
+        &[Dialect::Mysql, Dialect::Postgres]
+    }
+    fn check(&self, cx: &Context<'_>) -> Vec<Hit> {
+        let Some((table, ops)) = alter_table(cx) else {
+            return Vec::new();
+        };
+        if created_here(cx, &table) {
+            return Vec::new();
+        }
+        let known = known_types(cx);
+        let mut hits = Vec::new();
+        for op in ops {
+            let (column, new_type, restated) = match op {
+                AlterTableOperation::AlterColumn {
+                    column_name,
+                    op: AlterColumnOperation::SetDataType { data_type, .. },
+                } => (column_name, data_type.to_string(), false),
+                AlterTableOperation::ModifyColumn {
+                    col_name,
+                    data_type,
+                    ..
+                } => (col_name, data_type.to_string(), true),
+                AlterTableOperation::ChangeColumn {
+                    old_name,
+                    data_type,
+                    ..
+                } => (old_name, data_type.to_string(), true),
+                _ => continue,
+            };
+            let old = known.column_type(&table, &column.value);
+            let fires = match old {
+                Some(old) => !same_or_wider(old, &new_type, cx.dialect),
+                None => !restated,
+            };
+            if fires {
+                let from = old.map_or(String::new(), |o| format!(" from {o}"));
+                hits.push(
+                    Hit::new(format!(
+                        "changing the type of `{table}.{}`{from} to {new_type} rewrites the table \
+                         under lock and may break the code still running",
+                        column.value
+                    ))
+                    .near(cx.text(), &column.value),
+                );
+            }
+        }
+        hits
+    }
+}
+
+/// The history with the statements before this one in the migration learned on top.
+fn known_types(cx: &Context<'_>) -> History {
+    let mut known = cx.history.clone();
+    known.learn_all(cx.before);
+    known
+}
+
+/// Whether `new` keeps every value of `old` without a rewrite: the same type, a longer
+/// `VARCHAR`, or (PostgreSQL) `VARCHAR` to `TEXT`.
+pub fn same_or_wider(old: &str, new: &str, dialect: Dialect) -> bool {
+    let (old_name, old_len) = split_type(old);
+    let (new_name, new_len) = split_type(new);
+    if old_name == new_name {
+        return match (old_len, new_len) {
+            (Some(o), Some(n)) => n >= o,
+            (_, None) => {
+                old_len.is_none() || old_name.contains("CHAR") && dialect == Dialect::Postgres
+            }
+            (None, Some(_)) => false,
+        };
+    }
+    dialect == Dialect::Postgres
+        && matches!(old_name.as_str(), "VARCHAR" | "CHARACTER VARYING")
+        && new_name == "TEXT"
+}
+
+/// `VARCHAR(100)` → (`VARCHAR`, Some(100)).
+fn split_type(t: &str) -> (String, Option<u64>) {
+    let upper = t.trim().to_uppercase();
+    match upper.split_once('(') {
+        Some((name, rest)) => {
+            let len = rest.trim_end_matches(')').trim().parse().ok();
+            (name.trim().to_string(), len)
+        }
+        None => (upper, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_or_wider;
+    use crate::rules::test_support::assert_fires;
+    use bascule_patch::Dialect::{self, *};
+
+    const ID: &str = "changing-column-type";
+    const EARLIER: &[&str] = &["CREATE TABLE members (id INT, avatar VARCHAR(100), n INT);"];
+
+    #[test]
+    fn fires_on_type_changes_and_shrinks() {
+        assert_fires(
+            1,
+            ID,
+            Postgres,
+            "ALTER TABLE members ALTER COLUMN n TYPE bigint;",
+            &[],
+        );
+        assert_fires(
+            1,
+            ID,
+            Postgres,
+            "ALTER TABLE members ALTER COLUMN avatar TYPE varchar(50);",
+            EARLIER,
+        );
+        assert_fires(
+            1,
+            ID,
+            Mysql,
+            "ALTER TABLE members MODIFY n BIGINT;",
+            EARLIER,
+        );
+        assert_fires(
+            1,
+            ID,
+            Mysql,
+            "ALTER TABLE members MODIFY avatar VARCHAR(10);",
+            EARLIER,
+        );
+    }
+
+    #[test]
+    fn quiet_on_widening_or_restating() {
+        assert_fires(
+            0,
+            ID,
+            Postgres,
+            "ALTER TABLE members ALTER COLUMN avatar TYPE varchar(1000);",
+            EARLIER,
+        );
+        assert_fires(
+            0,
+            ID,
+            Postgres,
+            "ALTER TABLE members ALTER COLUMN avatar TYPE text;",
+            EARLIER,
+        );
+        assert_fires(
+            0,
+            ID,
+            Mysql,
+            "ALTER TABLE members MODIFY avatar VARCHAR(1000) NOT NULL;",
+            EARLIER,
+        );
+        assert_fires(
+            0,
+            ID,
+            Mysql,
+            "ALTER TABLE members MODIFY unknown_col INT NULL;",
+            EARLIER,
+        );
+    }
+
+    #[test]
+    fn widening() {
+        let pg = Dialect::Postgres;
+        assert!(same_or_wider("VARCHAR(100)", "VARCHAR(1000)", pg));
+        assert!(!same_or_wider("VARCHAR(100)", "VARCHAR(10)", pg));
+        assert!(same_or_wider("VARCHAR(100)", "TEXT", pg));
+        assert!(!same_or_wider("VARCHAR(100)", "TEXT", Dialect::Mysql));
+        assert!(!same_or_wider("INT", "BIGINT", pg));
+    }
+}

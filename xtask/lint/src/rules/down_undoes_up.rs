@@ -1,0 +1,990 @@
+//! The static "down undoes up" check (`down-undoes-up`).
+//!
+//! A rollback runs `down.sql`; if it forgets to drop the index `up.sql` created, the next apply of
+//! the same patch fails on "index already exists", and if it drops a table `up.sql` never made,
+//! a rollback destroys data. The dynamic round-trip check finds such mistakes on a scratch
+//! database; this one finds the common ones without a database, in every dialect, at lint time.
+//!
+//! # How
+//!
+//! Both scripts are split and read statement by statement — sqlparser's AST, or the recognizer's
+//! description for the forms sqlparser lacks ([`bascule_sql::recognize`]) — into [`Effect`]s on
+//! named schema objects: a table, view, index, trigger, routine, sequence or type created or
+//! dropped; a column added, dropped, renamed or retyped; a named constraint added or dropped; a
+//! table or index renamed. Then:
+//!
+//! - every object the up **creates** must be dropped by the down — or go with a table the up
+//!   also created and the down drops (dropping a table drops its columns, indexes, triggers and
+//!   constraints);
+//! - every object the up **drops** must be created again by the down (the data is gone; the
+//!   schema at least must come back);
+//! - every **rename** `a → b` must be renamed back `b → a`;
+//! - every **type change** of a column must be followed in the down by a type change of the same
+//!   column. The old type is not in the up, so it cannot be compared; a down that "restores" the
+//!   very type the up set is reported. A column the up itself added (or whose table it created)
+//!   has no earlier type: its drop in the down is enough;
+//! - a primary key added under a name (`ADD CONSTRAINT members_pkey PRIMARY KEY`) is undone by
+//!   `DROP CONSTRAINT members_pkey` as well as by MySQL's `DROP PRIMARY KEY`; an unnamed one by
+//!   `DROP CONSTRAINT <table>_pkey`, the name PostgreSQL gives it;
+//! - whatever the down **drops** that the up did not create is reported: a rollback that
+//!   destroys data the release found there.
+//!
+//! Data statements (`INSERT`, `UPDATE`, `DELETE`) and what the check does not model (grants,
+//! comments, options) need no mirror. Names compare case-insensitively, without quotes or schema
+//! (`public.members` is `members`). Statements that do not parse are left to the parse step; when
+//! the up has one (or a `-- bascule:raw` one), the down's drops are not judged, since the
+//! unread statement may be what created them.
+//! A finding is silenced like a rule's, with `-- bascule:allow down-undoes-up <reason>` on the
+//! statement it points at.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use sqlparser::ast::{
+    AlterColumnOperation, AlterTableOperation, ObjectName, ObjectType, RenameTableNameKind,
+    Statement, TableConstraint,
+};
+
+use crate::{Finding, Severity};
+use bascule_patch::Dialect;
+use bascule_patch::Migration;
+use bascule_sql::{
+    check_script, AlterAction, CheckedStatement, Outcome, RecognizedKind, RoutineKind,
+};
+
+/// The id of this check's findings.
+pub const RULE: &str = "down-undoes-up";
+
+/// The findings of the pair check for one migration: errors, one per thing the down fails to
+/// undo or undoes without the up having done it.
+pub fn check_pair(m: &Migration, dialect: Dialect) -> Vec<Finding> {
+    let (up, up_complete) = effects(&m.up, dialect, &m.up_path());
+    let (down, _) = effects(&m.down, dialect, &m.down_path());
+    let mut findings = Vec::new();
+    let created_tables: HashSet<&str> = up
+        .iter()
+        .filter_map(|e| match &e.effect {
+            Effect::Create(Object::Table(t)) => Some(t.as_str()),
+            _ => None,
+        })
+        .collect();
+    let dropped_by_down = |object: &Object| {
+        down.iter().any(|d| match &d.effect {
+            Effect::Drop(o) => o.same(object),
+            _ => false,
+        })
+    };
+    let created_by_up = |object: &Object| {
+        up.iter()
+            .any(|u| matches!(&u.effect, Effect::Create(o) if o.same(object)))
+            || object.table().is_some_and(|t| created_tables.contains(t))
+    };
+    for u in &up {
+        let missing = match &u.effect {
+            Effect::Create(object) => {
+                let goes_with_table = object.table().is_some_and(|t| {
+                    created_tables.contains(t) && dropped_by_down(&Object::Table(t.to_string()))
+                });
+                // `CREATE OR REPLACE` of a view or routine is undone by the previous definition.
+                let replaced_back = matches!(
+                    object,
+                    Object::View(_) | Object::Routine(_) | Object::Trigger(..)
+                ) && down
+                    .iter()
+                    .any(|d| matches!(&d.effect, Effect::Create(o) if o.same(object)));
+                (!dropped_by_down(object) && !goes_with_table && !replaced_back).then(|| {
+                    format!(
+                        "down.sql does not drop {object} created by up.sql:{}",
+                        u.line
+                    )
+                })
+            }
+            Effect::Drop(object) => {
+                let recreated = down
+                    .iter()
+                    .any(|d| matches!(&d.effect, Effect::Create(o) if o.same(object)));
+                (!recreated).then(|| {
+                    format!(
+                        "down.sql does not create again {object} dropped by up.sql:{}",
+                        u.line
+                    )
+                })
+            }
+            Effect::Rename { from, to } => {
+                let back = down.iter().any(|d| {
+                    matches!(&d.effect, Effect::Rename { from: f, to: t } if f.same(to) && t.same(from))
+                });
+                (!back).then(|| {
+                    format!(
+                        "down.sql does not rename {to} back to {} (renamed by up.sql:{})",
+                        from.name(),
+                        u.line
+                    )
+                })
+            }
+            // A column the up adds (or whose table it creates) goes away with its drop in the
+            // down: there is no earlier type to restore.
+            Effect::Retype { column, .. } if created_by_up(column) => None,
+            Effect::Retype { column, to } => {
+                let restore = down.iter().find(
+                    |d| matches!(&d.effect, Effect::Retype { column: c, .. } if c.same(column)),
+                );
+                match restore {
+                    None => Some(format!(
+                        "down.sql does not restore the type of {column}, changed to {to} by up.sql:{}",
+                        u.line
+                    )),
+                    Some(Located {
+                        effect: Effect::Retype { to: back, .. },
+                        line,
+                        ..
+                    }) if back.eq_ignore_ascii_case(to) => Some(format!(
+                        "down.sql:{line} sets {column} to {back}, the type up.sql:{} gives it: \
+                         the old type is not restored",
+                        u.line
+                    )),
+                    Some(_) => None,
+                }
+            }
+        };
+        if let (Some(message), false) = (missing, u.allowed) {
+            findings.push(
+                Finding::at(
+                    RULE,
+                    Severity::Error,
+                    &m.up_path(),
+                    &m.up,
+                    u.offset,
+                    message,
+                )
+                .with_help(
+                    "write in down.sql, in reverse order, the statement that undoes each \
+                         statement of up.sql",
+                ),
+            );
+        }
+    }
+    for d in &down {
+        let Effect::Drop(object) = &d.effect else {
+            continue;
+        };
+        let created = up
+            .iter()
+            .any(|u| matches!(&u.effect, Effect::Create(o) if o.same(object)))
+            || object.table().is_some_and(|t| created_tables.contains(t));
+        // An up statement that could not be read may be the one that created it.
+        if !created && !d.allowed && up_complete {
+            findings.push(
+                Finding::at(
+                    RULE,
+                    Severity::Error,
+                    &m.down_path(),
+                    &m.down,
+                    d.offset,
+                    format!("down.sql drops {object}, which up.sql did not create: a rollback would destroy data the release found"),
+                )
+                .with_help(
+                    "a down script undoes its own up script only; drop only what up.sql creates",
+                ),
+            );
+        }
+    }
+    findings
+}
+
+/// A named schema object. Names are normalized: unquoted, lower case, without schema.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Object {
+    Table(String),
+    View(String),
+    /// An index, with its table when the statement says it.
+    Index(String, Option<String>),
+    Trigger(String, Option<String>),
+    Routine(String),
+    Sequence(String),
+    Type(String),
+    Column(String, String),
+    /// A named constraint (or MySQL key) of a table.
+    Constraint(String, Option<String>),
+    /// The primary key of a table, with its name when the statement gives one.
+    PrimaryKey(String, Option<String>),
+}
+
+impl Object {
+    /// The same object: indexes and named constraints share a namespace (a MySQL `UNIQUE KEY`
+    /// is dropped with `DROP INDEX`, a PostgreSQL unique constraint owns its index); tables are
+    /// not compared for them, since `DROP INDEX` in PostgreSQL names no table.
+    fn same(&self, other: &Object) -> bool {
+        use Object::*;
+        match (self, other) {
+            (Index(a, _) | Constraint(a, _), Index(b, _) | Constraint(b, _)) => a == b,
+            (Trigger(a, _), Trigger(b, _)) => a == b,
+            (PrimaryKey(a, _), PrimaryKey(b, _)) => a == b,
+            // `ADD CONSTRAINT members_pkey PRIMARY KEY` is dropped by `DROP CONSTRAINT
+            // members_pkey`; an unnamed one gets PostgreSQL's name `<table>_pkey`.
+            (PrimaryKey(t, name), Index(b, _) | Constraint(b, _))
+            | (Index(b, _) | Constraint(b, _), PrimaryKey(t, name)) => {
+                name.clone().unwrap_or_else(|| format!("{t}_pkey")) == *b
+            }
+            _ => self == other,
+        }
+    }
+
+    /// The table the object belongs to, when it is part of one.
+    fn table(&self) -> Option<&str> {
+        match self {
+            Object::Index(_, t) | Object::Trigger(_, t) | Object::Constraint(_, t) => t.as_deref(),
+            Object::Column(t, _) | Object::PrimaryKey(t, _) => Some(t),
+            _ => None,
+        }
+    }
+
+    fn name(&self) -> String {
+        match self {
+            Object::Column(_, c) => c.clone(),
+            Object::PrimaryKey(t, _) => format!("{t} primary key"),
+            Object::Table(n)
+            | Object::View(n)
+            | Object::Index(n, _)
+            | Object::Trigger(n, _)
+            | Object::Routine(n)
+            | Object::Sequence(n)
+            | Object::Type(n)
+            | Object::Constraint(n, _) => n.clone(),
+        }
+    }
+}
+
+impl fmt::Display for Object {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Object::Table(n) => write!(f, "table {n}"),
+            Object::View(n) => write!(f, "view {n}"),
+            Object::Index(n, _) => write!(f, "index {n}"),
+            Object::Trigger(n, _) => write!(f, "trigger {n}"),
+            Object::Routine(n) => write!(f, "routine {n}"),
+            Object::Sequence(n) => write!(f, "sequence {n}"),
+            Object::Type(n) => write!(f, "type {n}"),
+            Object::Column(t, c) => write!(f, "column {t}.{c}"),
+            Object::Constraint(n, _) => write!(f, "constraint {n}"),
+            Object::PrimaryKey(t, _) => write!(f, "the primary key of {t}"),
+        }
+    }
+}
+
+/// What one statement does to the schema, as far as this check models it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Effect {
+    Create(Object),
+    Drop(Object),
+    Rename {
+        from: Object,
+        to: Object,
+    },
+    /// A column's type set to `to` (as sqlparser prints it).
+    Retype {
+        column: Object,
+        to: String,
+    },
+}
+
+/// An effect, with the statement's byte offset and line in its script.
+#[derive(Debug, Clone)]
+struct Located {
+    effect: Effect,
+    offset: usize,
+    line: usize,
+    /// The statement carries `-- bascule:allow down-undoes-up …`.
+    allowed: bool,
+}
+
+/// The effects of a script's statements, and whether every statement was read (none raw or
+/// broken: what the unread ones do is unknown).
+fn effects(script: &str, dialect: Dialect, path: &std::path::Path) -> (Vec<Located>, bool) {
+    let check = check_script(path, script, dialect);
+    let complete = check
+        .statements
+        .iter()
+        .all(|s| matches!(s.outcome, Outcome::Parsed(_) | Outcome::Recognized(_)));
+    let mut out = Vec::new();
+    for checked in &check.statements {
+        let allowed = checked.statement.markers.iter().any(|m| {
+            let mut words = m.split_whitespace();
+            words.next() == Some("allow") && words.next() == Some(RULE)
+        });
+        for effect in statement_effects(checked) {
+            out.push(Located {
+                effect,
+                offset: checked.statement.offset,
+                line: checked.statement.line,
+                allowed,
+            });
+        }
+    }
+    (out, complete)
+}
+
+fn statement_effects(checked: &CheckedStatement) -> Vec<Effect> {
+    match &checked.outcome {
+        Outcome::Parsed(ast) => ast.iter().flat_map(ast_effects).collect(),
+        Outcome::Recognized(r) => recognized_effects(&r.kind),
+        Outcome::Raw | Outcome::Invalid => Vec::new(),
+    }
+}
+
+/// `"Public"."Members"` → `members`.
+fn norm(name: &ObjectName) -> String {
+    let text = name.to_string();
+    norm_str(&text)
+}
+
+fn norm_str(text: &str) -> String {
+    let last = text.rsplit('.').next().unwrap_or(text);
+    last.trim_matches(|c| c == '"' || c == '`' || c == '[' || c == ']')
+        .to_lowercase()
+}
+
+fn ast_effects(statement: &Statement) -> Vec<Effect> {
+    use Effect::{Create, Drop};
+    match statement {
+        Statement::CreateTable(t) => vec![Create(Object::Table(norm(&t.name)))],
+        Statement::CreateView(v) => vec![Create(Object::View(norm(&v.name)))],
+        Statement::CreateIndex(i) => i
+            .name
+            .as_ref()
+            .map(|n| Create(Object::Index(norm(n), Some(norm(&i.table_name)))))
+            .into_iter()
+            .collect(),
+        Statement::CreateTrigger(t) => vec![Create(Object::Trigger(
+            norm(&t.name),
+            Some(norm(&t.table_name)),
+        ))],
+        Statement::DropTrigger(t) => vec![Drop(Object::Trigger(
+            norm(&t.trigger_name),
+            t.table_name.as_ref().map(norm),
+        ))],
+        Statement::CreateFunction(f) => vec![Create(Object::Routine(norm(&f.name)))],
+        Statement::CreateProcedure { name, .. } => vec![Create(Object::Routine(norm(name)))],
+        Statement::DropFunction(f) => f
+            .func_desc
+            .iter()
+            .map(|d| Drop(Object::Routine(norm(&d.name))))
+            .collect(),
+        Statement::DropProcedure { proc_desc, .. } => proc_desc
+            .iter()
+            .map(|d| Drop(Object::Routine(norm(&d.name))))
+            .collect(),
+        Statement::CreateSequence { name, .. } => vec![Create(Object::Sequence(norm(name)))],
+        Statement::CreateType { name, .. } => vec![Create(Object::Type(norm(name)))],
+        Statement::Drop {
+            object_type,
+            names,
+            table,
+            ..
+        } => names
+            .iter()
+            .filter_map(|n| {
+                let n = norm(n);
+                let object = match object_type {
+                    ObjectType::Table => Object::Table(n),
+                    ObjectType::View | ObjectType::MaterializedView => Object::View(n),
+                    ObjectType::Index => Object::Index(n, table.as_ref().map(norm)),
+                    ObjectType::Sequence => Object::Sequence(n),
+                    ObjectType::Type => Object::Type(n),
+                    _ => return None,
+                };
+                Some(Drop(object))
+            })
+            .collect(),
+        Statement::RenameTable(renames) => renames
+            .iter()
+            .map(|r| Effect::Rename {
+                from: Object::Table(norm(&r.old_name)),
+                to: Object::Table(norm(&r.new_name)),
+            })
+            .collect(),
+        Statement::AlterTable(alter) => {
+            let table = norm(&alter.name);
+            alter
+                .operations
+                .iter()
+                .flat_map(|op| alter_effects(&table, op))
+                .collect()
+        }
+        Statement::AlterIndex {
+            name,
+            operation: sqlparser::ast::AlterIndexOperation::RenameIndex { index_name },
+        } => vec![Effect::Rename {
+            from: Object::Index(norm(name), None),
+            to: Object::Index(norm(index_name), None),
+        }],
+        _ => Vec::new(),
+    }
+}
+
+fn alter_effects(table: &str, op: &AlterTableOperation) -> Vec<Effect> {
+    use Effect::{Create, Drop};
+    let column = |c: &sqlparser::ast::Ident| Object::Column(table.into(), norm_str(&c.value));
+    let t = || Some(table.to_string());
+    match op {
+        AlterTableOperation::AddColumn { column_def, .. } => vec![Create(column(&column_def.name))],
+        AlterTableOperation::DropColumn { column_names, .. } => {
+            column_names.iter().map(|c| Drop(column(c))).collect()
+        }
+        AlterTableOperation::RenameColumn {
+            old_column_name,
+            new_column_name,
+        } => vec![Effect::Rename {
+            from: column(old_column_name),
+            to: column(new_column_name),
+        }],
+        AlterTableOperation::RenameTable { table_name } => {
+            let (RenameTableNameKind::As(to) | RenameTableNameKind::To(to)) = table_name;
+            vec![Effect::Rename {
+                from: Object::Table(table.into()),
+                to: Object::Table(norm(to)),
+            }]
+        }
+        AlterTableOperation::ChangeColumn {
+            old_name,
+            new_name,
+            data_type,
+            ..
+        } => {
+            let mut effects = Vec::new();
+            if norm_str(&old_name.value) != norm_str(&new_name.value) {
+                effects.push(Effect::Rename {
+                    from: column(old_name),
+                    to: column(new_name),
+                });
+            } else {
+                effects.push(Effect::Retype {
+                    column: column(new_name),
+                    to: data_type.to_string(),
+                });
+            }
+            effects
+        }
+        AlterTableOperation::ModifyColumn {
+            col_name,
+            data_type,
+            ..
+        } => vec![Effect::Retype {
+            column: column(col_name),
+            to: data_type.to_string(),
+        }],
+        AlterTableOperation::AlterColumn {
+            column_name,
+            op: AlterColumnOperation::SetDataType { data_type, .. },
+        } => vec![Effect::Retype {
+            column: column(column_name),
+            to: data_type.to_string(),
+        }],
+        AlterTableOperation::AddConstraint { constraint, .. } => {
+            constraint_effect(table, constraint)
+                .map(Create)
+                .into_iter()
+                .collect()
+        }
+        AlterTableOperation::DropConstraint { name, .. }
+        | AlterTableOperation::DropForeignKey { name, .. } => {
+            vec![Drop(Object::Constraint(norm_str(&name.value), t()))]
+        }
+        AlterTableOperation::DropIndex { name } => {
+            vec![Drop(Object::Index(norm_str(&name.value), t()))]
+        }
+        AlterTableOperation::DropPrimaryKey { .. } => {
+            vec![Drop(Object::PrimaryKey(table.into(), None))]
+        }
+        AlterTableOperation::RenameConstraint { old_name, new_name } => vec![Effect::Rename {
+            from: Object::Constraint(norm_str(&old_name.value), t()),
+            to: Object::Constraint(norm_str(&new_name.value), t()),
+        }],
+        _ => Vec::new(),
+    }
+}
+
+/// The object an added constraint creates: a primary key, or a named constraint or key.
+fn constraint_effect(table: &str, constraint: &TableConstraint) -> Option<Object> {
+    let name = match constraint {
+        TableConstraint::PrimaryKey(c) => {
+            return Some(Object::PrimaryKey(
+                table.into(),
+                c.name.as_ref().map(|n| norm_str(&n.value)),
+            ))
+        }
+        TableConstraint::Unique(c) => c.name.as_ref().or(c.index_name.as_ref()),
+        TableConstraint::ForeignKey(c) => c.name.as_ref(),
+        TableConstraint::Check(c) => c.name.as_ref(),
+        TableConstraint::Index(c) => c.name.as_ref(),
+        TableConstraint::FulltextOrSpatial(c) => c.opt_index_name.as_ref(),
+        TableConstraint::Exclude(_) => None,
+        TableConstraint::PrimaryKeyUsingIndex(c) | TableConstraint::UniqueUsingIndex(c) => {
+            c.name.as_ref()
+        }
+    }?;
+    Some(Object::Constraint(
+        norm_str(&name.value),
+        Some(table.to_string()),
+    ))
+}
+
+fn recognized_effects(kind: &RecognizedKind) -> Vec<Effect> {
+    use Effect::{Create, Drop};
+    match kind {
+        RecognizedKind::DropIndex { names, .. } => names
+            .iter()
+            .map(|n| Drop(Object::Index(norm_str(n), None)))
+            .collect(),
+        RecognizedKind::CreateSequence { name } => vec![Create(Object::Sequence(norm_str(name)))],
+        RecognizedKind::CreateRoutine { name, kind, table } => {
+            let name = norm_str(name);
+            vec![Create(match kind {
+                RoutineKind::Trigger => Object::Trigger(name, table.as_deref().map(norm_str)),
+                _ => Object::Routine(name),
+            })]
+        }
+        RecognizedKind::CreatePartitionedTable { table, .. } => {
+            vec![Create(Object::Table(norm_str(table)))]
+        }
+        RecognizedKind::AlterTable { table, actions } => {
+            let table = norm_str(table);
+            actions
+                .iter()
+                .flat_map(|a| match a {
+                    AlterAction::RenameIndex { from, to } => vec![Effect::Rename {
+                        from: Object::Index(norm_str(from), Some(table.clone())),
+                        to: Object::Index(norm_str(to), Some(table.clone())),
+                    }],
+                    AlterAction::Parsed(op) => alter_effects(&table, op),
+                    _ => Vec::new(),
+                })
+                .collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use Dialect::{Mysql, Postgres, Sqlite};
+
+    fn migration(up: &str, down: &str) -> Migration {
+        Migration {
+            class: "site".into(),
+            id: 3,
+            name: "pairs".into(),
+            dir: PathBuf::from("migrations/site/0003_pairs"),
+            up: up.into(),
+            down: down.into(),
+            checksum: String::new(),
+        }
+    }
+
+    /// `file:line message` of every finding.
+    fn found(up: &str, down: &str, dialect: Dialect) -> Vec<String> {
+        check_pair(&migration(up, down), dialect)
+            .into_iter()
+            .map(|f| {
+                assert_eq!(f.rule, RULE);
+                assert_eq!(f.severity, Severity::Error);
+                let file = f.path.file_name().map(|n| n.to_string_lossy().into_owned());
+                format!("{}:{} {}", file.unwrap_or_default(), f.line, f.message)
+            })
+            .collect()
+    }
+
+    fn clean(up: &str, down: &str, dialect: Dialect) {
+        let findings = found(up, down, dialect);
+        assert!(findings.is_empty(), "{dialect}: {findings:#?}");
+    }
+
+    #[test]
+    fn create_and_drop_table() {
+        for dialect in [Sqlite, Mysql, Postgres] {
+            clean(
+                "CREATE TABLE avatars (id INT PRIMARY KEY, url TEXT);\n",
+                "DROP TABLE avatars;\n",
+                dialect,
+            );
+            assert_eq!(
+                found(
+                    "CREATE TABLE tags (id INT);\nCREATE TABLE avatars (id INT);\n",
+                    "DROP TABLE tags;\n",
+                    dialect
+                ),
+                ["up.sql:2 down.sql does not drop table avatars created by up.sql:2"]
+            );
+        }
+    }
+
+    #[test]
+    fn create_and_drop_index_in_each_dialect() {
+        let up = "ALTER TABLE members ADD COLUMN email TEXT;\n\n\
+                  CREATE INDEX members_email ON members (email);\n";
+        clean(
+            up,
+            "DROP INDEX members_email;\nALTER TABLE members DROP COLUMN email;\n",
+            Sqlite,
+        );
+        clean(
+            "CREATE INDEX CONCURRENTLY members_email ON members (email);\n",
+            "DROP INDEX CONCURRENTLY IF EXISTS public.members_email;\n",
+            Postgres,
+        );
+        clean(
+            "CREATE INDEX members_email ON members (email);\n",
+            "DROP INDEX members_email ON members;\n",
+            Mysql,
+        );
+        clean(
+            "ALTER TABLE members ADD INDEX members_email (email);\n",
+            "ALTER TABLE members DROP INDEX members_email;\n",
+            Mysql,
+        );
+        for dialect in [Sqlite, Mysql, Postgres] {
+            assert_eq!(
+                found(up, "ALTER TABLE members DROP COLUMN email;\n", dialect),
+                ["up.sql:3 down.sql does not drop index members_email created by up.sql:3"],
+                "{dialect}"
+            );
+        }
+    }
+
+    #[test]
+    fn what_goes_with_a_created_table_goes_with_its_drop() {
+        clean(
+            "CREATE TABLE avatars (id INT, member INT);\n\
+             CREATE INDEX avatars_member ON avatars (member);\n\
+             ALTER TABLE avatars ADD CONSTRAINT avatars_fk FOREIGN KEY (member) REFERENCES members (id);\n",
+            "DROP TABLE avatars;\n",
+            Postgres,
+        );
+    }
+
+    #[test]
+    fn views_and_triggers() {
+        clean(
+            "CREATE VIEW active AS SELECT * FROM members WHERE active;\n",
+            "DROP VIEW active;\n",
+            Postgres,
+        );
+        assert_eq!(
+            found(
+                "CREATE VIEW active AS SELECT * FROM members;\n",
+                "DROP VIEW other;\n",
+                Sqlite
+            ),
+            [
+                "up.sql:1 down.sql does not drop view active created by up.sql:1",
+                "down.sql:1 down.sql drops view other, which up.sql did not create: \
+                 a rollback would destroy data the release found"
+            ]
+        );
+        clean(
+            "CREATE TRIGGER touch AFTER UPDATE ON members BEGIN UPDATE members SET at = 1; END;\n",
+            "DROP TRIGGER touch;\n",
+            Sqlite,
+        );
+        clean(
+            "CREATE TRIGGER touch BEFORE UPDATE ON members FOR EACH ROW EXECUTE FUNCTION touch();\n",
+            "DROP TRIGGER touch ON members;\n",
+            Postgres,
+        );
+        // A one-statement MySQL trigger: sqlparser rejects it, the recognizer reads it.
+        let up = "CREATE TRIGGER touch BEFORE UPDATE ON members FOR EACH ROW SET NEW.at = NOW();\n";
+        clean(up, "DROP TRIGGER IF EXISTS touch;\n", Mysql);
+        assert_eq!(
+            found(up, "SELECT 1;\n", Mysql),
+            ["up.sql:1 down.sql does not drop trigger touch created by up.sql:1"]
+        );
+    }
+
+    #[test]
+    fn mysql_procedures_with_delimiter() {
+        let up = "DELIMITER //\nCREATE PROCEDURE purge() BEGIN DELETE FROM sessions; END//\nDELIMITER ;\n";
+        clean(up, "DROP PROCEDURE purge;\n", Mysql);
+        assert_eq!(
+            found(up, "DROP PROCEDURE other;\n", Mysql),
+            [
+                "up.sql:2 down.sql does not drop routine purge created by up.sql:2",
+                "down.sql:1 down.sql drops routine other, which up.sql did not create: \
+                 a rollback would destroy data the release found"
+            ]
+        );
+    }
+
+    #[test]
+    fn replaced_functions_and_views_are_restored_by_their_old_definition() {
+        clean(
+            "CREATE OR REPLACE FUNCTION one() RETURNS int AS $$ SELECT 1 $$ LANGUAGE sql;\n",
+            "CREATE OR REPLACE FUNCTION one() RETURNS int AS $$ SELECT 2 $$ LANGUAGE sql;\n",
+            Postgres,
+        );
+    }
+
+    #[test]
+    fn add_and_drop_column() {
+        for dialect in [Sqlite, Mysql, Postgres] {
+            clean(
+                "ALTER TABLE members ADD COLUMN avatar TEXT;\n",
+                "ALTER TABLE members DROP COLUMN avatar;\n",
+                dialect,
+            );
+            assert_eq!(
+                found(
+                    "ALTER TABLE members ADD COLUMN avatar TEXT;\n",
+                    "ALTER TABLE members DROP COLUMN photo;\n",
+                    dialect
+                ),
+                [
+                    "up.sql:1 down.sql does not drop column members.avatar created by up.sql:1",
+                    "down.sql:1 down.sql drops column members.photo, which up.sql did not create: \
+                     a rollback would destroy data the release found"
+                ]
+            );
+        }
+        // Dropping in the up: the down adds it back.
+        clean(
+            "ALTER TABLE members DROP COLUMN avatar;\n",
+            "ALTER TABLE members ADD COLUMN avatar TEXT;\n",
+            Postgres,
+        );
+        assert_eq!(
+            found(
+                "ALTER TABLE members DROP COLUMN avatar;\n",
+                "SELECT 1;\n",
+                Postgres
+            ),
+            ["up.sql:1 down.sql does not create again column members.avatar dropped by up.sql:1"]
+        );
+    }
+
+    #[test]
+    fn rename_column_and_back() {
+        for dialect in [Sqlite, Mysql, Postgres] {
+            clean(
+                "ALTER TABLE members RENAME COLUMN avatar TO avatar_url;\n",
+                "ALTER TABLE members RENAME COLUMN avatar_url TO avatar;\n",
+                dialect,
+            );
+            assert_eq!(
+                found(
+                    "ALTER TABLE members RENAME COLUMN avatar TO avatar_url;\n",
+                    "ALTER TABLE members RENAME COLUMN avatar TO avatar_url;\n",
+                    dialect
+                ),
+                ["up.sql:1 down.sql does not rename column members.avatar_url back to avatar (renamed by up.sql:1)"]
+            );
+        }
+        clean(
+            "ALTER TABLE members CHANGE avatar avatar_url VARCHAR(255);\n",
+            "ALTER TABLE members CHANGE avatar_url avatar VARCHAR(100);\n",
+            Mysql,
+        );
+    }
+
+    #[test]
+    fn rename_table_and_back() {
+        for dialect in [Sqlite, Mysql, Postgres] {
+            clean(
+                "ALTER TABLE members RENAME TO people;\n",
+                "ALTER TABLE people RENAME TO members;\n",
+                dialect,
+            );
+            assert_eq!(
+                found(
+                    "ALTER TABLE members RENAME TO people;\n",
+                    "SELECT 1;\n",
+                    dialect
+                ),
+                ["up.sql:1 down.sql does not rename table people back to members (renamed by up.sql:1)"]
+            );
+        }
+        clean(
+            "RENAME TABLE members TO people;\n",
+            "RENAME TABLE people TO members;\n",
+            Mysql,
+        );
+    }
+
+    #[test]
+    fn rename_index_and_back() {
+        clean(
+            "ALTER TABLE members RENAME INDEX m_mail TO members_email;\n",
+            "ALTER TABLE members RENAME INDEX members_email TO m_mail;\n",
+            Mysql,
+        );
+        clean(
+            "ALTER INDEX m_mail RENAME TO members_email;\n",
+            "ALTER INDEX members_email RENAME TO m_mail;\n",
+            Postgres,
+        );
+        assert_eq!(
+            found("ALTER INDEX m_mail RENAME TO members_email;\n", "SELECT 1;\n", Postgres),
+            ["up.sql:1 down.sql does not rename index members_email back to m_mail (renamed by up.sql:1)"]
+        );
+    }
+
+    #[test]
+    fn type_change_and_restore() {
+        clean(
+            "ALTER TABLE members MODIFY avatar VARCHAR(500) NULL;\n",
+            "ALTER TABLE members MODIFY avatar VARCHAR(255) NULL;\n",
+            Mysql,
+        );
+        clean(
+            "ALTER TABLE members ALTER COLUMN avatar TYPE varchar(500);\n",
+            "ALTER TABLE members ALTER COLUMN avatar TYPE varchar(255);\n",
+            Postgres,
+        );
+        assert_eq!(
+            found(
+                "ALTER TABLE members ALTER COLUMN avatar TYPE text;\n",
+                "SELECT 1;\n",
+                Postgres
+            ),
+            ["up.sql:1 down.sql does not restore the type of column members.avatar, changed to TEXT by up.sql:1"]
+        );
+        assert_eq!(
+            found(
+                "ALTER TABLE members MODIFY avatar VARCHAR(500);\n",
+                "\nALTER TABLE members MODIFY avatar varchar(500);\n",
+                Mysql
+            ),
+            ["up.sql:1 down.sql:2 sets column members.avatar to VARCHAR(500), the type up.sql:1 \
+              gives it: the old type is not restored"]
+        );
+    }
+
+    #[test]
+    fn add_and_drop_constraint() {
+        clean(
+            "ALTER TABLE orders ADD CONSTRAINT orders_member_fk FOREIGN KEY (member) REFERENCES members (id) NOT VALID;\n",
+            "ALTER TABLE orders DROP CONSTRAINT orders_member_fk;\n",
+            Postgres,
+        );
+        clean(
+            "ALTER TABLE orders ADD CONSTRAINT orders_member_fk FOREIGN KEY (member) REFERENCES members (id);\n",
+            "ALTER TABLE orders DROP FOREIGN KEY orders_member_fk;\n",
+            Mysql,
+        );
+        clean(
+            "ALTER TABLE members ADD UNIQUE KEY members_email (email);\n",
+            "ALTER TABLE members DROP INDEX members_email;\n",
+            Mysql,
+        );
+        clean(
+            "ALTER TABLE members ADD PRIMARY KEY (id);\n",
+            "ALTER TABLE members DROP PRIMARY KEY;\n",
+            Mysql,
+        );
+        assert_eq!(
+            found(
+                "ALTER TABLE orders ADD CONSTRAINT orders_total_check CHECK (total >= 0);\n",
+                "ALTER TABLE orders DROP CONSTRAINT orders_total;\n",
+                Postgres
+            ),
+            [
+                "up.sql:1 down.sql does not drop constraint orders_total_check created by up.sql:1",
+                "down.sql:1 down.sql drops constraint orders_total, which up.sql did not create: \
+                 a rollback would destroy data the release found"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_named_primary_key_is_dropped_by_its_name() {
+        clean(
+            "ALTER TABLE members ADD CONSTRAINT members_pkey PRIMARY KEY (id);\n",
+            "ALTER TABLE members DROP CONSTRAINT members_pkey;\n",
+            Postgres,
+        );
+        // Unnamed: PostgreSQL calls it `<table>_pkey`.
+        clean(
+            "ALTER TABLE members ADD PRIMARY KEY (id);\n",
+            "ALTER TABLE members DROP CONSTRAINT members_pkey;\n",
+            Postgres,
+        );
+        clean(
+            "ALTER TABLE members ADD CONSTRAINT pk PRIMARY KEY (id);\n",
+            "ALTER TABLE members DROP PRIMARY KEY;\n",
+            Mysql,
+        );
+        assert_eq!(
+            found(
+                "ALTER TABLE members ADD CONSTRAINT members_pkey PRIMARY KEY (id);\n",
+                "ALTER TABLE members DROP CONSTRAINT members_key;\n",
+                Postgres
+            ),
+            [
+                "up.sql:1 down.sql does not drop the primary key of members created by up.sql:1",
+                "down.sql:1 down.sql drops constraint members_key, which up.sql did not create: \
+                 a rollback would destroy data the release found"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_column_added_and_retyped_in_the_same_up_needs_no_type_restored() {
+        for dialect in [Mysql, Postgres] {
+            let retype = if dialect == Mysql {
+                "ALTER TABLE members MODIFY label VARCHAR(200);\n"
+            } else {
+                "ALTER TABLE members ALTER COLUMN label TYPE varchar(200);\n"
+            };
+            clean(
+                &format!("ALTER TABLE members ADD COLUMN label VARCHAR(50);\n{retype}"),
+                "ALTER TABLE members DROP COLUMN label;\n",
+                dialect,
+            );
+            clean(
+                &format!("CREATE TABLE members (label VARCHAR(50));\n{retype}"),
+                "DROP TABLE members;\n",
+                dialect,
+            );
+            // An existing column still needs its type back.
+            assert_eq!(found(retype, "SELECT 1;\n", dialect).len(), 1, "{dialect}");
+        }
+    }
+
+    #[test]
+    fn data_statements_need_no_mirror() {
+        clean(
+            "ALTER TABLE members ADD COLUMN avatar TEXT;\n\
+             UPDATE members SET avatar = 'none';\n\
+             INSERT INTO settings VALUES ('avatars', 1);\n\
+             DELETE FROM settings WHERE k = 'old';\n",
+            "DELETE FROM settings WHERE k = 'avatars';\nALTER TABLE members DROP COLUMN avatar;\n",
+            Sqlite,
+        );
+    }
+
+    #[test]
+    fn a_finding_can_be_allowed_with_a_reason() {
+        clean(
+            "-- bascule:allow down-undoes-up the index is kept on purpose across rollbacks\n\
+             CREATE INDEX members_email ON members (email);\n",
+            "SELECT 1;\n",
+            Sqlite,
+        );
+        clean(
+            "CREATE TABLE t (id INT);\n",
+            "DROP TABLE t;\n-- bascule:allow down-undoes-up leftover of 2.1, empty since\nDROP TABLE old_t;\n",
+            Sqlite,
+        );
+    }
+
+    #[test]
+    fn statements_that_do_not_parse_are_left_to_the_parse_step() {
+        clean(
+            "CREATE TABLE t (id INT NOT NUL);\n",
+            "DROP TABLE t;\n",
+            Sqlite,
+        );
+        clean("-- bascule:raw\nCREATE FOO;\n", "SELECT 1;\n", Sqlite);
+    }
+}

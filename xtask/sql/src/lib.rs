@@ -1,0 +1,167 @@
+//! Checking migration scripts before a bundle exists.
+//!
+//! `cargo xtask build-patch` (and the lint command) call [`validate_migration`] on every
+//! migration, so a typo in `up.sql` is caught on the developer's machine with a rustc-like
+//! message, not on a production host half-way through a run.
+//!
+//! # Why split before parsing
+//!
+//! `sqlparser`'s `Parser::parse_sql` parses a whole script and stops at the first error: one bad
+//! statement hides every later one, and a statement sqlparser does not know (a vendor extension)
+//! would make the whole file uncheckable. So `bascule_patch::split_statements` first cuts the script into statements the
+//! way the database's own client does — quotes (with doubled-quote escapes, and backslash escapes
+//! in MySQL), `--`/`#`/`/* */` comments, PostgreSQL dollar quotes, `BEGIN … END` bodies of
+//! `CREATE TRIGGER`/`PROCEDURE`/`FUNCTION`, MySQL's `DELIMITER` command — and [`validate`] parses
+//! each statement on its own with the class's dialect. The same split is what the runtime can
+//! execute statement by statement.
+//!
+//! # Positions
+//!
+//! Each [`bascule_patch::SqlStatement`] knows the line, column and byte offset of its first character in the
+//! file. sqlparser reports `Line: L, Column: C` inside the text it was given; [`validate`] maps that
+//! back to the file: lines shift by the statement's line, columns by the statement's column on its
+//! first line only. Columns count characters, as sqlparser does.
+//!
+//! # Escapes: `-- bascule:` markers
+//!
+//! A `-- bascule:<directive>` comment before a statement, inside it, or right after its terminator
+//! on the same line belongs to that statement ([`bascule_patch::SqlStatement::markers`]); the lint rules read
+//! them. `-- bascule:raw` means "the database accepts this, the checker does not": the statement
+//! is not parsed, only flagged ([`bascule_patch::SqlStatement::raw`]) and counted, so the build can say how much
+//! went unchecked.
+//!
+//! # Known gaps of sqlparser: [`recognize`]
+//!
+//! A few forms the databases accept and sqlparser rejects (`DROP INDEX CONCURRENTLY`, MySQL
+//! procedures, `ALTER TABLE … ENGINE=`, …) are read by Bascule's own [`recognize`] module when
+//! sqlparser fails: such a statement is accepted, its [`Outcome`] says [`Outcome::Recognized`],
+//! and [`MigrationReport::recognized`] counts it. A statement neither knows stays an error, and
+//! the rest of the script is checked all the same.
+
+pub mod recognize;
+pub mod validate;
+
+use std::path::Path;
+
+pub use recognize::{recognize, AlterAction, Recognized, RecognizedKind, RoutineKind};
+pub use validate::{
+    check_script, parser_dialect, render_issues, validate_script, CheckedStatement, IssueKind,
+    Outcome, ScriptCheck, SqlIssue,
+};
+
+use bascule_patch::Dialect;
+use bascule_patch::Migration;
+
+/// What [`validate_migration`] found in a sound migration.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MigrationReport {
+    /// Statements in `up.sql`, raw ones included.
+    pub statements_up: usize,
+    /// Statements in `down.sql`, raw ones included.
+    pub statements_down: usize,
+    /// Statements of both scripts marked `-- bascule:raw`, so not checked.
+    pub raw: usize,
+    /// Statements of both scripts sqlparser rejects and Bascule's own recognizer accepted
+    /// ([`recognize`]): checked, less thoroughly.
+    pub recognized: usize,
+}
+
+/// Validates both scripts of a migration; the issues of both are returned together, up's first.
+///
+/// The scripts are taken from `m`, already read when the patch was loaded from `_patch_root`;
+/// messages name them by their path relative to the patch root (`m.up_path()`, `m.down_path()`),
+/// as a developer sees them from the patch directory. An empty script, up or down, is an
+/// [`IssueKind::Empty`] issue: every up must do something and every down must undo it.
+pub fn validate_migration(
+    _patch_root: &Path,
+    m: &Migration,
+    dialect: Dialect,
+) -> Result<MigrationReport, Vec<SqlIssue>> {
+    let up = check_script(&m.up_path(), &m.up, dialect);
+    let down = check_script(&m.down_path(), &m.down, dialect);
+    if !up.issues.is_empty() || !down.issues.is_empty() {
+        return Err(up.issues.into_iter().chain(down.issues).collect());
+    }
+    let both = || up.statements.iter().chain(&down.statements);
+    Ok(MigrationReport {
+        statements_up: up.statements.len(),
+        statements_down: down.statements.len(),
+        raw: both().filter(|s| s.outcome == Outcome::Raw).count(),
+        recognized: both().filter(|s| s.recognized().is_some()).count(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn migration(up: &str, down: &str) -> Migration {
+        Migration {
+            class: "site".into(),
+            id: 2,
+            name: "add_avatar".into(),
+            dir: PathBuf::from("migrations/site/0002_add_avatar"),
+            up: up.into(),
+            down: down.into(),
+            checksum: bascule_patch::sha256_hex(up.as_bytes()),
+        }
+    }
+
+    #[test]
+    fn counts_statements_and_raw_ones() {
+        let m = migration(
+            "ALTER TABLE members ADD COLUMN avatar TEXT;\n-- bascule:raw\nPRAGMA foo = bar;\n",
+            "ALTER TABLE members DROP COLUMN avatar;\n",
+        );
+        let report = validate_migration(Path::new("patches/2.4.0"), &m, Dialect::Sqlite)
+            .unwrap_or_else(|e| panic!("{}", render_issues(&e)));
+        assert_eq!(
+            report,
+            MigrationReport {
+                statements_up: 2,
+                statements_down: 1,
+                raw: 1,
+                recognized: 0
+            }
+        );
+    }
+
+    #[test]
+    fn counts_recognized_statements() {
+        let m = migration(
+            "DELIMITER //\nCREATE PROCEDURE p() BEGIN SELECT 1; END//\nDELIMITER ;\n\
+             ALTER TABLE members ENGINE=InnoDB;\n",
+            "DROP PROCEDURE p;\n",
+        );
+        let report = validate_migration(Path::new("."), &m, Dialect::Mysql)
+            .unwrap_or_else(|e| panic!("{}", render_issues(&e)));
+        assert_eq!(
+            report.statements_up, 2,
+            "DELIMITER lines are not statements"
+        );
+        assert_eq!(report.recognized, 2);
+        assert_eq!(report.raw, 0);
+    }
+
+    #[test]
+    fn issues_of_both_scripts_name_their_files() {
+        let m = migration(
+            "ALTER TABLE members ADD COLUMN avatar TEXT NOT NUL;\n",
+            "-- TODO\n",
+        );
+        let issues = validate_migration(Path::new("."), &m, Dialect::Sqlite).unwrap_err();
+        assert_eq!(issues.len(), 2, "{}", render_issues(&issues));
+        assert_eq!(
+            issues[0].path,
+            Path::new("migrations/site/0002_add_avatar/up.sql")
+        );
+        assert_eq!(issues[0].kind, IssueKind::Syntax);
+        assert_eq!(
+            issues[1].path,
+            Path::new("migrations/site/0002_add_avatar/down.sql")
+        );
+        assert_eq!(issues[1].kind, IssueKind::Empty);
+    }
+}
