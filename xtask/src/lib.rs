@@ -4,7 +4,6 @@
 //! One module per subcommand; `main.rs` only parses the command line.
 
 pub mod bench;
-pub mod bench_migrate;
 pub mod build_patch;
 pub mod check_migrations;
 pub mod demo;

@@ -50,7 +50,6 @@ use super::{
     Location, RowState, Stamp, VersionState, VERSION_TABLE,
 };
 use bascule_patch::split_statements;
-use bascule_patch::wants_no_transaction;
 use bascule_patch::Dialect;
 use bascule_patch::Migration;
 use bascule_runlog::RunLog;
@@ -76,8 +75,7 @@ const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS bascule_migration
 
 /// Whether `migration` runs outside a transaction (`-- bascule:no-transaction` in its up or down).
 pub fn runs_outside_transaction(migration: &Migration) -> bool {
-    wants_no_transaction(&split_statements(&migration.up, Dialect::Postgres))
-        || wants_no_transaction(&split_statements(&migration.down, Dialect::Postgres))
+    migration.runs_outside_transaction(Dialect::Postgres)
 }
 
 /// The statement inserting version row `id` in `state`, written by `stamp` (`None`: a baseline).

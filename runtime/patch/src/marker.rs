@@ -3,7 +3,8 @@
 //! A marker is a comment the splitter attaches to a statement ([`crate::SqlStatement::markers`]
 //! holds the text after `bascule:`, trimmed). Its *name* is its first word, ended by whitespace,
 //! `:` or `(`; what follows is its argument. Every reader — the splitter, the lint rules, the
-//! PostgreSQL backend — asks [`crate::SqlStatement::has_marker`] or [`marker_name`], so a marker
+//! PostgreSQL backend — asks [`crate::SqlStatement::has_marker`] (or
+//! [`crate::Migration::runs_outside_transaction`]), which read names with [`marker_name`], so a marker
 //! means the same thing on the developer's machine and on the host.
 //!
 //! | marker | read by | meaning |
@@ -12,8 +13,6 @@
 //! | `no-transaction` | PostgreSQL backend, lint | the migration runs outside a transaction (`CREATE INDEX CONCURRENTLY`) |
 //! | `allow <rule> <reason>` | lint | the finding of `<rule>` on this statement is deliberate |
 //! | `phase unused <table>[.<column>]` | lint history | an earlier release stopped using what a later one drops |
-
-use crate::split::SqlStatement;
 
 /// The prefix of a marker comment: `-- bascule:raw`.
 pub const MARKER_PREFIX: &str = "bascule:";
@@ -34,16 +33,9 @@ pub fn marker_name(marker: &str) -> &str {
         .unwrap_or("")
 }
 
-/// Whether a script's statements carry `-- bascule:no-transaction`: the backend runs such a
-/// migration without a transaction.
-pub fn wants_no_transaction(statements: &[SqlStatement]) -> bool {
-    statements.iter().any(|s| s.has_marker(NO_TRANSACTION))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{split_statements, Dialect};
 
     #[test]
     fn a_name_ends_at_whitespace_a_colon_or_a_parenthesis() {
@@ -51,25 +43,5 @@ mod tests {
         assert_eq!(marker_name("allow(drop-column)"), "allow");
         assert_eq!(marker_name("phase: unused t"), "phase");
         assert_eq!(marker_name("no-transaction"), "no-transaction");
-    }
-
-    #[test]
-    fn no_transaction_is_found_on_any_statement_of_the_script() {
-        let marked =
-            "SELECT 1;\n-- bascule:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (c);\n";
-        assert!(wants_no_transaction(&split_statements(
-            marked,
-            Dialect::Postgres
-        )));
-        let plain = "-- no-transaction, but not a marker\nCREATE INDEX i ON t (c);\n";
-        assert!(!wants_no_transaction(&split_statements(
-            plain,
-            Dialect::Postgres
-        )));
-        let longer = "-- bascule:no-transactions\nSELECT 1;";
-        assert!(!wants_no_transaction(&split_statements(
-            longer,
-            Dialect::Postgres
-        )));
     }
 }

@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::class::{ClassSpec, Dialect};
+use crate::marker::NO_TRANSACTION;
+use crate::split::split_statements;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MigrationError {
@@ -47,6 +49,22 @@ impl Migration {
 
     pub fn down_path(&self) -> PathBuf {
         self.dir.join("down.sql")
+    }
+
+    /// Whether the migration runs statement by statement outside a transaction: always on
+    /// MariaDB/MySQL (DDL commits implicitly), on PostgreSQL when its up or its down carries
+    /// `-- bascule:no-transaction`, never on SQLite.
+    pub fn runs_outside_transaction(&self, dialect: Dialect) -> bool {
+        let marked = |script: &str| {
+            split_statements(script, dialect)
+                .iter()
+                .any(|s| s.has_marker(NO_TRANSACTION))
+        };
+        match dialect {
+            Dialect::Mysql => true,
+            Dialect::Postgres => marked(&self.up) || marked(&self.down),
+            Dialect::Sqlite => false,
+        }
     }
 }
 
@@ -232,5 +250,49 @@ mod tests {
         assert_eq!(parse_dir_name("0002-add"), None);
         assert_eq!(parse_dir_name("0000_zero"), None);
         assert_eq!(parse_dir_name("0003_Upper"), None);
+    }
+
+    fn migration(up: &str, down: &str) -> Migration {
+        Migration {
+            class: "site".into(),
+            id: 1,
+            name: "m".into(),
+            dir: PathBuf::from("migrations/site/0001_m"),
+            up: up.into(),
+            down: down.into(),
+            checksum: String::new(),
+        }
+    }
+
+    #[test]
+    fn no_transaction_is_found_on_any_statement_of_up_or_down() {
+        let marked = migration(
+            "SET lock_timeout = '2s';\n-- bascule:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (a);",
+            "DROP INDEX IF EXISTS i;",
+        );
+        assert!(marked.runs_outside_transaction(Dialect::Postgres));
+        let down_marked = migration(
+            "SELECT 1;",
+            "-- bascule:no-transaction\nDROP INDEX CONCURRENTLY i;",
+        );
+        assert!(down_marked.runs_outside_transaction(Dialect::Postgres));
+        for plain in [
+            migration(
+                "-- no-transaction, but not a marker\nCREATE INDEX i ON t (c);",
+                "DROP INDEX i;",
+            ),
+            migration("-- bascule:no-transactions\nSELECT 1;", "SELECT 1;"),
+        ] {
+            assert!(!plain.runs_outside_transaction(Dialect::Postgres));
+        }
+        assert!(plain_mysql().runs_outside_transaction(Dialect::Mysql));
+        assert!(!marked.runs_outside_transaction(Dialect::Sqlite));
+    }
+
+    fn plain_mysql() -> Migration {
+        migration(
+            "ALTER TABLE t ADD COLUMN c INT;",
+            "ALTER TABLE t DROP COLUMN c;",
+        )
     }
 }

@@ -14,6 +14,9 @@ use std::time::Instant;
 
 use crate::host::HostProfile;
 use crate::journal::{now, Event, Intent, Journal, RunHistory, RunKind};
+use crate::maintenance::MaintenanceError;
+use crate::sampling::SamplingError;
+use crate::services::ServiceError;
 use crate::survey::{survey, ClassSurvey};
 use bascule_bundle::Manifest;
 use bascule_db::{DbTarget, VersionState};
@@ -53,6 +56,30 @@ impl StepError {
         move |source| StepError::Io {
             path: path.to_path_buf(),
             source,
+        }
+    }
+}
+
+// The errors of the modules steps drive become step failures here, in the engine, so that
+// those modules (services, maintenance, sampling) know nothing of steps.
+
+impl From<ServiceError> for StepError {
+    fn from(error: ServiceError) -> Self {
+        StepError::Failed(error.to_string())
+    }
+}
+
+impl From<MaintenanceError> for StepError {
+    fn from(error: MaintenanceError) -> Self {
+        StepError::Failed(error.to_string())
+    }
+}
+
+impl From<SamplingError> for StepError {
+    fn from(error: SamplingError) -> Self {
+        match error {
+            SamplingError::Io { path, source } => StepError::Io { path, source },
+            other => StepError::Failed(other.to_string()),
         }
     }
 }

@@ -54,12 +54,6 @@ pub enum MaintenanceError {
     Listen { addr: SocketAddr, what: String },
 }
 
-impl From<MaintenanceError> for crate::engine::StepError {
-    fn from(error: MaintenanceError) -> Self {
-        crate::engine::StepError::Failed(error.to_string())
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {

@@ -57,7 +57,6 @@ pub mod panel;
 use std::path::PathBuf;
 
 pub use bascule_patch::{ClassPanel, ExpectedDifference, NormaliseRule};
-pub use panel::{HostClassSampling, HostSampling};
 
 /// Why sampling could not run or did not pass.
 #[derive(Debug, thiserror::Error)]
@@ -80,15 +79,6 @@ impl SamplingError {
         move |source| SamplingError::Io {
             path: path.to_path_buf(),
             source,
-        }
-    }
-}
-
-impl From<SamplingError> for crate::engine::StepError {
-    fn from(error: SamplingError) -> Self {
-        match error {
-            SamplingError::Io { path, source } => crate::engine::StepError::Io { path, source },
-            other => crate::engine::StepError::Failed(other.to_string()),
         }
     }
 }

@@ -64,12 +64,6 @@ pub enum ServiceError {
     },
 }
 
-impl From<ServiceError> for crate::engine::StepError {
-    fn from(error: ServiceError) -> Self {
-        crate::engine::StepError::Failed(error.to_string())
-    }
-}
-
 /// How a service is driven.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -38,15 +38,17 @@
 //! and [`MigrationReport::recognized`] counts it. A statement neither knows stays an error, and
 //! the rest of the script is checked all the same.
 
+mod parser;
 pub mod recognize;
 pub mod validate;
 
 use std::path::Path;
 
+pub use parser::parser_dialect;
 pub use recognize::{recognize, AlterAction, Recognized, RecognizedKind, RoutineKind};
 pub use validate::{
-    check_script, parser_dialect, render_issues, validate_script, CheckedStatement, IssueKind,
-    Outcome, ScriptCheck, SqlIssue,
+    check_script, render_issues, validate_script, CheckedStatement, IssueKind, Outcome,
+    ScriptCheck, SqlIssue,
 };
 
 use bascule_patch::Dialect;

@@ -33,7 +33,7 @@ use sqlparser::ast::{AlterTableOperation, ObjectType, Statement};
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::{Token, Tokenizer};
 
-use super::validate::parser_dialect;
+use super::parser::parser_dialect;
 use bascule_patch::Dialect;
 
 /// A statement sqlparser rejects that Bascule recognized, and what it does.

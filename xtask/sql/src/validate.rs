@@ -4,9 +4,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use sqlparser::ast::Statement;
-use sqlparser::dialect::{MySqlDialect, PostgreSqlDialect, SQLiteDialect};
 use sqlparser::parser::{Parser, ParserError};
 
+use super::parser::parser_dialect;
 use super::recognize::{recognize, Recognized};
 use bascule_patch::Dialect;
 use bascule_patch::{split_script, LineIndex, SqlStatement};
@@ -94,18 +94,6 @@ pub fn render_issues(issues: &[SqlIssue]) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join("\n\n")
-}
-
-/// The sqlparser dialect for a database class's dialect.
-pub fn parser_dialect(dialect: Dialect) -> &'static dyn sqlparser::dialect::Dialect {
-    static SQLITE: SQLiteDialect = SQLiteDialect {};
-    static MYSQL: MySqlDialect = MySqlDialect {};
-    static POSTGRES: PostgreSqlDialect = PostgreSqlDialect {};
-    match dialect {
-        Dialect::Sqlite => &SQLITE,
-        Dialect::Mysql => &MYSQL,
-        Dialect::Postgres => &POSTGRES,
-    }
 }
 
 /// How one statement of a script fared.

@@ -23,7 +23,6 @@ use std::path::Path;
 
 use crate::{suppressions, Context, Finding, Hit, Level, Report, Rule};
 use bascule_patch::split_statements;
-use bascule_patch::wants_no_transaction;
 use bascule_patch::Dialect;
 use bascule_patch::Migration;
 
@@ -71,14 +70,7 @@ impl Rule for IdempotentDown {
 
 /// Whether `m` runs statement by statement without a transaction in `dialect`.
 pub fn applies(m: &Migration, dialect: Dialect) -> bool {
-    match dialect {
-        Dialect::Mysql => true,
-        Dialect::Postgres => {
-            wants_no_transaction(&split_statements(&m.up, dialect))
-                || wants_no_transaction(&split_statements(&m.down, dialect))
-        }
-        Dialect::Sqlite => false,
-    }
+    m.runs_outside_transaction(dialect)
 }
 
 /// Checks every statement of `m`'s `down.sql` into `report`, honouring

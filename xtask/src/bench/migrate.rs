@@ -53,7 +53,7 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use demo_site::prod_server::{generate_on, Engine, ServerHost};
 
-use crate::bench::{bench_dir, measure, Measure};
+use super::measure::{bench_dir, measure, Measure};
 use crate::{build_patch, static_runtime, workspace_root};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

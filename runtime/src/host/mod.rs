@@ -11,6 +11,12 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+mod caches;
+mod sampling;
+
+pub use caches::CacheSpec;
+pub use sampling::{HostClassSampling, HostSampling};
+
 use bascule_db::{self as db, DatabaseClass, DbError, DbTarget, DiscoveryError};
 use bascule_patch::Dialect;
 
@@ -43,7 +49,7 @@ pub enum HostError {
 struct ProfileFile {
     platform: PlatformSection,
     #[serde(default)]
-    sampling: Option<crate::sampling::HostSampling>,
+    sampling: Option<HostSampling>,
     #[serde(default)]
     databases: BTreeMap<String, DatabaseClass>,
     #[serde(default)]
@@ -51,7 +57,7 @@ struct ProfileFile {
     #[serde(default)]
     maintenance: Option<crate::maintenance::MaintenanceSpec>,
     #[serde(default)]
-    caches: crate::steps::purge_caches::CacheSpec,
+    caches: CacheSpec,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -79,7 +85,7 @@ fn default_keep() -> usize {
 pub struct HostProfile {
     pub path: PathBuf,
     /// `[sampling]`: where the sites answer and which are sampled (see `sampling`).
-    pub sampling: Option<crate::sampling::HostSampling>,
+    pub sampling: Option<HostSampling>,
     /// The platform root: `releases/`, `current`, `shared/`.
     pub root: PathBuf,
     /// Where Bascule keeps its lock, the platform version and the runs.
@@ -94,7 +100,7 @@ pub struct HostProfile {
     /// `[maintenance]`: see `maintenance`.
     pub maintenance: Option<crate::maintenance::MaintenanceSpec>,
     /// `[caches]`: see `steps::purge_caches`.
-    pub caches: crate::steps::purge_caches::CacheSpec,
+    pub caches: CacheSpec,
 }
 
 impl HostProfile {
@@ -227,12 +233,12 @@ fn resolve_operations(
     base: &Path,
     mut services: Vec<crate::services::ServiceSpec>,
     mut maintenance: Option<crate::maintenance::MaintenanceSpec>,
-    mut caches: crate::steps::purge_caches::CacheSpec,
+    mut caches: CacheSpec,
 ) -> Result<
     (
         Vec<crate::services::ServiceSpec>,
         Option<crate::maintenance::MaintenanceSpec>,
-        crate::steps::purge_caches::CacheSpec,
+        CacheSpec,
     ),
     String,
 > {
