@@ -18,9 +18,10 @@ use std::time::{Duration, Instant};
 
 use bascule::http::Client;
 use bascule::sampling::compare::compare;
-use bascule::sampling::fetch::{fetch_all, Moment};
+use bascule::sampling::fetch::fetch_all;
 use bascule::sampling::panel::Target;
 use bascule::sampling::ClassPanel;
+use bascule_patch::Moment;
 use bascule_tests::{bascule, generate, text, untar, workspace, DemoHost, HostState};
 
 /// A shop page with a fresh CSRF token and "generated at" time per request; `cents` says

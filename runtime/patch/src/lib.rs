@@ -44,8 +44,8 @@ pub use class::{ClassSpec, Dialect};
 pub use marker::{marker_name, ALLOW, MARKER_PREFIX, NO_TRANSACTION, PHASE, RAW};
 pub use migration::{ClassMigrations, Migration, MigrationError, MigrationSet};
 pub use patch_toml::{
-    weekday_from_name, Check, CheckWhen, CodeSpec, Mode, Patch, PatchError, PatchInfo, PatchSpec,
-    Policy, Requirements, PATCH_FILE,
+    weekday_from_name, Check, CheckWhen, CodeSpec, Mode, Moment, Patch, PatchError, PatchInfo,
+    PatchSpec, Policy, Requirements, PATCH_FILE,
 };
 pub use sampling::{
     compile_regex, compile_selector, ClassPanel, ExpectedDifference, NormaliseRule,

@@ -291,11 +291,29 @@ impl Check {
             .collect()
     }
 
-    pub fn runs_before(&self) -> bool {
-        self.when != CheckWhen::AfterOnly
+    /// Whether the check runs at `moment` of a run.
+    pub fn runs_at(&self, moment: Moment) -> bool {
+        match moment {
+            Moment::Before => self.when != CheckWhen::AfterOnly,
+            Moment::After => self.when != CheckWhen::BeforeOnly,
+        }
     }
+}
 
-    pub fn runs_after(&self) -> bool {
-        self.when != CheckWhen::BeforeOnly
+/// Before or after the release changes the host: when consistency checks run (preflight,
+/// post-checks) and which pages a sample holds (sample-before, sample-after).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Moment {
+    Before,
+    After,
+}
+
+impl Moment {
+    /// `before` or `after`: the name of the samples' directory, and of the moment in messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Moment::Before => "before",
+            Moment::After => "after",
+        }
     }
 }

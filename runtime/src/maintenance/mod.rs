@@ -54,9 +54,11 @@ pub enum MaintenanceError {
     Listen { addr: SocketAddr, what: String },
 }
 
+/// How the 503 page is served: by Bascule itself (`builtin`) or by the front web server when a
+/// flag file exists (`flag-file`). Written `mode = …` in `[maintenance]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Mode {
+pub enum Method {
     Builtin,
     FlagFile,
 }
@@ -65,7 +67,7 @@ pub enum Mode {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MaintenanceSpec {
-    pub mode: Mode,
+    pub mode: Method,
     /// builtin: where the web service listens, e.g. `0.0.0.0:80`.
     #[serde(default)]
     pub listen: Option<SocketAddr>,
@@ -97,7 +99,7 @@ impl MaintenanceSpec {
             }
         };
         match self.mode {
-            Mode::Builtin => {
+            Method::Builtin => {
                 if self.listen.is_none() {
                     return Err("maintenance: mode \"builtin\" needs `listen`, the web service's address, e.g. \"0.0.0.0:80\"".into());
                 }
@@ -108,7 +110,7 @@ impl MaintenanceSpec {
                     return Err("maintenance: `allow` needs mode \"flag-file\": in builtin mode the app is stopped, there is nothing to pass through to".into());
                 }
             }
-            Mode::FlagFile => {
+            Method::FlagFile => {
                 let Some(flag) = &self.flag_file else {
                     return Err("maintenance: mode \"flag-file\" needs `flag_file`, the file the front web server tests".into());
                 };
@@ -145,7 +147,7 @@ impl MaintenanceSpec {
 pub fn open(spec: &MaintenanceSpec, log: &RunLog) -> Result<(), MaintenanceError> {
     let html = page::render(spec)?;
     match (spec.mode, spec.listen, &spec.flag_file) {
-        (Mode::Builtin, Some(addr), _) => {
+        (Method::Builtin, Some(addr), _) => {
             builtin::open(addr, html, spec.retry_after);
             log.line(format_args!(
                 "maintenance: builtin server for {addr} (serves as soon as the port is free)"
@@ -169,15 +171,15 @@ pub fn open(spec: &MaintenanceSpec, log: &RunLog) -> Result<(), MaintenanceError
 /// Takes the maintenance page down (idempotent).
 pub fn close(spec: &MaintenanceSpec, log: &RunLog) -> Result<(), MaintenanceError> {
     match (spec.mode, &spec.flag_file) {
-        (Mode::Builtin, _) => {
+        (Method::Builtin, _) => {
             builtin::close();
             log.line("maintenance: builtin server stopped");
         }
-        (Mode::FlagFile, Some(flag)) => {
+        (Method::FlagFile, Some(flag)) => {
             flag_file::close(flag)?;
             log.line(format_args!("maintenance: flag {} removed", flag.display()));
         }
-        (Mode::FlagFile, None) => {}
+        (Method::FlagFile, None) => {}
     }
     Ok(())
 }

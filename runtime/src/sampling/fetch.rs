@@ -13,22 +13,7 @@ use super::panel::Target;
 use super::{ClassPanel, SamplingError};
 use crate::http::{Client, HttpError};
 use bascule_db::parallel::{self, OnError};
-
-/// Before the release, or after it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Moment {
-    Before,
-    After,
-}
-
-impl Moment {
-    pub fn dir_name(self) -> &'static str {
-        match self {
-            Moment::Before => "before",
-            Moment::After => "after",
-        }
-    }
-}
+use bascule_patch::Moment;
 
 /// One fetched page, normalised. Its first line is `HTTP <status>`, so a page that now
 /// answers 500 differs from one that answered 200.
@@ -47,7 +32,7 @@ pub fn samples_dir(run_dir: &Path) -> PathBuf {
 /// The file of a normalised sample (`.html`; the raw one is `.raw.html` beside it).
 pub fn sample_path(samples: &Path, moment: Moment, target: &Target) -> PathBuf {
     samples
-        .join(moment.dir_name())
+        .join(moment.as_str())
         .join(format!("{}.html", target.file_stem()))
 }
 
@@ -89,7 +74,7 @@ pub fn fetch_all(
         SamplingError::Fetch(format!(
             "{count} of {} sampled page(s) could not be fetched ({}):\n{}{}",
             targets.len(),
-            moment.dir_name(),
+            moment.as_str(),
             shown.join("\n"),
             if count > 10 { "\n  …" } else { "" }
         ))

@@ -6,14 +6,7 @@
 use crate::engine::{Context, StepError};
 use bascule_db::parallel::{self, OnError};
 use bascule_db::{self as db, DbError, Session};
-use bascule_patch::Check;
-
-/// Which moment the checks are for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Moment {
-    Before,
-    After,
-}
+use bascule_patch::{Check, Moment};
 
 /// Runs the checks meant for `moment` on every database of every class of the patch.
 pub fn run_checks(cx: &Context<'_>, moment: Moment) -> Result<(), StepError> {
@@ -23,10 +16,7 @@ pub fn run_checks(cx: &Context<'_>, moment: Moment) -> Result<(), StepError> {
             .patch
             .checks(class)?
             .into_iter()
-            .filter(|c| match moment {
-                Moment::Before => c.runs_before(),
-                Moment::After => c.runs_after(),
-            })
+            .filter(|c| c.runs_at(moment))
             .collect();
         if checks.is_empty() {
             continue;

@@ -1,8 +1,9 @@
 //! `post-checks`: the consistency checks again, on the migrated databases.
 
-use super::checks::{run_checks, Moment};
+use super::checks::run_checks;
 use crate::engine::{Context, Step, StepError};
 use crate::journal::Intent;
+use bascule_patch::Moment;
 
 pub struct PostChecks;
 

@@ -7,12 +7,13 @@
 
 use std::path::Path;
 
-use super::checks::{run_checks, Moment};
+use super::checks::run_checks;
 use crate::engine::{Context, Step, StepError};
 use crate::journal::Intent;
 use crate::state::PlatformState;
 use crate::survey::survey;
 use bascule_bundle as bundle;
+use bascule_patch::Moment;
 
 pub struct Preflight;
 

@@ -14,9 +14,10 @@ use crate::engine::{Context, Step, StepError};
 use crate::http::Client;
 use crate::journal::Intent;
 use crate::sampling::compare::compare;
-use crate::sampling::fetch::{fetch_all, read_all, samples_dir, Moment};
+use crate::sampling::fetch::{fetch_all, read_all, samples_dir};
 use crate::sampling::panel::{targets, Target};
 use crate::sampling::SamplingError;
+use bascule_patch::Moment;
 
 const PANEL_FILE: &str = "panel.tsv";
 const REPORT_FILE: &str = "report.txt";

@@ -34,7 +34,7 @@
 //! (`DROP INDEX CONCURRENTLY`, `DETACH PARTITION`, MySQL `ALTER TABLE … ENGINE=`, …) go to
 //! [`Rule::check_recognized`]; a MySQL `CREATE TABLE … PARTITION BY` is handed to `check` as the
 //! `CREATE TABLE` without its partitioning clause. Every rule also sees the whole script
-//! ([`Context::script`]), for what is a property of the migration rather than of one statement
+//! ([`RuleContext::script`]), for what is a property of the migration rather than of one statement
 //! (a `SET lock_timeout` before the DDL, a `-- bascule:no-transaction` marker).
 
 pub mod history;
@@ -48,7 +48,7 @@ use sqlparser::ast::Statement;
 
 use bascule_patch::{Dialect, LineIndex, Migration, Mode, Patch, SqlStatement};
 use bascule_sql::{
-    check_script, CheckedStatement, IssueKind, Outcome, Recognized, RecognizedKind, SqlIssue,
+    check_script, CheckedStatement, IssueKind, Reading, Recognized, RecognizedKind, SqlIssue,
 };
 
 pub use history::History;
@@ -221,7 +221,7 @@ impl HasSql for RecognizedStatement {
 
 /// What a rule sees when it checks one statement: a [`Parsed`] one for [`Rule::check`], a
 /// [`RecognizedStatement`] for [`Rule::check_recognized`].
-pub struct Context<'a, S = Parsed> {
+pub struct RuleContext<'a, S = Parsed> {
     pub dialect: Dialect,
     pub mode: Mode,
     pub migration: &'a Migration,
@@ -235,7 +235,7 @@ pub struct Context<'a, S = Parsed> {
     pub history: &'a History,
 }
 
-impl<S: HasSql> Context<'_, S> {
+impl<S: HasSql> RuleContext<'_, S> {
     pub fn text(&self) -> &str {
         &self.statement.sql().text
     }
@@ -265,10 +265,10 @@ pub trait Rule: Sync {
         &[Dialect::Sqlite, Dialect::Mysql, Dialect::Postgres]
     }
     /// Checks a statement sqlparser parsed.
-    fn check(&self, cx: &Context<'_>) -> Vec<Hit>;
+    fn check(&self, cx: &RuleContext<'_>) -> Vec<Hit>;
     /// Checks a statement only the recognizer read ([`bascule_sql::recognize`]); most rules have
     /// nothing to say about those forms.
-    fn check_recognized(&self, _cx: &Context<'_, RecognizedStatement>) -> Vec<Hit> {
+    fn check_recognized(&self, _cx: &RuleContext<'_, RecognizedStatement>) -> Vec<Hit> {
         Vec::new()
     }
 }
@@ -322,7 +322,7 @@ pub fn lint_migration(
         report.unchecked += check
             .statements
             .iter()
-            .filter(|s| s.outcome == Outcome::Raw)
+            .filter(|s| s.outcome == Reading::Raw)
             .count();
         report
             .findings
@@ -337,7 +337,7 @@ pub fn lint_migration(
         if let Some(p) = as_parsed(checked) {
             parsed.push(p);
             if let Some((statement, before)) = parsed.split_last() {
-                let cx = Context {
+                let cx = RuleContext {
                     dialect,
                     mode,
                     migration: m,
@@ -353,7 +353,7 @@ pub fn lint_migration(
                 sql: checked.statement.clone(),
                 recognized: recognized.clone(),
             };
-            let cx = Context {
+            let cx = RuleContext {
                 dialect,
                 mode,
                 migration: m,
@@ -371,8 +371,8 @@ pub fn lint_migration(
 /// `CREATE TABLE` of a MySQL partitioned table without its partitioning clause.
 fn as_parsed(checked: &CheckedStatement) -> Option<Parsed> {
     let ast = match &checked.outcome {
-        Outcome::Parsed(ast) if ast.len() == 1 => ast[0].clone(),
-        Outcome::Recognized(Recognized {
+        Reading::Parsed(ast) if ast.len() == 1 => ast[0].clone(),
+        Reading::Recognized(Recognized {
             kind: RecognizedKind::CreatePartitionedTable { create, .. },
         }) => (**create).clone(),
         _ => return None,
@@ -400,7 +400,7 @@ pub fn parse_script(script: &str, dialect: Dialect) -> Vec<Parsed> {
 
 /// Runs every rule of the dialect on one statement through `check`, honouring its suppressions.
 fn run_rules<S: HasSql>(
-    cx: &Context<'_, S>,
+    cx: &RuleContext<'_, S>,
     report: &mut Report,
     check: impl Fn(&dyn Rule) -> Vec<Hit>,
 ) {

@@ -34,7 +34,7 @@
 //!
 //! A few forms the databases accept and sqlparser rejects (`DROP INDEX CONCURRENTLY`, MySQL
 //! procedures, `ALTER TABLE … ENGINE=`, …) are read by Bascule's own [`recognize`] module when
-//! sqlparser fails: such a statement is accepted, its [`Outcome`] says [`Outcome::Recognized`],
+//! sqlparser fails: such a statement is accepted, its [`Reading`] says [`Reading::Recognized`],
 //! and [`MigrationReport::recognized`] counts it. A statement neither knows stays an error, and
 //! the rest of the script is checked all the same.
 
@@ -47,7 +47,7 @@ use std::path::Path;
 pub use parser::parser_dialect;
 pub use recognize::{recognize, AlterAction, Recognized, RecognizedKind, RoutineKind};
 pub use validate::{
-    check_script, render_issues, validate_script, CheckedStatement, IssueKind, Outcome,
+    check_script, render_issues, validate_script, CheckedStatement, IssueKind, Reading,
     ScriptCheck, SqlIssue,
 };
 
@@ -88,7 +88,7 @@ pub fn validate_migration(
     Ok(MigrationReport {
         statements_up: up.statements.len(),
         statements_down: down.statements.len(),
-        raw: both().filter(|s| s.outcome == Outcome::Raw).count(),
+        raw: both().filter(|s| s.outcome == Reading::Raw).count(),
         recognized: both().filter(|s| s.recognized().is_some()).count(),
     })
 }

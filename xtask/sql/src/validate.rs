@@ -96,9 +96,9 @@ pub fn render_issues(issues: &[SqlIssue]) -> String {
         .join("\n\n")
 }
 
-/// How one statement of a script fared.
+/// How the checker read one statement of a script.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
+pub enum Reading {
     /// sqlparser parsed it: its AST (one statement, or none for a MySQL `/*! … */` comment that
     /// holds nothing).
     Parsed(Vec<Statement>),
@@ -115,14 +115,14 @@ pub enum Outcome {
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckedStatement {
     pub statement: SqlStatement,
-    pub outcome: Outcome,
+    pub outcome: Reading,
 }
 
 impl CheckedStatement {
     /// What sqlparser made of the statement, when it parsed it.
     pub fn ast(&self) -> &[Statement] {
         match &self.outcome {
-            Outcome::Parsed(ast) => ast,
+            Reading::Parsed(ast) => ast,
             _ => &[],
         }
     }
@@ -130,13 +130,13 @@ impl CheckedStatement {
     /// What the recognizer made of the statement, when sqlparser could not.
     pub fn recognized(&self) -> Option<&Recognized> {
         match &self.outcome {
-            Outcome::Recognized(r) => Some(r),
+            Reading::Recognized(r) => Some(r),
             _ => None,
         }
     }
 }
 
-/// Every statement of a script with its [`Outcome`], and every issue (split problems, syntax
+/// Every statement of a script with its [`Reading`], and every issue (split problems, syntax
 /// errors, an empty script), sorted by position. Nothing stops at the first error.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScriptCheck {
@@ -164,7 +164,7 @@ pub fn validate_script(
     }
 }
 
-/// Like [`validate_script`], keeping every statement's [`Outcome`] (its AST, or what the
+/// Like [`validate_script`], keeping every statement's [`Reading`] (its AST, or what the
 /// recognizer read) whether or not the script has issues.
 pub fn check_script(path: &Path, sql: &str, dialect: Dialect) -> ScriptCheck {
     let split = split_script(sql, dialect);
@@ -200,14 +200,14 @@ pub fn check_script(path: &Path, sql: &str, dialect: Dialect) -> ScriptCheck {
             .iter()
             .any(|p| (statement.offset..=statement.end()).contains(&p.offset));
         let outcome = if statement.raw {
-            Outcome::Raw
+            Reading::Raw
         } else if broken {
-            Outcome::Invalid
+            Reading::Invalid
         } else {
             match Parser::parse_sql(parser_dialect(dialect), &statement.text) {
-                Ok(ast) => Outcome::Parsed(ast),
+                Ok(ast) => Reading::Parsed(ast),
                 Err(error) => match recognize(&statement.text, dialect) {
-                    Some(recognized) => Outcome::Recognized(recognized),
+                    Some(recognized) => Reading::Recognized(recognized),
                     None => {
                         let (message, location) = parser_message(&error);
                         let position = match location {
@@ -224,7 +224,7 @@ pub fn check_script(path: &Path, sql: &str, dialect: Dialect) -> ScriptCheck {
                                  run unchecked"
                             )),
                         ));
-                        Outcome::Invalid
+                        Reading::Invalid
                     }
                 },
             }
@@ -409,10 +409,10 @@ mod tests {
             .statements
             .iter()
             .map(|s| match &s.outcome {
-                Outcome::Parsed(_) => "parsed",
-                Outcome::Recognized(_) => "recognized",
-                Outcome::Raw => "raw",
-                Outcome::Invalid => "invalid",
+                Reading::Parsed(_) => "parsed",
+                Reading::Recognized(_) => "recognized",
+                Reading::Raw => "raw",
+                Reading::Invalid => "invalid",
             })
             .collect();
         assert_eq!(outcomes, ["parsed", "recognized", "recognized"]);
@@ -432,7 +432,7 @@ mod tests {
         assert_eq!(check.statements.len(), 4);
         assert!(check.statements[0].recognized().is_some());
         assert!(check.statements[2].recognized().is_some());
-        assert_eq!(check.statements[3].outcome, Outcome::Invalid);
+        assert_eq!(check.statements[3].outcome, Reading::Invalid);
     }
 
     #[test]

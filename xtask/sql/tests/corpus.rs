@@ -16,7 +16,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use bascule_patch::Dialect;
-use bascule_sql::{check_script, Outcome};
+use bascule_sql::{check_script, Reading};
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 struct Counts {
@@ -74,10 +74,10 @@ fn measure() -> BTreeMap<String, (Counts, Vec<String>)> {
             };
             for s in &check.statements {
                 match s.outcome {
-                    Outcome::Parsed(_) => counts.parsed += 1,
-                    Outcome::Recognized(_) => counts.recognized += 1,
-                    Outcome::Raw => panic!("{name}: the corpus has no raw statement"),
-                    Outcome::Invalid => counts.failing += 1,
+                    Reading::Parsed(_) => counts.parsed += 1,
+                    Reading::Recognized(_) => counts.recognized += 1,
+                    Reading::Raw => panic!("{name}: the corpus has no raw statement"),
+                    Reading::Invalid => counts.failing += 1,
                 }
             }
             assert_eq!(

@@ -12,9 +12,10 @@ use std::path::Path;
 
 use anyhow::{bail, Context};
 use bascule::http::Client;
-use bascule::sampling::fetch::{fetch_all, Moment};
+use bascule::sampling::fetch::fetch_all;
 use bascule::sampling::panel::{site_page_url, Target};
 use bascule::sampling::ClassPanel;
+use bascule_patch::Moment;
 
 use super::{bench_dir, measure, xtask_exe};
 

@@ -10,7 +10,7 @@
 use sqlparser::ast::{AlterTableOperation, TableConstraint};
 
 use super::{alter_table, created_here};
-use crate::{Context, Hit, Rule};
+use crate::{Hit, Rule, RuleContext};
 use bascule_patch::Dialect;
 
 pub struct AddingCheckConstraint;
@@ -41,7 +41,7 @@ impl Rule for AddingCheckConstraint {
     fn dialects(&self) -> &'static [Dialect] {
         &[Dialect::Mysql, Dialect::Postgres]
     }
-    fn check(&self, cx: &Context<'_>) -> Vec<Hit> {
+    fn check(&self, cx: &RuleContext<'_>) -> Vec<Hit> {
         let Some((table, ops)) = alter_table(cx) else {
             return Vec::new();
         };

@@ -7,7 +7,7 @@
 use sqlparser::ast::{AlterTableOperation, Expr};
 
 use super::{alter_table, created_here, default_of};
-use crate::{Context, Hit, Rule};
+use crate::{Hit, Rule, RuleContext};
 use bascule_patch::Dialect;
 
 pub struct AddingFieldWithVolatileDefault;
@@ -46,7 +46,7 @@ impl Rule for AddingFieldWithVolatileDefault {
     fn dialects(&self) -> &'static [Dialect] {
         &[Dialect::Postgres]
     }
-    fn check(&self, cx: &Context<'_>) -> Vec<Hit> {
+    fn check(&self, cx: &RuleContext<'_>) -> Vec<Hit> {
         let Some((table, ops)) = alter_table(cx) else {
             return Vec::new();
         };

@@ -6,7 +6,7 @@
 use sqlparser::ast::AlterTableOperation;
 
 use super::{alter_table, created_here, default_of, is_not_null};
-use crate::{Context, Hit, Rule};
+use crate::{Hit, Rule, RuleContext};
 use bascule_patch::Dialect;
 
 pub struct AddingNotNullableColumn;
@@ -29,7 +29,7 @@ impl Rule for AddingNotNullableColumn {
     fn recipe(&self, _dialect: Dialect) -> String {
         RECIPE.into()
     }
-    fn check(&self, cx: &Context<'_>) -> Vec<Hit> {
+    fn check(&self, cx: &RuleContext<'_>) -> Vec<Hit> {
         let Some((table, ops)) = alter_table(cx) else {
             return Vec::new();
         };

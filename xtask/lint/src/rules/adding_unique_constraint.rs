@@ -6,7 +6,7 @@
 use sqlparser::ast::{AlterTableOperation, ColumnOption, TableConstraint};
 
 use super::{alter_table, created_here};
-use crate::{Context, Hit, Rule};
+use crate::{Hit, Rule, RuleContext};
 use bascule_patch::Dialect;
 
 pub struct AddingUniqueConstraint;
@@ -31,7 +31,7 @@ impl Rule for AddingUniqueConstraint {
     fn dialects(&self) -> &'static [Dialect] {
         &[Dialect::Postgres]
     }
-    fn check(&self, cx: &Context<'_>) -> Vec<Hit> {
+    fn check(&self, cx: &RuleContext<'_>) -> Vec<Hit> {
         let Some((table, ops)) = alter_table(cx) else {
             return Vec::new();
         };

@@ -7,7 +7,7 @@
 use sqlparser::ast::ColumnDef;
 
 use super::flag_new_columns;
-use crate::{Context, Hit, Level, Rule};
+use crate::{Hit, Level, Rule, RuleContext};
 use bascule_patch::Dialect;
 
 pub struct BanCharField;
@@ -31,7 +31,7 @@ impl Rule for BanCharField {
     fn dialects(&self) -> &'static [Dialect] {
         &[Dialect::Postgres]
     }
-    fn check(&self, cx: &Context<'_>) -> Vec<Hit> {
+    fn check(&self, cx: &RuleContext<'_>) -> Vec<Hit> {
         flag_new_columns(cx, flag)
     }
 }

@@ -17,10 +17,10 @@
 
 use sqlparser::ast::Statement;
 
-use crate::{Context, HasSql, Hit, Level, RecognizedStatement, Rule};
+use crate::{HasSql, Hit, Level, RecognizedStatement, Rule, RuleContext};
 use bascule_patch::Dialect;
 use bascule_patch::NO_TRANSACTION;
-use bascule_sql::{Outcome, RecognizedKind};
+use bascule_sql::{Reading, RecognizedKind};
 
 pub struct BanConcurrentIndexCreationInTransaction;
 
@@ -51,13 +51,13 @@ impl Rule for BanConcurrentIndexCreationInTransaction {
     fn dialects(&self) -> &'static [Dialect] {
         &[Dialect::Postgres]
     }
-    fn check(&self, cx: &Context<'_>) -> Vec<Hit> {
+    fn check(&self, cx: &RuleContext<'_>) -> Vec<Hit> {
         match &cx.statement.ast {
             Statement::CreateIndex(i) if i.concurrently => judge(cx, "CREATE INDEX CONCURRENTLY"),
             _ => Vec::new(),
         }
     }
-    fn check_recognized(&self, cx: &Context<'_, RecognizedStatement>) -> Vec<Hit> {
+    fn check_recognized(&self, cx: &RuleContext<'_, RecognizedStatement>) -> Vec<Hit> {
         let what = match &cx.statement.recognized.kind {
             RecognizedKind::DropIndex {
                 concurrently: true, ..
@@ -74,7 +74,7 @@ impl Rule for BanConcurrentIndexCreationInTransaction {
     }
 }
 
-fn judge<S: HasSql>(cx: &Context<'_, S>, what: &str) -> Vec<Hit> {
+fn judge<S: HasSql>(cx: &RuleContext<'_, S>, what: &str) -> Vec<Hit> {
     let this = cx.statement.sql().offset;
     if !cx.script_has_marker(NO_TRANSACTION) {
         return vec![Hit::new(format!(
@@ -87,7 +87,7 @@ fn judge<S: HasSql>(cx: &Context<'_, S>, what: &str) -> Vec<Hit> {
         .script
         .iter()
         .filter(|s| s.statement.offset != this)
-        .filter(|s| !matches!(&s.outcome, Outcome::Parsed(ast) if matches!(ast.as_slice(), [Statement::Set(_)])))
+        .filter(|s| !matches!(&s.outcome, Reading::Parsed(ast) if matches!(ast.as_slice(), [Statement::Set(_)])))
         .count();
     if others > 0 {
         return vec![Hit::new(format!(

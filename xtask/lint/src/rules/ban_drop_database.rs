@@ -9,7 +9,7 @@
 
 use sqlparser::ast::{ObjectType, Statement};
 
-use crate::{Context, Hit, Level, Rule};
+use crate::{Hit, Level, Rule, RuleContext};
 use bascule_patch::Dialect;
 
 pub struct BanDropDatabase;
@@ -36,7 +36,7 @@ impl Rule for BanDropDatabase {
     fn dialects(&self) -> &'static [Dialect] {
         &[Dialect::Mysql, Dialect::Postgres]
     }
-    fn check(&self, cx: &Context<'_>) -> Vec<Hit> {
+    fn check(&self, cx: &RuleContext<'_>) -> Vec<Hit> {
         match &cx.statement.ast {
             Statement::Drop {
                 object_type: kind @ (ObjectType::Database | ObjectType::Schema),

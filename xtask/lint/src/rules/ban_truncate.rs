@@ -14,7 +14,7 @@ use sqlparser::ast::Statement;
 
 use super::created_here;
 use crate::history::table_name;
-use crate::{Context, Hit, Level, Rule};
+use crate::{Hit, Level, Rule, RuleContext};
 use bascule_patch::Dialect;
 
 pub struct BanTruncate;
@@ -43,7 +43,7 @@ impl Rule for BanTruncate {
     fn dialects(&self) -> &'static [Dialect] {
         &[Dialect::Mysql, Dialect::Postgres]
     }
-    fn check(&self, cx: &Context<'_>) -> Vec<Hit> {
+    fn check(&self, cx: &RuleContext<'_>) -> Vec<Hit> {
         let Statement::Truncate(truncate) = &cx.statement.ast else {
             return Vec::new();
         };

@@ -11,7 +11,7 @@ use sqlparser::ast::{AlterColumnOperation, AlterTableOperation};
 
 use super::renaming_column::EXPAND_CONTRACT;
 use super::{alter_table, created_here};
-use crate::{Context, History, Hit, Rule};
+use crate::{History, Hit, Rule, RuleContext};
 use bascule_patch::Dialect;
 
 pub struct ChangingColumnType;
@@ -34,7 +34,7 @@ impl Rule for ChangingColumnType {
     fn dialects(&self) -> &'static [Dialect] {
         &[Dialect::Mysql, Dialect::Postgres]
     }
-    fn check(&self, cx: &Context<'_>) -> Vec<Hit> {
+    fn check(&self, cx: &RuleContext<'_>) -> Vec<Hit> {
         let Some((table, ops)) = alter_table(cx) else {
             return Vec::new();
         };
@@ -83,7 +83,7 @@ impl Rule for ChangingColumnType {
 }
 
 /// The history with the statements before this one in the migration learned on top.
-fn known_types(cx: &Context<'_>) -> History {
+fn known_types(cx: &RuleContext<'_>) -> History {
     let mut known = cx.history.clone();
     known.learn_all(cx.before);
     known

@@ -49,7 +49,7 @@ use crate::{Finding, Severity};
 use bascule_patch::Dialect;
 use bascule_patch::Migration;
 use bascule_sql::{
-    check_script, AlterAction, CheckedStatement, Outcome, RecognizedKind, RoutineKind,
+    check_script, AlterAction, CheckedStatement, Reading, RecognizedKind, RoutineKind,
 };
 
 /// The id of this check's findings.
@@ -305,7 +305,7 @@ fn effects(script: &str, dialect: Dialect, path: &std::path::Path) -> (Vec<Locat
     let complete = check
         .statements
         .iter()
-        .all(|s| matches!(s.outcome, Outcome::Parsed(_) | Outcome::Recognized(_)));
+        .all(|s| matches!(s.outcome, Reading::Parsed(_) | Reading::Recognized(_)));
     let mut out = Vec::new();
     for checked in &check.statements {
         let allowed = checked.statement.markers.iter().any(|m| {
@@ -326,9 +326,9 @@ fn effects(script: &str, dialect: Dialect, path: &std::path::Path) -> (Vec<Locat
 
 fn statement_effects(checked: &CheckedStatement) -> Vec<Effect> {
     match &checked.outcome {
-        Outcome::Parsed(ast) => ast.iter().flat_map(ast_effects).collect(),
-        Outcome::Recognized(r) => recognized_effects(&r.kind),
-        Outcome::Raw | Outcome::Invalid => Vec::new(),
+        Reading::Parsed(ast) => ast.iter().flat_map(ast_effects).collect(),
+        Reading::Recognized(r) => recognized_effects(&r.kind),
+        Reading::Raw | Reading::Invalid => Vec::new(),
     }
 }
 

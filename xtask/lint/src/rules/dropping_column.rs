@@ -8,7 +8,7 @@
 use sqlparser::ast::AlterTableOperation;
 
 use super::{alter_table, created_here};
-use crate::{Context, Hit, Rule};
+use crate::{Hit, Rule, RuleContext};
 use bascule_patch::Dialect;
 
 pub struct DroppingColumn;
@@ -32,7 +32,7 @@ impl Rule for DroppingColumn {
     fn recipe(&self, _dialect: Dialect) -> String {
         RECIPE.into()
     }
-    fn check(&self, cx: &Context<'_>) -> Vec<Hit> {
+    fn check(&self, cx: &RuleContext<'_>) -> Vec<Hit> {
         let Some((table, ops)) = alter_table(cx) else {
             return Vec::new();
         };

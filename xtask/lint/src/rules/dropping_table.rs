@@ -8,7 +8,7 @@ use sqlparser::ast::{ObjectType, Statement};
 
 use super::created_here;
 use crate::history::table_name;
-use crate::{Context, Hit, Rule};
+use crate::{Hit, Rule, RuleContext};
 use bascule_patch::Dialect;
 
 pub struct DroppingTable;
@@ -31,7 +31,7 @@ impl Rule for DroppingTable {
          phase 2 (next release): drop the table"
             .into()
     }
-    fn check(&self, cx: &Context<'_>) -> Vec<Hit> {
+    fn check(&self, cx: &RuleContext<'_>) -> Vec<Hit> {
         let Statement::Drop {
             object_type: ObjectType::Table,
             names,

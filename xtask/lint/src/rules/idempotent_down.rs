@@ -21,7 +21,7 @@
 
 use std::path::Path;
 
-use crate::{suppressions, Context, Finding, Hit, Level, Report, Rule};
+use crate::{suppressions, Finding, Hit, Level, Report, Rule, RuleContext};
 use bascule_patch::split_statements;
 use bascule_patch::Dialect;
 use bascule_patch::Migration;
@@ -63,7 +63,7 @@ impl Rule for IdempotentDown {
         &[Dialect::Mysql, Dialect::Postgres]
     }
     /// Up statements are not this rule's business: [`check_down`] reads the down.
-    fn check(&self, _cx: &Context<'_>) -> Vec<Hit> {
+    fn check(&self, _cx: &RuleContext<'_>) -> Vec<Hit> {
         Vec::new()
     }
 }

@@ -84,10 +84,10 @@ pub fn by_id(id: &str) -> Option<&'static dyn Rule> {
 use sqlparser::ast::{AlterTableOperation, ColumnDef, ColumnOption, Expr, Statement};
 
 use super::history::table_name;
-use super::{Context, Parsed};
+use super::{Parsed, RuleContext};
 
 /// The table and operations of an `ALTER TABLE` statement.
-pub fn alter_table<'a>(cx: &'a Context<'_>) -> Option<(String, &'a [AlterTableOperation])> {
+pub fn alter_table<'a>(cx: &'a RuleContext<'_>) -> Option<(String, &'a [AlterTableOperation])> {
     match &cx.statement.ast {
         Statement::AlterTable(alter) => Some((table_name(&alter.name), &alter.operations)),
         _ => None,
@@ -96,7 +96,7 @@ pub fn alter_table<'a>(cx: &'a Context<'_>) -> Option<(String, &'a [AlterTableOp
 
 /// Whether `table` is created by an earlier statement of the same `up.sql`: nothing reads a
 /// table that did not exist, so changes to it cannot break the running code or lock it for long.
-pub fn created_here(cx: &Context<'_>, table: &str) -> bool {
+pub fn created_here(cx: &RuleContext<'_>, table: &str) -> bool {
     created_here_named(cx.before, table)
 }
 
@@ -138,7 +138,7 @@ pub fn mysql_algorithm(ops: &[AlterTableOperation]) -> Option<sqlparser::ast::Al
 
 /// The columns a statement declares: those of a `CREATE TABLE` and those of `ADD COLUMN`s, each
 /// with its table.
-pub fn new_columns<'a>(cx: &'a Context<'_>) -> Vec<(String, &'a ColumnDef)> {
+pub fn new_columns<'a>(cx: &'a RuleContext<'_>) -> Vec<(String, &'a ColumnDef)> {
     match &cx.statement.ast {
         Statement::CreateTable(create) => {
             let table = table_name(&create.name);
@@ -173,7 +173,7 @@ pub fn type_word(data_type: &sqlparser::ast::DataType) -> String {
 
 /// Hits for every new column whose type `flag` objects to, pointing at the column's name.
 pub fn flag_new_columns(
-    cx: &Context<'_>,
+    cx: &RuleContext<'_>,
     flag: impl Fn(&ColumnDef) -> Option<String>,
 ) -> Vec<super::Hit> {
     new_columns(cx)

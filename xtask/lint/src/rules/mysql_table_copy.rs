@@ -12,7 +12,7 @@
 use sqlparser::ast::{AlterTableAlgorithm, AlterTableOperation, TableConstraint};
 
 use super::{alter_table, created_here, created_here_named, mysql_algorithm};
-use crate::{Context, Hit, RecognizedStatement, Rule};
+use crate::{Hit, RecognizedStatement, Rule, RuleContext};
 use bascule_patch::Dialect;
 use bascule_sql::{AlterAction, RecognizedKind};
 
@@ -38,7 +38,7 @@ impl Rule for MysqlTableCopy {
     fn dialects(&self) -> &'static [Dialect] {
         &[Dialect::Mysql]
     }
-    fn check(&self, cx: &Context<'_>) -> Vec<Hit> {
+    fn check(&self, cx: &RuleContext<'_>) -> Vec<Hit> {
         let Some((table, ops)) = alter_table(cx) else {
             return Vec::new();
         };
@@ -58,7 +58,7 @@ impl Rule for MysqlTableCopy {
             .map(|(_, why)| Hit::new(format!("{why} copies `{table}` while writes wait")))
             .collect()
     }
-    fn check_recognized(&self, cx: &Context<'_, RecognizedStatement>) -> Vec<Hit> {
+    fn check_recognized(&self, cx: &RuleContext<'_, RecognizedStatement>) -> Vec<Hit> {
         let RecognizedKind::AlterTable { table, actions } = &cx.statement.recognized.kind else {
             return Vec::new();
         };

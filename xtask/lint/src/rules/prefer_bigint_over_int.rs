@@ -10,7 +10,7 @@
 use sqlparser::ast::{ColumnDef, ColumnOption, Statement, TableConstraint};
 
 use super::{new_columns, type_word};
-use crate::{Context, Hit, Level, Rule};
+use crate::{Hit, Level, Rule, RuleContext};
 use bascule_patch::Dialect;
 
 pub struct PreferBigintOverInt;
@@ -56,7 +56,7 @@ impl Rule for PreferBigintOverInt {
     fn dialects(&self) -> &'static [Dialect] {
         &[Dialect::Mysql, Dialect::Postgres]
     }
-    fn check(&self, cx: &Context<'_>) -> Vec<Hit> {
+    fn check(&self, cx: &RuleContext<'_>) -> Vec<Hit> {
         let table_keys = table_key_columns(&cx.statement.ast);
         new_columns(cx)
             .into_iter()

@@ -17,10 +17,10 @@
 
 use sqlparser::ast::{AlterTableOperation, ObjectType, Statement};
 
-use crate::{Context, Hit, Level, Rule};
+use crate::{Hit, Level, Rule, RuleContext};
 use bascule_patch::Dialect;
 use bascule_patch::NO_TRANSACTION;
-use bascule_sql::Outcome;
+use bascule_sql::Reading;
 
 pub struct PreferRobustStmts;
 
@@ -53,7 +53,7 @@ impl Rule for PreferRobustStmts {
     fn dialects(&self) -> &'static [Dialect] {
         &[Dialect::Mysql, Dialect::Postgres]
     }
-    fn check(&self, cx: &Context<'_>) -> Vec<Hit> {
+    fn check(&self, cx: &RuleContext<'_>) -> Vec<Hit> {
         let transactional =
             cx.dialect == Dialect::Postgres && !cx.script_has_marker(NO_TRANSACTION);
         if transactional || changes(cx) < 2 {
@@ -120,10 +120,10 @@ impl Rule for PreferRobustStmts {
 }
 
 /// The statements of the script that change something (everything but `SET`).
-fn changes(cx: &Context<'_>) -> usize {
+fn changes(cx: &RuleContext<'_>) -> usize {
     cx.script
         .iter()
-        .filter(|s| !matches!(&s.outcome, Outcome::Parsed(ast) if matches!(ast.as_slice(), [Statement::Set(_)])))
+        .filter(|s| !matches!(&s.outcome, Reading::Parsed(ast) if matches!(ast.as_slice(), [Statement::Set(_)])))
         .count()
 }
 

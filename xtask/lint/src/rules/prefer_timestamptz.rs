@@ -8,7 +8,7 @@
 use sqlparser::ast::{AlterColumnOperation, AlterTableOperation, ColumnDef};
 
 use super::flag_new_columns;
-use crate::{Context, Hit, Level, Rule};
+use crate::{Hit, Level, Rule, RuleContext};
 use bascule_patch::Dialect;
 
 pub struct PreferTimestamptz;
@@ -32,7 +32,7 @@ impl Rule for PreferTimestamptz {
     fn dialects(&self) -> &'static [Dialect] {
         &[Dialect::Postgres]
     }
-    fn check(&self, cx: &Context<'_>) -> Vec<Hit> {
+    fn check(&self, cx: &RuleContext<'_>) -> Vec<Hit> {
         let mut hits = flag_new_columns(cx, flag);
         if let Some((table, ops)) = super::alter_table(cx) {
             for op in ops {

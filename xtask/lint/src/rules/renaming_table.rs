@@ -5,7 +5,7 @@ use sqlparser::ast::{AlterTableOperation, Statement};
 
 use super::created_here;
 use crate::history::table_name;
-use crate::{Context, Hit, Rule};
+use crate::{Hit, Rule, RuleContext};
 use bascule_patch::Dialect;
 
 pub struct RenamingTable;
@@ -29,7 +29,7 @@ impl Rule for RenamingTable {
          phase 4: drop the old table"
             .into()
     }
-    fn check(&self, cx: &Context<'_>) -> Vec<Hit> {
+    fn check(&self, cx: &RuleContext<'_>) -> Vec<Hit> {
         let renames: Vec<String> = match &cx.statement.ast {
             Statement::AlterTable(alter) => alter
                 .operations

@@ -7,7 +7,7 @@
 //! SHARE UPDATE EXCLUSIVE, but cannot run in a transaction: see
 //! `ban-concurrent-index-creation-in-transaction` for the `-- bascule:no-transaction` marker.
 
-use crate::{Context, Hit, RecognizedStatement, Rule};
+use crate::{Hit, RecognizedStatement, Rule, RuleContext};
 use bascule_patch::Dialect;
 use bascule_sql::RecognizedKind;
 
@@ -33,10 +33,10 @@ impl Rule for RequireConcurrentDetachPartition {
     fn dialects(&self) -> &'static [Dialect] {
         &[Dialect::Postgres]
     }
-    fn check(&self, _cx: &Context<'_>) -> Vec<Hit> {
+    fn check(&self, _cx: &RuleContext<'_>) -> Vec<Hit> {
         Vec::new()
     }
-    fn check_recognized(&self, cx: &Context<'_, RecognizedStatement>) -> Vec<Hit> {
+    fn check_recognized(&self, cx: &RuleContext<'_, RecognizedStatement>) -> Vec<Hit> {
         match &cx.statement.recognized.kind {
             RecognizedKind::DetachPartition {
                 table,

@@ -6,7 +6,7 @@ use sqlparser::ast::Statement;
 
 use super::created_here;
 use crate::history::table_name;
-use crate::{Context, Hit, Rule};
+use crate::{Hit, Rule, RuleContext};
 use bascule_patch::Dialect;
 
 pub struct RequireConcurrentIndex;
@@ -30,7 +30,7 @@ impl Rule for RequireConcurrentIndex {
     fn dialects(&self) -> &'static [Dialect] {
         &[Dialect::Postgres]
     }
-    fn check(&self, cx: &Context<'_>) -> Vec<Hit> {
+    fn check(&self, cx: &RuleContext<'_>) -> Vec<Hit> {
         match &cx.statement.ast {
             Statement::CreateIndex(index)
                 if !index.concurrently && !created_here(cx, &table_name(&index.table_name)) =>

@@ -6,7 +6,7 @@
 
 use sqlparser::ast::{ObjectType, Statement};
 
-use crate::{Context, Hit, Rule};
+use crate::{Hit, Rule, RuleContext};
 use bascule_patch::Dialect;
 
 pub struct RequireConcurrentIndexDeletion;
@@ -30,7 +30,7 @@ impl Rule for RequireConcurrentIndexDeletion {
     fn dialects(&self) -> &'static [Dialect] {
         &[Dialect::Postgres]
     }
-    fn check(&self, cx: &Context<'_>) -> Vec<Hit> {
+    fn check(&self, cx: &RuleContext<'_>) -> Vec<Hit> {
         match &cx.statement.ast {
             Statement::Drop {
                 object_type: ObjectType::Index,

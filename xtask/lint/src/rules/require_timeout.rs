@@ -14,7 +14,7 @@ use sqlparser::ast::{ObjectType, Statement};
 
 use super::{created_here_named, sets_lock_timeout};
 use crate::history::table_name;
-use crate::{Context, Hit, Parsed, RecognizedStatement, Rule};
+use crate::{Hit, Parsed, RecognizedStatement, Rule, RuleContext};
 use bascule_patch::Dialect;
 use bascule_sql::RecognizedKind;
 
@@ -43,7 +43,7 @@ impl Rule for RequireTimeout {
     fn dialects(&self) -> &'static [Dialect] {
         &[Dialect::Postgres]
     }
-    fn check(&self, cx: &Context<'_>) -> Vec<Hit> {
+    fn check(&self, cx: &RuleContext<'_>) -> Vec<Hit> {
         let Some(table) = locked_table(&cx.statement.ast, cx.before) else {
             return Vec::new();
         };
@@ -52,7 +52,7 @@ impl Rule for RequireTimeout {
         }
         vec![hit(&table)]
     }
-    fn check_recognized(&self, cx: &Context<'_, RecognizedStatement>) -> Vec<Hit> {
+    fn check_recognized(&self, cx: &RuleContext<'_, RecognizedStatement>) -> Vec<Hit> {
         let table = match &cx.statement.recognized.kind {
             RecognizedKind::DetachPartition {
                 table,

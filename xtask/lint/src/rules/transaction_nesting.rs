@@ -12,7 +12,7 @@
 
 use sqlparser::ast::Statement;
 
-use crate::{Context, Hit, Level, Rule};
+use crate::{Hit, Level, Rule, RuleContext};
 use bascule_patch::Dialect;
 
 pub struct TransactionNesting;
@@ -42,7 +42,7 @@ impl Rule for TransactionNesting {
     fn dialects(&self) -> &'static [Dialect] {
         &[Dialect::Sqlite, Dialect::Postgres]
     }
-    fn check(&self, cx: &Context<'_>) -> Vec<Hit> {
+    fn check(&self, cx: &RuleContext<'_>) -> Vec<Hit> {
         let what = match &cx.statement.ast {
             Statement::StartTransaction { statements, .. } if statements.is_empty() => {
                 "starts a transaction inside the one Bascule runs the migration in"
