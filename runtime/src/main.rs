@@ -4,12 +4,13 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context as _};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use bascule::engine::{Options, Outcome};
 use bascule::host::{HostProfile, DEFAULT_PROFILE};
 use bascule::run::{self, RunReport, Setup};
 use bascule::steps::acceptance::{self, Decision};
+use bascule::steps::apply_steps;
 use bascule_bundle::{self as bundle, Manifest, MANIFEST_FILE};
 use bascule_patch::Patch;
 
@@ -24,9 +25,13 @@ use bascule_patch::Patch;
 ///     tmux new -s release
 ///     bascule-2.4.0/bin/bascule apply
 ///
-/// `apply` runs its steps in order (guard, preflight, install-code, migrate, post-checks,
-/// finish). If any step fails, every step already done is undone in reverse: the host ends
-/// exactly as it started (same `current` release, same schemas and data, same version).
+/// `apply` runs these steps in order (`bascule apply --help` says what each does):
+///
+/// {apply_steps}
+///
+/// If any step fails, every step already done is undone in reverse: the host ends exactly as
+/// it started (same `current` release, same schemas and data, same services running, same
+/// version).
 /// Every command and statement is logged with a timestamp in
 /// <state_dir>/runs/<run-id>/update.log, and every action is journaled before it happens, so
 /// `bascule recover` can finish the undo of a run that was killed.
@@ -90,8 +95,8 @@ enum Command {
     ///   2. takes a lock on each of them ON THE DATABASE SERVER: MariaDB/MySQL
     ///      GET_LOCK('bascule:<database>'), PostgreSQL pg_advisory_lock (one session per
     ///      server), in a fixed order, waiting at most --lock-timeout;
-    ///   3. guard (the host lock; --no-multiplexer is implied: a deploy task has no terminal),
-    ///      migrate (survey, then every pending migration), post-checks;
+    ///   3. runs these steps of `apply`: {migrate_steps} (guard takes the host lock;
+    ///      --no-multiplexer is implied: a deploy task has no terminal);
     ///   4. releases the locks.
     ///
     /// Started at once on several hosts, one run migrates; the others wait for its locks,
@@ -192,8 +197,83 @@ struct ApplyArgs {
     allow_forbidden_day: bool,
 }
 
+/// The command line, its help completed from the code: the step lists come from
+/// [`apply_steps`] and [`run::migrate_steps`], so the manual cannot fall behind the engine.
+fn command() -> clap::Command {
+    let names = |steps: Vec<Box<dyn bascule::engine::Step>>| {
+        steps.iter().map(|s| s.name()).collect::<Vec<_>>()
+    };
+    // `guard →`, `preflight →`, …, `finish`: an arrow never starts a line.
+    let arrows = |steps: Vec<Box<dyn bascule::engine::Step>>| {
+        let mut words: Vec<String> = steps.iter().map(|s| format!("{} →", s.name())).collect();
+        if let (Some(last), Some(step)) = (words.last_mut(), steps.last()) {
+            *last = step.name().to_string();
+        }
+        words
+    };
+    let fill = |text: Option<&clap::builder::StyledStr>| {
+        text.map(|t| t.to_string())
+            .unwrap_or_default()
+            .replace(
+                "{apply_steps}",
+                wrapped(arrows(apply_steps()), "    ", 80).trim_end(),
+            )
+            .replace("{migrate_steps}", &names(run::migrate_steps()).join(", "))
+    };
+    let cli = Cli::command();
+    let about = fill(cli.get_long_about());
+    cli.long_about(about)
+        .mut_subcommand("apply", |apply| apply.after_long_help(step_table()))
+        .mut_subcommand("migrate", |migrate| {
+            let about = fill(migrate.get_long_about());
+            migrate.long_about(about)
+        })
+}
+
+/// `apply --help`'s list of steps: number, name and what it does, in the order they run.
+fn step_table() -> String {
+    let mut table = String::from(
+        "Steps, in the order they run (on a failure, those done are undone in reverse):\n",
+    );
+    for (i, step) in apply_steps().iter().enumerate() {
+        table.push_str(&format!("\n  {:>2}. {}\n", i + 1, step.name()));
+        table.push_str(&wrapped(step.summary().split_whitespace(), "      ", 80));
+    }
+    table
+}
+
+/// `words` in lines of at most `width` columns, each starting with `indent` (shorter than
+/// clap's own wrapping width, so it keeps them as they are).
+fn wrapped<S: AsRef<str>>(
+    words: impl IntoIterator<Item = S>,
+    indent: &str,
+    width: usize,
+) -> String {
+    let mut out = String::new();
+    let mut line = String::from(indent);
+    for word in words {
+        let word = word.as_ref();
+        if line.len() > indent.len() && line.chars().count() + 1 + word.chars().count() > width {
+            out.push_str(&line);
+            out.push('\n');
+            line = String::from(indent);
+        }
+        if line.len() > indent.len() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    out.push_str(&line);
+    out.push('\n');
+    out
+}
+
 fn main() -> ExitCode {
-    match dispatch(Cli::parse().command) {
+    let cli = match Cli::from_arg_matches(&command().get_matches()) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
+    match dispatch(cli.command) {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");
@@ -331,4 +411,42 @@ fn finish(report: RunReport) -> anyhow::Result<ExitCode> {
         Outcome::RolledBack { .. } => ExitCode::from(1),
         Outcome::UndoIncomplete { .. } => ExitCode::from(3),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn long_help(args: &[&str]) -> String {
+        let error = command()
+            .try_get_matches_from(args)
+            .expect_err("--help stops parsing");
+        error.to_string()
+    }
+
+    #[test]
+    fn the_help_lists_every_step_of_apply_in_order() {
+        let top = long_help(&["bascule", "--help"]);
+        let mut from = 0;
+        for step in apply_steps() {
+            let name = format!(" {}", step.name());
+            let at = top[from..]
+                .find(&name)
+                .unwrap_or_else(|| panic!("`{name}` missing or out of order in:\n{top}"));
+            from += at + name.len();
+        }
+        let apply = long_help(&["bascule", "apply", "--help"]);
+        let flat = apply.split_whitespace().collect::<Vec<_>>().join(" ");
+        let mut from = 0;
+        for (i, step) in apply_steps().iter().enumerate() {
+            let entry = format!("{}. {} {}", i + 1, step.name(), step.summary());
+            let at = flat[from..]
+                .find(&entry)
+                .unwrap_or_else(|| panic!("`{entry}` missing or out of order in:\n{apply}"));
+            from += at + entry.len();
+        }
+        let migrate = long_help(&["bascule", "migrate", "--help"]);
+        assert!(migrate.contains("guard, migrate, post-checks"), "{migrate}");
+        assert!(!top.contains('{') && !migrate.contains("{migrate_steps}"));
+    }
 }
