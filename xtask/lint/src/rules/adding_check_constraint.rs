@@ -67,7 +67,7 @@ impl Rule for AddingCheckConstraint {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::test_support::assert_fires;
+    use crate::rules::test_support::{assert_fires, rendered_report};
     use bascule_patch::Dialect::*;
 
     const ID: &str = "adding-check-constraint";
@@ -97,5 +97,15 @@ mod tests {
              ALTER TABLE orders ADD CONSTRAINT orders_total CHECK (total >= 0);",
             &[],
         );
+    }
+
+    #[test]
+    fn the_report_reads_like_rustc() {
+        insta::assert_snapshot!(rendered_report(
+            ID,
+            Postgres,
+            "ALTER TABLE orders ADD CONSTRAINT orders_total CHECK (total >= 0);",
+            &[],
+        ));
     }
 }

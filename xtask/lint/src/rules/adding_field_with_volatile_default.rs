@@ -87,7 +87,7 @@ fn volatile(e: &Expr) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::test_support::assert_fires;
+    use crate::rules::test_support::{assert_fires, rendered_report};
     use bascule_patch::Dialect::*;
 
     const ID: &str = "adding-field-with-volatile-default";
@@ -126,5 +126,15 @@ mod tests {
             "ALTER TABLE members ADD COLUMN at timestamptz DEFAULT now();",
             &[],
         );
+    }
+
+    #[test]
+    fn the_report_reads_like_rustc() {
+        insta::assert_snapshot!(rendered_report(
+            ID,
+            Postgres,
+            "ALTER TABLE members ADD COLUMN token uuid DEFAULT gen_random_uuid();",
+            &[],
+        ));
     }
 }

@@ -71,7 +71,7 @@ impl Rule for AddingForeignKey {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::test_support::assert_fires;
+    use crate::rules::test_support::{assert_fires, rendered_report};
     use bascule_patch::Dialect::*;
 
     const ID: &str = "adding-foreign-key";
@@ -106,5 +106,15 @@ mod tests {
             "CREATE TABLE t (a INT, site_id INT);\nALTER TABLE t ADD CONSTRAINT t_fk FOREIGN KEY (site_id) REFERENCES sites (id);",
             &[],
         );
+    }
+
+    #[test]
+    fn the_report_reads_like_rustc() {
+        insta::assert_snapshot!(rendered_report(
+            ID,
+            Postgres,
+            "ALTER TABLE members ADD COLUMN site_id INT REFERENCES sites (id);",
+            &[],
+        ));
     }
 }

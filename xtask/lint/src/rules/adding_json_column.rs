@@ -44,7 +44,7 @@ fn flag(column: &ColumnDef) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::test_support::assert_fires;
+    use crate::rules::test_support::{assert_fires, rendered_report};
     use bascule_patch::Dialect::*;
 
     const ID: &str = "adding-json-column";
@@ -76,5 +76,15 @@ mod tests {
             "ALTER TABLE members ADD COLUMN prefs JSON;",
             &[],
         );
+    }
+
+    #[test]
+    fn the_report_reads_like_rustc() {
+        insta::assert_snapshot!(rendered_report(
+            ID,
+            Postgres,
+            "ALTER TABLE members ADD COLUMN prefs json;",
+            &[],
+        ));
     }
 }

@@ -58,7 +58,7 @@ impl Rule for AddingNotNullableColumn {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::test_support::assert_fires;
+    use crate::rules::test_support::{assert_fires, rendered_report};
     use bascule_patch::Dialect::*;
 
     const ID: &str = "adding-not-nullable-column";
@@ -95,5 +95,15 @@ mod tests {
                 &[],
             );
         }
+    }
+
+    #[test]
+    fn the_report_reads_like_rustc() {
+        insta::assert_snapshot!(rendered_report(
+            ID,
+            Sqlite,
+            "ALTER TABLE members ADD COLUMN avatar TEXT NOT NULL;",
+            &[],
+        ));
     }
 }

@@ -62,7 +62,7 @@ impl Rule for AddingSerialPrimaryKeyField {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::test_support::assert_fires;
+    use crate::rules::test_support::{assert_fires, rendered_report};
     use bascule_patch::Dialect::*;
 
     const ID: &str = "adding-serial-primary-key-field";
@@ -94,5 +94,15 @@ mod tests {
             "ALTER TABLE members ADD CONSTRAINT members_pkey PRIMARY KEY USING INDEX members_id_idx;",
             &[],
         );
+    }
+
+    #[test]
+    fn the_report_reads_like_rustc() {
+        insta::assert_snapshot!(rendered_report(
+            ID,
+            Postgres,
+            "ALTER TABLE members ADD PRIMARY KEY (id);",
+            &[],
+        ));
     }
 }

@@ -62,7 +62,7 @@ impl Rule for AddingUniqueConstraint {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::test_support::assert_fires;
+    use crate::rules::test_support::{assert_fires, rendered_report};
     use bascule_patch::Dialect::*;
 
     const ID: &str = "adding-unique-constraint";
@@ -87,5 +87,15 @@ mod tests {
             "ALTER TABLE members ADD CONSTRAINT members_email_key UNIQUE USING INDEX members_email_idx;",
             &[],
         );
+    }
+
+    #[test]
+    fn the_report_reads_like_rustc() {
+        insta::assert_snapshot!(rendered_report(
+            ID,
+            Postgres,
+            "ALTER TABLE members ADD CONSTRAINT members_email_key UNIQUE (email);",
+            &[],
+        ));
     }
 }

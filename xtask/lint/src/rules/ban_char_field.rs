@@ -50,7 +50,7 @@ fn flag(column: &ColumnDef) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::test_support::assert_fires;
+    use crate::rules::test_support::{assert_fires, rendered_report};
     use bascule_patch::Dialect::*;
 
     const ID: &str = "ban-char-field";
@@ -82,5 +82,15 @@ mod tests {
             "ALTER TABLE members ADD COLUMN country CHAR(2);",
             &[],
         );
+    }
+
+    #[test]
+    fn the_report_reads_like_rustc() {
+        insta::assert_snapshot!(rendered_report(
+            ID,
+            Postgres,
+            "CREATE TABLE countries (code char(2), iso character(3), name text);",
+            &[],
+        ));
     }
 }

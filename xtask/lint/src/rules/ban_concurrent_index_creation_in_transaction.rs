@@ -101,7 +101,7 @@ fn judge<S: HasSql>(cx: &RuleContext<'_, S>, what: &str) -> Vec<Hit> {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::test_support::assert_fires;
+    use crate::rules::test_support::{assert_fires, rendered_report};
     use bascule_patch::Dialect::*;
 
     const ID: &str = "ban-concurrent-index-creation-in-transaction";
@@ -159,5 +159,15 @@ mod tests {
             "CREATE INDEX members_name ON members (name);",
             &[],
         );
+    }
+
+    #[test]
+    fn the_report_reads_like_rustc() {
+        insta::assert_snapshot!(rendered_report(
+            ID,
+            Postgres,
+            "CREATE INDEX CONCURRENTLY members_name ON members (name);",
+            &[],
+        ));
     }
 }

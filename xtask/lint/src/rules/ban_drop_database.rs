@@ -58,7 +58,7 @@ impl Rule for BanDropDatabase {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::test_support::{assert_fires, lint};
+    use crate::rules::test_support::{assert_fires, lint, rendered_report};
     use crate::Severity;
     use bascule_patch::Dialect::*;
     use bascule_patch::Mode;
@@ -79,5 +79,10 @@ mod tests {
         for dialect in [Sqlite, Mysql, Postgres] {
             assert_fires(0, ID, dialect, "DROP TABLE old_stats;", &[]);
         }
+    }
+
+    #[test]
+    fn the_report_reads_like_rustc() {
+        insta::assert_snapshot!(rendered_report(ID, Postgres, "DROP DATABASE site_42;", &[],));
     }
 }

@@ -59,7 +59,7 @@ impl Rule for BanTruncate {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::test_support::{assert_fires, lint};
+    use crate::rules::test_support::{assert_fires, lint, rendered_report};
     use crate::Severity;
     use bascule_patch::Dialect::*;
     use bascule_patch::Mode;
@@ -93,5 +93,15 @@ mod tests {
         );
         assert!(report.findings.is_empty(), "{}", report.render_human());
         assert_eq!(report.suppressed.len(), 1);
+    }
+
+    #[test]
+    fn the_report_reads_like_rustc() {
+        insta::assert_snapshot!(rendered_report(
+            ID,
+            Postgres,
+            "TRUNCATE members CASCADE;",
+            &[],
+        ));
     }
 }

@@ -123,7 +123,7 @@ fn split_type(t: &str) -> (String, Option<u64>) {
 #[cfg(test)]
 mod tests {
     use super::same_or_wider;
-    use crate::rules::test_support::assert_fires;
+    use crate::rules::test_support::{assert_fires, rendered_report};
     use bascule_patch::Dialect::{self, *};
 
     const ID: &str = "changing-column-type";
@@ -201,5 +201,15 @@ mod tests {
         assert!(same_or_wider("VARCHAR(100)", "TEXT", pg));
         assert!(!same_or_wider("VARCHAR(100)", "TEXT", Dialect::Mysql));
         assert!(!same_or_wider("INT", "BIGINT", pg));
+    }
+
+    #[test]
+    fn the_report_reads_like_rustc() {
+        insta::assert_snapshot!(rendered_report(
+            ID,
+            Postgres,
+            "ALTER TABLE members ALTER COLUMN n TYPE bigint;",
+            &[],
+        ));
     }
 }

@@ -987,4 +987,18 @@ mod tests {
         );
         clean("-- bascule:raw\nCREATE FOO;\n", "SELECT 1;\n", Sqlite);
     }
+
+    #[test]
+    fn the_report_reads_like_rustc() {
+        let findings = check_pair(
+            &migration(
+                "ALTER TABLE members ADD COLUMN email TEXT;\n\
+                 CREATE INDEX members_email ON members (email);\n",
+                "ALTER TABLE members DROP COLUMN email;\nDROP TABLE avatars;\n",
+            ),
+            Postgres,
+        );
+        let rendered: Vec<String> = findings.iter().map(crate::report::render_finding).collect();
+        insta::assert_snapshot!(rendered.join("\n\n"));
+    }
 }

@@ -60,7 +60,7 @@ impl Rule for DroppingColumn {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::test_support::assert_fires;
+    use crate::rules::test_support::{assert_fires, rendered_report};
     use bascule_patch::Dialect::*;
 
     const ID: &str = "dropping-column";
@@ -95,5 +95,15 @@ mod tests {
             "ALTER TABLE members DROP COLUMN avatar;",
             &["-- bascule:phase unused members.avatar\nSELECT 1;"],
         );
+    }
+
+    #[test]
+    fn the_report_reads_like_rustc() {
+        insta::assert_snapshot!(rendered_report(
+            ID,
+            Sqlite,
+            "ALTER TABLE members DROP COLUMN avatar;",
+            &[],
+        ));
     }
 }

@@ -56,7 +56,7 @@ impl Rule for DroppingTable {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::test_support::assert_fires;
+    use crate::rules::test_support::{assert_fires, rendered_report};
     use bascule_patch::Dialect::*;
 
     const ID: &str = "dropping-table";
@@ -80,5 +80,15 @@ mod tests {
             );
             assert_fires(0, ID, d, "CREATE TABLE tmp (a INT);\nDROP TABLE tmp;", &[]);
         }
+    }
+
+    #[test]
+    fn the_report_reads_like_rustc() {
+        insta::assert_snapshot!(rendered_report(
+            ID,
+            Sqlite,
+            "DROP TABLE IF EXISTS features;",
+            &[],
+        ));
     }
 }

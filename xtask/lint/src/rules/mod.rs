@@ -204,6 +204,7 @@ pub(crate) mod test_support {
 
     use std::path::PathBuf;
 
+    use crate::report::render_finding;
     use crate::{lint_migration, parse_script, Finding, History, Report};
     use bascule_patch::Migration;
     use bascule_patch::{Dialect, Mode};
@@ -251,5 +252,17 @@ pub(crate) mod test_support {
     pub fn assert_fires(n: usize, id: &str, dialect: Dialect, up: &str, earlier: &[&str]) {
         let found = hits(id, dialect, up, earlier);
         assert_eq!(found.len(), n, "{id} on {dialect}: {up}\n{found:#?}");
+    }
+
+    /// What a person reads when rule `id` fires on `up` in online mode: its findings as the
+    /// report renders them, for the rule's insta snapshot.
+    pub fn rendered_report(id: &str, dialect: Dialect, up: &str, earlier: &[&str]) -> String {
+        let found = hits(id, dialect, up, earlier);
+        assert!(!found.is_empty(), "{id} does not fire on {dialect}: {up}");
+        found
+            .iter()
+            .map(render_finding)
+            .collect::<Vec<_>>()
+            .join("\n\n")
     }
 }

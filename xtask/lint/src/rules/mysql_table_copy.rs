@@ -130,7 +130,7 @@ fn copying(op: &AlterTableOperation) -> Option<&'static str> {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::test_support::assert_fires;
+    use crate::rules::test_support::{assert_fires, rendered_report};
     use bascule_patch::Dialect::*;
 
     const ID: &str = "mysql-table-copy";
@@ -222,5 +222,15 @@ ALTER TABLE badges ENGINE=InnoDB;",
             "ALTER TABLE members ADD COLUMN avatar VARCHAR(100) AFTER name, ALGORITHM=INSTANT;",
             &[],
         );
+    }
+
+    #[test]
+    fn the_report_reads_like_rustc() {
+        insta::assert_snapshot!(rendered_report(
+            ID,
+            Mysql,
+            "ALTER TABLE members ADD COLUMN avatar VARCHAR(100) AFTER name;",
+            &[],
+        ));
     }
 }

@@ -102,7 +102,7 @@ fn table_key_columns(statement: &Statement) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::test_support::assert_fires;
+    use crate::rules::test_support::{assert_fires, rendered_report};
     use bascule_patch::Dialect::*;
 
     const ID: &str = "prefer-bigint-over-int";
@@ -148,5 +148,15 @@ mod tests {
             "CREATE TABLE badges (id INTEGER PRIMARY KEY);",
             &[],
         );
+    }
+
+    #[test]
+    fn the_report_reads_like_rustc() {
+        insta::assert_snapshot!(rendered_report(
+            ID,
+            Postgres,
+            "CREATE TABLE badges (id serial PRIMARY KEY);",
+            &[],
+        ));
     }
 }

@@ -53,7 +53,7 @@ fn flag(column: &ColumnDef) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::test_support::assert_fires;
+    use crate::rules::test_support::{assert_fires, rendered_report};
     use bascule_patch::Dialect::*;
 
     const ID: &str = "prefer-identity";
@@ -78,5 +78,15 @@ mod tests {
             "CREATE TABLE badges (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY);",
             &[],
         );
+    }
+
+    #[test]
+    fn the_report_reads_like_rustc() {
+        insta::assert_snapshot!(rendered_report(
+            ID,
+            Postgres,
+            "CREATE TABLE badges (id bigserial PRIMARY KEY, n serial);",
+            &[],
+        ));
     }
 }

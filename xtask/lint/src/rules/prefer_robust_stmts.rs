@@ -129,7 +129,7 @@ fn changes(cx: &RuleContext<'_>) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::test_support::{assert_fires, lint};
+    use crate::rules::test_support::{assert_fires, lint, rendered_report};
     use crate::Severity;
     use bascule_patch::Dialect::*;
     use bascule_patch::Mode;
@@ -188,5 +188,15 @@ mod tests {
              ALTER TABLE members DROP COLUMN IF EXISTS b;",
             &[],
         );
+    }
+
+    #[test]
+    fn the_report_reads_like_rustc() {
+        insta::assert_snapshot!(rendered_report(
+            ID,
+            Mysql,
+            "DROP TABLE old_stats;\nDROP VIEW IF EXISTS v;",
+            &[],
+        ));
     }
 }

@@ -53,7 +53,7 @@ fn flag(column: &ColumnDef) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::test_support::assert_fires;
+    use crate::rules::test_support::{assert_fires, rendered_report};
     use bascule_patch::Dialect::*;
 
     const ID: &str = "prefer-text-field";
@@ -93,5 +93,15 @@ mod tests {
             "ALTER TABLE members ADD COLUMN nick VARCHAR(30);",
             &[],
         );
+    }
+
+    #[test]
+    fn the_report_reads_like_rustc() {
+        insta::assert_snapshot!(rendered_report(
+            ID,
+            Postgres,
+            "CREATE TABLE badges (id bigint, name varchar(50), code character varying(8));",
+            &[],
+        ));
     }
 }

@@ -71,7 +71,7 @@ pub fn without_zone(data_type: &sqlparser::ast::DataType) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::test_support::assert_fires;
+    use crate::rules::test_support::{assert_fires, rendered_report};
     use bascule_patch::Dialect::*;
 
     const ID: &str = "prefer-timestamptz";
@@ -117,5 +117,15 @@ mod tests {
             "ALTER TABLE members ADD COLUMN created TIMESTAMP NULL;",
             &[],
         );
+    }
+
+    #[test]
+    fn the_report_reads_like_rustc() {
+        insta::assert_snapshot!(rendered_report(
+            ID,
+            Postgres,
+            "CREATE TABLE visits (at timestamp, seen timestamp(3) without time zone);",
+            &[],
+        ));
     }
 }

@@ -65,7 +65,7 @@ impl Rule for RenamingColumn {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::test_support::assert_fires;
+    use crate::rules::test_support::{assert_fires, rendered_report};
     use bascule_patch::Dialect::*;
 
     const ID: &str = "renaming-column";
@@ -106,5 +106,15 @@ mod tests {
             "CREATE TABLE t (a INT);\nALTER TABLE t RENAME COLUMN a TO b;",
             &[],
         );
+    }
+
+    #[test]
+    fn the_report_reads_like_rustc() {
+        insta::assert_snapshot!(rendered_report(
+            ID,
+            Sqlite,
+            "ALTER TABLE members RENAME COLUMN avatar TO avatar_url;",
+            &[],
+        ));
     }
 }

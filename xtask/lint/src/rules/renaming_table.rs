@@ -56,7 +56,7 @@ impl Rule for RenamingTable {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::test_support::assert_fires;
+    use crate::rules::test_support::{assert_fires, rendered_report};
     use bascule_patch::Dialect::*;
 
     const ID: &str = "renaming-table";
@@ -80,5 +80,15 @@ mod tests {
                 &[],
             );
         }
+    }
+
+    #[test]
+    fn the_report_reads_like_rustc() {
+        insta::assert_snapshot!(rendered_report(
+            ID,
+            Sqlite,
+            "ALTER TABLE members RENAME TO people;",
+            &[],
+        ));
     }
 }

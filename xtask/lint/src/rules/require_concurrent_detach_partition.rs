@@ -53,7 +53,7 @@ impl Rule for RequireConcurrentDetachPartition {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::test_support::assert_fires;
+    use crate::rules::test_support::{assert_fires, rendered_report};
     use bascule_patch::Dialect::*;
 
     const ID: &str = "require-concurrent-detach-partition";
@@ -85,5 +85,15 @@ mod tests {
             "ALTER TABLE measurement DETACH PARTITION measurement_2020 FINALIZE;",
             &[],
         );
+    }
+
+    #[test]
+    fn the_report_reads_like_rustc() {
+        insta::assert_snapshot!(rendered_report(
+            ID,
+            Postgres,
+            "ALTER TABLE measurement DETACH PARTITION measurement_2020;",
+            &[],
+        ));
     }
 }

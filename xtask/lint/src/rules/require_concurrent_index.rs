@@ -47,7 +47,7 @@ impl Rule for RequireConcurrentIndex {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::test_support::assert_fires;
+    use crate::rules::test_support::{assert_fires, rendered_report};
     use bascule_patch::Dialect::*;
 
     const ID: &str = "require-concurrent-index";
@@ -79,5 +79,15 @@ mod tests {
             "CREATE TABLE t (a INT);\nCREATE INDEX t_a ON t (a);",
             &[],
         );
+    }
+
+    #[test]
+    fn the_report_reads_like_rustc() {
+        insta::assert_snapshot!(rendered_report(
+            ID,
+            Postgres,
+            "CREATE INDEX members_name ON members (name);",
+            &[],
+        ));
     }
 }

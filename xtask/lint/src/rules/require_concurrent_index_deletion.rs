@@ -61,7 +61,7 @@ impl Rule for RequireConcurrentIndexDeletion {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::test_support::assert_fires;
+    use crate::rules::test_support::{assert_fires, rendered_report};
     use bascule_patch::Dialect::*;
 
     const ID: &str = "require-concurrent-index-deletion";
@@ -96,5 +96,15 @@ mod tests {
         );
         assert_eq!(report.unchecked, 0);
         assert!(!report.rules().contains(&ID));
+    }
+
+    #[test]
+    fn the_report_reads_like_rustc() {
+        insta::assert_snapshot!(rendered_report(
+            ID,
+            Postgres,
+            "DROP INDEX members_name;",
+            &[],
+        ));
     }
 }

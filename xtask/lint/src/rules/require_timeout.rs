@@ -106,7 +106,7 @@ fn locked_table(statement: &Statement, before: &[Parsed]) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::test_support::assert_fires;
+    use crate::rules::test_support::{assert_fires, rendered_report};
     use bascule_patch::Dialect::*;
 
     const ID: &str = "require-timeout";
@@ -162,5 +162,15 @@ mod tests {
             &[],
         );
         assert_fires(0, ID, Sqlite, "ALTER TABLE members ADD COLUMN a int;", &[]);
+    }
+
+    #[test]
+    fn the_report_reads_like_rustc() {
+        insta::assert_snapshot!(rendered_report(
+            ID,
+            Postgres,
+            "ALTER TABLE members ADD COLUMN a int;\nALTER TABLE members ADD COLUMN b int;",
+            &[],
+        ));
     }
 }

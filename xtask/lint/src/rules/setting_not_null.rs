@@ -83,7 +83,7 @@ impl Rule for SettingNotNull {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::test_support::assert_fires;
+    use crate::rules::test_support::{assert_fires, rendered_report};
     use bascule_patch::Dialect::*;
 
     const ID: &str = "setting-not-null";
@@ -139,5 +139,15 @@ mod tests {
             "ALTER TABLE members ALTER COLUMN avatar SET NOT NULL;",
             &["UPDATE members SET avatar = 'x' WHERE avatar IS NULL;"],
         );
+    }
+
+    #[test]
+    fn the_report_reads_like_rustc() {
+        insta::assert_snapshot!(rendered_report(
+            ID,
+            Postgres,
+            "ALTER TABLE members ALTER COLUMN avatar SET NOT NULL;",
+            &[],
+        ));
     }
 }

@@ -61,7 +61,7 @@ impl Rule for TransactionNesting {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::test_support::assert_fires;
+    use crate::rules::test_support::{assert_fires, rendered_report};
     use bascule_patch::Dialect::*;
 
     const ID: &str = "transaction-nesting";
@@ -97,5 +97,15 @@ mod tests {
             );
         }
         assert_fires(0, ID, Mysql, "START TRANSACTION;\nCOMMIT;", &[]);
+    }
+
+    #[test]
+    fn the_report_reads_like_rustc() {
+        insta::assert_snapshot!(rendered_report(
+            ID,
+            Postgres,
+            "BEGIN;\nALTER TABLE members ADD COLUMN a int;\nCOMMIT;",
+            &[],
+        ));
     }
 }
