@@ -2,6 +2,34 @@
 //! failure, and saying why a server certificate was refused and what to do about it. Each
 //! backend sets TLS up its own way: the `mysql` crate's rustls support, and
 //! [`super::postgres::tls`]'s connector for the `postgres` crate.
+//!
+//! # In the host profile: the server url
+//!
+//! The server url says whether the connection is encrypted; without a TLS parameter it is not.
+//! A url asking for TLS never falls back to clear text, and the
+//! server's certificate is always verified — chain and host name — against the built-in web
+//! roots plus, given one, a CA file (the usual case for internal servers: a private CA).
+//!
+//! ```toml
+//! url = "mysql://app@db1:3306?root_cert_path=/etc/bascule/db-ca.pem"   # TLS, trusting that CA
+//! url = "mysql://app@db1:3306?require_ssl=true"                         # TLS, built-in roots only
+//! url = "postgres://app@db1:5432?sslmode=require&sslrootcert=/etc/bascule/db-ca.pem"
+//! url = "postgres://app@db1:5432?sslmode=require"                       # built-in roots only
+//! ```
+//!
+//! - MariaDB/MySQL: `require_ssl=true`, or any TLS parameter of the `mysql` crate, requires TLS:
+//!   `root_cert_path` (CA file, PEM or DER), `cert_chain_path` + `priv_key_path` (a client
+//!   certificate), `cipher_suites`, and the escape hatches `danger_skip_domain_validation=true`,
+//!   `danger_accept_invalid_certs=true`. With TLS, a url naming 127.0.0.1 stays on TCP instead of
+//!   switching to the server's unix socket (`prefer_socket=true` switches anyway).
+//! - PostgreSQL (libpq names): `sslmode=disable | prefer | require | verify-full` and
+//!   `sslrootcert=<CA file, PEM>`, which alone implies `require`; `sslnegotiation=direct`
+//!   (PostgreSQL 17) is honoured. Unlike libpq, `prefer` and `require` verify the certificate
+//!   (`require` = `verify-full`); `verify-ca` and `allow` are refused.
+//!
+//! Paths in urls are percent-decoded (`%20` for a space). A server that does not offer TLS when
+//! the url requires it, or whose certificate is not trusted, fails the run before anything runs,
+//! with the reason and the parameter to fix.
 
 use std::io;
 use std::path::Path;

@@ -4,7 +4,7 @@
 //! ISO-prod. Relative paths are relative to the directory of the profile itself.
 //!
 //! The `[databases.<class>]` sections, and how their databases are found, belong to
-//! `bascule_db::DatabaseClass`; `patch-template/host.toml` documents every key.
+//! `bascule_db::DatabaseClass`. `runtime/host.toml` is the reference profile: every key, commented.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -305,5 +305,26 @@ mod tests {
             })
             .collect();
         insta::assert_snapshot!(report.join("\n"));
+    }
+
+    /// `runtime/host.toml` documents every key of the profile: it must load, with every
+    /// section it shows, or it has gone stale.
+    #[test]
+    fn the_reference_profile_loads_with_every_section() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("host.toml");
+        let profile = HostProfile::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let engines: Vec<Dialect> = profile.databases.values().map(|c| c.engine).collect();
+        assert_eq!(
+            engines,
+            [Dialect::Sqlite, Dialect::Postgres, Dialect::Mysql]
+        );
+        assert!(profile.databases["site"].adopt.is_some());
+        assert_eq!(profile.services.len(), 2);
+        assert!(profile.maintenance.is_some());
+        assert!(!profile.caches.is_empty());
+        let sampling = profile.sampling.as_ref().expect("[sampling]");
+        assert!(sampling.classes.contains_key("site"));
+        assert_eq!(profile.keep_releases, 3);
+        assert_eq!(profile.shared.len(), 2);
     }
 }

@@ -1,6 +1,6 @@
 //! `[sampling]` of the host profile: where the sites of each class answer, and which of them stand
 //! for the others (explicit sites plus N random ones, seeded). The runtime's `sampling` module
-//! fetches the panel; `patch-template/host.toml` documents every key.
+//! fetches the panel; `runtime/host.toml` documents every key.
 
 use std::collections::BTreeMap;
 

@@ -1,4 +1,20 @@
-//! The batches a database's migrations travel in: each up's statements followed by the write of its version row, each down's after the rows are marked `applying`; and the same as plain scripts for the benchmark.
+//! The batches a database's migrations travel in.
+//!
+//! A database's whole up (or down) — version-row writes and statements — is one multi-statement
+//! request ([`super::batch`]): the server runs it in order and stops at the first failing
+//! statement, whose result-set index says which it was, so the meaning is that of statements
+//! sent one by one, without a round trip each. A statement holding a `;` (a trigger body) goes
+//! in a request of its own.
+//!
+//! The row writes are chained: one `INSERT … ON DUPLICATE KEY UPDATE` ([`write_rows`]) marks a
+//! migration `applied` and the next one `applying` together. An undo marks every row it will undo
+//! `applying` in one statement before the first down, and deletes them all in one statement after
+//! the last (a down run again is harmless, so the rows of the downs that did run need not go one
+//! by one).
+//!
+//! Architecture invariant: no statement of a migration reaches the server before the write that
+//! marks its row `applying`, and the write that marks it `applied` comes after its last
+//! statement, in the same ordered request or a later one.
 
 use super::*;
 

@@ -1,4 +1,22 @@
-//! How a PostgreSQL tenant's migrations are sent: consecutive transactional ones chained in one transaction per migration (or one per database in downtime), each `-- bascule:no-transaction` one alone, statement by statement, with its `applying` row first.
+//! How a PostgreSQL tenant's migrations are sent.
+//!
+//! Beside a serving application (`bascule migrate`, online patches) each migration is one
+//! transaction with its version row, holding its locks no longer than it runs. To keep round
+//! trips few without losing which statement failed, each statement still goes alone, but `BEGIN`
+//! travels with a migration's first statement and its version row, and `COMMIT` with the next
+//! migration's first statement ([`Link`], `run_chain`); when such a shared request fails, the
+//! version table tells whether the earlier migration committed.
+//!
+//! In an `apply` of a `mode = "downtime"` patch nothing serves the platform, so a database's
+//! migrations are one transaction (`up_in_one_transaction`): their statements one by one, then
+//! the version rows with the only `COMMIT` — one commit per database, and a failure anywhere
+//! leaves it exactly as it was. The undo of a database is one transaction too
+//! (`undo_in_one_transaction`): its downs' statements, then one statement forgetting every
+//! migration undone (or dropping the version table, when the run created it) with the `COMMIT`.
+//!
+//! A `-- bascule:no-transaction` migration breaks the chain ([`Group::Outside`]): it runs alone,
+//! statement by statement, its version row written `applying` first; a no-transaction down
+//! among the downs makes the undo fall back to one down at a time.
 
 use super::*;
 
