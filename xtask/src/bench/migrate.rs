@@ -46,6 +46,14 @@
 //! Every command runs under GNU `time`: wall time, peak RSS of the largest process, and the
 //! client's CPU time (user + system, children included), which on a small machine is taken from
 //! the server's cores. Figures are printed, never asserted.
+//!
+//! # Figures to expect
+//!
+//! On a 2-core machine with a throwaway MariaDB, the survey (`--idle-sites`, nothing to apply)
+//! read 1,000 databases in about 0.1 s and 5,000 in about 2 s: one `information_schema` query,
+//! then `UNION ALL` reads of 400 version tables per query, the table opens being server work
+//! spread over `workers` connections. A PostgreSQL connection is bound to one database, so
+//! per-database tenants cost a new connection each, which the printed floors show.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
