@@ -1,20 +1,23 @@
-//! The Bascule runtime.
+//! The Bascule runtime: the `bascule` binary that ships inside every bundle, and the library
+//! behind it.
 //!
 //! Bascule turns a release of a server platform into one self-contained **patch bundle** and
-//! applies it to a host with automatic, complete rollback. This crate is both the library the
-//! developer tooling (`xtask`) builds on and the `bascule` binary that ships inside every bundle.
+//! applies it to a host with automatic, complete rollback. This crate is the host side's top:
+//! it links only what runs on a host — the patch format ([`bascule_patch`]), the bundle format
+//! ([`bascule_bundle`]), the databases ([`bascule_db`]) and the run log ([`bascule_runlog`]) —
+//! and never the SQL parser or the linter, which stay on the developer's machine.
 //!
 //! The pieces, from the outside in:
 //!
-//! - [`patch`] reads a patch source (`patch.toml`) and [`migration`] its up/down scripts; the same
-//!   types describe an unpacked bundle, which is a patch source plus `bin/`, `code/` and a manifest.
-//! - [`bundle`] is the bundle format: reproducible packing, the manifest, verification of a tarball
-//!   or of an unpacked tree.
-//! - [`host`] reads the host profile: where things are on *this* host.
-//! - [`db`] talks to databases, one module per backend, behind one [`db::Connection`] trait.
+//! - [`run`] is each kind of run (`apply`, `rollback`, `recover`, `migrate`): its directory, its
+//!   host and database locks, and how it uses the engine; [`plan`] says what `apply` would do.
 //! - [`engine`] runs steps, each a value with `do` and `undo`, writing the [`journal`] ahead of
 //!   every action so that a failure — or a later `recover` — can undo exactly what was done.
-//! - [`steps`] holds the steps of `bascule apply`, one module each.
+//! - [`steps`] holds the steps of `bascule apply`, one module each, in the order of
+//!   [`steps::apply_steps`].
+//! - What the steps drive, each knowing nothing of steps: [`host`] (the host profile),
+//!   [`survey`] (where every database stands), [`services`], [`maintenance`], [`sampling`] and
+//!   [`http`], [`state`] and [`fsutil`].
 //!
 //! The design rule that everything else follows: **a failure at any step leaves the host exactly
 //! as it was**. Every undo is idempotent and needs nothing but the journal and the bundle.

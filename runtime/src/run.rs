@@ -17,8 +17,8 @@ use crate::journal::{now, Event, Intent, Journal, RunHistory, RunKind, JOURNAL_F
 use crate::state::{runs_dir, PlatformState};
 use crate::steps::{apply_steps, guard};
 use bascule_bundle::Manifest;
-use bascule_db::lock::DbLocks;
 use bascule_db::DbError;
+use bascule_db::DbLocks;
 use bascule_patch::Patch;
 use bascule_runlog::RunLog;
 
@@ -194,7 +194,7 @@ pub fn apply(setup: &Setup) -> Result<RunReport, StepError> {
 /// locks migrates, the others wait for them, then survey, find nothing left to do and succeed.
 /// The locks are taken before the survey, so what a run surveys cannot change under it; they
 /// are session locks, released by the servers even if this process is killed (see
-/// [`bascule_db::lock`]). The host lock is taken too, so a run killed here is finished by
+/// [`bascule_db::DbLocks`]). The host lock is taken too, so a run killed here is finished by
 /// `bascule recover` on this host like any other.
 pub fn migrate(setup: &Setup) -> Result<RunReport, StepError> {
     let files = RunFiles::create(setup, RunKind::Migrate, None)?;

@@ -3,7 +3,7 @@
 //! `plan`, `preflight` and `migrate` all start from the same read-only survey, so what `plan`
 //! announces is what `apply` checks and what `migrate` does.
 //!
-//! The version tables are read in bulk ([`bascule_db::versions`]): a few queries per server, not
+//! The version tables are read in bulk ([`bascule_db::read_versions`]): a few queries per server, not
 //! a connection per database, so a run with nothing to do over thousands of tenants is quick.
 //! A version row left `applying` (a migration cut short by a killed run) is *abandoned*: the
 //! migrate step finishes its undo before migrating the database (see [`crate::steps::migrate`]).
@@ -170,8 +170,8 @@ pub fn survey(host: &HostProfile, patch: &Patch) -> Result<Vec<ClassSurvey>, Sur
         let targets = host.discover(class)?;
         let clock = Instant::now();
         let adopt = host.databases.get(class).and_then(|c| c.adopt.as_ref());
-        let states = db::versions::read_versions(&targets, host.workers(class), adopt)
-            .map_err(SurveyError::Db)?;
+        let states =
+            db::read_versions(&targets, host.workers(class), adopt).map_err(SurveyError::Db)?;
         let elapsed = clock.elapsed();
         let databases = targets
             .into_iter()

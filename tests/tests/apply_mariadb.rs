@@ -72,7 +72,7 @@ fn recover_takes_the_migration_locks_and_gives_up_having_changed_nothing() {
     let migrated = HostState::capture_server(&host).unwrap();
     assert_ne!(migrated, before, "the killed run migrated");
 
-    let other_run = bascule_db::lock::DbLocks::acquire(
+    let other_run = bascule_db::DbLocks::acquire(
         &host.site_targets()[2..3],
         std::time::Duration::from_secs(5),
         &|_| {},

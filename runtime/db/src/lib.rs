@@ -47,20 +47,22 @@
 //! Thousands of tenant databases on one server are not thousands of connections: a [`Session`]
 //! keeps one connection and moves it from database to database (`USE` on MariaDB/MySQL,
 //! `SET search_path` for PostgreSQL schemas). PostgreSQL databases cannot be switched inside a
-//! connection, so per-database tenants cost one connection each. See [`session`].
+//! connection, so per-database tenants cost one connection each. See [`Session`].
 
-pub mod discovery;
-pub mod lock;
+mod discovery;
+mod lock;
 pub mod mysql;
 pub mod parallel;
 pub mod postgres;
-pub mod session;
+mod session;
 pub mod sqlite;
-pub mod tls;
-pub mod versions;
+mod tls;
+mod versions;
 
 pub use discovery::{discover, DatabaseClass, DiscoveryError};
+pub use lock::DbLocks;
 pub use session::Session;
+pub use versions::{read_in_bulk, read_versions};
 
 use std::fmt;
 use std::path::PathBuf;
@@ -545,7 +547,7 @@ pub(crate) fn run_statements_one_by_one(
     Ok(())
 }
 
-/// Tables per query of the bulk survey ([`versions`]): a `UNION ALL` of this many.
+/// Tables per query of the bulk survey ([`read_versions`]): a `UNION ALL` of this many.
 pub(crate) const SURVEY_BATCH: usize = 400;
 
 /// `UNION ALL` queries of `select(name)` over `names`, [`SURVEY_BATCH`] names each: how the

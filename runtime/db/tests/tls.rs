@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use bascule_db::{self as db, lock::DbLocks, DbError, DbTarget, Location, Stamp};
+use bascule_db::{self as db, DbError, DbLocks, DbTarget, Location, Stamp};
 use bascule_runlog::RunLog;
 use common::migration;
 use testdb::{MariaDb, PostgresServer};

@@ -79,7 +79,7 @@ pub struct PatchSpec {
     /// `[[smoke]]`: checks run once the new code serves (run by the runtime's `smoke` step).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub smoke: Vec<SmokeCheck>,
-    /// `[sampling.<class>]`: the core-sampling panel per site class (see [`crate::sampling`]).
+    /// `[sampling.<class>]`: the core-sampling panel per site class (see [`ClassPanel`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub sampling: BTreeMap<String, ClassPanel>,
     /// `[acceptance]`: the optional human gate (the runtime's `acceptance` step).

@@ -402,7 +402,7 @@ fn read_ahead(cx: &Context<'_>, targets: &[DbTarget], workers: usize) -> Vec<Opt
     if !cx.holds_db_locks() {
         return vec![None; targets.len()];
     }
-    match db::versions::read_in_bulk(targets, workers, None) {
+    match db::read_in_bulk(targets, workers, None) {
         Ok(states) => states,
         Err(errors) => {
             for e in errors {

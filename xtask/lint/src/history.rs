@@ -8,8 +8,8 @@
 //! - **written** columns — added (`ADD COLUMN`, not with `CREATE TABLE`) or backfilled (`UPDATE … SET col =`)
 //!   by an earlier patch: the code now running already fills them, so `SET NOT NULL` is safe;
 //! - **retired** columns — made nullable by an earlier patch (`ALTER COLUMN … DROP NOT NULL`,
-//!   MySQL `MODIFY`/`CHANGE` without `NOT NULL`), or named by a `-- bascule:phase unused
-//!   <table>.<column>` marker: the code now running neither needs nor reads them, so dropping them
+//!   MySQL `MODIFY`/`CHANGE` without `NOT NULL`), or named by a
+//!   `-- bascule:phase unused <table>.<column>` marker: the code now running neither needs nor reads them, so dropping them
 //!   is safe; **retired** tables — named by `-- bascule:phase unused <table>`;
 //! - column **types** as last declared, so a rule can tell a widening from a change.
 

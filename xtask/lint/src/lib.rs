@@ -266,7 +266,7 @@ pub trait Rule: Sync {
     }
     /// Checks a statement sqlparser parsed.
     fn check(&self, cx: &RuleContext<'_>) -> Vec<Hit>;
-    /// Checks a statement only the recognizer read ([`bascule_sql::recognize`]); most rules have
+    /// Checks a statement only the recognizer read ([`bascule_sql::recognize`](mod@bascule_sql::recognize)); most rules have
     /// nothing to say about those forms.
     fn check_recognized(&self, _cx: &RuleContext<'_, RecognizedStatement>) -> Vec<Hit> {
         Vec::new()

@@ -30,10 +30,10 @@
 //! is not parsed, only flagged ([`bascule_patch::SqlStatement::raw`]) and counted, so the build can say how much
 //! went unchecked.
 //!
-//! # Known gaps of sqlparser: [`recognize`]
+//! # Known gaps of sqlparser: [`recognize`](mod@recognize)
 //!
 //! A few forms the databases accept and sqlparser rejects (`DROP INDEX CONCURRENTLY`, MySQL
-//! procedures, `ALTER TABLE … ENGINE=`, …) are read by Bascule's own [`recognize`] module when
+//! procedures, `ALTER TABLE … ENGINE=`, …) are read by Bascule's own [`recognize`](mod@recognize) module when
 //! sqlparser fails: such a statement is accepted, its [`Reading`] says [`Reading::Recognized`],
 //! and [`MigrationReport::recognized`] counts it. A statement neither knows stays an error, and
 //! the rest of the script is checked all the same.
@@ -64,7 +64,7 @@ pub struct MigrationReport {
     /// Statements of both scripts marked `-- bascule:raw`, so not checked.
     pub raw: usize,
     /// Statements of both scripts sqlparser rejects and Bascule's own recognizer accepted
-    /// ([`recognize`]): checked, less thoroughly.
+    /// ([`recognize`](mod@recognize)): checked, less thoroughly.
     pub recognized: usize,
 }
 

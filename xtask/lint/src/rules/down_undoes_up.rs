@@ -8,7 +8,7 @@
 //! # How
 //!
 //! Both scripts are split and read statement by statement — sqlparser's AST, or the recognizer's
-//! description for the forms sqlparser lacks ([`bascule_sql::recognize`]) — into [`Effect`]s on
+//! description for the forms sqlparser lacks ([`bascule_sql::recognize`](mod@bascule_sql::recognize)) — into `Effect`s on
 //! named schema objects: a table, view, index, trigger, routine, sequence or type created or
 //! dropped; a column added, dropped, renamed or retyped; a named constraint added or dropped; a
 //! table or index renamed. Then:

@@ -1,8 +1,8 @@
 //! `dropping-column`: dropping a column the previous release may still read.
 //!
 //! Allowed when an earlier patch made the column nullable (`ALTER COLUMN … DROP NOT NULL`,
-//! MySQL `MODIFY`/`CHANGE` without `NOT NULL`) or carries `-- bascule:phase unused
-//! <table>.<column>`: that is the seed's phase 1 (the code shipped then no longer uses it).
+//! MySQL `MODIFY`/`CHANGE` without `NOT NULL`) or carries
+//! `-- bascule:phase unused <table>.<column>`: that is the seed's phase 1 (the code shipped then no longer uses it).
 //! (squawk: `ban-drop-column`; strong_migrations: `remove_column`.)
 
 use sqlparser::ast::AlterTableOperation;

@@ -16,7 +16,7 @@
 //! what this rule exists to prevent. Always an error where it applies.
 //!
 //! The rule reads the down's text, not an AST: the check only needs the statement's shape, and
-//! MariaDB's guards reach the AST only partly (see [`bascule_sql::recognize`]). Data statements
+//! MariaDB's guards reach the AST only partly (see [`bascule_sql::recognize`](mod@bascule_sql::recognize)). Data statements
 //! (`UPDATE`, `INSERT`, `DELETE`) are not judged.
 
 use std::path::Path;
