@@ -444,15 +444,7 @@ mod tests {
     use crate::RowState;
 
     fn migration(id: u32, up: &str, down: &str) -> Migration {
-        Migration {
-            class: "site".into(),
-            id,
-            name: format!("m{id}"),
-            dir: format!("migrations/site/{id:04}_m{id}").into(),
-            up: up.into(),
-            down: down.into(),
-            checksum: bascule_patch::sha256_hex(up.as_bytes()),
-        }
+        Migration::new("site", id, &format!("m{id}"), up, down)
     }
 
     #[test]

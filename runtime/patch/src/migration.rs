@@ -38,6 +38,22 @@ pub struct Migration {
 }
 
 impl Migration {
+    /// A migration of `class` as it would be loaded from `migrations/<class>/<NNNN>_<name>/`,
+    /// its checksum computed: for tools and tests that make migrations without files.
+    pub fn new(class: &str, id: u32, name: &str, up: &str, down: &str) -> Migration {
+        Migration {
+            class: class.to_string(),
+            id,
+            name: name.to_string(),
+            dir: PathBuf::from("migrations")
+                .join(class)
+                .join(format!("{id:04}_{name}")),
+            up: up.to_string(),
+            down: down.to_string(),
+            checksum: crate::sha256_hex(up.as_bytes()),
+        }
+    }
+
     /// `0002_add_avatar`: the directory name, used in logs and in the version table.
     pub fn label(&self) -> String {
         format!("{:04}_{}", self.id, self.name)
@@ -188,13 +204,8 @@ fn load_one(class: &str, dir: &Path, relative: PathBuf) -> Result<Migration, Mig
     let up = read("up.sql")?;
     let down = read("down.sql")?;
     Ok(Migration {
-        class: class.to_string(),
-        id,
-        name: name.to_string(),
         dir: relative,
-        checksum: crate::sha256_hex(up.as_bytes()),
-        up,
-        down,
+        ..Migration::new(class, id, name, &up, &down)
     })
 }
 
@@ -253,15 +264,18 @@ mod tests {
     }
 
     fn migration(up: &str, down: &str) -> Migration {
-        Migration {
-            class: "site".into(),
-            id: 1,
-            name: "m".into(),
-            dir: PathBuf::from("migrations/site/0001_m"),
-            up: up.into(),
-            down: down.into(),
-            checksum: String::new(),
-        }
+        Migration::new("site", 1, "m", up, down)
+    }
+
+    #[test]
+    fn a_migration_made_without_files_looks_loaded() {
+        let m = Migration::new("site", 2, "add_avatar", "SELECT 1;", "SELECT 2;");
+        assert_eq!(m.dir, PathBuf::from("migrations/site/0002_add_avatar"));
+        assert_eq!(
+            m.up_path(),
+            PathBuf::from("migrations/site/0002_add_avatar/up.sql")
+        );
+        assert_eq!(m.checksum, crate::sha256_hex(b"SELECT 1;"));
     }
 
     #[test]

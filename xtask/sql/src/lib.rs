@@ -95,20 +95,10 @@ pub fn validate_migration(
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
     use super::*;
 
     fn migration(up: &str, down: &str) -> Migration {
-        Migration {
-            class: "site".into(),
-            id: 2,
-            name: "add_avatar".into(),
-            dir: PathBuf::from("migrations/site/0002_add_avatar"),
-            up: up.into(),
-            down: down.into(),
-            checksum: bascule_patch::sha256_hex(up.as_bytes()),
-        }
+        Migration::new("site", 2, "add_avatar", up, down)
     }
 
     #[test]

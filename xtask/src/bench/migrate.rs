@@ -188,15 +188,7 @@ fn bookkeeping_scripts(kind: BenchEngine) -> (String, String) {
     let all: Vec<bascule_patch::Migration> = migrations(kind)
         .iter()
         .zip(2..)
-        .map(|((name, up, down), id)| bascule_patch::Migration {
-            class: "site".into(),
-            id,
-            name: (*name).into(),
-            dir: PathBuf::new(),
-            up: (*up).into(),
-            down: (*down).into(),
-            checksum: bascule_patch::sha256_hex(up.as_bytes()),
-        })
+        .map(|((name, up, down), id)| bascule_patch::Migration::new("site", id, name, up, down))
         .collect();
     let ups: Vec<&bascule_patch::Migration> = all.iter().collect();
     let downs: Vec<&bascule_patch::Migration> = all.iter().rev().collect();

@@ -567,21 +567,11 @@ fn recognized_effects(kind: &RecognizedKind) -> Vec<Effect> {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
     use super::*;
     use Dialect::{Mysql, Postgres, Sqlite};
 
     fn migration(up: &str, down: &str) -> Migration {
-        Migration {
-            class: "site".into(),
-            id: 3,
-            name: "pairs".into(),
-            dir: PathBuf::from("migrations/site/0003_pairs"),
-            up: up.into(),
-            down: down.into(),
-            checksum: String::new(),
-        }
+        Migration::new("site", 3, "pairs", up, down)
     }
 
     /// `file:line message` of every finding.

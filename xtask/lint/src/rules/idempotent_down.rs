@@ -298,21 +298,11 @@ fn skip_to_eol(chars: &[char], mut i: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
     use super::*;
     use crate::{Report, Severity};
 
     fn migration(up: &str, down: &str) -> Migration {
-        Migration {
-            class: "site".into(),
-            id: 2,
-            name: "change".into(),
-            dir: PathBuf::from("migrations/site/0002_change"),
-            up: up.into(),
-            down: down.into(),
-            checksum: String::new(),
-        }
+        Migration::new("site", 2, "change", up, down)
     }
 
     fn findings(dialect: Dialect, up: &str, down: &str) -> Report {

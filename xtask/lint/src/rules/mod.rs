@@ -201,9 +201,6 @@ pub fn sets_lock_timeout(statement: &Statement) -> bool {
 #[cfg(test)]
 pub(crate) mod test_support {
     //! Running the rules on a script in tests.
-
-    use std::path::PathBuf;
-
     use crate::report::render_finding;
     use crate::{lint_migration, parse_script, Finding, History, Report};
     use bascule_patch::Migration;
@@ -216,15 +213,7 @@ pub(crate) mod test_support {
         for script in earlier {
             history.learn_all(&parse_script(script, dialect));
         }
-        let m = Migration {
-            class: "site".into(),
-            id: 3,
-            name: "change".into(),
-            dir: PathBuf::from("migrations/site/0003_change"),
-            up: up.into(),
-            down: "SELECT 1;".into(),
-            checksum: String::new(),
-        };
+        let m = Migration::new("site", 3, "change", up, "SELECT 1;");
         let mut report = Report {
             mode,
             ..Report::default()
