@@ -43,11 +43,8 @@
 //! function, `opts`, through `connect`, which explains TLS failures (no TLS on the server, a
 //! certificate from an untrusted CA or for another host) with what to change.
 
-use std::collections::BTreeMap;
-use std::time::Duration;
-
 use mysql::prelude::Queryable as _;
-use mysql::{Opts, OptsBuilder, SslOpts, Value};
+use mysql::Value;
 
 mod batch;
 mod connect;
@@ -63,11 +60,9 @@ pub use scripts::{down_script, up_script};
 pub use versions::read_versions;
 
 use super::{
-    backend_error, finish_dump, one_line, Adopt, AppliedMigration, Connection, DbError, DbTarget,
-    Location, RowState, Stamp, VersionState, VERSION_TABLE,
+    backend_error, finish_dump, one_line, Adopt, Connection, DbError, DbTarget, Location, RowState,
+    Stamp, VersionState, VERSION_TABLE,
 };
-use bascule_patch::split_statements;
-use bascule_patch::Dialect;
 use bascule_patch::Migration;
 use bascule_runlog::RunLog;
 use batch::{Batch, Failed};
@@ -384,6 +379,7 @@ impl Connection for MysqlConnection {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mysql::SslOpts;
 
     #[test]
     fn values_read_as_text() {

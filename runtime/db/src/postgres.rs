@@ -38,7 +38,6 @@
 //! connection (tenants, survey, discovery, migration locks) is opened by `client`, which explains
 //! TLS failures with what to change. Details in [`tls`].
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use postgres::error::SqlState;
@@ -46,10 +45,9 @@ use postgres::{Client, Config, SimpleQueryMessage};
 
 use super::run_statements_one_by_one;
 use super::{
-    backend_error, finish_dump, one_line, Adopt, AppliedMigration, Connection, DbError, DbTarget,
-    Location, RowState, Stamp, VersionState, VERSION_TABLE,
+    backend_error, finish_dump, one_line, Adopt, Connection, DbError, DbTarget, Location, RowState,
+    Stamp, VersionState, VERSION_TABLE,
 };
-use bascule_patch::split_statements;
 use bascule_patch::Dialect;
 use bascule_patch::Migration;
 use bascule_runlog::RunLog;

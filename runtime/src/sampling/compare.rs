@@ -14,9 +14,10 @@ use scraper::Selector;
 
 use super::diff;
 use super::fetch::Sample;
-use super::normalise::{compile_regex, compile_selector, remove_elements};
+use super::normalise::remove_elements;
 use super::panel::Target;
 use super::{ClassPanel, ExpectedDifference, SamplingError};
+use bascule_patch::{compile_regex, compile_selector};
 
 /// What one page's comparison found.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -22,7 +22,7 @@ use regex::Regex;
 use scraper::{Html, Selector};
 
 use super::{ClassPanel, NormaliseRule};
-pub use bascule_patch::{compile_regex, compile_selector};
+use bascule_patch::{compile_regex, compile_selector};
 
 /// A built-in rule: a regex and what each match becomes.
 struct Builtin {

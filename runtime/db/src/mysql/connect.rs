@@ -1,6 +1,7 @@
 //! Opening a MariaDB/MySQL connection: the url's options, timeouts, TLS required by the url, and failures explained in TLS terms.
 
-use super::*;
+use mysql::{Opts, OptsBuilder, SslOpts};
+use std::time::Duration;
 
 /// The url parameter that asks for TLS with the built-in web roots only (`require_ssl=true`, as
 /// `mysql_async` spells it); the `mysql` crate's own TLS parameters (`root_cert_path`, ...) ask

@@ -1,6 +1,8 @@
 //! Discovery on a MariaDB/MySQL server: the databases whose names match a `LIKE` pattern, or which of a list exist.
 
-use super::*;
+use super::{connect, opts};
+use crate::{backend_error, DbError};
+use mysql::prelude::Queryable as _;
 
 /// Which of `names` exist on the server at `url`.
 pub fn existing_databases(url: &str, names: &[String]) -> Result<Vec<String>, DbError> {

@@ -16,7 +16,11 @@
 //! marks its row `applying`, and the write that marks it `applied` comes after its last
 //! statement, in the same ordered request or a later one.
 
-use super::*;
+use super::batch::Batch;
+use super::quote_literal;
+use crate::{one_line, RowState, Stamp, VERSION_TABLE};
+use bascule_patch::{split_statements, Dialect, Migration};
+use bascule_runlog::RunLog;
 
 /// What a statement of a [`Batch`] is: its line in the run log, and what a failure means.
 pub(super) enum Part {

@@ -1,6 +1,11 @@
 //! The version tables of MariaDB/MySQL tenants, read for many databases of one server in a few queries.
 
-use super::*;
+use super::{connect, opts, quote_ident, quote_literal};
+use crate::{
+    backend_error, Adopt, AppliedMigration, DbError, RowState, VersionState, VERSION_TABLE,
+};
+use mysql::prelude::Queryable as _;
+use std::collections::BTreeMap;
 
 /// The version state of each of `databases` on the server at `url`, in a few queries on one
 /// connection: one `information_schema` query finds which databases have a version table (or

@@ -18,7 +18,14 @@
 //! statement by statement, its version row written `applying` first; a no-transaction down
 //! among the downs makes the undo fall back to one down at a time.
 
-use super::*;
+use super::{
+    error_text, insert_row, insert_rows, quote_literal, row_values, runs_outside_transaction,
+    text_rows_of, PostgresConnection, CREATE_VERSION_TABLE,
+};
+use crate::{one_line, DbError, RowState, Stamp, VERSION_TABLE};
+use bascule_patch::{split_statements, Dialect, Migration};
+use bascule_runlog::RunLog;
+use postgres::error::SqlState;
 
 /// Migrations in runs: consecutive transactional ones together, each no-transaction one alone.
 pub(super) enum Group<'a, 'm> {

@@ -1,6 +1,8 @@
 //! Discovery on a PostgreSQL server: the databases, or the schemas of one database, whose names match a `LIKE` pattern.
 
-use super::*;
+use super::{client, quote_literal};
+use crate::{backend_error, DbError};
+use postgres::{Client, SimpleQueryMessage};
 
 /// Databases of the server at `url` whose name matches the `LIKE` pattern, sorted.
 pub fn list_databases(url: &str, pattern: &str) -> Result<Vec<String>, DbError> {

@@ -1,6 +1,11 @@
 //! The version tables of PostgreSQL tenants: one row read as text, the adopted counter, and the versions of many schemas of one database in a few queries.
 
-use super::*;
+use super::{client, error_text, quote_ident, quote_literal, text, text_rows_of};
+use crate::{
+    backend_error, Adopt, AppliedMigration, DbError, RowState, VersionState, VERSION_TABLE,
+};
+use postgres::Client;
+use std::collections::BTreeMap;
 
 /// One version row read as text: id, name, checksum, state, run.
 pub(super) fn row_of(db: &str, row: &[Option<String>]) -> Result<AppliedMigration, DbError> {
