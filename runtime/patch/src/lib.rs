@@ -41,7 +41,7 @@ mod split;
 
 pub use acceptance::AcceptanceSpec;
 pub use class::{ClassSpec, Dialect};
-pub use marker::{marker_name, ALLOW, MARKER_PREFIX, NO_TRANSACTION, PHASE, RAW};
+pub use marker::{marker_argument, marker_name, ALLOW, MARKER_PREFIX, NO_TRANSACTION, PHASE, RAW};
 pub use migration::{ClassMigrations, Migration, MigrationError, MigrationSet};
 pub use patch_toml::{
     weekday_from_name, Check, CheckWhen, CodeSpec, Mode, Moment, Patch, PatchError, PatchInfo,

@@ -2,10 +2,10 @@
 //!
 //! A marker is a comment the splitter attaches to a statement ([`crate::SqlStatement::markers`]
 //! holds the text after `bascule:`, trimmed). Its *name* is its first word, ended by whitespace,
-//! `:` or `(`; what follows is its argument. Every reader — the splitter, the lint rules, the
-//! PostgreSQL backend — asks [`crate::SqlStatement::has_marker`] (or
-//! [`crate::Migration::runs_outside_transaction`]), which read names with [`marker_name`], so a marker
-//! means the same thing on the developer's machine and on the host.
+//! `:` or `(` ([`marker_name`]); what follows is its argument ([`marker_argument`]). Every
+//! reader — the splitter, the PostgreSQL backend ([`crate::Migration::runs_outside_transaction`]),
+//! the lint rules, suppressions and history — goes through these two functions, so a marker means
+//! the same thing on the developer's machine and on the host.
 //!
 //! | marker | read by | meaning |
 //! |---|---|---|
@@ -33,6 +33,14 @@ pub fn marker_name(marker: &str) -> &str {
         .unwrap_or("")
 }
 
+/// What follows a marker's name, trimmed, a `:` after the name dropped:
+/// `allow drop-column unused since 2.2` → `drop-column unused since 2.2`.
+pub fn marker_argument(marker: &str) -> &str {
+    let rest = &marker[marker_name(marker).len()..];
+    let rest = rest.trim_start();
+    rest.strip_prefix(':').unwrap_or(rest).trim()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -43,5 +51,18 @@ mod tests {
         assert_eq!(marker_name("allow(drop-column)"), "allow");
         assert_eq!(marker_name("phase: unused t"), "phase");
         assert_eq!(marker_name("no-transaction"), "no-transaction");
+        assert_eq!(marker_name("phaser unused t"), "phaser");
+    }
+
+    #[test]
+    fn the_argument_is_what_follows_the_name() {
+        assert_eq!(
+            marker_argument("allow drop-column: unused"),
+            "drop-column: unused"
+        );
+        assert_eq!(marker_argument("phase: unused t.c"), "unused t.c");
+        assert_eq!(marker_argument("phase unused t"), "unused t");
+        assert_eq!(marker_argument("raw"), "");
+        assert_eq!(marker_argument("allow(drop-column)"), "(drop-column)");
     }
 }

@@ -290,6 +290,16 @@ mod tests {
             "-- bascule:no-transaction\nDROP INDEX CONCURRENTLY i;",
         );
         assert!(down_marked.runs_outside_transaction(Dialect::Postgres));
+        for with_reason in [
+            "-- bascule:no-transaction: CONCURRENTLY cannot run in a transaction\nSELECT 1;",
+            "-- bascule:no-transaction(index build)\nSELECT 1;",
+        ] {
+            let m = migration(with_reason, "SELECT 1;");
+            assert!(
+                m.runs_outside_transaction(Dialect::Postgres),
+                "{with_reason}"
+            );
+        }
         for plain in [
             migration(
                 "-- no-transaction, but not a marker\nCREATE INDEX i ON t (c);",

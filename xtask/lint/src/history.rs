@@ -22,7 +22,7 @@ use sqlparser::ast::{
 };
 
 use super::{parse_script, Parsed};
-use bascule_patch::{Dialect, Patch};
+use bascule_patch::{marker_argument, marker_name, Dialect, Patch, PHASE};
 
 /// Facts about one class gathered from earlier patches.
 #[derive(Debug, Clone, Default)]
@@ -61,9 +61,8 @@ impl History {
     /// Learns what one statement of an earlier patch did.
     pub fn learn(&mut self, s: &Parsed) {
         for marker in &s.sql.markers {
-            if let Some(what) = marker
-                .strip_prefix("phase")
-                .map(str::trim)
+            if let Some(what) = (marker_name(marker) == PHASE)
+                .then(|| marker_argument(marker))
                 .and_then(|m| m.strip_prefix("unused"))
             {
                 let name = what.split_whitespace().next().unwrap_or("");

@@ -46,7 +46,9 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use sqlparser::ast::Statement;
 
-use bascule_patch::{Dialect, LineIndex, Migration, Mode, Patch, SqlStatement};
+use bascule_patch::{
+    marker_argument, marker_name, Dialect, LineIndex, Migration, Mode, Patch, SqlStatement, ALLOW,
+};
 use bascule_sql::{
     check_script, CheckedStatement, IssueKind, Reading, Recognized, RecognizedKind, SqlIssue,
 };
@@ -471,11 +473,10 @@ pub fn suppressions(statement: &SqlStatement) -> Vec<Allow> {
         .markers
         .iter()
         .filter_map(|m| {
-            let rest = m.strip_prefix("allow")?;
-            if !rest.is_empty() && !rest.starts_with(char::is_whitespace) {
+            if marker_name(m) != ALLOW {
                 return None;
             }
-            let rest = rest.trim();
+            let rest = marker_argument(m);
             let (rule, reason) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
             Some(Allow {
                 rule: rule.trim_end_matches(':').to_string(),

@@ -308,10 +308,9 @@ fn effects(script: &str, dialect: Dialect, path: &std::path::Path) -> (Vec<Locat
         .all(|s| matches!(s.outcome, Reading::Parsed(_) | Reading::Recognized(_)));
     let mut out = Vec::new();
     for checked in &check.statements {
-        let allowed = checked.statement.markers.iter().any(|m| {
-            let mut words = m.split_whitespace();
-            words.next() == Some("allow") && words.next() == Some(RULE)
-        });
+        let allowed = crate::suppressions(&checked.statement)
+            .iter()
+            .any(|a| a.rule == RULE);
         for effect in statement_effects(checked) {
             out.push(Located {
                 effect,
