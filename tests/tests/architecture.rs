@@ -1,5 +1,10 @@
 //! The invariants of `ARCHITECTURE.md` that the compiler does not enforce: which crates the host
 //! side links, and no import cycle between the modules of a crate.
+//!
+//! The module graph is read from the sources, not from the compiler: every `crate::…` path
+//! (inside `use` trees spread over lines too), `super::…` paths that climb to the crate root,
+//! aliases of the root (`use crate::{self as db}`) and names the root re-exports (`pub use
+//! lock::DbLocks` makes `crate::DbLocks` an import of `lock`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -7,25 +12,73 @@ use std::process::Command;
 
 use bascule_tests::workspace;
 
-/// The crates of the workspace that hold Bascule's own code, and where their sources are.
-const CRATES: &[(&str, &str)] = &[
-    ("bascule-patch", "runtime/patch/src"),
-    ("bascule-bundle", "runtime/bundle/src"),
-    ("bascule-db", "runtime/db/src"),
-    ("bascule-runlog", "runtime/runlog/src"),
-    ("bascule", "runtime/src"),
-    ("bascule-sql", "xtask/sql/src"),
-    ("bascule-lint", "xtask/lint/src"),
-    ("xtask", "xtask/src"),
-];
-
 /// What only the developer side may link.
 const DEVELOPER_ONLY: &[&str] = &["sqlparser", "bascule-sql", "bascule-lint", "xtask"];
 
+/// One crate of the workspace that holds Bascule's own code.
+struct Crate {
+    name: String,
+    /// The directory of its `lib.rs` (or `main.rs`).
+    src: PathBuf,
+    /// Under `runtime/`: the host side.
+    host: bool,
+}
+
+/// Bascule's crates (`bascule*` and `xtask`), from `cargo metadata`: a new crate is checked
+/// without being listed here.
+fn crates() -> Vec<Crate> {
+    let out = cargo()
+        .args([
+            "metadata",
+            "--offline",
+            "--locked",
+            "--no-deps",
+            "--format-version",
+            "1",
+        ])
+        .output()
+        .expect("cargo metadata runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let metadata: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let runtime = workspace().join("runtime");
+    let mut crates = Vec::new();
+    for package in metadata["packages"].as_array().expect("packages") {
+        let name = package["name"].as_str().expect("name").to_string();
+        if !(name.starts_with("bascule") && name != "bascule-tests" || name == "xtask") {
+            continue;
+        }
+        let target = package["targets"]
+            .as_array()
+            .and_then(|targets| {
+                targets.iter().find(|t| {
+                    t["kind"]
+                        .as_array()
+                        .is_some_and(|k| k.iter().any(|k| k == "lib"))
+                })
+            })
+            .expect("a library target");
+        let src_path = PathBuf::from(target["src_path"].as_str().expect("src_path"));
+        let src = src_path.parent().expect("src dir").to_path_buf();
+        let host = src.starts_with(&runtime);
+        crates.push(Crate { name, src, host });
+    }
+    crates
+}
+
+fn cargo() -> Command {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command.current_dir(workspace());
+    command
+}
+
+/// Every package `package` links, for any target (the bundle's runtime is built for another
+/// target than the machine's).
 fn normal_dependencies(package: &str) -> BTreeSet<String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(cargo)
-        .current_dir(workspace())
+    let out = cargo()
         .args([
             "tree",
             "--offline",
@@ -35,7 +88,7 @@ fn normal_dependencies(package: &str) -> BTreeSet<String> {
             "-e",
             "normal",
         ])
-        .args(["--prefix", "none", "--format", "{p}"])
+        .args(["--target", "all", "--prefix", "none", "--format", "{p}"])
         .output()
         .expect("cargo tree runs");
     assert!(
@@ -52,22 +105,27 @@ fn normal_dependencies(package: &str) -> BTreeSet<String> {
 
 #[test]
 fn the_host_crates_link_neither_sqlparser_nor_the_linter() {
-    for package in [
-        "bascule",
-        "bascule-patch",
-        "bascule-bundle",
-        "bascule-db",
-        "bascule-runlog",
-    ] {
-        let deps = normal_dependencies(package);
-        assert!(deps.contains(package), "cargo tree of {package}: {deps:?}");
+    let crates = crates();
+    let host: Vec<&Crate> = crates.iter().filter(|c| c.host).collect();
+    let names: Vec<&str> = host.iter().map(|c| c.name.as_str()).collect();
+    for expected in ["bascule", "bascule-patch", "bascule-bundle", "bascule-db"] {
+        assert!(names.contains(&expected), "host crates found: {names:?}");
+    }
+    for krate in host {
+        let deps = normal_dependencies(&krate.name);
+        assert!(
+            deps.contains(&krate.name),
+            "cargo tree of {}: {deps:?}",
+            krate.name
+        );
         let forbidden: Vec<&&str> = DEVELOPER_ONLY
             .iter()
             .filter(|d| deps.contains(**d))
             .collect();
         assert!(
             forbidden.is_empty(),
-            "{package} links {forbidden:?}: the static runtime carries only host code"
+            "{} links {forbidden:?}: the static runtime carries only host code",
+            krate.name
         );
     }
     // The developer side does use them, so the check above looks at the right names.
@@ -77,15 +135,13 @@ fn the_host_crates_link_neither_sqlparser_nor_the_linter() {
 #[test]
 fn no_crate_has_an_import_cycle_between_its_modules() {
     let mut modules = 0;
-    for (name, src) in CRATES {
-        let src = workspace().join(src);
-        let root = src.join("lib.rs").is_file() || src.join("main.rs").is_file();
-        assert!(root, "{name}: no lib.rs or main.rs in {}", src.display());
-        let graph = module_graph(&src);
+    for krate in crates() {
+        let graph = module_graph(&krate.src);
         modules += graph.len();
         if let Some(cycle) = find_cycle(&graph) {
             panic!(
-                "{name}: the modules {} import each other in a cycle",
+                "{}: the modules {} import each other in a cycle",
+                krate.name,
                 cycle.join(" → ")
             );
         }
@@ -110,19 +166,30 @@ fn the_cycle_finder_finds_a_cycle() {
     let cycle = find_cycle(&graph).expect("a → b → c → a");
     assert_eq!(cycle.first(), cycle.last());
     assert_eq!(cycle.len(), 4);
-    let uses = references(
-        "use crate::{b::{X, y}, c};\nlet y = crate::d::f();\n// crate::e\nuse super::g;",
-        true,
+    let code = "use crate::{\n    b::{X, y},\n    c,\n};\nlet y = crate::d::f();\nuse super::g;\nuse crate::{self as db};\ndb::h::i();";
+    let uses = references(&code_of(code), 1);
+    assert_eq!(uses, ["b", "c", "d", "g", "h"].map(String::from).into());
+    assert!(!references(&code_of("use super::g;"), 2).contains("g"));
+    assert!(references(&code_of("use super::super::g;"), 2).contains("g"));
+    assert!(references(
+        &code_of("// crate::e\nlet u = \"http://x\"; // crate::f"),
+        1
+    )
+    .is_empty());
+    let modules: BTreeSet<String> = ["lock", "session"].map(String::from).into();
+    let reexports = root_reexports(
+        "pub use lock::DbLocks;\npub use session::{Session, Other};",
+        &modules,
     );
-    assert_eq!(uses, ["b", "c", "d", "g"].map(String::from).into());
-    assert!(!references("use super::g;", false).contains("g"));
+    assert_eq!(reexports.get("DbLocks").map(String::as_str), Some("lock"));
+    assert_eq!(reexports.get("Other").map(String::as_str), Some("session"));
 }
 
 /// The top-level modules of a crate (files and directories under `src`, `lib.rs` and `main.rs`
-/// aside) and, for each, the other top-level modules its non-test code names through `crate::`
-/// (or `super::` from a top-level file).
+/// aside) and, for each, the other top-level modules its non-test code imports.
 fn module_graph(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
-    let mut files: BTreeMap<String, Vec<(PathBuf, bool)>> = BTreeMap::new();
+    let mut files: BTreeMap<String, Vec<(PathBuf, usize)>> = BTreeMap::new();
+    let mut roots = Vec::new();
     for entry in walkdir::WalkDir::new(src) {
         let entry = entry.expect("readable source tree");
         let path = entry.path();
@@ -136,60 +203,117 @@ fn module_graph(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
             .map(|c| c.as_os_str().to_string_lossy().into_owned())
             .collect();
         let top = rel[0].trim_end_matches(".rs").to_string();
-        if top == "lib" || top == "main" {
+        if rel.len() == 1 && (top == "lib" || top == "main") {
+            roots.push(path.to_path_buf());
             continue;
         }
-        let top_file = rel.len() == 1 || (rel.len() == 2 && rel[1] == "mod.rs");
+        // How many `super::` climb from this file to the crate root: its module path's length.
+        let depth = rel.len() - usize::from(rel.last().is_some_and(|f| f == "mod.rs"));
         files
             .entry(top)
             .or_default()
-            .push((path.to_path_buf(), top_file));
+            .push((path.to_path_buf(), depth));
     }
     let modules: BTreeSet<String> = files.keys().cloned().collect();
+    let mut reexports = BTreeMap::new();
+    for root in &roots {
+        let text = std::fs::read_to_string(root).expect("readable source");
+        reexports.extend(root_reexports(&code_of(&text), &modules));
+    }
     files
         .iter()
         .map(|(module, paths)| {
             let mut uses = BTreeSet::new();
-            for (path, top_file) in paths {
+            for (path, depth) in paths {
                 let text = std::fs::read_to_string(path).expect("readable source");
-                uses.extend(references(&text, *top_file));
+                for name in references(&code_of(&text), *depth) {
+                    let target = reexports.get(&name).cloned().unwrap_or(name);
+                    if modules.contains(&target) && &target != module {
+                        uses.insert(target);
+                    }
+                }
             }
-            uses.retain(|u| u != module && modules.contains(u));
             (module.clone(), uses)
         })
         .collect()
 }
 
-/// The names that follow `crate::` (also inside `crate::{…}`) in code, comments and tests
-/// aside; with `top_file`, those that follow `super::` too (the crate root's siblings).
-fn references(text: &str, top_file: bool) -> BTreeSet<String> {
-    // Test modules are the last item of a file here; what they use is not an import of the
-    // module's code.
+/// The code of a file: its test module (the last item of a file here: what it uses is not an
+/// import of the module's code) and its comments left out.
+fn code_of(text: &str) -> String {
     let code = text.split("#[cfg(test)]\nmod tests").next().unwrap_or(text);
-    let mut names = BTreeSet::new();
-    for line in code.lines() {
-        let line = line.trim_start();
-        if line.starts_with("//") {
+    code.lines()
+        .map(|line| {
+            // A `//` inside a string literal (a URL) is not a comment.
+            let comment = line
+                .match_indices("//")
+                .map(|(at, _)| at)
+                .find(|at| line[..*at].matches('"').count() % 2 == 0);
+            comment.map_or(line, |at| &line[..at])
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `pub use module::{A, B}` in the crate root: `crate::A` is an import of `module`.
+fn root_reexports(code: &str, modules: &BTreeSet<String>) -> BTreeMap<String, String> {
+    let mut map = BTreeMap::new();
+    for (at, _) in code.match_indices("pub use ") {
+        let rest = &code[at + "pub use ".len()..];
+        let Some(module) = first_word(rest).filter(|m| modules.contains(m)) else {
             continue;
+        };
+        let tail = &rest[module.len()..];
+        let Some(tail) = tail.strip_prefix("::") else {
+            continue;
+        };
+        let names: Vec<String> = match tail.strip_prefix('{') {
+            Some(group) => top_level_items(group)
+                .filter_map(|item| item.split("::").last().and_then(first_word))
+                .collect(),
+            None => tail
+                .split(';')
+                .next()
+                .and_then(|p| p.split("::").last())
+                .and_then(first_word)
+                .into_iter()
+                .collect(),
+        };
+        for name in names {
+            map.insert(name, module.clone());
         }
-        let mut prefixes = vec!["crate::"];
-        if top_file {
-            prefixes.push("super::");
+    }
+    map
+}
+
+/// The names that follow the crate root in `code`: `crate::`, an alias of it (`use crate as x`,
+/// `crate::{self as x}`), or as many `super::` as the file is deep.
+fn references(code: &str, depth: usize) -> BTreeSet<String> {
+    let mut roots = vec![String::from("crate::"), "super::".repeat(depth)];
+    for (at, _) in code.match_indices("self as ") {
+        if code[..at].rfind("crate::{").is_some() {
+            roots.extend(first_word(&code[at + "self as ".len()..]).map(|a| format!("{a}::")));
         }
-        for prefix in prefixes {
-            for (at, _) in line.match_indices(prefix) {
-                let before = line[..at].chars().last();
-                if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
-                    continue;
-                }
-                let rest = &line[at + prefix.len()..];
-                match rest.strip_prefix('{') {
-                    Some(group) => names.extend(top_level_items(group).filter_map(first_word)),
-                    None => names.extend(first_word(rest)),
-                }
+    }
+    for (at, _) in code.match_indices("use crate as ") {
+        roots.extend(first_word(&code[at + "use crate as ".len()..]).map(|a| format!("{a}::")));
+    }
+    let mut names = BTreeSet::new();
+    for root in &roots {
+        for (at, _) in code.match_indices(root.as_str()) {
+            let before = code[..at].chars().last();
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') {
+                continue;
+            }
+            let rest = &code[at + root.len()..];
+            match rest.strip_prefix('{') {
+                Some(group) => names.extend(top_level_items(group).filter_map(first_word)),
+                None => names.extend(first_word(rest)),
             }
         }
     }
+    names.remove("self");
+    names.remove("super");
     names
 }
 
