@@ -435,7 +435,7 @@ fn undo_under_locks(
     Ok(Ok(errors))
 }
 
-/// Takes the migration locks of `targets` (see [`bascule_db::lock`]), waiting at most `timeout`,
+/// Takes the migration locks of `targets` (see [`bascule_db::DbLocks`]), waiting at most `timeout`,
 /// and marks the run as holding them.
 fn take_db_locks(
     cx: &mut Context<'_>,

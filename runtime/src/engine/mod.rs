@@ -119,7 +119,7 @@ pub struct Context<'a> {
     pub options: &'a Options,
     step: &'static str,
     intents: Vec<Intent>,
-    /// Whether this run holds the database-side migration locks ([`bascule_db::lock`]).
+    /// Whether this run holds the database-side migration locks ([`bascule_db::DbLocks`]).
     db_locked: bool,
     /// A survey taken under those locks, for the next step that needs one.
     survey: Option<Vec<ClassSurvey>>,

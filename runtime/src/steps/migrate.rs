@@ -396,7 +396,7 @@ enum Undo {
 }
 
 /// The version state of `targets`, read in bulk where the backend allows it (see
-/// [`db::versions`]) and the run holds the migration locks, so nothing but this undo changes
+/// [`db::read_in_bulk`]) and the run holds the migration locks, so nothing but this undo changes
 /// it until the undo reaches each database; `None` where each database must be read on its own.
 fn read_ahead(cx: &Context<'_>, targets: &[DbTarget], workers: usize) -> Vec<Option<VersionState>> {
     if !cx.holds_db_locks() {

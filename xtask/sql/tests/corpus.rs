@@ -142,7 +142,7 @@ fn totals(files: &BTreeMap<String, (Counts, Vec<String>)>) -> String {
 fn render(files: &BTreeMap<String, (Counts, Vec<String>)>) -> String {
     let mut out = String::from(
         "# Corpus counts, checked by xtask/sql/tests/corpus.rs: parsed + recognized may never go\n\
-         # down. Regenerate with `BASCULE_UPDATE_CORPUS=1 cargo test -p bascule --test corpus`.\n",
+         # down. Regenerate with `BASCULE_UPDATE_CORPUS=1 cargo test -p bascule-sql --test corpus`.\n",
     );
     out.push_str(&totals(files));
     for (name, (c, failures)) in files {

@@ -31,7 +31,7 @@ pub struct Args {
 #[derive(clap::Subcommand)]
 enum What {
     /// Migrate step on N MariaDB/PostgreSQL tenant databases, against dbmate, client loops and
-    /// persistent client sessions (see bench_migrate).
+    /// persistent client sessions (see xtask/src/bench/migrate.rs).
     Migrate {
         /// Site databases (or schemas).
         #[arg(long, default_value_t = 2_000)]

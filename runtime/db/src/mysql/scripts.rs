@@ -176,7 +176,7 @@ pub(super) fn down_batch(migrations: &[&Migration], rows: bool) -> Batch<Part> {
 }
 
 /// The ups of `migrations` with their version-row writes, as one script of exactly the statements
-/// [`MysqlConnection`] sends (the version table is assumed to exist): what the migration
+/// [`super::MysqlConnection`] sends (the version table is assumed to exist): what the migration
 /// benchmark feeds a plain client to measure the server's share of Bascule's bookkeeping.
 pub fn up_script(migrations: &[&Migration], stamp: Stamp<'_>) -> String {
     up_batch(migrations, stamp).script()

@@ -158,7 +158,7 @@ impl<'m> Link<'m> {
 }
 
 /// The ups of `migrations` (transactional ones) with their version rows, as one script of the
-/// statements [`PostgresConnection`] runs in `apply` ([`Connection::apply_ups_in_downtime`]):
+/// statements [`PostgresConnection`] runs in `apply` ([`crate::Connection::apply_ups_in_downtime`]):
 /// one transaction, the ups, then their rows. What the migration benchmark feeds `psql` to
 /// measure the server's share of Bascule's bookkeeping.
 pub fn up_script(migrations: &[&Migration], stamp: Stamp<'_>) -> String {
