@@ -80,11 +80,6 @@ const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS bascule_migration
     run TEXT
 )";
 
-/// Whether `migration` runs outside a transaction (`-- bascule:no-transaction` in its up or down).
-pub fn runs_outside_transaction(migration: &Migration) -> bool {
-    migration.runs_outside_transaction(Dialect::Postgres)
-}
-
 /// The statement inserting version row `id` in `state`, written by `stamp` (`None`: a baseline).
 fn insert_row(
     id: u32,
@@ -372,7 +367,10 @@ impl Connection for PostgresConnection {
         drop_version_table: bool,
         log: &RunLog,
     ) -> Result<(), DbError> {
-        if migrations.iter().any(|m| runs_outside_transaction(m)) {
+        if migrations
+            .iter()
+            .any(|m| m.runs_outside_transaction(Dialect::Postgres))
+        {
             return super::undo_down_by_down(self, migrations, drop_version_table, log);
         }
         self.undo_in_one_transaction(migrations, drop_version_table, log)

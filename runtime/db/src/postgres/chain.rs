@@ -19,8 +19,8 @@
 //! among the downs makes the undo fall back to one down at a time.
 
 use super::{
-    error_text, insert_row, insert_rows, quote_literal, row_values, runs_outside_transaction,
-    text_rows_of, PostgresConnection, CREATE_VERSION_TABLE,
+    error_text, insert_row, insert_rows, quote_literal, row_values, text_rows_of,
+    PostgresConnection, CREATE_VERSION_TABLE,
 };
 use crate::{one_line, DbError, RowState, Stamp, VERSION_TABLE};
 use bascule_patch::{split_statements, Dialect, Migration};
@@ -37,7 +37,7 @@ pub(super) fn by_transaction<'a, 'm>(migrations: &'a [&'m Migration]) -> Vec<Gro
     let mut groups = Vec::new();
     let mut start = 0;
     for (i, migration) in migrations.iter().enumerate() {
-        if runs_outside_transaction(migration) {
+        if migration.runs_outside_transaction(Dialect::Postgres) {
             if start < i {
                 groups.push(Group::Chain(&migrations[start..i]));
             }

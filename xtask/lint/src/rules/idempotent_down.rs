@@ -68,15 +68,10 @@ impl Rule for IdempotentDown {
     }
 }
 
-/// Whether `m` runs statement by statement without a transaction in `dialect`.
-pub fn applies(m: &Migration, dialect: Dialect) -> bool {
-    m.runs_outside_transaction(dialect)
-}
-
 /// Checks every statement of `m`'s `down.sql` into `report`, honouring
 /// `-- bascule:allow idempotent-down <reason>`.
 pub fn check_down(m: &Migration, dialect: Dialect, report: &mut Report) {
-    if !applies(m, dialect) {
+    if !m.runs_outside_transaction(dialect) {
         return;
     }
     let path = m.down_path();
