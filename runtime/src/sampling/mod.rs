@@ -17,36 +17,9 @@
 //!   text/regex) pass, anything else fails; [`diff`] writes a unified line diff per page
 //!   (`<run>/samples/diff/`).
 //!
-//! # In the host profile
-//!
-//! ```toml
-//! [sampling]
-//! base_url = "http://127.0.0.1:8080"      # smoke test paths without a class are relative to it
-//! seed = 2024                             # the random sites are the same at every run
-//! workers = 8                             # pages fetched at once
-//! timeout_secs = 10                       # per request
-//!
-//! [sampling.classes.site]                 # a database class: its databases are its sites
-//! site_url = "http://127.0.0.1:8080/{site}/"
-//! sites = ["site-0001"]                   # always sampled
-//! random = 5                              # plus this many others, chosen with `seed`
-//! ```
-//!
-//! # In the patch
-//!
-//! ```toml
-//! [sampling.site]
-//! pages = ["home", "team", "shop"]        # relative to the class's site_url
-//!
-//! [[sampling.site.normalise]]             # more "not a difference" rules
-//! regex = 'rendered in \d+ ms'            # or selector = "div.random-quote"
-//! replace = "rendered in {ms}"
-//!
-//! [[sampling.site.expected]]              # differences this release makes on purpose
-//! page = "team"
-//! selector = "img.avatar"                 # or text = "…" / regex = "…" (changed lines)
-//! reason = "avatars on the team page"
-//! ```
+//! The host profile's `[sampling]` is typed in [`crate::host::HostSampling`] (every key in
+//! `runtime/host.toml`); the patch's `[sampling.<class>]` in [`bascule_patch::ClassPanel`] (an example in
+//! `runtime/patch/src/sampling.rs`).
 
 pub mod compare;
 pub mod diff;

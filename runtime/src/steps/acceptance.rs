@@ -12,11 +12,8 @@
 //! The waiting run journals the decision it read. The step changes nothing on the host; its
 //! undo has nothing to do.
 //!
-//! ```toml
-//! [acceptance]
-//! enabled = true
-//! timeout = 3600          # seconds; then the run aborts
-//! ```
+//! `[acceptance]` is typed, and checked when the patch loads, in
+//! [`bascule_patch::AcceptanceSpec`] (an example in `runtime/patch/src/acceptance.rs`).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -6,25 +6,8 @@
 //! failures are reported with the response excerpt around what was expected, so the operator
 //! sees at once what the page said. The step changes nothing; its undo has nothing to do.
 //!
-//! ```toml
-//! [[smoke]]
-//! name = "health"
-//! path = "/_health"                # relative to the host's [sampling] base_url (or url = "http://…")
-//! status = 200                     # the default
-//! contains = "ok"
-//!
-//! [[smoke]]
-//! name = "home shows the site name"
-//! class = "site"                   # per site: relative to [sampling.classes.site] site_url
-//! sites = "sample"                 # or "all"
-//! path = "home"
-//! contains = "<h1>{site}</h1>"     # {site} is the site's name (in `regex` too, escaped)
-//!
-//! [[smoke]]
-//! name = "release files"
-//! command = "test -f current/VERSION && cat current/VERSION"   # sh -c, in the platform root
-//! stdout_contains = "2.0.0"
-//! ```
+//! `[[smoke]]` is typed, and checked when the patch loads, in [`bascule_patch::SmokeCheck`]
+//! (examples in `runtime/patch/src/smoke.rs`).
 
 use std::io::Read;
 use std::process::{Command, Stdio};
