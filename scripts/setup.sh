@@ -17,10 +17,46 @@ ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || command -v initdb >/dev
 # A throwaway nginx in front of the demo app tests the flag-file maintenance snippet
 # (patch-template/maintenance/nginx-maintenance.conf); the tests start their own instance.
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
+# Rehearsal guests (`cargo xtask vm-image`, `cargo xtask rehearse`): the kernel and busybox the
+# guest is built from, the tools that build its disks without mounting, libvirt and sshd for the
+# libvirt and ssh drivers, iproute2 for the network namespaces the ssh tests use.
+command -v busybox >/dev/null || [ -x /bin/busybox ] || need+=(busybox-static)
+ls /boot/vmlinuz-*-cloud-amd64 >/dev/null 2>&1 || need+=(linux-image-cloud-amd64)
+command -v cpio >/dev/null || need+=(cpio)
+command -v mcopy >/dev/null || need+=(mtools)
+command -v mkfs.vfat >/dev/null || [ -x /usr/sbin/mkfs.vfat ] || need+=(dosfstools)
+command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v ssh >/dev/null || need+=(openssh-client)
+command -v ip >/dev/null || [ -x /usr/sbin/ip ] || [ -x /bin/ip ] || need+=(iproute2)
+if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
 if [ ${#need[@]} -gt 0 ]; then
-    if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
     $sudo apt-get update -qq
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+fi
+# qemu-system-x86 and libvirt's qemu driver from bookworm-backports: the machine's qemu-utils is
+# that suite's 10.0 build, and bookworm's qemu-system-common 7.2 conflicts with it. The suite is
+# added in a private APT configuration under target/, so the system's sources stay untouched.
+if ! command -v qemu-system-x86_64 >/dev/null || ! command -v virsh >/dev/null; then
+    apt_dir="$PWD/target/apt-backports"
+    mkdir -p "$apt_dir/sources.list.d" "$apt_dir/lists/partial"
+    cp /etc/apt/sources.list.d/*.sources "$apt_dir/sources.list.d/" 2>/dev/null || true
+    [ -f /etc/apt/sources.list ] && cp /etc/apt/sources.list "$apt_dir/sources.list" || : >"$apt_dir/sources.list"
+    cat >"$apt_dir/sources.list.d/bookworm-backports.sources" <<'SOURCES'
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SOURCES
+    cat >"$apt_dir/apt.conf" <<CONF
+Dir::Etc::SourceList "$apt_dir/sources.list";
+Dir::Etc::SourceParts "$apt_dir/sources.list.d";
+Dir::State::Lists "$apt_dir/lists";
+CONF
+    $sudo env APT_CONFIG="$apt_dir/apt.conf" apt-get update -qq
+    $sudo env APT_CONFIG="$apt_dir/apt.conf" DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        -t bookworm-backports qemu-system-x86 qemu-utils \
+        libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
 fi
 # The peer of `cargo xtask bench migrate` (a migration tool run once per database).
 if ! command -v dbmate >/dev/null && command -v npm >/dev/null; then
