@@ -126,6 +126,21 @@ enum Command {
     ///
     /// Finds the run holding the host lock; it must be waiting at its `acceptance` step.
     Abort(DecideArgs),
+    /// Print the host's state, one fact per line, and a digest of it; changes nothing.
+    ///
+    /// The recorded version, the host lock, `current`, a digest of every file under releases/
+    /// and the shared directories, every database's version, schema and content digests, the
+    /// services' status and the maintenance flag; the last line digests all the others. Run it
+    /// before `apply` and after `rollback`: the same lines prove the host is as it was (it is
+    /// how `cargo xtask rehearse` checks every rollback in its guests).
+    Digest(ProfileArgs),
+}
+
+#[derive(Args)]
+struct ProfileArgs {
+    /// The host profile: where the platform, its databases and Bascule's state are on this host
+    #[arg(long, value_name = "FILE", default_value = DEFAULT_PROFILE)]
+    host: PathBuf,
 }
 
 #[derive(Args)]
@@ -295,6 +310,11 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Migrate(args) => migrate(args),
         Command::Accept(args) => decide(args, Decision::Accept),
         Command::Abort(args) => decide(args, Decision::Abort),
+        Command::Digest(args) => {
+            let host = HostProfile::load(&args.host)?;
+            print!("{}", bascule::digest::StateDigest::capture(&host)?);
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -49,6 +49,7 @@
 //! `SET search_path` for PostgreSQL schemas). PostgreSQL databases cannot be switched inside a
 //! connection, so per-database tenants cost one connection each. See [`Session`].
 
+mod content;
 mod discovery;
 mod lock;
 pub mod mysql;
@@ -422,6 +423,10 @@ pub trait Connection: Send {
     /// default), indexes (columns, uniqueness), constraints, views, triggers — without the
     /// version table. Two dumps are equal when the schemas are.
     fn schema_dump(&mut self) -> Result<Vec<String>, DbError>;
+
+    /// SHA-256 over every row of every table, the version table included, independent of the
+    /// rows' physical order (see `content.rs`). Two digests are equal when the data are.
+    fn content_digest(&mut self) -> Result<String, DbError>;
 
     /// Runs a script statement by statement, outside the version table (scratch schemas, tests).
     fn execute_script(&mut self, sql: &str, log: &RunLog) -> Result<(), DbError>;

@@ -371,6 +371,15 @@ impl Connection for MysqlConnection {
         Ok(finish_dump(lines))
     }
 
+    fn content_digest(&mut self) -> Result<String, DbError> {
+        crate::content::digest(
+            self,
+            "SELECT TABLE_NAME FROM information_schema.TABLES
+             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE'",
+            quote_ident,
+        )
+    }
+
     fn execute_script(&mut self, sql: &str, log: &RunLog) -> Result<(), DbError> {
         self.run_statements("script", sql, log)
     }

@@ -451,6 +451,15 @@ impl Connection for PostgresConnection {
         Ok(finish_dump(lines))
     }
 
+    fn content_digest(&mut self) -> Result<String, DbError> {
+        crate::content::digest(
+            self,
+            "SELECT table_name FROM information_schema.tables
+             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
+            quote_ident,
+        )
+    }
+
     fn execute_script(&mut self, sql: &str, log: &RunLog) -> Result<(), DbError> {
         let script = Link {
             label: "script".into(),

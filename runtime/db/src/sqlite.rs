@@ -231,6 +231,14 @@ impl Connection for SqliteConnection {
         dump::schema(&self.conn).map_err(|e| self.err(format!("schema dump: {e}")))
     }
 
+    fn content_digest(&mut self) -> Result<String, DbError> {
+        crate::content::digest(
+            self,
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+            |name| format!("\"{}\"", name.replace('"', "\"\"")),
+        )
+    }
+
     fn execute_script(&mut self, sql: &str, log: &RunLog) -> Result<(), DbError> {
         let db = self.name.as_str();
         let tx = begin(db, &mut self.conn)?;
