@@ -11,7 +11,9 @@ pub mod demo_prod;
 pub mod docs_html;
 pub mod lint;
 pub mod new_patch;
+pub mod rehearse;
 pub mod static_runtime;
+pub mod vm_image;
 
 use std::path::PathBuf;
 

@@ -3,7 +3,9 @@
 //! Each subcommand lives in its own module; this file only parses the command line.
 
 use clap::{Parser, Subcommand};
-use xtask::{bench, build_patch, check_migrations, demo, demo_prod, lint, new_patch};
+use xtask::{
+    bench, build_patch, check_migrations, demo, demo_prod, lint, new_patch, rehearse, vm_image,
+};
 
 /// Developer commands of Bascule: write, build and try patch bundles.
 #[derive(Parser)]
@@ -27,6 +29,10 @@ enum Command {
     DemoProd(demo_prod::Args),
     /// The whole story on a demo host: build, verify, plan, apply, then a failing patch rolled back.
     Demo(demo::Args),
+    /// Rehearse a bundle on VM snapshots of production: revert, deliver, apply, compare.
+    Rehearse(rehearse::Args),
+    /// Build the demo platform's ISO-prod guest image (cached under target/vm/).
+    VmImage(vm_image::Args),
     /// Measure speed and memory against peers, side by side (figures, not tests).
     Bench(bench::Args),
 }
@@ -40,5 +46,7 @@ fn main() -> anyhow::Result<()> {
         Command::DemoProd(args) => demo_prod::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Rehearse(args) => rehearse::run(args),
+        Command::VmImage(args) => vm_image::run(args),
     }
 }

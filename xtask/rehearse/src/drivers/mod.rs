@@ -1,0 +1,29 @@
+//! The rehearsal drivers, one file each; [`ALL`] lists them for `target.toml`'s `driver`.
+
+use crate::driver::{Driver, DriverError};
+use crate::target::Target;
+
+pub mod qemu;
+
+/// Opens a driver for a target (reads its `[<driver>]` table, checks what it needs).
+pub type Open = fn(&Target) -> Result<Box<dyn Driver>, DriverError>;
+
+/// Every driver, by the name `target.toml` gives it.
+pub const ALL: &[(&str, Open)] = &[("qemu", qemu::open)];
+
+pub fn names() -> Vec<&'static str> {
+    ALL.iter().map(|(name, _)| *name).collect()
+}
+
+/// The driver `target` names.
+pub fn open(target: &Target) -> Result<Box<dyn Driver>, DriverError> {
+    match ALL.iter().find(|(name, _)| *name == target.driver) {
+        Some((_, open)) => open(target),
+        None => Err(DriverError::Other(format!(
+            "{}: driver `{}` is not one of {}",
+            target.path.display(),
+            target.driver,
+            names().join(", ")
+        ))),
+    }
+}
