@@ -73,6 +73,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 /// Builds the image in `out` unless the one there was built from the same inputs; returns
 /// whether it built.
 pub fn ensure(out: &Path, sites: usize, force: bool) -> anyhow::Result<bool> {
+    // Several test binaries or developers may ask at once: one builds, the others wait.
+    let lock_path = out.with_extension("lock");
+    if let Some(parent) = lock_path.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("{}: cannot create", parent.display()))?;
+    }
+    let lock = std::fs::File::create(&lock_path)
+        .with_context(|| format!("{}: cannot create", lock_path.display()))?;
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive)
+        .with_context(|| format!("{}: cannot lock", lock_path.display()))?;
     let demo_site = crate::demo_prod::ensure_demo_site_binary()?;
     let kernel = guest::newest_cloud_kernel()?;
     let stamp = stamp(sites, &demo_site, &kernel)?;

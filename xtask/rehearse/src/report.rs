@@ -93,7 +93,7 @@ fn render_run(out: &mut String, run: &RunRecord) {
     if let Some(error) = &run.error {
         let _ = writeln!(out, "  driver        {error}");
     }
-    if !o.finished {
+    if !o.finished && run.error.is_none() {
         let _ = writeln!(
             out,
             "  unfinished    the target never reported the end of run.sh (see {})",

@@ -65,7 +65,10 @@ impl Target {
             path: path.to_path_buf(),
             source,
         })?;
-        Target::parse(path, &text)
+        // Absolute, so that paths resolved against it stay right from any directory (a qcow2
+        // overlay records its backing file's path as given).
+        let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        Target::parse(&path, &text)
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Target, TargetError> {

@@ -82,6 +82,7 @@ pub struct Qemu {
 pub fn open(target: &Target) -> Result<Box<dyn Driver>, DriverError> {
     let config: Config = target.driver_config()?;
     let image_dir = target.resolve(&config.image);
+    let image_dir = std::fs::canonicalize(&image_dir).unwrap_or(image_dir);
     let image = GuestImage::in_dir(&image_dir);
     if !image.exists() {
         return Err(target

@@ -1,0 +1,189 @@
+//! `cargo xtask rehearse` with the qemu driver, on the demo's real ISO-prod guest (TCG or KVM,
+//! whichever boots): runs revert to the snapshot, failures are reported with their undo and
+//! their log, the case-sensitivity story is caught, and no guest outlives its test.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use bascule_rehearse::{report, Rehearsal, RehearsalOptions, Target};
+
+fn target(name: &str, image: &Path, extra: &str) -> (tempfile::TempDir, Target) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = format!(
+        "driver = \"qemu\"\ntimeout_secs = 300\n[qemu]\nimage = \"{}\"\n{extra}",
+        image.display()
+    );
+    let path = dir.path().join(name);
+    std::fs::write(&path, &text).expect("write target");
+    let target = Target::load(&path).expect("target");
+    (dir, target)
+}
+
+fn rehearse(target: &Target, version: &str, runs: usize, rollback: bool) -> (PathBuf, Rehearsal) {
+    let dir = common::workspace()
+        .join("target/test-rehearsals")
+        .join(format!(
+            "{}-{}-{version}",
+            std::process::id(),
+            target
+                .path
+                .file_stem()
+                .map_or("target".into(), |s| s.to_string_lossy())
+        ));
+    let _ = std::fs::remove_dir_all(&dir);
+    let rehearsal = bascule_rehearse::rehearse(
+        target,
+        &common::bundle(version),
+        &RehearsalOptions {
+            runs,
+            rollback,
+            dir: dir.clone(),
+        },
+    )
+    .unwrap_or_else(|e| panic!("rehearsal could not run: {e}"));
+    let left = common::processes_mentioning(&dir.display().to_string());
+    assert!(left.is_empty(), "guests left running: {left:?}");
+    (dir, rehearsal)
+}
+
+fn version_in(digest: &Option<Vec<String>>) -> Option<&str> {
+    digest
+        .as_ref()?
+        .iter()
+        .find_map(|l| l.strip_prefix("version "))
+}
+
+#[test]
+fn two_runs_start_from_the_same_snapshot_and_succeed() {
+    let (_t, target) = target("target.toml", common::image(), "");
+    // No rollback: only the revert can bring the second run back to 1.0.0.
+    let (dir, rehearsal) = rehearse(&target, "2.0.0", 2, false);
+    let text = report::render(&rehearsal);
+    assert!(rehearsal.succeeded(), "{text}");
+    let [first, second] = &rehearsal.runs[..] else {
+        panic!("two runs expected:\n{text}");
+    };
+    for run in [first, second] {
+        let o = &run.outcome;
+        assert_eq!(version_in(&o.digest_before), Some("1.0.0"), "{text}");
+        assert_eq!(version_in(&o.digest_applied), Some("2.0.0"), "{text}");
+        assert_eq!(o.apply_status, Some(0));
+        let apply_run = o.dir.join("runs/apply");
+        let log = std::fs::read_to_string(apply_run.join("update.log")).expect("update.log");
+        assert!(log.contains("run committed"), "{log}");
+        assert!(apply_run.join("journal.jsonl").is_file());
+        assert!(apply_run.join("samples/after").is_dir());
+        assert!(run.dir.join("console.log").is_file());
+        assert!(run.dir.starts_with(&dir));
+    }
+    assert_eq!(
+        first.outcome.digest_before, second.outcome.digest_before,
+        "{text}"
+    );
+    assert_ne!(first.outcome.digest_before, first.outcome.digest_applied);
+    assert!(
+        text.contains("start state   identical in every run (1.0.0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("outcome       the same in every run: succeeded"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_rollback_in_a_fresh_process_restores_the_internal_snapshot_state() {
+    let (_t, target) = target(
+        "internal.toml",
+        common::image(),
+        "snapshot = \"internal\"\n",
+    );
+    let (_dir, rehearsal) = rehearse(&target, "2.0.0", 1, true);
+    let text = report::render(&rehearsal);
+    let run = &rehearsal.runs[0];
+    assert!(rehearsal.succeeded(), "{text}");
+    assert_eq!(run.outcome.rollback_status, Some(0), "{text}");
+    assert_eq!(run.outcome.restored(), Some(true), "{text}");
+    assert_eq!(run.outcome.digest_before, run.outcome.digest_rolled_back);
+    assert!(run.outcome.dir.join("runs/rollback/update.log").is_file());
+    assert!(text.contains("internal-snapshot revert"), "{text}");
+}
+
+#[test]
+fn the_broken_patch_is_reported_with_its_undo_and_the_failing_statement() {
+    let (_t, target) = target("target.toml", common::image(), "");
+    let (_dir, rehearsal) = rehearse(&target, "2.0.0-broken", 1, true);
+    let text = report::render(&rehearsal);
+    assert!(!rehearsal.succeeded(), "{text}");
+    let o = &rehearsal.runs[0].outcome;
+    assert!(o.finished, "{text}");
+    assert_eq!(o.apply_status, Some(1), "{text}");
+    assert_eq!(
+        o.failed_step().map(|s| s.step.as_str()),
+        Some("migrate"),
+        "{text}"
+    );
+    assert!(o.undone.iter().any(|s| s.step == "migrate"), "{text}");
+    assert_eq!(o.restored(), Some(true), "{text}");
+    assert!(
+        o.log_excerpt.iter().any(|l| l.contains("UNIQUE")),
+        "the excerpt shows the failing statement and its error: {:?}",
+        o.log_excerpt
+    );
+    assert!(text.contains("failed step   migrate"), "{text}");
+    assert!(
+        text.contains("state after   the snapshot's, restored"),
+        "{text}"
+    );
+    assert!(
+        text.contains("REHEARSAL FAILED: 0 of 1 runs succeeded"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_case_fixture_fails_in_the_iso_prod_guest_and_passes_on_a_case_insensitive_dir() {
+    let image = common::image();
+    let (_t, prod) = target("target.toml", image, "");
+    let (_dir, rehearsal) = rehearse(&prod, "2.0.0-case", 1, false);
+    let text = report::render(&rehearsal);
+    let o = &rehearsal.runs[0].outcome;
+    assert_eq!(
+        o.failed_step().map(|s| s.step.as_str()),
+        Some("smoke"),
+        "{text}"
+    );
+    assert_eq!(o.restored(), Some(true), "{text}");
+    assert!(
+        text.contains("pages/home.toml does not exist"),
+        "the log excerpt names the file the code opened:\n{text}"
+    );
+
+    let (_t, developer) = target(
+        "developer.toml",
+        image,
+        "append = \"bascule.platform=casefold\"\n",
+    );
+    let (_dir, rehearsal) = rehearse(&developer, "2.0.0-case", 1, false);
+    let text = report::render(&rehearsal);
+    assert!(rehearsal.succeeded(), "{text}");
+    let console =
+        std::fs::read_to_string(rehearsal.runs[0].dir.join("console.log")).expect("console");
+    assert!(console.contains("(case-insensitive)"), "{console}");
+}
+
+#[test]
+fn a_guest_past_its_timeout_is_killed_and_the_run_fails() {
+    let (_t, target) = target("slow.toml", common::image(), "");
+    let target = Target {
+        timeout: std::time::Duration::from_secs(1),
+        ..target
+    };
+    let (_dir, rehearsal) = rehearse(&target, "2.0.0", 1, false);
+    let run = &rehearsal.runs[0];
+    let error = run.error.as_deref().unwrap_or("");
+    assert!(error.contains("did not end within 1 s: killed"), "{error}");
+    assert!(!run.outcome.finished);
+    assert!(!rehearsal.succeeded());
+}
