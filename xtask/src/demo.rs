@@ -1,12 +1,16 @@
 //! `cargo xtask demo`: the whole story on a demo production host, in `target/demo/`.
 //!
 //! 1. build the static runtime and the 2.0.0 bundle of the demo platform;
-//! 2. generate a 1.0.0 "production" host with a main database and N site databases;
-//! 3. as an operator would: `tar xzf`, `bin/bascule verify`, `plan`, `apply`;
-//! 4. show the result (versions, `current`, a page rendered by the new code), then `rollback`;
-//! 5. apply `2.0.0-broken`, whose migration fails on one site in the middle, and prove the
+//! 2. rehearse it once on the ISO-prod guest (a VM snapshot of production, `cargo xtask
+//!    vm-image`), rolled back and compared; then rehearse `2.0.0-case`, whose home page file
+//!    differs by case: it passes on a developer's case-insensitive disk and is caught in the
+//!    guest;
+//! 3. generate a 1.0.0 "production" host with a main database and N site databases;
+//! 4. as an operator would: `tar xzf`, `bin/bascule verify`, `plan`, `apply`;
+//! 5. show the result (versions, `current`, a page rendered by the new code), then `rollback`;
+//! 6. apply `2.0.0-broken`, whose migration fails on one site in the middle, and prove the
 //!    host is exactly as before by comparing its whole state;
-//! 6. apply `2.0.0-regression`, whose shop page drops the cents of every price: nothing fails,
+//! 7. apply `2.0.0-regression`, whose shop page drops the cents of every price: nothing fails,
 //!    but the core sampling sees an undeclared difference, shows its diff and rolls back.
 //!
 //! It fails (non-zero exit) if anything does not happen as announced.
@@ -18,7 +22,7 @@ use anyhow::{bail, ensure, Context};
 use demo_site::prod::{self, DemoHost};
 use demo_site::snapshot::HostState;
 
-use crate::{build_patch, static_runtime, workspace_root};
+use crate::{build_patch, rehearse, static_runtime, vm_image, workspace_root};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -42,6 +46,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let runtime = static_runtime::build_static_runtime(&workspace_root())?;
     let bundles = dir.join("bundles");
     let good = build_patch::build(&prod::patch_dir("2.0.0"), &bundles, Some(&runtime))?;
+    rehearse_first(&dir, &bundles, &runtime, &good.path)?;
 
     section(&format!(
         "Generate a 1.0.0 production host with {} sites",
@@ -93,6 +98,66 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     bascule(&regression_bundle, &demo, &["apply"], Expect::Failure)?;
     HostState::capture(&demo)?.assert_same(&pristine, "after the sampling refusal");
     show_samples(&demo)?;
+    Ok(())
+}
+
+/// The card's flow: no bundle reaches production before it passed on a snapshot of it.
+fn rehearse_first(dir: &Path, bundles: &Path, runtime: &Path, good: &Path) -> anyhow::Result<()> {
+    section(
+        "Rehearse 2.0.0 on the ISO-prod guest (a VM snapshot of production), with its rollback",
+    );
+    let image = workspace_root().join("target/vm/iso-prod");
+    vm_image::ensure(&image, vm_image::DEFAULT_SITES, false)?;
+    let rehearsals = dir.join("rehearsals");
+    let passed = rehearse::rehearse(&rehearse::Args::new(
+        good,
+        Some(&image.join("target.toml")),
+        1,
+        true,
+        &rehearsals.join("2.0.0"),
+    ))?;
+    ensure!(
+        passed.succeeded(),
+        "the 2.0.0 rehearsal failed: production is not touched"
+    );
+
+    section("2.0.0-case: built on a developer's case-insensitive disk (pages/Home.toml)");
+    let case = build_patch::build(&prod::patch_dir("2.0.0-case"), bundles, Some(runtime))?;
+    println!("On a case-insensitive directory, as on the developer's machine:");
+    let on_laptop = rehearse::rehearse(&rehearse::Args::new(
+        &case.path,
+        Some(&image.join("target-casefold.toml")),
+        1,
+        false,
+        &rehearsals.join("2.0.0-case-developer"),
+    ))?;
+    ensure!(
+        on_laptop.succeeded(),
+        "2.0.0-case was meant to pass on a case-insensitive directory"
+    );
+    println!(
+        "
+On the ISO-prod guest (ext4, case-sensitive, like production):"
+    );
+    let caught = rehearse::rehearse(&rehearse::Args::new(
+        &case.path,
+        Some(&image.join("target.toml")),
+        1,
+        false,
+        &rehearsals.join("2.0.0-case"),
+    ))?;
+    ensure!(
+        !caught.succeeded()
+            && caught
+                .runs
+                .iter()
+                .all(|r| r.outcome.restored() == Some(true)),
+        "2.0.0-case was meant to fail in the guest and be rolled back"
+    );
+    println!(
+        "
+Caught by rehearsal: 2.0.0-case never reaches the production host."
+    );
     Ok(())
 }
 

@@ -122,7 +122,14 @@ fn render_run(out: &mut String, run: &RunRecord) {
     }
     if let Some(step) = o.failed_step() {
         let error = step.failed.as_deref().unwrap_or("");
-        let first = error.lines().next().unwrap_or("");
+        // "4 smoke test failure(s):" says little alone: the line after it names the first.
+        let mut lines = error.lines();
+        let mut first = lines.next().unwrap_or("").to_string();
+        if first.ends_with(':') {
+            if let Some(next) = lines.next() {
+                first = format!("{first} {}", next.trim());
+            }
+        }
         let _ = writeln!(out, "  failed step   {}: {first}", step.step);
         let _ = writeln!(
             out,
