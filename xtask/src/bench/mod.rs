@@ -7,6 +7,8 @@
 //!   does the same SQL work with none of Bascule's safety (no journal, no version table, no undo).
 //!   The rollback is timed too.
 //!
+//! - `bench rehearse`: one rehearsal run and three, per driver, and each run's phases.
+//!
 //! Every measured command runs as a child under GNU `time`, which reports wall time and peak
 //! resident memory. Figures are printed, never asserted: benchmarks are not tests.
 
@@ -18,6 +20,7 @@ use crate::{build_patch, static_runtime, workspace_root};
 
 mod measure;
 mod migrate;
+mod rehearse;
 mod sampling;
 
 use measure::{bench_dir, ensure_gnu_time, measure, Measure};
@@ -76,6 +79,9 @@ enum What {
         #[arg(long, default_value_t = 8)]
         workers: usize,
     },
+    /// One rehearsal run and three, per driver, split into revert, deliver, boot, apply and
+    /// collect (see xtask/src/bench/rehearse.rs).
+    Rehearse,
     /// The measured child of `bench sampling`: fetch a panel.tsv into a directory.
     #[command(hide = true)]
     SamplingFetch {
@@ -91,6 +97,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     match args.what {
         What::BuildPatch { files, mib } => bench_build_patch(files, mib),
         What::Apply { sites } => bench_apply(sites),
+        What::Rehearse => rehearse::run(),
         What::Sampling {
             sites,
             pages,
