@@ -13,7 +13,13 @@ use std::process::Command;
 use bascule_tests::workspace;
 
 /// What only the developer side may link.
-const DEVELOPER_ONLY: &[&str] = &["sqlparser", "bascule-sql", "bascule-lint", "xtask"];
+const DEVELOPER_ONLY: &[&str] = &[
+    "sqlparser",
+    "bascule-sql",
+    "bascule-lint",
+    "bascule-rehearse",
+    "xtask",
+];
 
 /// One crate of the workspace that holds Bascule's own code.
 struct Crate {

@@ -29,7 +29,6 @@ enum Command {
     DemoProd(demo_prod::Args),
     /// The whole story on a demo host: build, verify, plan, apply, then a failing patch rolled back.
     Demo(demo::Args),
-    /// Rehearse a bundle on VM snapshots of production: revert, deliver, apply, compare.
     Rehearse(rehearse::Args),
     /// Build the demo platform's ISO-prod guest image (cached under target/vm/).
     VmImage(vm_image::Args),

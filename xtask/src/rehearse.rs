@@ -22,6 +22,20 @@ use crate::{build_patch, static_runtime, vm_image, workspace_root};
 /// The run directories (update.log, journal, samples) come back to
 /// target/rehearsals/<bundle>/run-<n>/collected/out/runs/, with the guest's console log.
 ///
+/// A target is a file naming its driver, with the driver's own table:
+///
+///     driver = "qemu"                          # qemu | libvirt | ssh
+///     host_profile = "/etc/bascule/host.toml"  # on the target
+///     timeout_secs = 300                       # per run; a hung target is killed
+///     [qemu]
+///     image = "target/vm/iso-prod"             # vmlinuz, initramfs.cpio.gz, base.qcow2
+///     snapshot = "overlay"                     # or "internal" (the image's iso-prod snapshot)
+///     accel = "auto"                           # KVM if a probe boot works, else TCG
+///
+///     [libvirt]  uri, domain, snapshot         (virsh snapshot-revert, start, wait, collect)
+///     [ssh]      host, port, user, identity, known_hosts, revert (a command run before each
+///                run: Proxmox `qm rollback`, LVM/ZFS, a cloud snapshot), workdir
+///
 /// Exit status: 0 every run succeeded (and its rollback restored the snapshot's state); 1 a
 /// run failed; 2 the rehearsal could not start (bad target, no image).
 #[derive(clap::Args)]
@@ -44,11 +58,14 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let rehearsal = rehearse(&args)?;
-    if !rehearsal.succeeded() {
-        std::process::exit(1);
+    match rehearse(&args) {
+        Ok(rehearsal) if rehearsal.succeeded() => Ok(()),
+        Ok(_) => std::process::exit(1),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::exit(2)
+        }
     }
-    Ok(())
 }
 
 /// Rehearses as `args` say and prints the report; the caller decides what a failure means.
