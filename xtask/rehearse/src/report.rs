@@ -341,3 +341,110 @@ fn step_spread(runs: &[RunRecord]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::StepTime;
+    use crate::rehearsal::Phases;
+    use std::path::PathBuf;
+
+    fn step(name: &str, ms: u64) -> StepTime {
+        StepTime {
+            step: name.into(),
+            ms,
+            failed: None,
+        }
+    }
+
+    fn digest(version: &str, sha: &str) -> Option<Vec<String>> {
+        Some(vec![
+            format!("version {version}"),
+            format!("current releases/{version}"),
+            format!("digest {sha}"),
+        ])
+    }
+
+    fn run(number: usize, outcome: RunOutcome) -> RunRecord {
+        RunRecord {
+            number,
+            dir: PathBuf::from(format!("/r/run-{number}")),
+            phases: Phases {
+                revert: Duration::from_millis(12),
+                deliver: Duration::from_millis(3),
+                execute: Duration::from_millis(7_400),
+                collect: Duration::from_millis(40),
+            },
+            outcome,
+            error: None,
+        }
+    }
+
+    fn passed(number: usize, migrate_ms: u64) -> RunRecord {
+        run(
+            number,
+            RunOutcome {
+                dir: PathBuf::from(format!("/r/run-{number}/collected/out")),
+                finished: true,
+                apply_status: Some(0),
+                rollback_status: Some(0),
+                digest_before: digest("1.0.0", "aaaaaaaaaaaaaaaa"),
+                digest_applied: digest("2.0.0", "bbbbbbbbbbbbbbbb"),
+                digest_rolled_back: digest("1.0.0", "aaaaaaaaaaaaaaaa"),
+                steps: vec![
+                    step("preflight", 300),
+                    step("migrate", migrate_ms),
+                    step("smoke", 200),
+                ],
+                timeline: vec![
+                    ("start".into(), 2.3),
+                    ("apply".into(), 4.4),
+                    ("applied".into(), 6.4),
+                    ("rollback".into(), 6.5),
+                    ("rolled-back".into(), 7.0),
+                    ("end".into(), 7.1),
+                ],
+                sampled: [("site/site-0001/home.html".to_string(), "x".to_string())].into(),
+                ..RunOutcome::default()
+            },
+        )
+    }
+
+    #[test]
+    fn the_report_reads_like_a_release_note() {
+        let mut failed = passed(2, 2_600);
+        failed.outcome.apply_status = Some(1);
+        failed.outcome.rollback_status = None;
+        failed.outcome.digest_applied = digest("1.0.0", "aaaaaaaaaaaaaaaa");
+        failed.outcome.steps[1].failed =
+            Some("site-0011: UNIQUE constraint failed: members.email".into());
+        failed.outcome.steps.truncate(2);
+        failed.outcome.undone = vec![step("migrate", 90), step("preflight", 1)];
+        failed.outcome.log_excerpt = vec![
+            "-- 2026-01-01T00:00:00Z : site-0011: CREATE UNIQUE INDEX members_email ON members (email)".into(),
+            "-- 2026-01-01T00:00:00Z : site-0011: FAILED: UNIQUE constraint failed: members.email".into(),
+        ];
+        failed.outcome.sampled.clear();
+        let rehearsal = Rehearsal {
+            target: "qemu (TCG, overlay revert, 1024 MiB, 1 cpu) on /images/iso-prod".into(),
+            bundle: "bascule-2.0.0.tar.gz".into(),
+            rollback: true,
+            runs: vec![passed(1, 900), failed],
+        };
+        insta::assert_snapshot!(render(&rehearsal));
+    }
+
+    #[test]
+    fn a_run_from_another_state_is_named() {
+        let mut second = passed(2, 900);
+        second.outcome.digest_before = digest("2.0.0", "cccccccccccccccc");
+        let text = render(&Rehearsal {
+            target: "t".into(),
+            bundle: "b".into(),
+            rollback: true,
+            runs: vec![passed(1, 900), second],
+        });
+        assert!(text.contains("start state   DIFFERENT"), "{text}");
+        assert!(text.contains("run 2: + version 2.0.0"), "{text}");
+    }
+}
