@@ -187,3 +187,55 @@ fn a_guest_past_its_timeout_is_killed_and_the_run_fails() {
     assert!(!run.outcome.finished);
     assert!(!rehearsal.succeeded());
 }
+
+#[test]
+fn the_command_builds_a_patch_dir_first_and_its_exit_status_says_how_it_went() {
+    let image = common::image();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let xtask = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(args)
+            .current_dir(common::workspace())
+            .output()
+            .expect("run xtask")
+    };
+    let patch = demo_site::prod::patch_dir("2.0.0-broken");
+    let target = image.join("target.toml");
+    let out = dir.path().join("runs");
+    let output = xtask(&[
+        "rehearse",
+        &patch.to_string_lossy(),
+        "--target",
+        &target.to_string_lossy(),
+        "--dir",
+        &out.to_string_lossy(),
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("Rehearsal of bascule-2.0.0-broken.tar.gz"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("REHEARSAL FAILED"), "{stdout}");
+    let report = std::fs::read_to_string(out.join("report.txt")).expect("report.txt");
+    assert!(report.contains("failed step   migrate"), "{report}");
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "driver = \"qemu\"\n[qemu]\nimage = \"nowhere\"\nsnapshots = 1\n",
+    )
+    .expect("write");
+    let output = xtask(&[
+        "rehearse",
+        &patch.to_string_lossy(),
+        "--target",
+        &bad.to_string_lossy(),
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("bad.toml: [qemu]: unknown field `snapshots`"),
+        "{stderr}"
+    );
+}
