@@ -3,13 +3,19 @@
 use crate::driver::{Driver, DriverError};
 use crate::target::Target;
 
+pub mod libvirt;
 pub mod qemu;
+pub mod ssh;
 
 /// Opens a driver for a target (reads its `[<driver>]` table, checks what it needs).
 pub type Open = fn(&Target) -> Result<Box<dyn Driver>, DriverError>;
 
 /// Every driver, by the name `target.toml` gives it.
-pub const ALL: &[(&str, Open)] = &[("qemu", qemu::open)];
+pub const ALL: &[(&str, Open)] = &[
+    ("qemu", qemu::open),
+    ("libvirt", libvirt::open),
+    ("ssh", ssh::open),
+];
 
 pub fn names() -> Vec<&'static str> {
     ALL.iter().map(|(name, _)| *name).collect()
