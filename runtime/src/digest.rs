@@ -20,7 +20,10 @@
 //! digest 5e6f…                       SHA-256 of every line above
 //! ```
 //!
-//! Only reads: it opens the databases, lists files and asks the services' status commands.
+//! Only reads: it opens the databases, lists files and asks the services' status commands. It
+//! reads every row of every table (sorted in memory, see `bascule_db`'s `content.rs`): on a
+//! large database that is a full read, so run it where one is acceptable — a rehearsal guest,
+//! a host in its maintenance window.
 
 use std::path::{Path, PathBuf};
 
