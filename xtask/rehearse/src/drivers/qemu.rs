@@ -258,7 +258,8 @@ fn probe_accel(image: &GuestImage, image_dir: &Path) -> Result<String, DriverErr
     } else {
         "tcg"
     };
-    std::fs::write(&cache, format!("{answer}\n")).map_err(DriverError::io(&cache))?;
+    // A read-only image directory only costs the probe again next time.
+    let _ = std::fs::write(&cache, format!("{answer}\n"));
     Ok(answer.to_string())
 }
 
