@@ -80,11 +80,11 @@ impl Target {
         let driver = match table.get("driver") {
             Some(toml::Value::String(driver)) => driver.clone(),
             Some(_) => return Err(invalid("`driver` must be a string".into())),
+            // Which names are drivers is `drivers::open`'s to say: this module knows none.
             None => {
-                return Err(invalid(format!(
-                    "no `driver`: say which one runs the rehearsal ({})",
-                    crate::drivers::names().join(", ")
-                )))
+                return Err(invalid(
+                    "no `driver`: say which one runs the rehearsal (driver = \"qemu\", \"libvirt\" or \"ssh\", see drivers/)".into(),
+                ))
             }
         };
         let driver_table = match table.remove(&driver) {
@@ -167,7 +167,6 @@ mod tests {
         assert!(err.to_string().contains("timeout"), "{err}");
         let err = Target::parse(path, "timeout_secs = 5\n").unwrap_err();
         assert!(err.to_string().contains("no `driver`"), "{err}");
-        let drivers = crate::drivers::names().join(", ");
-        assert!(err.to_string().contains(&drivers), "{err}");
+        assert!(err.to_string().contains("driver = \"qemu\""), "{err}");
     }
 }

@@ -33,3 +33,25 @@ pub fn open(target: &Target) -> Result<Box<dyn Driver>, DriverError> {
         ))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_target_without_a_driver_is_told_every_driver_and_an_unknown_one_too() {
+        let path = std::path::Path::new("/t/target.toml");
+        let Err(missing) = Target::parse(path, "timeout_secs = 5\n") else {
+            panic!("a target without a driver was accepted");
+        };
+        let unknown = Target::parse(path, "driver = \"vbox\"\n").expect("parses");
+        let Err(unknown) = open(&unknown) else {
+            panic!("an unknown driver was opened");
+        };
+        for name in names() {
+            let quoted = format!("\"{name}\"");
+            assert!(missing.to_string().contains(&quoted), "{missing}");
+            assert!(unknown.to_string().contains(name), "{unknown}");
+        }
+    }
+}
