@@ -1,141 +1,18 @@
 //! `cargo xtask rehearse` with the libvirt driver, on the demo's real ISO-prod guest: a domain
 //! defined from the image, its internal snapshot reverted before each run, the bundle applied
 //! and rolled back twice. The test starts the daemons it needs (virtlogd, libvirtd) when none
-//! answers, and a guard stops what it started and undefines the domain, so that nothing is
-//! left running, even when an assertion fails.
+//! answers, and a guard ([`testhosts::LibvirtDaemons`]) stops what it started and undefines the
+//! domain, so that nothing is left running, even when an assertion fails.
 
 mod common;
 
-use std::fs::File;
-use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use bascule_rehearse::drivers::libvirt::{self, Virsh};
+use bascule_rehearse::drivers::libvirt::Virsh;
 use bascule_rehearse::{report, RehearsalOptions, Target};
+use testhosts::{qemu_of, LibvirtDaemons};
 
 const URI: &str = "qemu:///system";
-
-/// The libvirt daemons for the test, and the domain it defined.
-struct Libvirt {
-    dir: PathBuf,
-    /// Started by this test, in order; stopped in reverse.
-    daemons: Vec<(&'static str, Child)>,
-    /// Undefined (destroyed first if it runs) on drop.
-    domain: Option<String>,
-}
-
-/// Whether a libvirt daemon answers on [`URI`].
-fn answers() -> bool {
-    Command::new("timeout")
-        .args(["10", "virsh", "-q", "-c", URI, "version"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-impl Libvirt {
-    /// Uses the machine's libvirt daemon if one answers; otherwise starts virtlogd (unless
-    /// one listens already) and libvirtd, in the foreground as children of the test, with
-    /// their pid files and logs in `dir`.
-    fn start(dir: &Path) -> Libvirt {
-        std::fs::create_dir_all(dir).expect("daemons' directory");
-        let mut libvirt = Libvirt {
-            dir: dir.to_path_buf(),
-            daemons: Vec::new(),
-            domain: None,
-        };
-        if answers() {
-            return libvirt;
-        }
-        if UnixStream::connect("/run/libvirt/virtlogd-sock").is_err() {
-            libvirt.spawn("virtlogd");
-        }
-        libvirt.spawn("libvirtd");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !answers() {
-            for (name, child) in &mut libvirt.daemons {
-                if let Ok(Some(status)) = child.try_wait() {
-                    panic!("{name} exited ({status}): {}", read_log(&libvirt.dir, name));
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "libvirtd does not answer after 60 s: {}",
-                read_log(&libvirt.dir, "libvirtd")
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        libvirt
-    }
-
-    fn spawn(&mut self, name: &'static str) {
-        let log = File::create(self.dir.join(format!("{name}.log"))).expect("daemon log");
-        let err = log.try_clone().expect("daemon log");
-        let child = Command::new(name)
-            .arg("--pid-file")
-            .arg(self.dir.join(format!("{name}.pid")))
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(err)
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start {name} (package libvirt-daemon-driver-qemu): {e}")
-            });
-        self.daemons.push((name, child));
-    }
-}
-
-fn read_log(dir: &Path, name: &str) -> String {
-    std::fs::read_to_string(dir.join(format!("{name}.log"))).unwrap_or_default()
-}
-
-/// The pid of the qemu running `domain`, if any (libvirt names it `-name guest=<domain>,…`).
-fn qemu_of(domain: &str) -> Vec<u32> {
-    common::processes_mentioning(&format!("guest={domain},"))
-        .iter()
-        .filter_map(|p| p.split(':').next()?.parse().ok())
-        .collect()
-}
-
-impl Drop for Libvirt {
-    fn drop(&mut self) {
-        if let Some(domain) = self.domain.take() {
-            if let Err(e) = libvirt::undefine(URI, &domain) {
-                eprintln!("cannot undefine {domain}: {e}");
-            }
-            // Last resort, if libvirt could not stop it: the qemu of our own domain, by pid.
-            for pid in qemu_of(&domain) {
-                let _ = Command::new("kill")
-                    .args(["-KILL", &pid.to_string()])
-                    .status();
-            }
-            let _ = std::fs::remove_file(format!("/var/log/libvirt/qemu/{domain}.log"));
-        }
-        while let Some((_, mut child)) = self.daemons.pop() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(15);
-            loop {
-                match child.try_wait() {
-                    Ok(None) if Instant::now() < deadline => {
-                        std::thread::sleep(Duration::from_millis(50))
-                    }
-                    Ok(Some(_)) => break,
-                    _ => {
-                        let _ = child.kill();
-                        let _ = child.wait();
-                        break;
-                    }
-                }
-            }
-        }
-    }
-}
 
 fn version_in(digest: &Option<Vec<String>>) -> Option<&str> {
     digest
@@ -158,14 +35,15 @@ fn two_rolled_back_runs_on_a_libvirt_domain_start_from_its_snapshot() {
     let domain = format!("bascule-rehearse-test-{}", std::process::id());
     {
         let started = Instant::now();
-        let mut libvirt = Libvirt::start(&daemons);
+        let mut libvirt = LibvirtDaemons::start(URI, &daemons)
+            .unwrap_or_else(|e| panic!("no libvirt daemon: {e}"));
         let daemons_up = started.elapsed();
-        libvirt.domain = Some(domain.clone());
-        let defined = libvirt::define_from_image(URI, &domain, image, &root.join("domain"))
+        let defined = libvirt
+            .define_from_image(&domain, image, &root.join("domain"))
             .unwrap_or_else(|e| panic!("cannot define the domain: {e}"));
         eprintln!(
             "libvirt answering after {daemons_up:?} ({} daemons started), domain defined after {:?}",
-            libvirt.daemons.len(),
+            libvirt.started(),
             started.elapsed() - daemons_up
         );
         assert!(defined.work_dir.join("prod.qcow2").is_file());

@@ -4,17 +4,19 @@
 //! key and client key; when `/run/sshd` (its privilege-separation directory) is missing, it runs
 //! in a mount namespace of its own with a tmpfs on `/run`, so the machine is left as it was. The
 //! host is a demo 1.0.0 host in a tempdir; the revert command puts it back the way a filesystem
-//! snapshot would (stop the `web` service, restore the files, start it again). Guards kill sshd
-//! and the demo's server when dropped, so nothing outlives the test, even when it fails.
+//! snapshot would (stop the `web` service, restore the files, start it again). Guards
+//! ([`testhosts::Sshd`], [`testhosts::RevertibleHost`]) kill sshd and the demo's server when
+//! dropped, so nothing outlives the test, even when it fails.
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use bascule_rehearse::driver::RunDir;
 use bascule_rehearse::{DriverError, RehearsalOptions, Target};
 use demo_site::snapshot::{tree_listing, HostState};
+use testhosts::{alive, keygen, known_hosts_line, processes_in, PidService, RevertibleHost, Sshd};
 
 fn workspace() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -29,243 +31,6 @@ fn sh(command: &mut Command) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-/// Whether `pid` runs (a zombie does not: it holds no port and runs no code).
-fn alive(pid: u32) -> bool {
-    match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')),
-        Err(_) => false,
-    }
-}
-
-fn kill(pid: u32, signal: &str) {
-    let _ = Command::new("kill")
-        .args(["-s", signal, &pid.to_string()])
-        .stderr(Stdio::null())
-        .status();
-}
-
-/// Every process whose parent chain leads to `root` (read from /proc).
-fn descendants(root: u32) -> Vec<u32> {
-    let mut parents = Vec::new();
-    if let Ok(entries) = fs::read_dir("/proc") {
-        for entry in entries.flatten() {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-                continue;
-            };
-            let Ok(stat) = fs::read_to_string(entry.path().join("stat")) else {
-                continue;
-            };
-            let ppid = stat
-                .rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok());
-            if let Some(ppid) = ppid {
-                parents.push((pid, ppid));
-            }
-        }
-    }
-    let mut found = vec![root];
-    let mut i = 0;
-    while i < found.len() {
-        let parent = found[i];
-        found.extend(
-            parents
-                .iter()
-                .filter(|(_, p)| *p == parent)
-                .map(|(c, _)| *c),
-        );
-        i += 1;
-    }
-    found.remove(0);
-    found
-}
-
-/// Processes whose command line or working directory is under `dir`.
-fn processes_in(dir: &Path) -> Vec<String> {
-    let needle = dir.to_string_lossy().into_owned();
-    let mut found = Vec::new();
-    let me = std::process::id().to_string();
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return found;
-    };
-    for entry in entries.flatten() {
-        let pid = entry.file_name().to_string_lossy().into_owned();
-        if !pid.bytes().all(|b| b.is_ascii_digit()) || pid == me {
-            continue;
-        }
-        let cmdline = fs::read(entry.path().join("cmdline"))
-            .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
-            .unwrap_or_default();
-        let cwd = fs::read_link(entry.path().join("cwd")).unwrap_or_default();
-        if cmdline.contains(&needle) || cwd.starts_with(dir) {
-            found.push(format!("{pid}: {cmdline} (in {})", cwd.display()));
-        }
-    }
-    found
-}
-
-/// sshd, killed with whatever it started when dropped.
-struct Sshd {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-}
-
-impl Sshd {
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-}
-
-impl Drop for Sshd {
-    fn drop(&mut self) {
-        let children = descendants(self.pid());
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        for pid in children {
-            kill(pid, "KILL");
-        }
-    }
-}
-
-/// A free port on 127.0.0.1 now.
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-    listener.local_addr().expect("its address").port()
-}
-
-fn keygen(path: &Path, comment: &str) {
-    sh(Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"])
-        .arg(path));
-}
-
-/// `[127.0.0.1]:port <type> <key>` for the public key beside `key`.
-fn known_hosts_line(key: &Path, port: u16) -> String {
-    let public = fs::read_to_string(key.with_extension("pub")).expect("read a public key");
-    let key: Vec<&str> = public.split_whitespace().take(2).collect();
-    format!("[127.0.0.1]:{port} {}\n", key.join(" "))
-}
-
-/// Starts sshd with keys and a configuration of its own in `dir`, listening on 127.0.0.1.
-fn start_sshd(dir: &Path, user: &str) -> Sshd {
-    fs::create_dir_all(dir).expect("create the sshd directory");
-    keygen(&dir.join("host_key"), "bascule-test-host");
-    keygen(&dir.join("client_key"), "bascule-test-client");
-    fs::copy(dir.join("client_key.pub"), dir.join("authorized_keys"))
-        .expect("write authorized_keys");
-    let port = free_port();
-    let config = dir.join("sshd_config");
-    fs::write(
-        &config,
-        format!(
-            "Port {port}\nListenAddress 127.0.0.1\nHostKey {dir}/host_key\nPidFile {dir}/sshd.pid\n\
-             AuthorizedKeysFile {dir}/authorized_keys\nPermitRootLogin prohibit-password\n\
-             PubkeyAuthentication yes\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
-             AllowUsers {user}\nStrictModes no\nUsePAM no\nX11Forwarding no\nAllowTcpForwarding no\n\
-             LogLevel VERBOSE\n",
-            dir = dir.display()
-        ),
-    )
-    .expect("write sshd_config");
-    // `-e`: sshd logs to stderr.
-    let log = dir.join("sshd.log");
-    let out = fs::File::create(&log).expect("create the sshd log");
-    let err = out.try_clone().expect("clone the sshd log");
-    let mut command = if Path::new("/run/sshd").is_dir() {
-        let mut sshd = Command::new("/usr/sbin/sshd");
-        sshd.args(["-D", "-e", "-f"]).arg(&config);
-        sshd
-    } else {
-        // sshd running as root wants /run/sshd; make it in a tmpfs only this sshd sees.
-        let mut unshare = Command::new("unshare");
-        unshare
-            .args(["--mount", "--propagation", "private", "sh", "-c"])
-            .arg(
-                "mount -t tmpfs -o mode=0755 tmpfs /run && mkdir -m 0755 /run/sshd \
-                 && exec /usr/sbin/sshd -D -e -f \"$0\"",
-            )
-            .arg(&config);
-        unshare
-    };
-    let child = command
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .spawn()
-        .expect("start sshd");
-    let mut sshd = Sshd { child, port, log };
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let text = fs::read_to_string(&sshd.log).unwrap_or_default();
-        if text.contains("Server listening on 127.0.0.1") {
-            return sshd;
-        }
-        if let Ok(Some(status)) = sshd.child.try_wait() {
-            panic!("sshd ended ({status}) before listening:\n{text}");
-        }
-        assert!(Instant::now() < deadline, "sshd does not listen:\n{text}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// The demo's `web` server, whatever started it last (the revert or `bascule apply`), stopped
-/// when dropped.
-struct Web {
-    pid_file: PathBuf,
-}
-
-impl Web {
-    fn pid(&self) -> Option<u32> {
-        fs::read_to_string(&self.pid_file).ok()?.trim().parse().ok()
-    }
-}
-
-impl Drop for Web {
-    fn drop(&mut self) {
-        let Some(pid) = self.pid() else { return };
-        kill(pid, "TERM");
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while alive(pid) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        kill(pid, "KILL");
-    }
-}
-
-/// The revert command: what a filesystem snapshot rollback does to the demo host.
-fn revert_script(start: &str, health_url: &str) -> String {
-    format!(
-        r#"#!/bin/sh
-# Stop the host's service, put the snapshot's files back, start the service again.
-cd "$(dirname "$0")" || exit 1
-echo "revert" >>reverts.log
-alive() {{ [ -r "/proc/$1/stat" ] && [ "$(sed 's/.*) \(.\).*/\1/' "/proc/$1/stat" 2>/dev/null)" != Z ]; }}
-if [ -f host/run/web.pid ]; then
-    pid=$(cat host/run/web.pid)
-    if [ -n "$pid" ] && alive "$pid"; then
-        kill "$pid"
-        n=0
-        while alive "$pid"; do
-            n=$((n + 1)); [ $n -gt 200 ] && {{ echo "web ($pid) does not stop" >&2; exit 1; }}
-            sleep 0.05
-        done
-    fi
-fi
-rm -rf host && cp -a host.snapshot host || exit 1
-cd host || exit 1
-{start}
-n=0
-until curl -fsS -o /dev/null --max-time 1 '{health_url}'; do
-    n=$((n + 1)); [ $n -gt 150 ] && {{ echo "web does not answer" >&2; exit 1; }}
-    sleep 0.1
-done
-echo "reverted: web $(cat run/web.pid) answers"
-"#
-    )
 }
 
 fn target_toml(
@@ -291,12 +56,6 @@ fn target(dir: &Path, name: &str, text: &str) -> Target {
     Target::parse(&path, text).expect("parse the target")
 }
 
-fn reverts(dir: &Path) -> usize {
-    fs::read_to_string(dir.join("reverts.log"))
-        .map(|t| t.lines().count())
-        .unwrap_or(0)
-}
-
 #[test]
 fn rehearses_twice_over_ssh_with_rollback_and_refuses_an_unknown_host_key() {
     let started = Instant::now();
@@ -304,37 +63,21 @@ fn rehearses_twice_over_ssh_with_rollback_and_refuses_an_unknown_host_key() {
     let t = tmp.path().to_path_buf();
     let user = sh(Command::new("id").arg("-un")).trim().to_string();
 
-    let sshd = start_sshd(&t.join("ssh"), &user);
-    let port = sshd.port;
-    fs::write(
-        t.join("ssh/known_hosts"),
-        known_hosts_line(&t.join("ssh/host_key"), port),
-    )
-    .expect("write known_hosts");
-    keygen(&t.join("ssh/other_host_key"), "not-the-host");
+    // sshd writes ssh/known_hosts itself, with its own host key.
+    let sshd = Sshd::start(&t.join("ssh"), &user).unwrap_or_else(|e| panic!("sshd: {e}"));
+    let port = sshd.port();
+    keygen(&t.join("ssh/other_host_key"), "not-the-host").expect("make another host key");
     fs::write(
         t.join("ssh/wrong_known_hosts"),
-        known_hosts_line(&t.join("ssh/other_host_key"), port),
+        known_hosts_line(&t.join("ssh/other_host_key"), port).expect("its known_hosts line"),
     )
     .expect("write the wrong known_hosts");
 
     // The production host, and its snapshot.
     xtask::demo_prod::ensure_demo_site_binary().expect("build the demo-site server");
     let demo = demo_site::prod::generate(&t.join("host"), 3).expect("generate the demo host");
-    let web = Web {
-        pid_file: demo.web_pid_file.clone(),
-    };
-    sh(Command::new("cp")
-        .arg("-a")
-        .arg(t.join("host"))
-        .arg(t.join("host.snapshot")));
-    let profile: toml::Table =
-        toml::from_str(&fs::read_to_string(&demo.host_profile).expect("read the host profile"))
-            .expect("parse the host profile");
-    let web_spec = &profile["services"].as_array().expect("services")[0];
-    let start = web_spec["start"].as_str().expect("the web service's start");
-    let health = web_spec["health_url"].as_str().expect("its health url");
-    fs::write(t.join("revert.sh"), revert_script(start, health)).expect("write revert.sh");
+    let web = PidService::from_host_profile(&demo.host_profile, "web").expect("the web service");
+    let host = RevertibleHost::snapshot(&t, &web).unwrap_or_else(|e| panic!("snapshot: {e}"));
 
     let runtime = xtask::static_runtime::build_static_runtime(&workspace())
         .unwrap_or_else(|e| panic!("cannot build the static runtime: {e:#}"));
@@ -414,7 +157,7 @@ fn rehearses_twice_over_ssh_with_rollback_and_refuses_an_unknown_host_key() {
         rehearsal.runs[0].outcome.digest_before, rehearsal.runs[1].outcome.digest_before,
         "the runs did not start from the same state"
     );
-    assert_eq!(reverts(&t), 2, "one revert per run");
+    assert_eq!(host.reverts(), 2, "one revert per run");
     assert!(!workdir.exists(), "the work directory was left behind");
 
     // A known_hosts holding another key: refused before anything happens to the host.
@@ -450,7 +193,7 @@ fn rehearses_twice_over_ssh_with_rollback_and_refuses_an_unknown_host_key() {
     assert!(err.contains("is not the one"), "{err}");
     assert!(err.contains("wrong_known_hosts"), "{err}");
     assert!(err.contains("Host key verification failed"), "{err}");
-    assert_eq!(reverts(&t), 2, "the revert ran with a wrong host key");
+    assert_eq!(host.reverts(), 2, "the revert ran with a wrong host key");
     assert!(!workdir.exists());
     assert!(!t.join("rehearsal-wrong/run-1").exists());
     assert_eq!(
@@ -516,9 +259,9 @@ fn rehearses_twice_over_ssh_with_rollback_and_refuses_an_unknown_host_key() {
     drop(driver);
 
     // Nothing of the test keeps running.
-    let web_pid = web.pid();
+    let web_pid = host.service_pid();
     let sshd_pid = sshd.pid();
-    drop(web);
+    drop(host);
     drop(sshd);
     if let Some(pid) = web_pid {
         assert!(!alive(pid), "the web server ({pid}) still runs");

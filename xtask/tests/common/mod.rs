@@ -51,21 +51,5 @@ pub fn bundle(version: &str) -> PathBuf {
 
 /// The processes whose command line mentions `needle` (a run directory, a domain name).
 pub fn processes_mentioning(needle: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return found;
-    };
-    for entry in entries.flatten() {
-        let pid = entry.file_name().to_string_lossy().into_owned();
-        if !pid.bytes().all(|b| b.is_ascii_digit()) || pid == std::process::id().to_string() {
-            continue;
-        }
-        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
-            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            if cmdline.contains(needle) {
-                found.push(format!("{pid}: {cmdline}"));
-            }
-        }
-    }
-    found
+    testhosts::processes_mentioning(needle)
 }
