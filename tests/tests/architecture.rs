@@ -82,12 +82,12 @@ fn cargo() -> Command {
 }
 
 /// Every package `package` links, for any target (the bundle's runtime is built for another
-/// target than the machine's).
+/// target than the machine's). Not `--offline`: `--target all` reads packages of every
+/// platform, which a build for this one never downloaded (a fresh machine has none of them).
 fn normal_dependencies(package: &str) -> BTreeSet<String> {
     let out = cargo()
         .args([
             "tree",
-            "--offline",
             "--locked",
             "-p",
             package,
