@@ -86,14 +86,7 @@ fn cargo() -> Command {
 /// platform, which a build for this one never downloaded (a fresh machine has none of them).
 fn normal_dependencies(package: &str) -> BTreeSet<String> {
     let out = cargo()
-        .args([
-            "tree",
-            "--locked",
-            "-p",
-            package,
-            "-e",
-            "normal",
-        ])
+        .args(["tree", "--locked", "-p", package, "-e", "normal"])
         .args(["--target", "all", "--prefix", "none", "--format", "{p}"])
         .output()
         .expect("cargo tree runs");
