@@ -22,23 +22,10 @@ use crate::{build_patch, static_runtime, vm_image, workspace_root};
 /// The run directories (update.log, journal, samples) come back to
 /// target/rehearsals/<bundle>/run-<n>/collected/out/runs/, with the guest's console log.
 ///
-/// A target is a file naming its driver, with the driver's own table:
-///
-///     driver = "qemu"                          # qemu | libvirt | ssh
-///     host_profile = "/etc/bascule/host.toml"  # on the target
-///     timeout_secs = 300                       # per run; a hung target is killed
-///     [qemu]
-///     image = "target/vm/iso-prod"             # vmlinuz, initramfs.cpio.gz, base.qcow2
-///     snapshot = "overlay"                     # or "internal" (the image's iso-prod snapshot)
-///     accel = "auto"                           # KVM if a probe boot works, else TCG
-///
-///     [libvirt]  uri, domain, snapshot         (virsh snapshot-revert, start, wait, collect)
-///     [ssh]      host, port, user, identity, known_hosts, revert (a command run before each
-///                run: Proxmox `qm rollback`, LVM/ZFS, a cloud snapshot), workdir
-///
 /// Exit status: 0 every run succeeded (and its rollback restored the snapshot's state); 1 a
 /// run failed; 2 the rehearsal could not start (bad target, no image).
 #[derive(clap::Args)]
+#[command(after_long_help = TARGET_TOML)]
 pub struct Args {
     /// A bundle (`bascule-<version>.tar.gz`) or a patch directory, built first
     bundle: PathBuf,
@@ -56,6 +43,23 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
 }
+
+/// `rehearse --help`'s description of target.toml (kept out of the doc comment, where rustdoc
+/// would read its indented lines as a Rust example).
+const TARGET_TOML: &str = "\
+A target is a file naming its driver, with the driver's own table:
+
+    driver = \"qemu\"                          # qemu | libvirt | ssh
+    host_profile = \"/etc/bascule/host.toml\"  # on the target
+    timeout_secs = 300                       # per run; a hung target is killed
+    [qemu]
+    image = \"target/vm/iso-prod\"             # vmlinuz, initramfs.cpio.gz, base.qcow2
+    snapshot = \"overlay\"                     # or \"internal\" (the image's iso-prod snapshot)
+    accel = \"auto\"                           # KVM if a probe boot works, else TCG
+
+    [libvirt]  uri, domain, snapshot         (virsh snapshot-revert, start, wait, collect)
+    [ssh]      host, port, user, identity, known_hosts, revert (a command run before each
+               run: Proxmox `qm rollback`, LVM/ZFS, a cloud snapshot), workdir";
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     match rehearse(&args) {
