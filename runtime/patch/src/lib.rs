@@ -7,7 +7,8 @@
 //!
 //! ```text
 //! patch.toml                                   the spec: version, from range, mode, code, classes,
-//!                                              requirements, policy, smoke, sampling, acceptance
+//!                                              requirements, policy, fingerprint, smoke,
+//!                                              sampling, acceptance
 //! migrations/<class>/<NNNN>_<name>/up.sql      every up has its down.sql
 //! checks/<class>/*.sql                         consistency queries that must return zero rows
 //! docs/bulletin.md checklist.md testbook.md
@@ -32,20 +33,27 @@
 
 mod acceptance;
 mod class;
+mod fingerprint;
 mod marker;
 mod migration;
 mod patch_toml;
+mod requirements;
 mod sampling;
 mod smoke;
 mod split;
 
 pub use acceptance::AcceptanceSpec;
 pub use class::{ClassSpec, Dialect};
+pub use fingerprint::{default_critical, key_matches, FingerprintSpec, FINGERPRINT_ROOTS};
 pub use marker::{marker_argument, marker_name, ALLOW, MARKER_PREFIX, NO_TRANSACTION, PHASE, RAW};
 pub use migration::{ClassMigrations, Migration, MigrationError, MigrationSet};
 pub use patch_toml::{
     weekday_from_name, Check, CheckWhen, CodeSpec, Mode, Moment, Patch, PatchError, PatchInfo,
-    PatchSpec, Policy, Requirements, PATCH_FILE,
+    PatchSpec, Policy, PATCH_FILE,
+};
+pub use requirements::{
+    check_range, found_version, parse_range, OsRequirement, Requirements, SoftwareProbe,
+    SoftwareRequirement, VersionProbe, KNOWN_SOFTWARE,
 };
 pub use sampling::{
     compile_regex, compile_selector, ClassPanel, ExpectedDifference, NormaliseRule,

@@ -19,7 +19,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::acceptance::AcceptanceSpec;
 use crate::class::ClassSpec;
+use crate::fingerprint::FingerprintSpec;
 use crate::migration::{MigrationError, MigrationSet};
+use crate::requirements::Requirements;
 use crate::sampling::ClassPanel;
 use crate::smoke::SmokeCheck;
 
@@ -76,6 +78,9 @@ pub struct PatchSpec {
     pub requirements: Requirements,
     #[serde(default)]
     pub policy: Policy,
+    /// `[fingerprint]`: which differences from the rehearsal refuse a run.
+    #[serde(default)]
+    pub fingerprint: FingerprintSpec,
     /// `[[smoke]]`: checks run once the new code serves (run by the runtime's `smoke` step).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub smoke: Vec<SmokeCheck>,
@@ -122,18 +127,6 @@ pub struct CodeSpec {
 
 fn dot() -> PathBuf {
     PathBuf::from(".")
-}
-
-/// What the host must have before anything is touched.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Requirements {
-    /// Commands that must be found on `PATH`.
-    #[serde(default)]
-    pub commands: Vec<String>,
-    /// Free space needed on the platform's filesystem, beyond the size of the code.
-    #[serde(default)]
-    pub min_free_mb: u64,
 }
 
 /// When the patch may run.
@@ -219,6 +212,9 @@ impl PatchSpec {
                 self.code.source.display()
             )));
         }
+        let classes: Vec<&str> = self.classes.keys().map(String::as_str).collect();
+        self.requirements.validate(&classes).map_err(invalid)?;
+        self.fingerprint.validate().map_err(invalid)?;
         crate::smoke::validate(&self.smoke).map_err(invalid)?;
         crate::sampling::validate(&self.sampling).map_err(invalid)?;
         Ok(())
