@@ -24,6 +24,7 @@
 
 pub mod digest;
 pub mod engine;
+pub mod fingerprint;
 pub mod fsutil;
 pub mod host;
 pub mod http;

@@ -51,6 +51,7 @@
 
 mod content;
 mod discovery;
+mod facts;
 mod lock;
 pub mod mysql;
 pub mod parallel;
@@ -61,6 +62,7 @@ mod tls;
 mod versions;
 
 pub use discovery::{discover, DatabaseClass, DiscoveryError};
+pub use facts::ServerFacts;
 pub use lock::DbLocks;
 pub use session::Session;
 pub use versions::{read_in_bulk, read_versions};
@@ -418,6 +420,9 @@ pub trait Connection: Send {
 
     /// Runs a query and returns its rows as text (consistency checks).
     fn query_rows(&mut self, sql: &str) -> Result<Vec<Vec<String>>, DbError>;
+
+    /// The server's version and the settings that change how SQL behaves (see [`ServerFacts`]).
+    fn server_facts(&mut self) -> Result<ServerFacts, DbError>;
 
     /// The schema as sorted, normalised text lines — tables, columns (type, nullability,
     /// default), indexes (columns, uniqueness), constraints, views, triggers — without the

@@ -355,6 +355,31 @@ impl Connection for MysqlConnection {
             .collect())
     }
 
+    fn server_facts(&mut self) -> Result<crate::ServerFacts, DbError> {
+        let name = self.name.clone();
+        crate::facts::read(
+            self,
+            &name,
+            |version| {
+                if version.contains("MariaDB") {
+                    "mariadb"
+                } else {
+                    "mysql"
+                }
+            },
+            "SELECT VERSION(), @@sql_mode, @@lower_case_table_names, @@character_set_server, \
+             @@collation_server, @@time_zone, @@system_time_zone",
+            &[
+                "sql_mode",
+                "lower_case_table_names",
+                "charset",
+                "collation",
+                "time_zone",
+                "system_time_zone",
+            ],
+        )
+    }
+
     fn schema_dump(&mut self) -> Result<Vec<String>, DbError> {
         let database = self
             .text_rows("SELECT DATABASE()")?

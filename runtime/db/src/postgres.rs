@@ -438,6 +438,26 @@ impl Connection for PostgresConnection {
             .collect())
     }
 
+    fn server_facts(&mut self) -> Result<crate::ServerFacts, DbError> {
+        let name = self.name.clone();
+        crate::facts::read(
+            self,
+            &name,
+            |_| "postgres",
+            "SELECT current_setting('server_version'), current_setting('server_encoding'), \
+             d.datcollate, d.datctype, current_setting('TimeZone'), \
+             current_setting('standard_conforming_strings') \
+             FROM pg_database d WHERE d.datname = current_database()",
+            &[
+                "encoding",
+                "collation",
+                "ctype",
+                "time_zone",
+                "standard_conforming_strings",
+            ],
+        )
+    }
+
     fn schema_dump(&mut self) -> Result<Vec<String>, DbError> {
         let mut lines = Vec::new();
         for query in dump::QUERIES {

@@ -227,6 +227,17 @@ impl Connection for SqliteConnection {
         Ok(out)
     }
 
+    fn server_facts(&mut self) -> Result<crate::ServerFacts, DbError> {
+        let name = self.name.clone();
+        crate::facts::read(
+            self,
+            &name,
+            |_| "sqlite",
+            "SELECT sqlite_version(), (SELECT encoding FROM pragma_encoding)",
+            &["encoding"],
+        )
+    }
+
     fn schema_dump(&mut self) -> Result<Vec<String>, DbError> {
         dump::schema(&self.conn).map_err(|e| self.err(format!("schema dump: {e}")))
     }

@@ -228,3 +228,24 @@ fn a_missing_database_is_an_error_naming_it() {
         "{err}"
     );
 }
+
+#[test]
+fn server_facts_are_what_the_server_says_of_itself() {
+    let mut conn = open("facts");
+    let facts = conn.server_facts().unwrap();
+    let mut raw = server().connect(None).unwrap();
+    use mysql::prelude::Queryable as _;
+    let (version, mode, lower): (String, String, String) = raw
+        .query_first("SELECT VERSION(), @@sql_mode, CAST(@@lower_case_table_names AS CHAR)")
+        .unwrap()
+        .unwrap();
+    assert_eq!(facts.version, version);
+    assert_eq!(facts.engine, "mariadb");
+    assert_eq!(facts.settings["sql_mode"], mode);
+    assert_eq!(facts.settings["lower_case_table_names"], lower);
+    let release: Vec<&str> = version.split(['.', '-']).take(2).collect();
+    assert_eq!(facts.major(), release.join("."));
+    for key in ["charset", "collation", "time_zone"] {
+        assert!(!facts.settings[key].is_empty(), "{key}: {facts:?}");
+    }
+}

@@ -173,3 +173,25 @@ fn discovery_of_databases_by_pattern_and_missing_schemas() {
         "{err}"
     );
 }
+
+#[test]
+fn server_facts_are_what_the_server_says_of_itself() {
+    database("facts", &[]);
+    let mut conn = db::connect(&target("facts", None)).unwrap();
+    let facts = conn.server_facts().unwrap();
+    let mut raw = server().connect("facts").unwrap();
+    let row = raw
+        .query_one(
+            "SELECT current_setting('server_version'), current_setting('server_version_num')",
+            &[],
+        )
+        .unwrap();
+    let (version, number): (String, String) = (row.get(0), row.get(1));
+    assert_eq!(facts.engine, "postgres");
+    assert_eq!(facts.version, version);
+    let major = number.parse::<u32>().unwrap() / 10000;
+    assert_eq!(facts.major(), major.to_string());
+    for key in ["encoding", "collation", "time_zone"] {
+        assert!(!facts.settings[key].is_empty(), "{key}: {facts:?}");
+    }
+}

@@ -159,14 +159,12 @@ pub fn parse_range(range: &str) -> Result<semver::VersionReq, String> {
 pub fn found_version(text: &str) -> Option<semver::Version> {
     let start = text.find(|c: char| c.is_ascii_digit())?;
     let mut parts = [0u64; 3];
-    let mut count = 0;
-    for piece in text[start..].split('.') {
+    for (slot, piece) in parts.iter_mut().zip(text[start..].split('.')) {
         let digits: String = piece.chars().take_while(|c| c.is_ascii_digit()).collect();
-        if digits.is_empty() || count == 3 {
+        if digits.is_empty() {
             break;
         }
-        parts[count] = digits.parse().ok()?;
-        count += 1;
+        *slot = digits.parse().ok()?;
         if digits.len() != piece.len() {
             break;
         }
