@@ -7,6 +7,7 @@ use anyhow::{bail, Context as _};
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use bascule::engine::{Options, Outcome};
+use bascule::fingerprint::{rehearsal, Fingerprint};
 use bascule::host::{HostProfile, DEFAULT_PROFILE};
 use bascule::run::{self, RunReport, Setup};
 use bascule::steps::acceptance::{self, Decision};
@@ -134,6 +135,15 @@ enum Command {
     /// before `apply` and after `rollback`: the same lines prove the host is as it was (it is
     /// how `cargo xtask rehearse` checks every rollback in its guests).
     Digest(ProfileArgs),
+    /// Print this host's environment fingerprint, one fact per line; changes nothing.
+    ///
+    /// The OS release and kernel, architecture, locale and time zone, the versions of the
+    /// software the bundle's patch declares ([requirements.software]), whether the platform's
+    /// filesystem is case-sensitive, and each database class's servers (engine, version, major
+    /// version, SQL mode, lower_case_table_names, charset and collation, time zone). Every run
+    /// records it as <run dir>/fingerprint.json; `plan` and `apply` compare it with the
+    /// rehearsal the bundle passed (bascule-<version>.rehearsal.json beside the bundle).
+    Fingerprint(HostArgs),
 }
 
 #[derive(Args)]
@@ -170,6 +180,10 @@ struct HostArgs {
     host: PathBuf,
     #[command(flatten)]
     bundle: BundleArg,
+    /// The rehearsal record to compare this host with [default: bascule-<version>.rehearsal.json
+    /// beside the bundle directory]
+    #[arg(long, value_name = "FILE")]
+    rehearsal: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -210,6 +224,20 @@ struct ApplyArgs {
     /// Run on a day the patch's policy forbids, when the release team has agreed
     #[arg(long)]
     allow_forbidden_day: bool,
+    /// Run although this host differs from the bundle's rehearsal in a critical fact (or the
+    /// patch requires a rehearsal and there is none); REASON says why it is safe, and goes in
+    /// the log and the report
+    #[arg(long, value_name = "REASON", value_parser = non_empty_reason)]
+    accept_differences: Option<String>,
+}
+
+/// A written reason: at least one word.
+fn non_empty_reason(text: &str) -> Result<String, String> {
+    let reason = text.trim();
+    if reason.is_empty() {
+        return Err("write why the difference is safe on this host".into());
+    }
+    Ok(reason.to_string())
 }
 
 /// The command line, its help completed from the code: the step lists come from
@@ -302,7 +330,8 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Verify(args) => verify(args),
         Command::Plan(args) => plan(args),
         Command::Apply(args) => {
-            let setup = setup(&args.run, args.allow_forbidden_day)?;
+            let mut setup = setup(&args.run, args.allow_forbidden_day)?;
+            setup.options.accept_differences = args.accept_differences;
             finish(run::apply(&setup)?)
         }
         Command::Rollback(args) => finish(run::rollback(&setup(&args, false)?)?),
@@ -313,6 +342,11 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Digest(args) => {
             let host = HostProfile::load(&args.host)?;
             print!("{}", bascule::digest::StateDigest::capture(&host)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Fingerprint(args) => {
+            let (host, patch, _, _) = load(&args)?;
+            print!("{}", Fingerprint::capture(&host, &patch).lines());
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -356,8 +390,12 @@ fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn plan(args: HostArgs) -> anyhow::Result<ExitCode> {
-    let (host, patch, manifest, _) = load(&args)?;
-    print!("{}", bascule::plan::render(&host, &patch, &manifest)?);
+    let (host, patch, manifest, bundle_root) = load(&args)?;
+    let record = rehearsal::record_for(args.rehearsal.as_deref(), &bundle_root);
+    print!(
+        "{}",
+        bascule::plan::render(&host, &patch, &manifest, &record)?
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -382,6 +420,8 @@ fn setup(args: &RunArgs, allow_forbidden_day: bool) -> anyhow::Result<Setup> {
         pause_at: std::env::var("BASCULE_PAUSE_AT").ok(),
         today: std::env::var("BASCULE_TODAY").ok(),
         verbose: !args.quiet,
+        accept_differences: None,
+        rehearsal: args.host.rehearsal.clone(),
     };
     Ok(Setup {
         host,

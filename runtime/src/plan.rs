@@ -2,8 +2,11 @@
 //! changing anything.
 
 use std::fmt::Write as _;
+use std::path::Path;
 
 use crate::engine::StepError;
+use crate::fingerprint::rehearsal::{self, Verdict};
+use crate::fingerprint::{requirements, Fingerprint};
 use crate::host::HostProfile;
 use crate::state::PlatformState;
 use crate::steps::apply_steps;
@@ -11,17 +14,82 @@ use crate::survey::{survey, ClassSurvey};
 use bascule_bundle::Manifest;
 use bascule_patch::{CheckWhen, Patch};
 
-/// The plan as a person reads it.
-pub fn render(host: &HostProfile, patch: &Patch, manifest: &Manifest) -> Result<String, StepError> {
+/// The plan as a person reads it; `record` is the rehearsal record to compare this host with.
+pub fn render(
+    host: &HostProfile,
+    patch: &Patch,
+    manifest: &Manifest,
+    record: &Path,
+) -> Result<String, StepError> {
     let mut out = String::new();
     let classes = survey(host, patch)?;
+    let fingerprint = Fingerprint::capture(host, patch);
     header(&mut out, host, patch, manifest)?;
+    let mut refusals = requirements_section(&mut out, patch, &fingerprint);
+    refusals.extend(rehearsal_section(
+        &mut out,
+        patch,
+        manifest,
+        &fingerprint,
+        record,
+    ));
     databases(&mut out, &classes);
     checks(&mut out, patch)?;
     steps(&mut out);
     abandoned(&mut out, &classes);
-    problems(&mut out, &classes);
+    refusals.extend(classes.iter().flat_map(|c| c.problems()));
+    problems(&mut out, &refusals);
     Ok(out)
+}
+
+/// Every requirement with what this host has; returns the refusals.
+fn requirements_section(out: &mut String, patch: &Patch, fingerprint: &Fingerprint) -> Vec<String> {
+    let checks = requirements::check(&patch.spec.requirements, fingerprint);
+    let _ = writeln!(out, "\nRequirements");
+    if checks.is_empty() {
+        let _ = writeln!(out, "  (none)");
+    }
+    let width = checks
+        .iter()
+        .map(|c| c.wanted.chars().count())
+        .max()
+        .unwrap_or(0);
+    for check in &checks {
+        let verdict = if check.ok() { "ok" } else { "NO" };
+        let _ = writeln!(
+            out,
+            "  {:<width$}  {verdict:<2}  found {}",
+            check.wanted, check.found
+        );
+    }
+    checks.iter().filter_map(|c| c.refusal()).collect()
+}
+
+/// Whether the bundle was rehearsed on an environment like this one; returns the refusals.
+fn rehearsal_section(
+    out: &mut String,
+    patch: &Patch,
+    manifest: &Manifest,
+    fingerprint: &Fingerprint,
+    record: &Path,
+) -> Vec<String> {
+    let spec = &patch.spec.fingerprint;
+    let verdict = rehearsal::verdict(record, &manifest.digest(), fingerprint, spec);
+    let _ = writeln!(out, "\nRehearsal");
+    out.push_str(&verdict.render());
+    let critical = verdict.critical();
+    match &verdict {
+        Verdict::NotRehearsed { why } if spec.require_rehearsal => vec![format!(
+            "not rehearsed ({why}) and the patch requires it ([fingerprint] require_rehearsal): \
+             rehearse it, or give --accept-differences \"<why>\""
+        )],
+        _ if !critical.is_empty() => vec![format!(
+            "{} critical difference(s) from the rehearsal ({}): give --accept-differences \"<why it is safe>\" to run anyway",
+            critical.len(),
+            critical.iter().map(|d| d.key.as_str()).collect::<Vec<_>>().join(", ")
+        )],
+        _ => Vec::new(),
+    }
 }
 
 fn header(
@@ -167,8 +235,7 @@ fn abandoned(out: &mut String, classes: &[ClassSurvey]) {
     }
 }
 
-fn problems(out: &mut String, classes: &[ClassSurvey]) {
-    let problems: Vec<String> = classes.iter().flat_map(|c| c.problems()).collect();
+fn problems(out: &mut String, problems: &[String]) {
     if problems.is_empty() {
         let _ = writeln!(out, "\nNo problem found: `bascule apply` would proceed.");
         return;

@@ -4,6 +4,7 @@
 //! <state_dir>/runs/<run-id>/journal.jsonl   the journal (see `journal`)
 //!                          /update.log      every command and statement, timestamped
 //!                          /report.txt      how the run ended
+//!                          /fingerprint.json the host's environment (see `fingerprint`)
 //! ```
 //!
 //! `rollback` and `recover` do not have undo code of their own: they read a journal back and
@@ -12,6 +13,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::engine::{self, Context, Options, Outcome, Step, StepError};
+use crate::fingerprint::{Fingerprint, FINGERPRINT_FILE};
 use crate::host::HostProfile;
 use crate::journal::{now, Event, Intent, Journal, RunHistory, RunKind, JOURNAL_FILE};
 use crate::state::{runs_dir, PlatformState};
@@ -70,6 +72,15 @@ impl RunFiles {
             undoes,
             at: now(),
         })?;
+        // Before any step, so preflight compares with the rehearsal what this run recorded.
+        let fingerprint = Fingerprint::capture(&setup.host, &setup.patch);
+        fingerprint
+            .write(&files.dir)
+            .map_err(|e| StepError::Failed(e.to_string()))?;
+        files.log.line(format_args!(
+            "environment fingerprint: {} facts in {FINGERPRINT_FILE}",
+            fingerprint.facts.len()
+        ));
         Ok(files)
     }
 
@@ -100,8 +111,14 @@ impl RunFiles {
         .for_run(self.kind)
     }
 
-    fn report(&self, outcome: Outcome, notes: &[String]) -> RunReport {
-        let summary = describe_outcome(self.kind, &outcome, notes);
+    /// How the run ended, with the context's remarks before the outcome and its notes after.
+    fn report(&self, outcome: Outcome, cx: &Context<'_>) -> RunReport {
+        let remarks: String = cx
+            .remarks()
+            .iter()
+            .map(|remark| format!("NOTE: {remark}\n"))
+            .collect();
+        let summary = remarks + &describe_outcome(self.kind, &outcome, &cx.notes());
         self.log.line(&summary);
         let path = self.dir.join("report.txt");
         if let Err(e) = std::fs::write(&path, format!("run {}\n{summary}\n", self.id)) {
@@ -216,7 +233,7 @@ fn under_db_locks(
                 step: "guard".into(),
                 error,
             },
-            &[],
+            &cx,
         ));
     }
     let targets = migrated_targets(setup)?;
@@ -228,13 +245,13 @@ fn under_db_locks(
                     step: "migration locks".into(),
                     error: error.into(),
                 },
-                &[],
+                &cx,
             ))
         }
     };
     let outcome = engine::run(steps, &mut cx)?;
     release_locks(&cx, locks);
-    Ok(files.report(outcome, &cx.notes()))
+    Ok(files.report(outcome, &cx))
 }
 
 /// The steps of `bascule migrate`: the database part of [`apply_steps`], with its guard.
@@ -286,7 +303,7 @@ pub fn rollback(setup: &Setup) -> Result<RunReport, StepError> {
     };
     let mut cx = files.context(setup, &options);
     let outcome = undo_with_lock(&mut cx, &history, setup.lock_timeout)?;
-    Ok(files.report(outcome, &cx.notes()))
+    Ok(files.report(outcome, &cx))
 }
 
 fn committed_history(setup: &Setup, run: &str) -> Result<RunHistory, StepError> {
@@ -518,7 +535,7 @@ pub fn recover(setup: &Setup) -> Result<RunReport, StepError> {
         }
         _ => recover_apply(&mut cx, &history, setup.lock_timeout)?,
     };
-    Ok(files.report(outcome, &cx.notes()))
+    Ok(files.report(outcome, &cx))
 }
 
 fn run_kind(history: &RunHistory) -> Option<(RunKind, Option<String>)> {

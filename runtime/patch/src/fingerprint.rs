@@ -11,6 +11,7 @@
 //! [fingerprint]
 //! critical = ["platform.case_sensitive", "db.*.major", "db.*.lower_case_table_names",
 //!             "db.*.sql_mode", "software.php"]
+//! require_rehearsal = false   # true: no passing rehearsal refuses too (unless a reason is given)
 //! ```
 //!
 //! A pattern is a key whose segments may be `*` (any one segment); a pattern ending in `.**`
@@ -37,12 +38,17 @@ pub struct FingerprintSpec {
     /// Keys (or patterns) whose difference from the rehearsal refuses `apply`.
     #[serde(default = "default_critical")]
     pub critical: Vec<String>,
+    /// Refuse to run a bundle that has no passing rehearsal (unless the operator gives a
+    /// reason), instead of only saying so.
+    #[serde(default)]
+    pub require_rehearsal: bool,
 }
 
 impl Default for FingerprintSpec {
     fn default() -> Self {
         FingerprintSpec {
             critical: default_critical(),
+            require_rehearsal: false,
         }
     }
 }
@@ -126,6 +132,7 @@ mod tests {
     fn a_pattern_outside_the_fingerprint_is_refused() {
         let spec = FingerprintSpec {
             critical: vec!["database.*.major".into()],
+            require_rehearsal: false,
         };
         let error = spec.validate().expect_err("unknown root");
         assert!(error.contains("database.*.major"), "{error}");

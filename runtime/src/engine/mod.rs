@@ -104,6 +104,12 @@ pub struct Options {
     pub today: Option<String>,
     /// Print step progress on standard output.
     pub verbose: bool,
+    /// `--accept-differences`: the operator's written reason to run although this host differs
+    /// from the rehearsal in a critical fact (see `fingerprint`).
+    pub accept_differences: Option<String>,
+    /// `--rehearsal`: the rehearsal record to compare this host with [default: beside the
+    /// bundle].
+    pub rehearsal: Option<std::path::PathBuf>,
 }
 
 /// What a step sees of the run.
@@ -125,6 +131,7 @@ pub struct Context<'a> {
     survey: Option<Vec<ClassSurvey>>,
     /// What the run's report must say besides its outcome ([`Context::note`]).
     notes: std::sync::Mutex<Vec<String>>,
+    remarks: std::sync::Mutex<Vec<String>>,
     /// What kind of run this is ([`Context::for_run`]).
     kind: RunKind,
     /// Version states read under those locks before an undo, for the undo of the same
@@ -163,6 +170,7 @@ impl<'a> Context<'a> {
             db_locked: false,
             survey: None,
             notes: std::sync::Mutex::new(Vec::new()),
+            remarks: std::sync::Mutex::new(Vec::new()),
             kind: RunKind::Migrate,
             states: std::sync::Mutex::new(None),
         }
@@ -276,6 +284,26 @@ impl<'a> Context<'a> {
     /// The notes so far.
     pub fn notes(&self) -> Vec<String> {
         self.notes
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// A line for the operator and the log that the run's report repeats before its outcome,
+    /// however the run ends: what the run was told or found before it changed anything (an
+    /// override and its reason, how the host differs from the rehearsal).
+    pub fn remark(&self, message: impl std::fmt::Display) {
+        let text = message.to_string();
+        self.say(&text);
+        self.remarks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(text);
+    }
+
+    /// The remarks so far.
+    pub fn remarks(&self) -> Vec<String> {
+        self.remarks
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone()

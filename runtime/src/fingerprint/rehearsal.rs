@@ -58,6 +58,11 @@ pub fn record_path(bundle: &Path) -> PathBuf {
     bundle.with_file_name(format!("{stem}{RECORD_SUFFIX}"))
 }
 
+/// The record to compare with: the one given (`--rehearsal`), else the one beside the bundle.
+pub fn record_for(given: Option<&Path>, bundle_root: &Path) -> PathBuf {
+    given.map_or_else(|| record_path(bundle_root), Path::to_path_buf)
+}
+
 impl RehearsalRecord {
     pub fn read(path: &Path) -> Result<RehearsalRecord, FingerprintError> {
         read_json(path)

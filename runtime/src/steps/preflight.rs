@@ -1,14 +1,19 @@
 //! `preflight`: everything that can be known before touching the host is checked here, so a
 //! refusal costs nothing.
 //!
-//! Bundle integrity, the platform's version against the patch's `from`, software requirements,
+//! Bundle integrity, the platform's version against the patch's `from`, requirements (commands
+//! and the versions of software, OS and database servers, read from the fingerprint the run
+//! recorded), this host against the rehearsal the bundle passed (`fingerprint::rehearsal`),
 //! disk space, the release directory, every database's version and migration checksums, and the
 //! consistency checks. Preflight only reads; its undo has nothing to do.
 
 use std::path::Path;
 
+use super::acceptance;
 use super::checks::run_checks;
 use crate::engine::{Context, Step, StepError};
+use crate::fingerprint::rehearsal::{self, Verdict};
+use crate::fingerprint::{requirements, Fingerprint, FINGERPRINT_FILE};
 use crate::journal::Intent;
 use crate::state::PlatformState;
 use crate::survey::survey;
@@ -23,13 +28,16 @@ impl Step for Preflight {
     }
 
     fn summary(&self) -> &'static str {
-        "bundle integrity, platform version in `from`, requirements, disk, databases, consistency checks"
+        "bundle integrity, platform version in `from`, requirements and software versions, this host against the rehearsal, disk, databases, consistency checks"
     }
 
     fn run(&self, cx: &mut Context<'_>) -> Result<(), StepError> {
         check_bundle(cx)?;
         check_platform_version(cx)?;
-        check_requirements(cx)?;
+        let fingerprint = Fingerprint::read(&cx.run_dir.join(FINGERPRINT_FILE))
+            .map_err(|e| StepError::Failed(e.to_string()))?;
+        check_requirements(cx, &fingerprint)?;
+        check_rehearsal(cx, &fingerprint)?;
         check_disk(cx)?;
         check_release_layout(cx)?;
         check_databases(cx)?;
@@ -87,29 +95,105 @@ fn check_platform_version(cx: &Context<'_>) -> Result<(), StepError> {
     Ok(())
 }
 
-fn check_requirements(cx: &Context<'_>) -> Result<(), StepError> {
-    let missing: Vec<&String> = cx
-        .patch
-        .spec
-        .requirements
-        .commands
-        .iter()
-        .filter(|c| find_on_path(c).is_none())
-        .collect();
-    if missing.is_empty() {
-        return Ok(());
+/// Every `[requirements]` entry, against the fingerprint this run recorded.
+fn check_requirements(cx: &Context<'_>, fingerprint: &Fingerprint) -> Result<(), StepError> {
+    let checks = requirements::check(&cx.patch.spec.requirements, fingerprint);
+    let refusals: Vec<String> = checks.iter().filter_map(|c| c.refusal()).collect();
+    if !refusals.is_empty() {
+        return Err(StepError::Failed(format!(
+            "this host does not meet {} requirement(s) of the patch:\n  {}",
+            refusals.len(),
+            refusals.join("\n  ")
+        )));
     }
-    Err(StepError::Failed(format!(
-        "required command(s) not found on PATH: {} (patch.toml [requirements] commands); install them first",
-        missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-    )))
+    for check in checks.iter().filter(|c| !c.key.ends_with("commands")) {
+        cx.say(format_args!(
+            "requirement {}: {} found",
+            check.wanted, check.found
+        ));
+    }
+    Ok(())
 }
 
-fn find_on_path(command: &str) -> Option<std::path::PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(command))
-        .find(|candidate| candidate.is_file())
+/// This host against the closest rehearsal that passed: a critical difference refuses the run,
+/// unless the operator gave a reason (`--accept-differences`); every difference is remarked.
+fn check_rehearsal(cx: &Context<'_>, fingerprint: &Fingerprint) -> Result<(), StepError> {
+    let spec = &cx.patch.spec.fingerprint;
+    let path = rehearsal::record_for(cx.options.rehearsal.as_deref(), cx.bundle_root);
+    let verdict = rehearsal::verdict(&path, &cx.manifest.digest(), fingerprint, spec);
+    let accepted = cx.options.accept_differences.as_deref();
+    let (target, differences) = match &verdict {
+        Verdict::NotRehearsed { why } if spec.require_rehearsal => {
+            let Some(reason) = accepted else {
+                return Err(StepError::Failed(format!(
+                    "this bundle was not rehearsed: {why}; the patch requires a rehearsal \
+                     (patch.toml [fingerprint] require_rehearsal). Rehearse it \
+                     (`cargo xtask rehearse`), or run again with --accept-differences \"<why>\""
+                )));
+            };
+            cx.remark(format_args!(
+                "not rehearsed ({why}); run anyway, accepted by {}: \"{reason}\"",
+                acceptance::operator()
+            ));
+            return Ok(());
+        }
+        Verdict::NotRehearsed { why } => {
+            cx.remark(format_args!("not rehearsed: {why}"));
+            return Ok(());
+        }
+        Verdict::Rehearsed {
+            rehearsal,
+            differences,
+            ..
+        } => (&rehearsal.target, differences),
+    };
+    if differences.is_empty() {
+        cx.remark(format_args!(
+            "rehearsed on `{target}`: this host matches it in every fact"
+        ));
+        return Ok(());
+    }
+    let listed: Vec<String> = differences
+        .iter()
+        .map(|d| {
+            let mark = if d.critical { " (critical)" } else { "" };
+            let shown = |v: &Option<String>| v.clone().unwrap_or_else(|| "(absent)".into());
+            format!(
+                "{}{mark}: {} → {}",
+                d.key,
+                shown(&d.rehearsed),
+                shown(&d.here)
+            )
+        })
+        .collect();
+    let critical = verdict.critical();
+    if critical.is_empty() {
+        cx.remark(format_args!(
+            "rehearsed on `{target}`; this host differs in {} fact(s), none critical: {}",
+            differences.len(),
+            listed.join("; ")
+        ));
+        return Ok(());
+    }
+    let Some(reason) = accepted else {
+        return Err(StepError::Failed(format!(
+            "this host differs from the rehearsal on `{target}` in {} critical fact(s) \
+             (patch.toml [fingerprint] critical), so this bundle was not rehearsed on an \
+             environment like this one:\n  {}\nRehearse on a snapshot of this host, or, if the \
+             difference is known to be harmless here, run again with \
+             --accept-differences \"<why it is safe>\" (the reason goes in the log and the report)",
+            critical.len(),
+            listed.join("\n  ")
+        )));
+    };
+    cx.remark(format_args!(
+        "this host differs from the rehearsal on `{target}` in {} critical fact(s) ({}); \
+         run anyway, accepted by {}: \"{reason}\"",
+        critical.len(),
+        listed.join("; "),
+        acceptance::operator()
+    ));
+    Ok(())
 }
 
 fn check_disk(cx: &Context<'_>) -> Result<(), StepError> {
