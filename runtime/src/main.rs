@@ -59,7 +59,7 @@ enum Command {
     ///
     /// Reads the platform version, discovers every database of every class and reads its
     /// version table, and lists the pending migrations, the checks and the steps.
-    Plan(HostArgs),
+    Plan(PlanArgs),
     /// Apply the bundle to this host; on any failure, undo everything.
     ///
     /// Must run inside tmux or screen (an SSH cut must not kill it half-way) and not on a
@@ -180,10 +180,22 @@ struct HostArgs {
     host: PathBuf,
     #[command(flatten)]
     bundle: BundleArg,
+}
+
+#[derive(Args)]
+struct RehearsalArg {
     /// The rehearsal record to compare this host with [default: bascule-<version>.rehearsal.json
     /// beside the bundle directory]
     #[arg(long, value_name = "FILE")]
     rehearsal: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct PlanArgs {
+    #[command(flatten)]
+    host: HostArgs,
+    #[command(flatten)]
+    rehearsal: RehearsalArg,
 }
 
 #[derive(Args)]
@@ -224,6 +236,8 @@ struct ApplyArgs {
     /// Run on a day the patch's policy forbids, when the release team has agreed
     #[arg(long)]
     allow_forbidden_day: bool,
+    #[command(flatten)]
+    rehearsal: RehearsalArg,
     /// Run although this host differs from the bundle's rehearsal in a critical fact (or the
     /// patch requires a rehearsal and there is none); REASON says why it is safe, and goes in
     /// the log and the report
@@ -332,6 +346,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Apply(args) => {
             let mut setup = setup(&args.run, args.allow_forbidden_day)?;
             setup.options.accept_differences = args.accept_differences;
+            setup.options.rehearsal = args.rehearsal.rehearsal;
             finish(run::apply(&setup)?)
         }
         Command::Rollback(args) => finish(run::rollback(&setup(&args, false)?)?),
@@ -389,9 +404,9 @@ fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn plan(args: HostArgs) -> anyhow::Result<ExitCode> {
-    let (host, patch, manifest, bundle_root) = load(&args)?;
-    let record = rehearsal::record_for(args.rehearsal.as_deref(), &bundle_root);
+fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
+    let (host, patch, manifest, bundle_root) = load(&args.host)?;
+    let record = rehearsal::record_for(args.rehearsal.rehearsal.as_deref(), &bundle_root);
     print!(
         "{}",
         bascule::plan::render(&host, &patch, &manifest, &record)?
@@ -421,7 +436,7 @@ fn setup(args: &RunArgs, allow_forbidden_day: bool) -> anyhow::Result<Setup> {
         today: std::env::var("BASCULE_TODAY").ok(),
         verbose: !args.quiet,
         accept_differences: None,
-        rehearsal: args.host.rehearsal.clone(),
+        rehearsal: None,
     };
     Ok(Setup {
         host,

@@ -114,3 +114,8 @@ fn a_migrate_killed_on_one_host_is_finished_by_another_and_its_recover_then_undo
 fn a_rollback_under_a_later_run_s_migrations_is_refused_and_changes_nothing() {
     a_rollback_under_a_later_run_s_migrations_is_refused(&engine("j_"), 5);
 }
+
+#[test]
+fn a_site_server_below_the_patch_s_range_is_refused_before_any_change() {
+    a_server_below_its_range_is_refused(&engine("r_"), "SELECT VERSION()");
+}

@@ -78,3 +78,11 @@ fn per_schema_a_migrate_killed_on_one_host_is_finished_by_another_and_its_recove
 fn per_schema_a_rollback_under_a_later_run_s_migrations_is_refused_and_changes_nothing() {
     a_rollback_under_a_later_run_s_migrations_is_refused(&engine("j_", true), 5);
 }
+
+#[test]
+fn a_site_server_below_the_patch_s_range_is_refused_before_any_change() {
+    a_server_below_its_range_is_refused(
+        &engine("r_", false),
+        "SELECT current_setting('server_version')",
+    );
+}

@@ -216,6 +216,14 @@ fn untar(tarball: &Path, into: &Path) -> anyhow::Result<PathBuf> {
         .arg(into)
         .status()?;
     ensure!(status.success(), "tar xzf {} failed", tarball.display());
+    // The rehearsal record travels with the bundle, as the operator copies it.
+    let record = bascule::fingerprint::rehearsal::record_path(tarball);
+    if record.is_file() {
+        let name = record.file_name().context("a record has a file name")?;
+        println!("$ cp {} {}", record.display(), into.display());
+        std::fs::copy(&record, into.join(name))
+            .with_context(|| format!("cannot copy {}", record.display()))?;
+    }
     let name = tarball
         .file_name()
         .and_then(|n| n.to_str())

@@ -2,7 +2,8 @@
 //!
 //! Glue around [`bascule_rehearse`]: builds the bundle first when given a patch directory
 //! (with the static runtime production will run), opens the target's driver, runs, prints
-//! the report and keeps it with every run's files in `target/rehearsals/<bundle>/`. Without
+//! the report and keeps it with every run's files in `target/rehearsals/<bundle>/`; a passing
+//! rehearsal's fingerprint goes beside the bundle (`bascule_rehearse::record`). Without
 //! `--target` it rehearses on the demo platform's ISO-prod guest (`cargo xtask vm-image`,
 //! built on first use and cached).
 
@@ -21,6 +22,12 @@ use crate::{build_patch, static_runtime, vm_image, workspace_root};
 /// host before and after (every database's schema and data, `current`, releases, services).
 /// The run directories (update.log, journal, samples) come back to
 /// target/rehearsals/<bundle>/run-<n>/collected/out/runs/, with the guest's console log.
+///
+/// A rehearsal that passes writes bascule-<version>.rehearsal.json beside the bundle: the
+/// bundle's digest and the guest's environment fingerprint (OS, kernel, software and database
+/// server versions, SQL mode, case sensitivity…), one entry per target. Copied with the bundle
+/// to production, it lets `bascule plan` and `bascule apply` list how production differs from
+/// the environment the bundle was rehearsed on, and refuse a critical difference.
 ///
 /// Exit status: 0 every run succeeded (and its rollback restored the snapshot's state); 1 a
 /// run failed; 2 the rehearsal could not start (bad target, no image).
@@ -111,6 +118,16 @@ pub fn rehearse(args: &Args) -> anyhow::Result<Rehearsal> {
     std::fs::write(&report_file, &text)
         .with_context(|| format!("{}: cannot write", report_file.display()))?;
     println!("report: {}", report_file.display());
+    if rehearsal.succeeded() {
+        let record = bascule_rehearse::record::keep(&rehearsal, &target, &bundle)
+            .context("keeping the rehearsal's fingerprint beside the bundle")?;
+        println!(
+            "rehearsal record: {} (the environment `{}` passed on; copy it with the bundle, \
+             `bascule plan` compares production with it)",
+            record.display(),
+            target.name()
+        );
+    }
     Ok(rehearsal)
 }
 

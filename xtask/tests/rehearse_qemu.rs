@@ -239,3 +239,150 @@ fn the_command_builds_a_patch_dir_first_and_its_exit_status_says_how_it_went() {
         "{stderr}"
     );
 }
+
+/// The seed's story, caught: rehearsed on a case-insensitive platform directory, the bundle
+/// meets a case-sensitive production host. `plan` lists the differences, `apply` refuses the
+/// critical one without touching the host, and runs with a written reason, which the log and
+/// the report keep.
+#[test]
+fn production_is_compared_with_the_rehearsal_and_a_critical_difference_needs_a_reason() {
+    let image = common::image();
+    let (_t, developer) = target(
+        "casefold.toml",
+        image,
+        "append = \"bascule.platform=casefold\"\n",
+    );
+    // A copy of the bundle of its own: the record is written beside the tarball.
+    let delivery = tempfile::tempdir().expect("tempdir");
+    let tarball = delivery.path().join("bascule-2.0.0.tar.gz");
+    std::fs::copy(common::bundle("2.0.0"), &tarball).expect("copy the bundle");
+    let dir = common::workspace()
+        .join("target/test-rehearsals")
+        .join(format!("{}-fingerprint", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let rehearsal = bascule_rehearse::rehearse(
+        &developer,
+        &tarball,
+        &RehearsalOptions {
+            runs: 1,
+            rollback: false,
+            dir,
+        },
+    )
+    .expect("rehearsal");
+    assert!(rehearsal.succeeded(), "{}", report::render(&rehearsal));
+    let record_path =
+        bascule_rehearse::record::keep(&rehearsal, &developer, &tarball).expect("record");
+    assert_eq!(
+        record_path,
+        delivery.path().join("bascule-2.0.0.rehearsal.json")
+    );
+    let record = bascule::fingerprint::rehearsal::RehearsalRecord::read(&record_path)
+        .expect("the record reads back");
+    let guest = &record.rehearsals[0].fingerprint;
+    assert_eq!(guest.facts["platform.case_sensitive"], "no", "{guest:?}");
+    assert_eq!(guest.facts["db.site.engine"], "sqlite", "{guest:?}");
+
+    // Production: a demo host on this machine's (case-sensitive) filesystem.
+    xtask::demo_prod::ensure_demo_site_binary().expect("demo-site");
+    let host_dir = tempfile::tempdir().expect("tempdir");
+    let demo = demo_site::prod::generate(&host_dir.path().join("host"), 3).expect("demo host");
+    let _services = demo.start_services().expect("the demo's web service");
+    let status = std::process::Command::new("tar")
+        .arg("xzf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(delivery.path())
+        .status()
+        .expect("tar");
+    assert!(status.success());
+    let bascule = |args: &[&str]| {
+        let mut command =
+            std::process::Command::new(delivery.path().join("bascule-2.0.0/bin/bascule"));
+        command
+            .args(args)
+            .arg("--host")
+            .arg(&demo.host_profile)
+            .env("BASCULE_TODAY", "tue")
+            .env_remove("TMUX")
+            .env_remove("STY");
+        command.output().expect("run bascule")
+    };
+    let said = |out: &std::process::Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+
+    let plan = bascule(&["plan"]);
+    let plan = said(&plan);
+    assert!(
+        plan.contains(&format!(
+            "rehearsed on `{}` (qemu, 1 run(s) passed",
+            developer.name()
+        )),
+        "{plan}"
+    );
+    let case_line = plan
+        .lines()
+        .find(|l| l.contains("platform.case_sensitive"))
+        .unwrap_or_else(|| panic!("no case line:\n{plan}"));
+    let cells: Vec<&str> = case_line.split_whitespace().collect();
+    assert_eq!(
+        cells,
+        ["!", "platform.case_sensitive", "no", "yes"],
+        "{plan}"
+    );
+    assert!(
+        plan.contains("NOT rehearsed on an environment like this one"),
+        "{plan}"
+    );
+    assert!(
+        plan.lines().any(|l| l.trim_start().starts_with("kernel ")),
+        "the guest's kernel differs from this machine's:\n{plan}"
+    );
+    assert!(plan.contains("`bascule apply` would refuse"), "{plan}");
+    assert!(
+        plan.contains("critical difference(s) from the rehearsal (platform.case_sensitive)"),
+        "{plan}"
+    );
+
+    let before = demo_site::snapshot::HostState::capture(&demo).expect("state");
+    let refused = bascule(&["apply", "--no-multiplexer"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", said(&refused));
+    let text = said(&refused);
+    assert!(text.contains("FAILED at step `preflight`"), "{text}");
+    assert!(
+        text.contains("platform.case_sensitive (critical): no → yes"),
+        "{text}"
+    );
+    demo_site::snapshot::HostState::capture(&demo)
+        .expect("state")
+        .assert_same(
+            &before,
+            "refused for a critical difference from the rehearsal",
+        );
+
+    let empty = bascule(&["apply", "--no-multiplexer", "--accept-differences", "  "]);
+    assert_eq!(empty.status.code(), Some(2), "{}", said(&empty));
+
+    let reason = "every asset name of 2.0.0 was checked against the case of its file";
+    let accepted = bascule(&["apply", "--no-multiplexer", "--accept-differences", reason]);
+    let text = said(&accepted);
+    assert_eq!(accepted.status.code(), Some(0), "{text}");
+    assert!(text.contains(reason), "{text}");
+    let run_dir = text
+        .lines()
+        .find_map(|l| l.split(": log and journal in ").nth(1))
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| panic!("no run directory in:\n{text}"));
+    for file in ["update.log", "report.txt"] {
+        let content = std::fs::read_to_string(run_dir.join(file)).expect(file);
+        assert!(
+            content.contains(reason) && content.contains("platform.case_sensitive"),
+            "{file}:\n{content}"
+        );
+    }
+}

@@ -28,7 +28,7 @@ impl Step for Preflight {
     }
 
     fn summary(&self) -> &'static str {
-        "bundle integrity, platform version in `from`, requirements and software versions, this host against the rehearsal, disk, databases, consistency checks"
+        "bundle integrity, platform version in `from`, requirements and versions, this host against its rehearsal, disk, databases, consistency checks"
     }
 
     fn run(&self, cx: &mut Context<'_>) -> Result<(), StepError> {

@@ -619,3 +619,81 @@ pub fn a_rollback_under_a_later_run_s_migrations_is_refused(engine: &Engine, sit
         "the refusal names the later run and the way on: {said}"
     );
 }
+
+/// A 2.0.0 bundle for `engine` whose `[requirements.servers]` wants `site = "<range>"`,
+/// unpacked in `into`.
+pub fn bundle_wanting_site_server(engine: &Engine, range: &str, into: &Path) -> PathBuf {
+    let base = engine.patch_dir("2.0.0");
+    let dialect = base.parent().unwrap().file_name().unwrap();
+    let work = workspace()
+        .join("target/test-patches")
+        .join(format!("{}-servers", std::process::id()))
+        .join(dialect);
+    let patch = work.join("2.0.0");
+    let _ = std::fs::remove_dir_all(&patch);
+    bascule_tests::copy_dir(&base, &patch);
+    let toml = std::fs::read_to_string(patch.join("patch.toml")).unwrap();
+    assert!(
+        toml.lines().any(|l| l.starts_with("site = \">=")),
+        "the fixture declares a site server range"
+    );
+    let toml: String = toml
+        .lines()
+        .map(|line| {
+            if line.starts_with("site = \">=") {
+                format!("site = \"{range}\"\n")
+            } else {
+                format!("{line}\n")
+            }
+        })
+        .collect::<String>()
+        .replace(
+            "\"../../code-v2\"",
+            "\"../../../../../fixtures/demo-platform/code-v2\"",
+        );
+    std::fs::write(patch.join("patch.toml"), toml).unwrap();
+    let tarball = xtask::build_patch::build(&patch, &work.join("out"), Some(static_runtime()))
+        .unwrap_or_else(|e| panic!("cannot build {}: {e:#}", patch.display()))
+        .path;
+    untar(&tarball, into).unwrap()
+}
+
+/// A site server below the patch's `[requirements.servers]` range refuses the run before any
+/// change, naming the version the server reports (`version_sql`); `plan` shows it, and the
+/// fixture's own range (which every other test of the engine runs with) is met.
+pub fn a_server_below_its_range_is_refused(engine: &Engine, version_sql: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let host = host(dir.path(), 3, engine);
+    let reported = rows(&host.site_targets()[0], version_sql)[0][0].clone();
+
+    let fixture = bundle(engine, "2.0.0", &dir.path().join("fixture"));
+    let plan = bascule(&fixture, &host.host_profile, &["plan"], &[]);
+    let plan = String::from_utf8_lossy(&plan.stdout).into_owned();
+    let line = plan
+        .lines()
+        .find(|l| l.contains("database server of class `site`"))
+        .unwrap_or_else(|| panic!("no site server line:\n{plan}"));
+    assert!(line.contains(" ok ") && line.contains(&reported), "{line}");
+
+    let bundle = bundle_wanting_site_server(engine, ">=99", &dir.path().join("delivery"));
+    let before = HostState::capture_server(&host).unwrap();
+    let out = bascule(&bundle, &host.host_profile, &["apply"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("FAILED at step `preflight`"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        said.contains(&format!(
+            "database server of class `site` >=99 (patch.toml requirements.servers.site): \
+             {reported} is outside `>=99`"
+        )),
+        "{}",
+        text(&out)
+    );
+    HostState::capture_server(&host)
+        .unwrap()
+        .assert_same(&before, "refused for its server version");
+}

@@ -14,7 +14,8 @@
 //!
 //! Then [`report`] reads each run ([`outcome`]) and prints a summary per run and a comparison
 //! across runs: outcome, step durations, state digests, whether the rollback restored the
-//! snapshot's state.
+//! snapshot's state. A rehearsal that passed leaves the guest's environment fingerprint beside
+//! the bundle ([`record`]), for production to be compared with.
 //!
 //! A target is a file (`target.toml`, [`target`]) naming a **driver** ([`drivers`]): `qemu`
 //! (built in, no daemon: a qcow2 overlay or an internal snapshot per run), `libvirt`
@@ -36,6 +37,7 @@ pub mod guest;
 pub mod outcome;
 pub mod payload;
 pub mod process;
+pub mod record;
 pub mod rehearsal;
 pub mod report;
 pub mod target;

@@ -60,6 +60,19 @@ fn default_timeout() -> u64 {
 }
 
 impl Target {
+    /// The target's name in reports and rehearsal records: its directory and file stem
+    /// (`iso-prod/target-casefold`).
+    pub fn name(&self) -> String {
+        let stem = self
+            .path
+            .file_stem()
+            .map_or(String::new(), |s| s.to_string_lossy().into_owned());
+        match self.path.parent().and_then(|p| p.file_name()) {
+            Some(dir) => format!("{}/{stem}", dir.to_string_lossy()),
+            None => stem,
+        }
+    }
+
     pub fn load(path: &Path) -> Result<Target, TargetError> {
         let text = std::fs::read_to_string(path).map_err(|source| TargetError::Read {
             path: path.to_path_buf(),
