@@ -148,6 +148,9 @@ fn a_host_below_a_version_range_is_refused_before_any_change_and_plan_says_why()
         .assert_same(&before, "refused for its requirements");
 }
 
+/// Within every range, and with a patch that requires a rehearsal it never had: `plan` says it
+/// would refuse, `apply` refuses (host unchanged), then runs with the operator's reason, which
+/// its report keeps; the run records the host's fingerprint.
 #[test]
 fn a_host_within_every_range_passes_and_its_run_records_the_fingerprint() {
     let dir = tempfile::tempdir().unwrap();
@@ -159,7 +162,8 @@ fn a_host_within_every_range_passes_and_its_run_records_the_fingerprint() {
         &format!(
             "[requirements.software]\nnginx = \">=1.18\"\n\n\
              [requirements.os]\nid = \"{id}\"\nversion = \">={release}\"\n\n\
-             [requirements.servers]\nmain = \">=3.30\"\nsite = \">=3.30\"\n"
+             [requirements.servers]\nmain = \">=3.30\"\nsite = \">=3.30\"\n\n\
+             [fingerprint]\nrequire_rehearsal = true\n"
         ),
         &dir.path().join("delivery"),
     );
@@ -174,28 +178,45 @@ fn a_host_within_every_range_passes_and_its_run_records_the_fingerprint() {
         nginx_line.contains(" ok ") && nginx_line.contains(&found),
         "{nginx_line}"
     );
-    assert!(plan.contains("No problem found"), "{plan}");
+    assert!(
+        plan.contains("NOT REHEARSED: no rehearsal record"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("the patch requires it ([fingerprint] require_rehearsal)"),
+        "{plan}"
+    );
 
-    let out = run(&bundle, &demo, &["apply"]);
+    let before = HostState::capture(&demo).unwrap();
+    let refused = run(&bundle, &demo, &["apply"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert!(
+        stdout(&refused).contains("this bundle was not rehearsed"),
+        "{}",
+        text(&refused)
+    );
+    HostState::capture(&demo)
+        .unwrap()
+        .assert_same(&before, "refused for want of a rehearsal");
+
+    let reason = "hotfix: the rehearsal guest is being rebuilt";
+    let out = run(&bundle, &demo, &["apply", "--accept-differences", reason]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let said = stdout(&out);
     assert!(
         said.contains(&format!("requirement nginx >=1.18: {found} found")),
         "{said}"
     );
-    // Nothing was rehearsed: the run says so, in its report too.
     assert!(
-        said.contains("NOTE: not rehearsed: no rehearsal record"),
+        said.contains("NOTE: not rehearsed (no rehearsal record"),
         "{said}"
     );
 
-    let runs = demo.state_dir.join("runs");
-    let run_dir = std::fs::read_dir(&runs)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .find(|p| p.to_string_lossy().ends_with("-apply"))
-        .expect("the apply's run directory");
+    let run_dir = said
+        .lines()
+        .find_map(|l| l.split(": log and journal in ").nth(1))
+        .map(PathBuf::from)
+        .unwrap_or_else(|| panic!("no run directory in:\n{said}"));
     let fingerprint: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run_dir.join("fingerprint.json")).unwrap())
             .unwrap();
@@ -211,8 +232,10 @@ fn a_host_within_every_range_passes_and_its_run_records_the_fingerprint() {
         facts["kernel"],
         String::from_utf8_lossy(&kernel.stdout).trim()
     );
-    let report = std::fs::read_to_string(run_dir.join("report.txt")).unwrap();
-    assert!(report.contains("NOTE: not rehearsed"), "{report}");
+    for file in ["report.txt", "update.log"] {
+        let content = std::fs::read_to_string(run_dir.join(file)).unwrap();
+        assert!(content.contains(reason), "{file}:\n{content}");
+    }
 
     // `bascule fingerprint` prints the same facts.
     let printed = stdout(&run(&bundle, &demo, &["fingerprint"]));

@@ -204,6 +204,11 @@ fn expected_in_message(name: &str) -> Vec<&'static str> {
         "missing-down" => vec!["0002_add_avatar", "down.sql"],
         "undeclared-class" => vec!["migrations/shop", "[classes.shop]"],
         "unknown-key" => vec!["patch.toml", "vesion"],
+        "unknown-software" => vec![
+            "patch.toml",
+            "requirements.software.imagemagick",
+            "command = [",
+        ],
         _ => vec!["fixtures/bad/"],
     }
 }
