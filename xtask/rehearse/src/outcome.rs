@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use bascule::fingerprint::{Fingerprint, FINGERPRINT_FILE};
 use bascule::journal::{Event, Journal};
 
 /// One step of the apply, as its journal recorded it.
@@ -45,6 +46,8 @@ pub struct RunOutcome {
     /// The pages the apply sampled with the new code (`samples/after/…/*.html`, normalised),
     /// by path, with their sha256: what the runs' comparison looks at.
     pub sampled: BTreeMap<String, String>,
+    /// The guest's environment, as its apply recorded it (`runs/apply/fingerprint.json`).
+    pub fingerprint: Option<Fingerprint>,
 }
 
 impl RunOutcome {
@@ -92,6 +95,7 @@ impl RunOutcome {
             }
         }
         outcome.sampled = sampled_pages(&apply_run.join("samples/after"));
+        outcome.fingerprint = Fingerprint::read(&apply_run.join(FINGERPRINT_FILE)).ok();
         if let Some(log) = text("runs/apply/update.log") {
             outcome.log_excerpt = failure_excerpt(&log);
         }

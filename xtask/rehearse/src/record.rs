@@ -36,6 +36,8 @@ pub fn keep(rehearsal: &Rehearsal, target: &Target, bundle: &Path) -> Result<Pat
     }
     let mut fingerprints = Vec::new();
     for run in &rehearsal.runs {
+        // Read again rather than trusting `outcome.fingerprint`: a missing or garbled file is an
+        // error here, with its path.
         let path = run.outcome.dir.join("runs/apply").join(FINGERPRINT_FILE);
         fingerprints.push((run.number, Fingerprint::read(&path)?));
     }

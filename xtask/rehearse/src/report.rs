@@ -10,6 +10,8 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use bascule::fingerprint::Fingerprint;
+
 use crate::outcome::RunOutcome;
 use crate::rehearsal::{Rehearsal, RunRecord};
 
@@ -111,6 +113,9 @@ fn render_run(out: &mut String, run: &RunRecord) {
             short(RunOutcome::digest_of(&o.digest_before))
         );
     }
+    if let Some(fingerprint) = &o.fingerprint {
+        let _ = writeln!(out, "  environment   {}", environment(fingerprint));
+    }
     if let Some(status) = o.apply_status {
         let slowest = slowest_steps(o);
         let _ = writeln!(
@@ -189,6 +194,28 @@ fn render_run(out: &mut String, run: &RunRecord) {
         }
     }
     let _ = writeln!(out, "  run directory {}", o.dir.join("runs").display());
+}
+
+/// The facts of a guest's fingerprint that decide most: OS, kernel, case sensitivity, each
+/// class's database server.
+fn environment(fingerprint: &Fingerprint) -> String {
+    let fact = |key: &str| fingerprint.facts.get(key).map_or("?", String::as_str);
+    let mut parts = vec![
+        format!("os {}", fact("os")),
+        format!("kernel {}", fact("kernel")),
+        format!("case-sensitive {}", fact("platform.case_sensitive")),
+    ];
+    for (key, server) in &fingerprint.facts {
+        let Some(class) = key
+            .strip_prefix("db.")
+            .and_then(|k| k.strip_suffix(".server"))
+        else {
+            continue;
+        };
+        let engine = fact(&format!("db.{class}.engine"));
+        parts.push(format!("{class} {engine} {server}"));
+    }
+    parts.join(", ")
 }
 
 fn slowest_steps(o: &RunOutcome) -> String {
@@ -405,6 +432,19 @@ mod tests {
                     ("end".into(), 7.1),
                 ],
                 sampled: [("site/site-0001/home.html".to_string(), "x".to_string())].into(),
+                fingerprint: Some(Fingerprint {
+                    facts: [
+                        ("os", "unknown: no /etc/os-release or /usr/lib/os-release"),
+                        ("kernel", "6.1.0-18-amd64"),
+                        ("platform.case_sensitive", "no"),
+                        ("db.main.engine", "sqlite"),
+                        ("db.main.server", "3.46.0"),
+                    ]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                    ..Fingerprint::default()
+                }),
                 ..RunOutcome::default()
             },
         )
