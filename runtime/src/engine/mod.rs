@@ -129,9 +129,10 @@ pub struct Context<'a> {
     db_locked: bool,
     /// A survey taken under those locks, for the next step that needs one.
     survey: Option<Vec<ClassSurvey>>,
-    /// What the run's report must say besides its outcome ([`Context::note`]).
-    notes: std::sync::Mutex<Vec<String>>,
-    remarks: std::sync::Mutex<Vec<String>>,
+    /// What the run's report must say after its outcome ([`Context::note`]).
+    notes: ReportLines,
+    /// What the run's report must say before its outcome ([`Context::remark`]).
+    remarks: ReportLines,
     /// What kind of run this is ([`Context::for_run`]).
     kind: RunKind,
     /// Version states read under those locks before an undo, for the undo of the same
@@ -169,8 +170,8 @@ impl<'a> Context<'a> {
             intents: Vec::new(),
             db_locked: false,
             survey: None,
-            notes: std::sync::Mutex::new(Vec::new()),
-            remarks: std::sync::Mutex::new(Vec::new()),
+            notes: ReportLines::default(),
+            remarks: ReportLines::default(),
             kind: RunKind::Migrate,
             states: std::sync::Mutex::new(None),
         }
@@ -275,18 +276,12 @@ impl<'a> Context<'a> {
     pub fn note(&self, message: impl std::fmt::Display) {
         let text = message.to_string();
         self.say(&text);
-        self.notes
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push(text);
+        self.notes.push(text);
     }
 
     /// The notes so far.
     pub fn notes(&self) -> Vec<String> {
-        self.notes
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
+        self.notes.all()
     }
 
     /// A line for the operator and the log that the run's report repeats before its outcome,
@@ -295,15 +290,29 @@ impl<'a> Context<'a> {
     pub fn remark(&self, message: impl std::fmt::Display) {
         let text = message.to_string();
         self.say(&text);
-        self.remarks
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push(text);
+        self.remarks.push(text);
     }
 
     /// The remarks so far.
     pub fn remarks(&self) -> Vec<String> {
-        self.remarks
+        self.remarks.all()
+    }
+}
+
+/// Lines a run's report repeats, gathered from any thread of the run (the migrate workers').
+#[derive(Default)]
+struct ReportLines(std::sync::Mutex<Vec<String>>);
+
+impl ReportLines {
+    fn push(&self, line: String) {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(line);
+    }
+
+    fn all(&self) -> Vec<String> {
+        self.0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone()
