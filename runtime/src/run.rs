@@ -64,15 +64,8 @@ impl RunFiles {
         let base = format!("{stamp}-{}-{}", setup.patch.version(), kind.as_str());
         let (id, dir) = unique_dir(&runs, &base)?;
         let files = RunFiles::open(id, kind, dir)?;
-        files.journal.append(&Event::RunStart {
-            run: files.id.clone(),
-            kind,
-            version: setup.patch.version().to_string(),
-            bundle_digest: setup.manifest.digest(),
-            undoes,
-            at: now(),
-        })?;
-        // Before any step, so preflight compares with the rehearsal what this run recorded.
+        // Before any step, so preflight compares with the rehearsal what this run recorded; and
+        // before the start record, so a run that cannot record it leaves no run behind.
         let fingerprint = Fingerprint::capture(&setup.host, &setup.patch);
         fingerprint
             .write(&files.dir)
@@ -81,6 +74,14 @@ impl RunFiles {
             "environment fingerprint: {} facts in {FINGERPRINT_FILE}",
             fingerprint.facts.len()
         ));
+        files.journal.append(&Event::RunStart {
+            run: files.id.clone(),
+            kind,
+            version: setup.patch.version().to_string(),
+            bundle_digest: setup.manifest.digest(),
+            undoes,
+            at: now(),
+        })?;
         Ok(files)
     }
 

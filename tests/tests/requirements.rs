@@ -187,6 +187,27 @@ fn a_host_within_every_range_passes_and_its_run_records_the_fingerprint() {
         "{plan}"
     );
 
+    // A record given with --rehearsal is the one read; one made for another bundle proves
+    // nothing about this one.
+    let other = dir.path().join("elsewhere.rehearsal.json");
+    std::fs::write(
+        &other,
+        r#"{"version": "2.0.0", "bundle_digest": "0000", "rehearsals": []}"#,
+    )
+    .unwrap();
+    let plan = stdout(&run(
+        &bundle,
+        &demo,
+        &["plan", "--rehearsal", other.to_str().unwrap()],
+    ));
+    assert!(
+        plan.contains(&format!(
+            "NOT REHEARSED: {} records the rehearsal of another bundle (digest 0000",
+            other.display()
+        )),
+        "{plan}"
+    );
+
     let before = HostState::capture(&demo).unwrap();
     let refused = run(&bundle, &demo, &["apply"]);
     assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));

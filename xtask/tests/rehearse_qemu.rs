@@ -260,22 +260,29 @@ fn production_is_compared_with_the_rehearsal_and_a_critical_difference_needs_a_r
         .join("target/test-rehearsals")
         .join(format!("{}-fingerprint", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let rehearsal = bascule_rehearse::rehearse(
-        &developer,
-        &tarball,
-        &RehearsalOptions {
-            runs: 1,
-            rollback: false,
-            dir,
-        },
-    )
-    .expect("rehearsal");
-    assert!(rehearsal.succeeded(), "{}", report::render(&rehearsal));
-    let record_path =
-        bascule_rehearse::record::keep(&rehearsal, &developer, &tarball).expect("record");
+    // Through the command, as a developer runs it: the record is its doing.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg("rehearse")
+        .arg(&tarball)
+        .arg("--target")
+        .arg(&developer.path)
+        .arg("--dir")
+        .arg(&dir)
+        .current_dir(common::workspace())
+        .output()
+        .expect("run xtask rehearse");
+    let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(
-        record_path,
-        delivery.path().join("bascule-2.0.0.rehearsal.json")
+        output.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("case-sensitive no"), "{stdout}");
+    let record_path = delivery.path().join("bascule-2.0.0.rehearsal.json");
+    assert!(
+        stdout.contains(&format!("rehearsal record: {}", record_path.display())),
+        "{stdout}"
     );
     let record = bascule::fingerprint::rehearsal::RehearsalRecord::read(&record_path)
         .expect("the record reads back");

@@ -97,5 +97,8 @@ mod tests {
         assert_eq!(facts.engine, "sqlite");
         assert_eq!(facts.version, rusqlite::version());
         assert_eq!(facts.settings["encoding"], "UTF-8");
+        for key in facts.settings.keys() {
+            assert!(bascule_patch::DB_FACTS.contains(&key.as_str()), "{key}");
+        }
     }
 }

@@ -368,14 +368,15 @@ impl Connection for MysqlConnection {
                 }
             },
             "SELECT VERSION(), @@sql_mode, @@lower_case_table_names, @@character_set_server, \
-             @@collation_server, @@time_zone, @@system_time_zone",
+             @@collation_server, @@time_zone",
             &[
                 "sql_mode",
                 "lower_case_table_names",
                 "charset",
                 "collation",
+                // Not @@system_time_zone: it names the zone's abbreviation at the server's
+                // start (CET or CEST), which differs between identical servers.
                 "time_zone",
-                "system_time_zone",
             ],
         )
     }

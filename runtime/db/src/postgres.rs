@@ -445,13 +445,19 @@ impl Connection for PostgresConnection {
             &name,
             |_| "postgres",
             "SELECT current_setting('server_version'), current_setting('server_encoding'), \
-             d.datcollate, d.datctype, current_setting('TimeZone'), \
-             current_setting('standard_conforming_strings') \
+             d.datcollate, d.datctype, \
+             coalesce(to_jsonb(d) ->> 'datlocprovider', 'c'), \
+             coalesce(to_jsonb(d) ->> 'datlocale', to_jsonb(d) ->> 'daticulocale', ''), \
+             current_setting('TimeZone'), current_setting('standard_conforming_strings') \
              FROM pg_database d WHERE d.datname = current_database()",
             &[
                 "encoding",
                 "collation",
                 "ctype",
+                // ICU (`i`) or builtin collations ignore datcollate; their locale is here. Read
+                // through to_jsonb: the column is daticulocale in 15 and 16, datlocale from 17.
+                "locale_provider",
+                "icu_locale",
                 "time_zone",
                 "standard_conforming_strings",
             ],

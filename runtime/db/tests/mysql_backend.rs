@@ -245,6 +245,12 @@ fn server_facts_are_what_the_server_says_of_itself() {
     assert_eq!(facts.settings["lower_case_table_names"], lower);
     let release: Vec<&str> = version.split(['.', '-']).take(2).collect();
     assert_eq!(facts.major(), release.join("."));
+    for key in facts.settings.keys() {
+        assert!(
+            bascule_patch::DB_FACTS.contains(&key.as_str()),
+            "`{key}` is missing from bascule_patch::DB_FACTS, so no critical pattern may name it"
+        );
+    }
     for key in ["charset", "collation", "time_zone"] {
         assert!(!facts.settings[key].is_empty(), "{key}: {facts:?}");
     }

@@ -191,6 +191,12 @@ fn server_facts_are_what_the_server_says_of_itself() {
     assert_eq!(facts.version, version);
     let major = number.parse::<u32>().unwrap() / 10000;
     assert_eq!(facts.major(), major.to_string());
+    for key in facts.settings.keys() {
+        assert!(
+            bascule_patch::DB_FACTS.contains(&key.as_str()),
+            "`{key}` is missing from bascule_patch::DB_FACTS, so no critical pattern may name it"
+        );
+    }
     for key in ["encoding", "collation", "time_zone"] {
         assert!(!facts.settings[key].is_empty(), "{key}: {facts:?}");
     }

@@ -31,6 +31,24 @@ pub const FINGERPRINT_ROOTS: &[&str] = &[
     "db",
 ];
 
+/// The facts of a database class (`db.<class>.<fact>`): what `bascule-db`'s `ServerFacts` gives
+/// for each backend (its tests keep this list complete).
+pub const DB_FACTS: &[&str] = &[
+    "engine",
+    "server",
+    "major",
+    "sql_mode",
+    "lower_case_table_names",
+    "charset",
+    "collation",
+    "time_zone",
+    "encoding",
+    "ctype",
+    "locale_provider",
+    "icu_locale",
+    "standard_conforming_strings",
+];
+
 /// `[fingerprint]`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -74,17 +92,50 @@ impl FingerprintSpec {
             .any(|pattern| key_matches(pattern, key))
     }
 
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks every pattern names facts a fingerprint can hold: a typo would silently make a
+    /// critical fact uncompared. `classes` and `software` are the patch's.
+    pub fn validate(&self, classes: &[&str], software: &[&str]) -> Result<(), String> {
         for pattern in &self.critical {
-            let root = pattern.split('.').next().unwrap_or_default();
-            if !FINGERPRINT_ROOTS.contains(&root) {
-                return Err(format!(
-                    "fingerprint.critical: `{pattern}` names no fingerprint key; keys start with {}",
-                    FINGERPRINT_ROOTS.join(", ")
-                ));
-            }
+            check_pattern(pattern, classes, software)
+                .map_err(|why| format!("fingerprint.critical: `{pattern}` {why}"))?;
         }
         Ok(())
+    }
+}
+
+/// Whether `pattern` can match a key of a fingerprint of this patch.
+fn check_pattern(pattern: &str, classes: &[&str], software: &[&str]) -> Result<(), String> {
+    let segments: Vec<&str> = pattern.split('.').collect();
+    if let Some(position) = segments.iter().position(|s| *s == "**") {
+        if position + 1 != segments.len() {
+            return Err("has `**` before its end; `**` may only end a pattern".into());
+        }
+    }
+    let one_of = |segment: &str, known: &[&str], what: &str| {
+        if segment == "*" || segment == "**" || known.contains(&segment) {
+            Ok(())
+        } else {
+            Err(format!(
+                "names no {what}: write one of {}",
+                known.join(", ")
+            ))
+        }
+    };
+    match segments[..] {
+        ["kernel" | "arch" | "locale" | "time_zone" | "os"] => Ok(()),
+        ["os", fact] => one_of(fact, &["id", "version_id"], "OS fact"),
+        ["platform", fact] => one_of(fact, &["case_sensitive"], "platform fact"),
+        ["software", name] => one_of(name, software, "program of [requirements.software]"),
+        ["db", "**"] => Ok(()),
+        ["db", class, fact] => {
+            one_of(class, classes, "class of this patch")?;
+            one_of(fact, DB_FACTS, "database fact")
+        }
+        [root, ..] if !FINGERPRINT_ROOTS.contains(&root) => Err(format!(
+            "names no fingerprint key; keys start with {}",
+            FINGERPRINT_ROOTS.join(", ")
+        )),
+        _ => Err("names no fingerprint key: see patch-template/patch.toml [fingerprint]".into()),
     }
 }
 
@@ -129,12 +180,40 @@ mod tests {
     }
 
     #[test]
-    fn a_pattern_outside_the_fingerprint_is_refused() {
-        let spec = FingerprintSpec {
-            critical: vec!["database.*.major".into()],
-            require_rehearsal: false,
+    fn a_pattern_that_names_no_fact_is_refused() {
+        let check = |pattern: &str| {
+            FingerprintSpec {
+                critical: vec![pattern.into()],
+                require_rehearsal: false,
+            }
+            .validate(&["site"], &["nginx"])
         };
-        let error = spec.validate().expect_err("unknown root");
-        assert!(error.contains("database.*.major"), "{error}");
+        for good in [
+            "db.*.major",
+            "db.site.sql_mode",
+            "db.**",
+            "software.nginx",
+            "software.**",
+            "kernel",
+            "os.version_id",
+            "platform.case_sensitive",
+        ] {
+            check(good).unwrap_or_else(|e| panic!("{good}: {e}"));
+        }
+        for (bad, why) in [
+            ("database.*.major", "keys start with"),
+            ("db.*.sqlmode", "names no database fact"),
+            ("db.shop.major", "names no class of this patch"),
+            ("db.**.major", "`**` may only end"),
+            ("software.php", "names no program"),
+            ("platform.case", "names no platform fact"),
+            ("kernel.release", "names no fingerprint key"),
+        ] {
+            let error = check(bad).expect_err(bad);
+            assert!(
+                error.starts_with(&format!("fingerprint.critical: `{bad}`")) && error.contains(why),
+                "{bad}: {error}"
+            );
+        }
     }
 }

@@ -44,7 +44,9 @@ mod split;
 
 pub use acceptance::AcceptanceSpec;
 pub use class::{ClassSpec, Dialect};
-pub use fingerprint::{default_critical, key_matches, FingerprintSpec, FINGERPRINT_ROOTS};
+pub use fingerprint::{
+    default_critical, key_matches, FingerprintSpec, DB_FACTS, FINGERPRINT_ROOTS,
+};
 pub use marker::{marker_argument, marker_name, ALLOW, MARKER_PREFIX, NO_TRANSACTION, PHASE, RAW};
 pub use migration::{ClassMigrations, Migration, MigrationError, MigrationSet};
 pub use patch_toml::{

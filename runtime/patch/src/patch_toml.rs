@@ -214,7 +214,15 @@ impl PatchSpec {
         }
         let classes: Vec<&str> = self.classes.keys().map(String::as_str).collect();
         self.requirements.validate(&classes).map_err(invalid)?;
-        self.fingerprint.validate().map_err(invalid)?;
+        let software: Vec<&str> = self
+            .requirements
+            .software
+            .keys()
+            .map(String::as_str)
+            .collect();
+        self.fingerprint
+            .validate(&classes, &software)
+            .map_err(invalid)?;
         crate::smoke::validate(&self.smoke).map_err(invalid)?;
         crate::sampling::validate(&self.sampling).map_err(invalid)?;
         Ok(())

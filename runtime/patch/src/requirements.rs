@@ -114,10 +114,12 @@ pub const KNOWN_SOFTWARE: &[(&str, &[&str], &str)] = &[
         &["mariadb", "--version"],
         r"(\d+\.\d+\.\d+)-MariaDB",
     ),
+    // `Ver 8.0.36` (MySQL 8), `Ver 14.14 Distrib 5.7.44` (5.7: 14.14 is the client's own
+    // number), `Ver 15.1 Distrib 10.11.6-MariaDB`, `from 11.4.2-MariaDB` (MariaDB 11).
     (
         "mysql",
         &["mysql", "--version"],
-        r"(?:Distrib |Ver )(\d[^\s,-]*)",
+        r"(?:Distrib |from |Ver )(\d+\.\d+\.\d+)",
     ),
     ("psql", &["psql", "--version"], r"\(PostgreSQL\) (\d[^\s]*)"),
     ("sqlite3", &["sqlite3", "--version"], r"^(\d[^\s]*)"),
@@ -147,9 +149,10 @@ impl SoftwareRequirement {
     }
 }
 
-/// A range as a semver requirement: `">=1.22"`, `">=8.1, <9"`, `"8.1"` (= `^8.1`).
+/// A range as a semver requirement: `">=1.22"`, `">=8.1, <9"`, `"8.1"` (= `^8.1`). Leading
+/// zeros are dropped, as [`found_version`] drops them: Ubuntu's `">=22.04"` is `>=22.4`.
 pub fn parse_range(range: &str) -> Result<semver::VersionReq, String> {
-    semver::VersionReq::parse(range.trim()).map_err(|e| {
+    semver::VersionReq::parse(&without_leading_zeros(range.trim())).map_err(|e| {
         format!("`{range}` is not a version range ({e}); write e.g. \">=1.22\" or \">=8.1, <9\"")
     })
 }
@@ -170,6 +173,25 @@ pub fn found_version(text: &str) -> Option<semver::Version> {
         }
     }
     Some(semver::Version::new(parts[0], parts[1], parts[2]))
+}
+
+/// `22.04` → `22.4`, `>=10.05, <11` → `>=10.5, <11`: each run of digits without its leading
+/// zeros (a lone `0` stays).
+fn without_leading_zeros(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    let mut in_number = false;
+    while let Some(c) = chars.next() {
+        let starts_number = c.is_ascii_digit() && !in_number;
+        in_number = c.is_ascii_digit();
+        let next_is_digit = chars.peek().is_some_and(|n| n.is_ascii_digit());
+        if starts_number && c == '0' && next_is_digit {
+            in_number = false;
+            continue;
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Whether `found` (as the program printed it) is within `range`: `Err` says why not.
@@ -276,6 +298,75 @@ mod tests {
         // A bare version is a caret range, as in Cargo.
         assert!(check_range("8.4", "8.1").is_ok());
         assert!(check_range("9.0", "8.1").is_err());
+        // Ubuntu's release numbers.
+        assert!(check_range("22.04", ">=22.04").is_ok());
+        assert!(check_range("20.04", ">=22.04").is_err());
+        assert!(check_range("24.10", ">=22.04, <24.04").is_err());
+        assert_eq!(without_leading_zeros(">=10.05, <11.0"), ">=10.5, <11.0");
+    }
+
+    #[test]
+    fn known_patterns_read_what_the_programs_print() {
+        let cases = [
+            ("nginx", "nginx version: nginx/1.22.1\n", "1.22.1"),
+            (
+                "php",
+                "PHP 8.2.7 (cli) (built: Jun  9 2023 19:37:27) (NTS)\n",
+                "8.2.7",
+            ),
+            ("python3", "Python 3.11.2\n", "3.11.2"),
+            ("node", "v20.11.1\n", "20.11.1"),
+            (
+                "openssl",
+                "OpenSSL 3.0.15 3 Sep 2024 (Library: OpenSSL 3.0.15 3 Sep 2024)\n",
+                "3.0.15",
+            ),
+            (
+                "mysql",
+                "mysql  Ver 8.0.36 for Linux on x86_64 (MySQL Community Server - GPL)\n",
+                "8.0.36",
+            ),
+            (
+                "mysql",
+                "mysql  Ver 14.14 Distrib 5.7.44, for Linux (x86_64) using  EditLine wrapper\n",
+                "5.7.44",
+            ),
+            (
+                "mysql",
+                "mysql  Ver 15.1 Distrib 10.11.6-MariaDB, for debian-linux-gnu (x86_64)\n",
+                "10.11.6",
+            ),
+            (
+                "mysql",
+                "mysql from 11.4.2-MariaDB, client 15.2 for debian-linux-gnu (x86_64)\n",
+                "11.4.2",
+            ),
+            (
+                "mariadb",
+                "mariadb from 11.4.2-MariaDB, client 15.2 for debian-linux-gnu\n",
+                "11.4.2",
+            ),
+            (
+                "psql",
+                "psql (PostgreSQL) 15.10 (Debian 15.10-0+deb12u1)\n",
+                "15.10",
+            ),
+            ("git", "git version 2.39.5\n", "2.39.5"),
+            (
+                "java",
+                "openjdk version \"17.0.13\" 2024-10-15\n",
+                "17.0.13",
+            ),
+        ];
+        for (name, output, expected) in cases {
+            let (_, _, pattern) = KNOWN_SOFTWARE.iter().find(|(n, _, _)| *n == name).unwrap();
+            let found = regex::Regex::new(pattern)
+                .unwrap()
+                .captures(output)
+                .and_then(|c| c.get(1))
+                .map(|m| m.as_str());
+            assert_eq!(found, Some(expected), "{name}: {output}");
+        }
     }
 
     #[test]

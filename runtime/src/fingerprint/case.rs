@@ -3,14 +3,15 @@
 //!
 //! The first seed's worst bug came from here: rehearsed on a filesystem that ignored case,
 //! code that linked an image by the wrong case worked, and broke in production. It is tested,
-//! not assumed: an entry of the platform root (`releases`, `current`, …) is looked up under its
-//! name with the case of every letter swapped; the lookup finding the *same* inode means the
-//! directory ignores case. Reading suffices on a real host; only a root with no entry to try
-//! (a brand-new platform) gets a probe file, created and removed at once.
+//! not assumed: an entry of the directory the code lives in (the live release `current/`,
+//! else `releases/`, else the platform root) is looked up under its name with the case of every letter swapped. That name is not in
+//! the listing, so the lookup finding anything means the directory ignores case (the inode is
+//! not compared: CIFS and some FUSE filesystems make inode numbers up). Reading suffices on a
+//! real host; only a directory with no entry to try (a brand-new platform) gets a probe file,
+//! created and removed at once — the one write `plan` and `bascule fingerprint` may make.
 
 use std::fmt;
-use std::os::unix::fs::MetadataExt as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The fingerprint key.
 pub const KEY: &str = "platform.case_sensitive";
@@ -33,13 +34,27 @@ impl fmt::Display for CaseSensitivity {
     }
 }
 
-/// Tests the directory `root`.
+/// Tests the platform whose root is `root` where its code lives: the live release
+/// (`current/`), else `releases/`, else the root (ext4 casefolding is set directory by
+/// directory, and release directories are named by version, without a letter to swap).
 pub fn case_sensitive(root: &Path) -> CaseSensitivity {
-    match try_existing(root) {
-        Ok(Some(found)) => found,
-        Ok(None) => with_probe_file(root),
-        Err(e) => CaseSensitivity::Unknown(format!("{}: {e}", root.display())),
+    let candidates = [
+        root.join("current"),
+        root.join("releases"),
+        root.to_path_buf(),
+    ];
+    let dirs: Vec<&PathBuf> = candidates.iter().filter(|d| d.is_dir()).collect();
+    let Some(last) = dirs.last() else {
+        return CaseSensitivity::Unknown(format!("{}: no such directory", root.display()));
+    };
+    for dir in &dirs {
+        match try_existing(dir) {
+            Ok(Some(found)) => return found,
+            Ok(None) => continue,
+            Err(e) => return CaseSensitivity::Unknown(format!("{}: {e}", dir.display())),
+        }
     }
+    with_probe_file(last)
 }
 
 /// The test on an entry already there; `None` when no entry has a letter to swap.
@@ -53,7 +68,11 @@ fn try_existing(root: &Path) -> std::io::Result<Option<CaseSensitivity>> {
         if swapped == *name || names.contains(&swapped) {
             continue;
         }
-        return Ok(Some(same_entry(&root.join(name), &root.join(&swapped))?));
+        match lookup(&root.join(&swapped)) {
+            // Gone between the listing and now (another run's probe file): try the next.
+            _ if std::fs::symlink_metadata(root.join(name)).is_err() => continue,
+            found => return Ok(Some(found)),
+        }
     }
     Ok(None)
 }
@@ -64,21 +83,18 @@ fn with_probe_file(root: &Path) -> CaseSensitivity {
     if let Err(e) = std::fs::write(&probe, b"") {
         return CaseSensitivity::Unknown(format!("cannot create {}: {e}", probe.display()));
     }
-    let found = same_entry(&probe, &root.join(swap_case(&name)))
-        .unwrap_or_else(|e| CaseSensitivity::Unknown(e.to_string()));
+    let found = lookup(&root.join(swap_case(&name)));
     let _ = std::fs::remove_file(&probe);
     found
 }
 
-/// Whether `other` (the same name, other case) is the entry `path`.
-fn same_entry(path: &Path, other: &Path) -> std::io::Result<CaseSensitivity> {
-    let meta = std::fs::symlink_metadata(path)?;
-    Ok(match std::fs::symlink_metadata(other) {
-        Ok(found) if found.ino() == meta.ino() && found.dev() == meta.dev() => {
-            CaseSensitivity::Insensitive
-        }
-        _ => CaseSensitivity::Sensitive,
-    })
+/// Looks up `swapped`, a name not in its directory's listing under this case.
+fn lookup(swapped: &Path) -> CaseSensitivity {
+    match std::fs::symlink_metadata(swapped) {
+        Ok(_) => CaseSensitivity::Insensitive,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => CaseSensitivity::Sensitive,
+        Err(e) => CaseSensitivity::Unknown(format!("{}: {e}", swapped.display())),
+    }
 }
 
 fn swap_case(name: &str) -> String {
@@ -108,6 +124,34 @@ mod tests {
         std::fs::write(dir.path().join("Logo.png"), b"a").unwrap();
         std::fs::write(dir.path().join("lOGO.PNG"), b"b").unwrap();
         assert_eq!(case_sensitive(dir.path()), CaseSensitivity::Sensitive);
+        // The live release is where it looks first; its entries have letters.
+        std::fs::create_dir_all(dir.path().join("releases/1.0.0/pages")).unwrap();
+        std::os::unix::fs::symlink("releases/1.0.0", dir.path().join("current")).unwrap();
+        assert_eq!(case_sensitive(dir.path()), CaseSensitivity::Sensitive);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("releases/1.0.0"))
+                .unwrap()
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn a_name_found_under_the_other_case_means_the_directory_ignores_case() {
+        // This machine has no case-insensitive filesystem to try (the qemu rehearsal test
+        // has, in its casefold guest): a link stands for what such a lookup finds.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("current"), b"").unwrap();
+        assert_eq!(
+            lookup(&dir.path().join("current")),
+            CaseSensitivity::Insensitive
+        );
+        assert_eq!(
+            lookup(&dir.path().join("CURRENT")),
+            CaseSensitivity::Sensitive
+        );
+        let unknown = lookup(&dir.path().join("current/CHILD"));
+        assert!(matches!(unknown, CaseSensitivity::Unknown(_)), "{unknown}");
     }
 
     #[test]

@@ -76,9 +76,13 @@ fn merged(servers: &[ServerFacts]) -> BTreeMap<String, String> {
             add(name, value.clone());
         }
     }
+    // Sorted: two hosts whose profiles list the same servers in another order agree.
     values
         .into_iter()
-        .map(|(key, list)| (key, list.join(SEPARATOR)))
+        .map(|(key, mut list)| {
+            list.sort();
+            (key, list.join(SEPARATOR))
+        })
         .collect()
 }
 
@@ -99,6 +103,11 @@ mod tests {
         ]);
         assert_eq!(facts["engine"], "mariadb");
         assert_eq!(facts["major"], "10.11 | 10.6");
+        let reversed = merged(&[
+            server("10.6.1-MariaDB", "STRICT_TRANS_TABLES"),
+            server("10.11.6-MariaDB", "STRICT_TRANS_TABLES"),
+        ]);
+        assert_eq!(reversed, facts);
         assert_eq!(facts["sql_mode"], "STRICT_TRANS_TABLES");
     }
 }

@@ -135,7 +135,10 @@ pub(crate) fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), Fin
     };
     let mut text = serde_json::to_string_pretty(value).map_err(|e| io(e.into()))?;
     text.push('\n');
-    std::fs::write(path, text).map_err(io)
+    // Written beside and renamed: a reader never sees half a record.
+    let partial = path.with_extension("json.partial");
+    std::fs::write(&partial, text).map_err(io)?;
+    std::fs::rename(&partial, path).map_err(io)
 }
 
 pub(crate) fn read_json<T: serde::de::DeserializeOwned>(

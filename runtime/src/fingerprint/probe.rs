@@ -2,13 +2,15 @@
 //! versions of the programs a patch declares.
 //!
 //! Each is read the way the system documents it: `/etc/os-release` (os-release(5): `ID`,
-//! `VERSION_ID`, `PRETTY_NAME`), uname(2), the locale environment in POSIX's order of
-//! precedence (`LC_ALL`, `LC_CTYPE`, `LANG`), and the time zone from `TZ`, `/etc/timezone` or
-//! the `/etc/localtime` link. A program is asked with its own command and the pattern of
+//! `VERSION_ID`, `PRETTY_NAME`), uname(2), the system's locale (`/etc/default/locale`, or
+//! systemd's `/etc/locale.conf`) and time zone (`/etc/timezone`, or the zone the
+//! `/etc/localtime` link names). The system's, not this process's environment: the services run
+//! with the system's, and an operator's SSH session (`SendEnv LANG`) would make two identical
+//! hosts differ. A program is asked with its own command and the pattern of
 //! `bascule_patch::KNOWN_SOFTWARE` (or the patch's), given ten seconds to answer.
 
 use std::collections::BTreeMap;
-use std::io::Read as _;
+use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -94,19 +96,29 @@ pub fn parse_os_release(text: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// The locale of character handling, in POSIX's order of precedence.
+/// Where the system's locale is set: Debian's, then systemd's.
+const LOCALE_FILES: [&str; 2] = ["/etc/default/locale", "/etc/locale.conf"];
+
+/// The system's locale of character handling: `LC_ALL`, else `LC_CTYPE`, else `LANG` of its
+/// locale file (POSIX's order of precedence).
 fn locale() -> String {
-    ["LC_ALL", "LC_CTYPE", "LANG"]
-        .iter()
-        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
-        .unwrap_or_else(|| "C (no LC_ALL, LC_CTYPE or LANG)".into())
+    for path in LOCALE_FILES {
+        let Ok(text) = std::fs::read_to_string(path) else {
+            continue;
+        };
+        let fields = parse_os_release(&text);
+        if let Some(value) = ["LC_ALL", "LC_CTYPE", "LANG"]
+            .iter()
+            .find_map(|name| fields.get(*name).filter(|v| !v.is_empty()))
+        {
+            return value.clone();
+        }
+    }
+    format!("C (no LANG in {})", LOCALE_FILES.join(" or "))
 }
 
-/// The time zone: `TZ`, else `/etc/timezone`, else the zone `/etc/localtime` links to.
+/// The system's time zone: `/etc/timezone`, else the zone `/etc/localtime` links to.
 fn time_zone() -> String {
-    if let Some(tz) = std::env::var("TZ").ok().filter(|v| !v.is_empty()) {
-        return tz;
-    }
     if let Ok(text) = std::fs::read_to_string("/etc/timezone") {
         let zone = text.trim();
         if !zone.is_empty() {
@@ -116,7 +128,7 @@ fn time_zone() -> String {
     match std::fs::read_link("/etc/localtime") {
         Ok(target) => zone_of(&target),
         Err(_) if Path::new("/etc/localtime").exists() => "/etc/localtime (a file)".into(),
-        Err(_) => "UTC (no TZ, /etc/timezone or /etc/localtime)".into(),
+        Err(_) => "UTC (no /etc/timezone or /etc/localtime)".into(),
     }
 }
 
@@ -163,6 +175,8 @@ pub fn ask_version(command: &[String], pattern: &str) -> Result<String, String> 
 }
 
 /// Standard output then standard error of `program args`, killed after [`PROBE_TIMEOUT`].
+/// Both pipes are read on threads while it runs, so a talkative program never blocks on a
+/// full pipe, and a grandchild keeping them open cannot hold the run past the deadline.
 fn run_bounded(program: &str, args: &[String]) -> Result<String, String> {
     let mut child = Command::new(program)
         .args(args)
@@ -174,13 +188,37 @@ fn run_bounded(program: &str, args: &[String]) -> Result<String, String> {
             std::io::ErrorKind::NotFound => format!("`{program}` not found on PATH"),
             _ => format!("cannot run `{program}`: {e}"),
         })?;
-    let started = Instant::now();
+    let readers: Vec<_> = [
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|pipe| {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut pipe = pipe;
+            let mut bytes = Vec::new();
+            // A version is one line: the first 64 KiB are plenty, and bound the memory;
+            // the rest is drained so the program can finish.
+            let _ = (&mut pipe).take(64 * 1024).read_to_end(&mut bytes);
+            let _ = std::io::copy(&mut pipe, &mut std::io::sink());
+            let _ = sender.send(bytes);
+        });
+        receiver
+    })
+    .collect();
+    let deadline = Instant::now() + PROBE_TIMEOUT;
     loop {
         match child.try_wait() {
             Ok(Some(_)) => break,
-            Ok(None) if started.elapsed() < PROBE_TIMEOUT => {
-                std::thread::sleep(Duration::from_millis(10))
-            }
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
             Ok(None) => {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -193,23 +231,11 @@ fn run_bounded(program: &str, args: &[String]) -> Result<String, String> {
         }
     }
     let mut text = String::new();
-    for mut pipe in [
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn std::io::Read>),
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn std::io::Read>),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        let mut bytes = Vec::new();
-        // A version is one line: the first 64 KiB are plenty, and bound the memory.
-        let _ = (&mut pipe).take(64 * 1024).read_to_end(&mut bytes);
-        text.push_str(&String::from_utf8_lossy(&bytes));
+    for receiver in readers {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if let Ok(bytes) = receiver.recv_timeout(left.max(Duration::from_millis(100))) {
+            text.push_str(&String::from_utf8_lossy(&bytes));
+        }
     }
     Ok(text)
 }

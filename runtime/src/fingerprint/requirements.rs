@@ -111,8 +111,11 @@ fn ranged(
 ) -> RequirementCheck {
     let found = fact(fingerprint, fact_key);
     let verdict = match fingerprint.known(fact_key) {
+        None if fact_key.starts_with("db.") => Err(format!(
+            "its version could not be read ({found}); check the host profile's [databases] and that the server answers"
+        )),
         None => Err(format!(
-            "its version could not be read ({found}); install it or fix the patch's probe"
+            "its version could not be read ({found}); install it, or fix its `command` and `pattern` in patch.toml"
         )),
         Some(values) => values
             .split(SEPARATOR)

@@ -47,12 +47,13 @@ pub fn keep(rehearsal: &Rehearsal, target: &Target, bundle: &Path) -> Result<Pat
         .ok_or(RecordError::NotPassed)?;
     for (number, other) in &fingerprints[1..] {
         if other.facts != first.facts {
-            let keys: Vec<String> = first
+            let keys: std::collections::BTreeSet<&String> = first
                 .facts
-                .iter()
-                .filter(|(k, v)| other.facts.get(*k) != Some(v))
-                .map(|(k, _)| k.clone())
+                .keys()
+                .chain(other.facts.keys())
+                .filter(|k| first.facts.get(*k) != other.facts.get(*k))
                 .collect();
+            let keys: Vec<&str> = keys.into_iter().map(String::as_str).collect();
             return Err(RecordError::Unstable(
                 first_number,
                 *number,
