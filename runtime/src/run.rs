@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::engine::{self, Context, Options, Outcome, Step, StepError};
-use crate::fingerprint::{Fingerprint, FINGERPRINT_FILE};
+use crate::fingerprint::{requirements, Fingerprint, FINGERPRINT_FILE};
 use crate::host::HostProfile;
 use crate::journal::{now, Event, Intent, Journal, RunHistory, RunKind, JOURNAL_FILE};
 use crate::state::{runs_dir, PlatformState};
@@ -216,7 +216,27 @@ pub fn apply(setup: &Setup) -> Result<RunReport, StepError> {
 /// `bascule recover` on this host like any other.
 pub fn migrate(setup: &Setup) -> Result<RunReport, StepError> {
     let files = RunFiles::create(setup, RunKind::Migrate, None)?;
+    // `migrate` runs no preflight, but the servers it migrates must be the ones the patch was
+    // written for: its [requirements] are checked first, from the fingerprint it recorded.
+    if let Some(error) = unmet_requirements(setup, &files)? {
+        let cx = files.context(setup, &setup.options);
+        return Ok(files.report(
+            Outcome::RolledBack {
+                step: "requirements".into(),
+                error,
+            },
+            &cx,
+        ));
+    }
     under_db_locks(setup, &files, &migrate_steps())
+}
+
+/// The patch's `[requirements]` this host does not meet, as one error.
+fn unmet_requirements(setup: &Setup, files: &RunFiles) -> Result<Option<StepError>, StepError> {
+    let fingerprint = Fingerprint::read(&files.dir.join(FINGERPRINT_FILE))
+        .map_err(|e| StepError::Failed(e.to_string()))?;
+    let checks = requirements::check(&setup.patch.spec.requirements, &fingerprint);
+    Ok(requirements::unmet(&checks).map(StepError::Failed))
 }
 
 /// Runs `steps` holding the migration lock of every database the patch may migrate, taken

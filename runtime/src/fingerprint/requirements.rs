@@ -36,6 +36,21 @@ impl RequirementCheck {
     }
 }
 
+/// The refusal of a run whose host fails some of `checks`: one line per requirement unmet.
+pub fn unmet(checks: &[RequirementCheck]) -> Option<String> {
+    let refusals: Vec<String> = checks
+        .iter()
+        .filter_map(RequirementCheck::refusal)
+        .collect();
+    (!refusals.is_empty()).then(|| {
+        format!(
+            "this host does not meet {} requirement(s) of the patch:\n  {}",
+            refusals.len(),
+            refusals.join("\n  ")
+        )
+    })
+}
+
 /// Every requirement of `requirements`, checked against `fingerprint` and `PATH`.
 pub fn check(requirements: &Requirements, fingerprint: &Fingerprint) -> Vec<RequirementCheck> {
     let mut checks = Vec::new();

@@ -98,13 +98,8 @@ fn check_platform_version(cx: &Context<'_>) -> Result<(), StepError> {
 /// Every `[requirements]` entry, against the fingerprint this run recorded.
 fn check_requirements(cx: &Context<'_>, fingerprint: &Fingerprint) -> Result<(), StepError> {
     let checks = requirements::check(&cx.patch.spec.requirements, fingerprint);
-    let refusals: Vec<String> = checks.iter().filter_map(|c| c.refusal()).collect();
-    if !refusals.is_empty() {
-        return Err(StepError::Failed(format!(
-            "this host does not meet {} requirement(s) of the patch:\n  {}",
-            refusals.len(),
-            refusals.join("\n  ")
-        )));
+    if let Some(refusal) = requirements::unmet(&checks) {
+        return Err(StepError::Failed(refusal));
     }
     for check in checks.iter().filter(|c| !c.key.ends_with("commands")) {
         cx.say(format_args!(

@@ -696,4 +696,18 @@ pub fn a_server_below_its_range_is_refused(engine: &Engine, version_sql: &str) {
     HostState::capture_server(&host)
         .unwrap()
         .assert_same(&before, "refused for its server version");
+
+    // `migrate` (a deploy system's task) has no preflight, and refuses all the same.
+    let out = bascule(&bundle, &host.host_profile, &["migrate"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("FAILED at step `requirements`")
+            && said.contains("requirements.servers.site"),
+        "{}",
+        text(&out)
+    );
+    HostState::capture_server(&host)
+        .unwrap()
+        .assert_same(&before, "migrate refused for its server version");
 }
