@@ -120,7 +120,10 @@ impl RunFiles {
             .map(|remark| format!("NOTE: {remark}\n"))
             .collect();
         let summary = remarks + &describe_outcome(self.kind, &outcome, &cx.notes());
-        self.log.line(&summary);
+        // One log line each: every line of update.log starts with its time stamp.
+        for line in summary.lines() {
+            self.log.line(line);
+        }
         let path = self.dir.join("report.txt");
         if let Err(e) = std::fs::write(&path, format!("run {}\n{summary}\n", self.id)) {
             self.log
