@@ -27,7 +27,8 @@ use crate::{build_patch, static_runtime, vm_image, workspace_root};
 /// bundle's digest and the guest's environment fingerprint (OS, kernel, software and database
 /// server versions, SQL mode, case sensitivity…), one entry per target. Copied with the bundle
 /// to production, it lets `bascule plan` and `bascule apply` list how production differs from
-/// the environment the bundle was rehearsed on, and refuse a critical difference.
+/// the environment the bundle was rehearsed on, and refuse a critical difference. A rehearsal
+/// that fails takes its target's earlier pass of the same bundle out of the record.
 ///
 /// Exit status: 0 every run succeeded (and its rollback restored the snapshot's state); 1 a
 /// run failed; 2 the rehearsal could not start (bad target, no image).
@@ -124,6 +125,14 @@ pub fn rehearse(args: &Args) -> anyhow::Result<Rehearsal> {
         println!(
             "rehearsal record: {} (the environment `{}` passed on; copy it with the bundle, \
              `bascule plan` compares production with it)",
+            record.display(),
+            target.name()
+        );
+    } else if let Some(record) = bascule_rehearse::record::forget(&target, &bundle)
+        .context("taking this target's earlier pass out of the rehearsal record")?
+    {
+        println!(
+            "rehearsal record: {} no longer lists `{}`, which this bundle has now failed on",
             record.display(),
             target.name()
         );

@@ -96,6 +96,29 @@ impl RehearsalRecord {
     }
 }
 
+impl RehearsalRecord {
+    /// Removes `target`'s rehearsal of the bundle `bundle_digest` from the record at `path`, if
+    /// it holds one: a later failure on the same target outweighs an earlier pass. Returns
+    /// whether it did.
+    pub fn forget(
+        path: &Path,
+        bundle_digest: &str,
+        target: &str,
+    ) -> Result<bool, FingerprintError> {
+        let mut record = match RehearsalRecord::read(path) {
+            Ok(record) if record.bundle_digest == bundle_digest => record,
+            _ => return Ok(false),
+        };
+        let before = record.rehearsals.len();
+        record.rehearsals.retain(|r| r.target != target);
+        if record.rehearsals.len() == before {
+            return Ok(false);
+        }
+        record.write(path)?;
+        Ok(true)
+    }
+}
+
 /// Whether this bundle was rehearsed, and how this host differs from its closest rehearsal.
 #[derive(Debug, Clone)]
 pub enum Verdict {
@@ -286,6 +309,10 @@ mod tests {
             Verdict::NotRehearsed { why } => assert!(why.contains("another bundle"), "{why}"),
             _ => panic!("{other:?}"),
         }
+        // A failure on a target takes its earlier pass out.
+        assert!(RehearsalRecord::forget(&path, "d1", "casefold").unwrap());
+        assert!(!RehearsalRecord::forget(&path, "d1", "casefold").unwrap());
+        assert_eq!(RehearsalRecord::read(&path).unwrap().rehearsals.len(), 1);
         // A record for a new build replaces the old one whole.
         let record = RehearsalRecord::add_to(&path, "2.0.0", "d2", rehearsal("x", &[])).unwrap();
         assert_eq!(record.rehearsals.len(), 1);

@@ -28,6 +28,15 @@ pub enum RecordError {
     Unstable(usize, usize, String),
 }
 
+/// After a failed rehearsal: takes `target`'s earlier pass of this same bundle out of the record
+/// beside it, if there is one; returns the record's path when it did.
+pub fn forget(target: &Target, bundle: &Path) -> Result<Option<PathBuf>, RecordError> {
+    let manifest = bascule_bundle::verify_tarball(bundle)?;
+    let path = record::record_path(bundle);
+    let forgotten = RehearsalRecord::forget(&path, &manifest.digest(), &target.name())?;
+    Ok(forgotten.then_some(path))
+}
+
 /// Adds the passing `rehearsal` of `bundle` on `target` to the record beside `bundle`, and
 /// returns the record's path.
 pub fn keep(rehearsal: &Rehearsal, target: &Target, bundle: &Path) -> Result<PathBuf, RecordError> {
