@@ -58,7 +58,10 @@ enum Command {
     /// Show what `apply` would do on this host, without changing anything.
     ///
     /// Reads the platform version, discovers every database of every class and reads its
-    /// version table, and lists the pending migrations, the checks and the steps.
+    /// version table, and lists: the patch's requirements with the versions found here; whether
+    /// the bundle was rehearsed on an environment like this one, with every fact on which this
+    /// host differs from that rehearsal (`!` marks a critical one, which `apply` refuses without
+    /// --accept-differences); the pending migrations, the checks and the steps.
     Plan(PlanArgs),
     /// Apply the bundle to this host; on any failure, undo everything.
     ///
