@@ -18,6 +18,24 @@ pub struct Difference {
     pub critical: bool,
 }
 
+impl Difference {
+    /// `key (critical): rehearsed → here`, one line for a log or a refusal.
+    pub fn line(&self) -> String {
+        let mark = if self.critical { " (critical)" } else { "" };
+        format!(
+            "{}{mark}: {} → {}",
+            self.key,
+            shown(&self.rehearsed),
+            shown(&self.here)
+        )
+    }
+}
+
+/// A value as printed: `(absent)` for a key only the other side has.
+fn shown(value: &Option<String>) -> String {
+    value.clone().unwrap_or_else(|| "(absent)".into())
+}
+
 /// Every difference, in key order.
 pub fn differences(
     rehearsed: &Fingerprint,
@@ -41,7 +59,6 @@ pub fn differences(
 
 /// The differences as a table: `!` before a critical one.
 pub fn render(differences: &[Difference]) -> String {
-    let shown = |v: &Option<String>| v.clone().unwrap_or_else(|| "(absent)".into());
     let key_width = differences
         .iter()
         .map(|d| d.key.len())
@@ -117,6 +134,14 @@ mod tests {
                 ("os", false),
                 ("platform.case_sensitive", true),
             ]
+        );
+        assert_eq!(
+            found[3].line(),
+            "platform.case_sensitive (critical): no → yes"
+        );
+        assert_eq!(
+            found[2].line(),
+            "os: (absent) → Debian GNU/Linux 12 (bookworm)"
         );
         assert!(differences(&here, &here, &FingerprintSpec::default()).is_empty());
     }

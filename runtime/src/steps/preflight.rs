@@ -12,6 +12,7 @@ use std::path::Path;
 use super::acceptance;
 use super::checks::run_checks;
 use crate::engine::{Context, Step, StepError};
+use crate::fingerprint::compare::Difference;
 use crate::fingerprint::rehearsal::{self, Verdict};
 use crate::fingerprint::{requirements, Fingerprint, FINGERPRINT_FILE};
 use crate::journal::Intent;
@@ -148,19 +149,7 @@ fn check_rehearsal(cx: &Context<'_>, fingerprint: &Fingerprint) -> Result<(), St
         ));
         return Ok(());
     }
-    let listed: Vec<String> = differences
-        .iter()
-        .map(|d| {
-            let mark = if d.critical { " (critical)" } else { "" };
-            let shown = |v: &Option<String>| v.clone().unwrap_or_else(|| "(absent)".into());
-            format!(
-                "{}{mark}: {} → {}",
-                d.key,
-                shown(&d.rehearsed),
-                shown(&d.here)
-            )
-        })
-        .collect();
+    let listed: Vec<String> = differences.iter().map(Difference::line).collect();
     let critical = verdict.critical();
     if critical.is_empty() {
         cx.remark(format_args!(
