@@ -27,11 +27,16 @@
 //!   directory beside the target — re-checking every digest, in case the file changed in between —
 //!   and renames it into place only when complete. A failed unpack leaves no partial tree.
 //!
+//! - **Signed by the team, checked by the host** ([`signature`]): a detached minisign signature
+//!   beside the tarball covers its bytes and names its manifest digest, so an unpacked tree is
+//!   tied to it too.
+//!
 //! Every error names the tarball or directory and the entry at fault, and says what to do.
 
 mod manifest;
 mod pack;
 pub mod paths;
+pub mod signature;
 mod unpack;
 mod verify;
 
@@ -110,6 +115,9 @@ pub enum BundleError {
         entry: String,
         kind: String,
     },
+    /// A file of an unpacked bundle that is not a regular file, or too big to read.
+    #[error(transparent)]
+    File(#[from] bascule_patch::read::ReadError),
     #[error("{bundle}: entry `{entry}` is not in MANIFEST.toml: the bundle was modified after it was built; download it again")]
     UnknownEntry { bundle: PathBuf, entry: String },
     #[error("{bundle}: `{entry}` is listed in MANIFEST.toml but absent: the bundle is incomplete; download it again")]
@@ -136,6 +144,8 @@ pub enum BundleError {
     Staging { path: PathBuf, what: String },
     #[error("{path} already exists: remove it first or unpack somewhere else")]
     TargetExists { path: PathBuf },
+    #[error(transparent)]
+    Signature(#[from] signature::SignatureError),
 }
 
 impl BundleError {

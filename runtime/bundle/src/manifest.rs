@@ -87,8 +87,7 @@ impl Manifest {
     /// Reads and validates `<bundle_root>/MANIFEST.toml`.
     pub fn read(bundle_root: &Path) -> Result<Manifest, BundleError> {
         let path = bundle_root.join(MANIFEST_FILE);
-        let text =
-            std::fs::read_to_string(&path).map_err(BundleError::io(&path, "read the manifest"))?;
+        let text = bascule_patch::read::read_text(&path, bascule_patch::read::MAX_TOML)?;
         Manifest::parse(&text, &path)
     }
 

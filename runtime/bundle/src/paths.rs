@@ -21,6 +21,10 @@ pub fn unsafe_reason(path: &str) -> Option<&'static str> {
     if path.contains('\0') {
         return Some("NUL byte in path");
     }
+    if path.chars().any(char::is_control) {
+        // A newline in a name forges lines in every listing, log and journal that shows it.
+        return Some("control character (newline, tab, escape…) in path: rename the file");
+    }
     for component in path.split('/') {
         match component {
             ".." => return Some("`..` in path"),
@@ -86,6 +90,10 @@ mod tests {
         assert!(unsafe_reason("./x").is_some());
         assert!(unsafe_reason("x/").is_some());
         assert!(unsafe_reason("").is_some());
+        assert!(unsafe_reason("code/evil\nfile").is_some());
+        assert!(unsafe_reason("code/tab\there").is_some());
+        assert!(unsafe_reason("code/\u{1b}[31mred").is_some());
+        assert_eq!(unsafe_reason("code/é ü.txt"), None);
     }
 
     #[test]

@@ -645,7 +645,8 @@ impl DirCheck<'_> {
     }
 
     fn file(&self, listed: &FileEntry) -> Result<(), BundleError> {
-        let mut file = File::open(self.path).map_err(BundleError::io(self.path, "read"))?;
+        // Not a plain open: the walk saw a file, but the path may have changed since.
+        let (file, _) = bascule_patch::read::open_regular(self.path)?;
         let meta = file
             .metadata()
             .map_err(BundleError::io(self.path, "stat"))?;
@@ -664,8 +665,12 @@ impl DirCheck<'_> {
                 meta.len().to_string(),
             ));
         }
-        let (_, sha256) =
-            copy_hashed(&mut file, &mut io::sink()).map_err(BundleError::io(self.path, "read"))?;
+        // At most the listed size plus one byte: a file that grows is a mismatch, not a hang.
+        let (read, sha256) = copy_hashed(&mut file.take(listed.size + 1), &mut io::sink())
+            .map_err(BundleError::io(self.path, "read"))?;
+        if read != listed.size {
+            return Err(self.mismatch(Field::Size, listed.size.to_string(), read.to_string()));
+        }
         if sha256 != listed.sha256 {
             return Err(self.mismatch(Field::Sha256, listed.sha256.clone(), sha256));
         }

@@ -26,6 +26,8 @@
 //! query = "SELECT db_name FROM sites WHERE active"   # run on class `main` (`query_on`)
 //! workers = 4                      # per server (default: 4 per server, cores for SQLite)
 //! adopt = { table = "db_version", column = "version" }   # the platform's own counter
+//! allow_empty = true               # finding no database is not an error (default: it is)
+//! password_file = "/etc/bascule/db.password"   # or password_env = "DB_PASSWORD" (see credentials)
 //! ```
 //!
 //! Names come from `databases`/`schemas`, `pattern` (asked of every server) and `query` (the
@@ -33,7 +35,9 @@
 //! several servers, each named database is looked up on all of them: it must be on exactly one.
 //!
 //! A field that does not fit the engine is refused when the profile is loaded, so a profile
-//! never silently ignores what its author wrote.
+//! never silently ignores what its author wrote. A discovery that finds no database at all is
+//! an error unless the class says `allow_empty = true`: a typo in a `pattern` or a `glob` must
+//! not let a run install new code over tenants it never saw, and record the new version.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -96,6 +100,17 @@ pub struct DatabaseClass {
     /// The platform's own version counter, read when a database has no version table yet.
     #[serde(default)]
     pub adopt: Option<crate::Adopt>,
+    /// Whether finding no database of this class is normal (a class whose tenants are yet to
+    /// come); otherwise it is an error, the symptom of a mistyped `pattern` or `glob`.
+    #[serde(default)]
+    pub allow_empty: bool,
+    /// A file holding the servers' password (first line; readable by its owner only), put into
+    /// the urls when the profile is loaded (see [`crate::credentials`]).
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// The environment variable holding the servers' password, likewise.
+    #[serde(default)]
+    pub password_env: Option<String>,
 }
 
 /// Every database of `class` on this host, sorted by name, so runs are repeatable.
@@ -117,12 +132,20 @@ pub fn discover(
         Some(query) => query_names(classes, class, spec, query)?,
         None => Vec::new(),
     };
-    match spec.engine {
-        Dialect::Sqlite => spec.discover_files(class).map_err(invalid),
+    let found = match spec.engine {
+        Dialect::Sqlite => spec.discover_files(class).map_err(invalid)?,
         Dialect::Mysql | Dialect::Postgres => spec
             .discover_on_server(class, listed)
-            .map_err(discover_error),
+            .map_err(discover_error)?,
+    };
+    if found.is_empty() && !spec.allow_empty {
+        return Err(invalid(format!(
+            "databases.{class}: no database found ({}). Fix the profile if that is a mistake; \
+             if this class truly has no database yet, set `allow_empty = true` in [databases.{class}]",
+            spec.searched()
+        )));
     }
+    Ok(found)
 }
 
 /// The names `query` returns (first column), run on the one database of class `query_on`.
@@ -170,6 +193,8 @@ impl DatabaseClass {
         ];
         let server_fields = [
             set(self.url.is_some(), "url"),
+            set(self.password_file.is_some(), "password_file"),
+            set(self.password_env.is_some(), "password_env"),
             set(!self.urls.is_empty(), "urls"),
             set(!self.databases.is_empty(), "databases"),
             set(self.pattern.is_some(), "pattern"),
@@ -268,6 +293,50 @@ impl DatabaseClass {
                 location: Location::SqliteFile(path),
             })
             .collect())
+    }
+
+    /// Where discovery looked, for the message that says it found nothing; no password.
+    fn searched(&self) -> String {
+        let mut places = Vec::new();
+        if !self.paths.is_empty() {
+            places.push(format!("{} path(s) in `paths`", self.paths.len()));
+        }
+        if let Some(glob) = &self.glob {
+            places.push(format!("glob `{glob}` matched no file"));
+        }
+        let servers: Vec<String> = self
+            .servers()
+            .iter()
+            .map(|u| crate::redact_url(u))
+            .collect();
+        if let Some(pattern) = &self.pattern {
+            places.push(format!("pattern `{pattern}` on {}", servers.join(", ")));
+        }
+        if self.query.is_some() {
+            places.push("`query` returned no row".to_string());
+        }
+        places.join("; ")
+    }
+
+    /// Reads the class's `password_file` or `password_env` and puts the password into each of
+    /// its urls (see [`crate::credentials`]). `class` names it in errors, which never show the
+    /// password.
+    pub fn resolve_password(&mut self, class: &str) -> Result<(), String> {
+        let Some(password) = crate::credentials::password_from(
+            class,
+            self.password_file.as_deref(),
+            self.password_env.as_deref(),
+        )?
+        else {
+            return Ok(());
+        };
+        let with = |url: &String| {
+            crate::credentials::url_with_password(url, &password)
+                .map_err(|what| format!("databases.{class}: {what}"))
+        };
+        self.url = self.url.as_ref().map(with).transpose()?;
+        self.urls = self.urls.iter().map(with).collect::<Result<_, _>>()?;
+        Ok(())
     }
 
     /// The servers of the class: `url` then `urls`.

@@ -50,9 +50,11 @@
 //! connection, so per-database tenants cost one connection each. See [`Session`].
 
 mod content;
+mod credentials;
 mod discovery;
 mod facts;
 mod lock;
+mod lock_names;
 pub mod mysql;
 pub mod parallel;
 pub mod postgres;
@@ -61,6 +63,7 @@ pub mod sqlite;
 mod tls;
 mod versions;
 
+pub use credentials::{redact_url, redact_urls_in, url_without_password, Credentials};
 pub use discovery::{discover, DatabaseClass, DiscoveryError};
 pub use facts::ServerFacts;
 pub use lock::DbLocks;
@@ -91,7 +94,7 @@ pub enum DbError {
     },
     /// A statement failed on a backend whose DDL is not transactional: the statements before it
     /// stay applied (see [`mysql`]).
-    #[error("{db}: {migration}: statement {number} of {total} failed: {error}\n  statement: {statement}\n  statements 1 to {done} of {total} were committed and stay applied (DDL is not transactional here)", number = .done + 1)]
+    #[error("{db}: {migration}: statement {number} of {total} failed: {error}\n  statement: {statement}\n  {}", committed_before(*.done, *.total), number = .done + 1)]
     PartlyApplied {
         db: String,
         migration: String,
@@ -103,19 +106,31 @@ pub enum DbError {
     },
 }
 
+/// What [`DbError::PartlyApplied`] says of the statements before the failing one.
+fn committed_before(done: usize, total: usize) -> String {
+    match done {
+        0 => "no statement of it was committed".to_string(),
+        1 => format!("statement 1 of {total} was committed and stays applied (DDL is not transactional here)"),
+        _ => format!("statements 1 to {done} of {total} were committed and stay applied (DDL is not transactional here)"),
+    }
+}
+
 /// Where a database lives; the journal records it so an undo can reach it again.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Location {
     SqliteFile(PathBuf),
     /// A database of a MariaDB/MySQL server; `url` names the server (`mysql://user@host:port`).
+    /// Written without its password (see [`credentials`]).
     Mysql {
+        #[serde(serialize_with = "credentials::serialize_without_password")]
         url: String,
         database: String,
     },
     /// A database of a PostgreSQL server (`postgres://user@host:port`), or one schema of it when
     /// tenants are schemas of one database.
     Postgres {
+        #[serde(serialize_with = "credentials::serialize_without_password")]
         url: String,
         database: String,
         schema: Option<String>,
@@ -141,43 +156,6 @@ impl fmt::Display for Location {
                 }
             }
         }
-    }
-}
-
-/// `url` with its passwords, if any, replaced by `***`: for logs and messages. A password is
-/// the one in the authority (`user:password@host`) and the value of a `password=` parameter of
-/// the query string, which both clients accept.
-pub fn redact_url(url: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let mut redacted = redact_authority(base);
-    if let Some(query) = query {
-        let params: Vec<String> = query
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
-                _ => pair.to_string(),
-            })
-            .collect();
-        redacted.push('?');
-        redacted.push_str(&params.join("&"));
-    }
-    redacted
-}
-
-fn redact_authority(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let Some(at) = rest[..authority_end].rfind('@') else {
-        return url.to_string();
-    };
-    match rest[..at].split_once(':') {
-        Some((user, _password)) => format!("{scheme}://{user}:***{}", &rest[at..]),
-        None => url.to_string(),
     }
 }
 
@@ -671,36 +649,24 @@ mod tests {
     }
 
     #[test]
-    fn passwords_never_reach_messages() {
-        assert_eq!(
-            redact_url("mysql://app:s3cret@db1:3306"),
-            "mysql://app:***@db1:3306"
-        );
-        assert_eq!(
-            redact_url("postgres://app@db1:5432/x"),
-            "postgres://app@db1:5432/x"
-        );
-        assert_eq!(redact_url("mysql://db1:3306/a@b"), "mysql://db1:3306/a@b");
-        assert_eq!(
-            redact_url("postgres://app@db1:5432?sslmode=require&password=s3cret&x=1"),
-            "postgres://app@db1:5432?sslmode=require&password=***&x=1"
-        );
-        assert_eq!(
-            redact_url("mysql://app:a@db1:3306?PASSWORD=b"),
-            "mysql://app:***@db1:3306?PASSWORD=***"
-        );
-        assert_eq!(
-            redact_url("postgres://db1?sslrootcert=/ca.pem"),
-            "postgres://db1?sslrootcert=/ca.pem"
-        );
-        let location = Location::Postgres {
-            url: "postgres://app:pw@db1:5432/".into(),
-            database: "platform".into(),
-            schema: Some("site_0001".into()),
+    fn a_partly_applied_migration_counts_what_was_committed_in_words() {
+        let error = |done| DbError::PartlyApplied {
+            db: "site/a".into(),
+            migration: "0002_x".into(),
+            done,
+            total: 3,
+            statement: "ALTER TABLE t ADD c INT".into(),
+            error: "boom".into(),
         };
-        assert_eq!(
-            location.to_string(),
-            "postgres://app:***@db1:5432/platform schema site_0001"
-        );
+        assert!(error(0).to_string().contains("statement 1 of 3 failed"));
+        assert!(error(0)
+            .to_string()
+            .ends_with("no statement of it was committed"));
+        assert!(error(1)
+            .to_string()
+            .contains("statement 1 of 3 was committed"));
+        assert!(error(2)
+            .to_string()
+            .contains("statements 1 to 2 of 3 were committed"));
     }
 }

@@ -18,6 +18,22 @@
 //! Nothing is written in a table, so there is nothing to clean up by hand (the classic failure
 //! of a lock row that outlives its run).
 //!
+//! # Statements that outlive their run
+//!
+//! The migration locks live in an idle session of their own, which the server drops the moment
+//! a run is killed; but a MariaDB/MySQL server goes on executing the request a killed client
+//! had sent — a long `ALTER`, the rest of a multi-statement batch — and only then notices the
+//! client is gone. An undo that started as soon as it had the migration locks would run beside
+//! those statements, and they would finish after it. So every batch of statements runs holding
+//! the database's *work lock*, `GET_LOCK('bascule-work:<database>', 0)`, in the very session
+//! that runs them ([`work_lock_name`](super::lock_names::work_lock_name)); it is released when the batch ends, or when that session
+//! ends — after its last statement, even if its client died first. Whoever takes migration
+//! locks then takes and releases each database's work lock too, which waits until no such
+//! statement still runs. On PostgreSQL a backend whose client died also finishes its current
+//! request, but Bascule sends a transaction's statements one request each, so what such a
+//! backend finishes is rolled back when it reads the closed connection — except the last
+//! request of a transaction, which carries its version rows with the `COMMIT`.
+//!
 //! # No deadlock
 //!
 //! Every run takes its locks in the same order (sorted lock names, sorted keys), in one statement
@@ -34,6 +50,7 @@ use std::time::Duration;
 use mysql::prelude::Queryable as _;
 use sha2::{Digest as _, Sha256};
 
+use super::lock_names::{lock_name, work_lock_name};
 use super::{backend_error, redact_url, DbError, DbTarget, Location};
 
 /// How many lock calls go in one statement.
@@ -77,7 +94,10 @@ impl DbLocks {
         };
         for (home, names) in group(targets) {
             let held = match &home {
-                Home::Mysql { url } => lock_mysql(url, &names, timeout, waiting)?,
+                Home::Mysql { url } => {
+                    let held = lock_mysql(url, &names, timeout, waiting)?;
+                    wait_for_work_to_end(held, &work_lock_names(targets, url), timeout, waiting)?
+                }
                 Home::Postgres { url, database } => {
                     lock_postgres(url, database, &names, timeout, waiting)?
                 }
@@ -147,17 +167,6 @@ fn group(targets: &[DbTarget]) -> BTreeMap<Home, Vec<String>> {
         names.dedup();
     }
     groups
-}
-
-/// `bascule:<name>`; a name too long for MySQL's 64-character lock names is hashed.
-pub fn lock_name(name: &str) -> String {
-    let plain = format!("bascule:{name}");
-    if plain.len() <= 64 {
-        return plain;
-    }
-    let digest = Sha256::digest(name.as_bytes());
-    let hex: String = digest.iter().take(20).map(|b| format!("{b:02x}")).collect();
-    format!("bascule:{hex}")
 }
 
 /// The PostgreSQL advisory-lock key of a lock name: its SHA-256's first 8 bytes.
@@ -232,6 +241,109 @@ fn lock_mysql(
         }
     }
     Ok(Held::Mysql { server, conn })
+}
+
+/// The work locks of the MariaDB/MySQL databases of `targets` on server `url`, sorted.
+fn work_lock_names(targets: &[DbTarget], url: &str) -> Vec<String> {
+    let mut names: Vec<String> = targets
+        .iter()
+        .filter_map(|t| match &t.location {
+            Location::Mysql { url: on, database } if on == url => Some(work_lock_name(database)),
+            _ => None,
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// With the migration locks `held`, waits (at most `timeout`) until no session holds a work
+/// lock of these databases: each is taken, which waits for a killed run's statements still
+/// executing on the server, then released at once. Under the migration locks no other run's
+/// statements start meanwhile. On error the migration locks are released too.
+fn wait_for_work_to_end(
+    held: Held,
+    work: &[String],
+    timeout: Duration,
+    waiting: &dyn Fn(&str),
+) -> Result<Held, DbError> {
+    let Held::Mysql { server, mut conn } = held else {
+        return Ok(held);
+    };
+    let seconds = timeout.as_secs();
+    let mut result = Ok(());
+    for batch in work.chunks(BATCH) {
+        result = take_and_release_work_locks(&mut conn, &server, batch, seconds, waiting);
+        if result.is_err() {
+            break;
+        }
+    }
+    match result {
+        Ok(()) => Ok(Held::Mysql { server, conn }),
+        Err(error) => {
+            let _ = conn.query_drop("SELECT RELEASE_ALL_LOCKS()");
+            Err(error)
+        }
+    }
+}
+
+fn take_and_release_work_locks(
+    conn: &mut mysql::Conn,
+    server: &str,
+    names: &[String],
+    seconds: u64,
+    waiting: &dyn Fn(&str),
+) -> Result<(), DbError> {
+    let err = |e: mysql::Error| backend_error(server, e);
+    let values =
+        |conn: &mut mysql::Conn, calls: Vec<String>| -> Result<Vec<Option<i64>>, DbError> {
+            let row: Option<mysql::Row> = conn
+                .query_first(format!("SELECT {}", calls.join(", ")))
+                .map_err(err)?;
+            Ok(row
+                .map(|r| (0..r.len()).map(|i| r.get(i).flatten()).collect())
+                .unwrap_or_default())
+        };
+    let free = values(
+        conn,
+        names
+            .iter()
+            .map(|n| format!("IS_FREE_LOCK({})", mysql_literal(n)))
+            .collect(),
+    )?;
+    if let Some(i) = free.iter().position(|f| *f == Some(0)) {
+        waiting(&format!(
+            "{server}: a session still runs statements under `{}`, most likely those of a killed \
+             run, which the server finishes although its client is gone; waiting for it to end \
+             (at most {seconds} s)",
+            names[i]
+        ));
+    }
+    let granted = values(
+        conn,
+        names
+            .iter()
+            .map(|n| format!("GET_LOCK({}, {seconds})", mysql_literal(n)))
+            .collect(),
+    )?;
+    let released = values(
+        conn,
+        names
+            .iter()
+            .map(|n| format!("RELEASE_LOCK({})", mysql_literal(n)))
+            .collect(),
+    );
+    if let Some(i) = granted.iter().position(|g| *g != Some(1)) {
+        return Err(backend_error(
+            server,
+            format!(
+                "`{}` still held after {seconds} s: a session still runs statements on that \
+                 database (see SHOW PROCESSLIST). Let it finish or KILL it, then run again",
+                names[i]
+            ),
+        ));
+    }
+    released.map(|_| ())
 }
 
 fn lock_postgres(

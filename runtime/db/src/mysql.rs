@@ -70,6 +70,8 @@ use batch::{Batch, Failed};
 pub struct MysqlConnection {
     name: String,
     url: String,
+    /// The database the session is in (`USE`): whose work lock a batch takes.
+    database: String,
     conn: mysql::Conn,
 }
 
@@ -122,6 +124,7 @@ impl MysqlConnection {
         Ok(MysqlConnection {
             name: name.to_string(),
             url: url.to_string(),
+            database: database.to_string(),
             conn,
         })
     }
@@ -163,9 +166,32 @@ impl MysqlConnection {
             .map_err(|failed| self.explain(batch, failed, log))
     }
 
+    /// Runs `batch` holding the database's work lock (see the `lock` module): a server goes on
+    /// executing a request whose client was killed, and the lock, released only when that
+    /// session ends, is how the next run knows to wait for it.
     fn try_batch(&mut self, batch: &Batch<Part>, log: &RunLog) -> Result<(), Failed> {
+        let work = quote_literal(&super::lock_names::work_lock_name(&self.database));
+        let failed = |error| Failed { index: 0, error };
+        let granted: Option<Option<i64>> = self
+            .conn
+            .query_first(format!("SELECT GET_LOCK({work}, 0)"))
+            .map_err(failed)?;
+        if granted.flatten() != Some(1) {
+            return Err(failed(mysql::Error::IoError(std::io::Error::other(
+                format!(
+                    "another session still works on database `{}` (the statements of a killed run \
+                 still executing on the server?); wait for it to end, then run again",
+                    self.database
+                ),
+            ))));
+        }
         let name = &self.name;
-        batch.run(&mut self.conn, |sql, part| part.log(name, sql, log))
+        let result = batch.run(&mut self.conn, |sql, part| part.log(name, sql, log));
+        let released = self
+            .conn
+            .query_drop(format!("DO RELEASE_LOCK({work})"))
+            .map_err(failed);
+        result.and(released)
     }
 
     /// The error for a batch stopped by `failed`; a script statement is logged as the one that
@@ -344,6 +370,7 @@ impl Connection for MysqlConnection {
         self.conn
             .query_drop(format!("USE {}", quote_ident(database)))
             .map_err(|e| self.err(e))?;
+        self.database.clone_from(database);
         Ok(true)
     }
 

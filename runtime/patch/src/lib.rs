@@ -37,6 +37,7 @@ mod fingerprint;
 mod marker;
 mod migration;
 mod patch_toml;
+pub mod read;
 mod requirements;
 mod sampling;
 mod smoke;

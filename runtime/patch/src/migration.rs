@@ -18,6 +18,8 @@ pub enum MigrationError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    File(#[from] crate::read::ReadError),
     #[error("{path}: {what}")]
     Layout { path: PathBuf, what: String },
 }
@@ -194,12 +196,12 @@ fn load_one(class: &str, dir: &Path, relative: PathBuf) -> Result<Migration, Mig
     })?;
     let read = |file: &str| {
         let path = dir.join(file);
-        if !path.is_file() {
+        if std::fs::symlink_metadata(&path).is_err() {
             return Err(layout(format!(
                 "{file} is missing; every migration needs both up.sql and down.sql (the down undoes the up)"
             )));
         }
-        std::fs::read_to_string(&path).map_err(|source| MigrationError::Read { path, source })
+        Ok(crate::read::read_text(&path, crate::read::MAX_SQL)?)
     };
     let up = read("up.sql")?;
     let down = read("down.sql")?;

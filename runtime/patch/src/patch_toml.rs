@@ -45,6 +45,8 @@ pub enum PatchError {
     Invalid { path: PathBuf, what: String },
     #[error(transparent)]
     Migration(#[from] MigrationError),
+    #[error(transparent)]
+    File(#[from] crate::read::ReadError),
 }
 
 /// Whether the platform is closed while the patch runs (the first seed) or stays up during a
@@ -182,10 +184,7 @@ impl Patch {
 
 impl PatchSpec {
     pub fn read(path: &Path) -> Result<PatchSpec, PatchError> {
-        let text = std::fs::read_to_string(path).map_err(|source| PatchError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = crate::read::read_text(path, crate::read::MAX_TOML)?;
         let spec: PatchSpec = toml::from_str(&text).map_err(|source| PatchError::Toml {
             path: path.to_path_buf(),
             source: Box::new(source),
@@ -281,8 +280,7 @@ impl Check {
             .into_iter()
             .map(|name| {
                 let path = dir.join(&name);
-                let sql = std::fs::read_to_string(&path)
-                    .map_err(|source| PatchError::Read { path, source })?;
+                let sql = crate::read::read_text(&path, crate::read::MAX_SQL)?;
                 let when = if name.ends_with(".before.sql") {
                     CheckWhen::BeforeOnly
                 } else if name.ends_with(".after.sql") {
