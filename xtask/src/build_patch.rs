@@ -10,7 +10,8 @@
 //!    (never in the developer's tree), keep `code.output` minus `code.exclude`;
 //! 4. **stage** the patch files, the docs (Markdown and rendered HTML) and the static runtime;
 //! 5. **pack** with [`bascule_bundle::pack`], to a temporary name renamed at the end: a failed
-//!    build leaves nothing in `--out`.
+//!    build leaves nothing in `--out`;
+//! 6. **sign**, with `--sign KEY`: a detached signature beside the tarball ([`crate::signing`]).
 //!
 //! The mtime of every entry is `SOURCE_DATE_EPOCH` if set, else `patch.source_date_epoch`, so the
 //! same inputs give the same bytes.
@@ -38,6 +39,11 @@ pub struct Args {
     /// Ship this runtime binary instead of building one; it must be statically linked.
     #[arg(long, value_name = "PATH")]
     pub runtime: Option<PathBuf>,
+    /// Sign the bundle with this secret key (`cargo xtask keygen`): writes
+    /// `bascule-<version>.tar.gz.minisig` beside it, which hosts that pin the public key require.
+    /// The key's password is read from BASCULE_KEY_PASSWORD, else asked.
+    #[arg(long, value_name = "KEY")]
+    pub sign: Option<PathBuf>,
 }
 
 /// What a successful build produced.
@@ -53,7 +59,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let out = args
         .out
         .unwrap_or_else(|| crate::workspace_root().join("target").join("bundles"));
-    build(&args.patch_dir, &out, args.runtime.as_deref())?;
+    let built = build(&args.patch_dir, &out, args.runtime.as_deref())?;
+    if let Some(key) = &args.sign {
+        let signature = crate::signing::sign_bundle(&built.path, key)?;
+        eprintln!("signed: {}", signature.display());
+    }
     Ok(())
 }
 

@@ -12,6 +12,7 @@ pub mod docs_html;
 pub mod lint;
 pub mod new_patch;
 pub mod rehearse;
+pub mod signing;
 pub mod static_runtime;
 pub mod vm_image;
 

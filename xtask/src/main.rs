@@ -4,7 +4,8 @@
 
 use clap::{Parser, Subcommand};
 use xtask::{
-    bench, build_patch, check_migrations, demo, demo_prod, lint, new_patch, rehearse, vm_image,
+    bench, build_patch, check_migrations, demo, demo_prod, lint, new_patch, rehearse, signing,
+    vm_image,
 };
 
 /// Developer commands of Bascule: write, build and try patch bundles.
@@ -21,6 +22,8 @@ enum Command {
     NewPatch(new_patch::Args),
     /// Build a patch source into a reproducible bundle `bascule-<version>.tar.gz`.
     BuildPatch(build_patch::Args),
+    /// Make the release team's signing key pair (minisign format) for `build-patch --sign`.
+    Keygen(signing::KeygenArgs),
     /// Lint a patch source's migrations: parse, down undoes up, zero-downtime rules.
     Lint(lint::Args),
     /// Round-trip every migration on a scratch database: up, down (schema as before?), up again.
@@ -40,6 +43,7 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::NewPatch(args) => new_patch::run(args),
         Command::BuildPatch(args) => build_patch::run(args),
+        Command::Keygen(args) => signing::keygen_command(args),
         Command::Lint(args) => lint::run(args),
         Command::CheckMigrations(args) => check_migrations::run(args),
         Command::DemoProd(args) => demo_prod::run(args),
