@@ -17,6 +17,8 @@ ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || command -v initdb >/dev
 # A throwaway nginx in front of the demo app tests the flag-file maintenance snippet
 # (patch-template/maintenance/nginx-maintenance.conf); the tests start their own instance.
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
+# The stock minisign tool: the signature tests check that it reads the bundles' signatures.
+command -v minisign >/dev/null || need+=(minisign)
 # Rehearsal guests (`cargo xtask vm-image`, `cargo xtask rehearse`): the kernel and busybox the
 # guest is built from, the tools that build its disks without mounting, libvirt and sshd for the
 # libvirt and ssh drivers, iproute2 for the network namespaces the ssh tests use.

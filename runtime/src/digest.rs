@@ -63,7 +63,7 @@ impl StateDigest {
         let version = PlatformState::read(&host.state_dir)?
             .map_or_else(|| "none".to_string(), |s| s.version.to_string());
         lines.push(format!("version {version}"));
-        let locked = host.state_dir.join(crate::steps::guard::LOCK_FILE).exists();
+        let locked = crate::host_lock::lock_path(&host.state_dir).exists();
         lines.push(format!("lock {}", if locked { "held" } else { "free" }));
         let current = match std::fs::read_link(host.current_link()) {
             Ok(target) => target.display().to_string(),

@@ -201,10 +201,20 @@ pub enum Event {
 }
 
 /// An append-only journal; every append is fsync'd before it returns.
+///
+/// A run that cannot write its journal must stop and undo, and the undo must be able to write
+/// too: so a run first reserves room beside its journal ([`Journal::reserve`]), and the first
+/// append that fails (a full disk) gives that room back before it reports the failure. A failed
+/// append is cut off, so the journal never holds half a record.
 pub struct Journal {
     path: PathBuf,
     file: Mutex<File>,
+    /// The file holding the reserved room, removed when it is needed or the journal closes.
+    reserve: Mutex<Option<PathBuf>>,
 }
+
+/// The room a run reserves for its undo's records and log lines.
+pub const RESERVE_BYTES: u64 = 4 << 20;
 
 impl Journal {
     /// Opens the journal at `path` for appending, creating it if needed. A torn last record
@@ -232,7 +242,42 @@ impl Journal {
         Ok(Journal {
             path: path.to_path_buf(),
             file: Mutex::new(file),
+            reserve: Mutex::new(None),
         })
+    }
+
+    /// Reserves [`RESERVE_BYTES`] beside the journal (allocated, not sparse), or says the state
+    /// directory lacks the room an undo needs.
+    pub fn reserve(&self) -> Result<(), JournalError> {
+        let path = self.path.with_file_name("undo-reserve");
+        let allocate = || -> std::io::Result<()> {
+            let file = File::create(&path)?;
+            rustix::fs::fallocate(&file, rustix::fs::FallocateFlags::empty(), 0, RESERVE_BYTES)?;
+            file.sync_all()
+        };
+        if let Err(e) = allocate() {
+            let _ = std::fs::remove_file(&path);
+            return Err(JournalError::Io {
+                path: path.clone(),
+                source: std::io::Error::new(
+                    e.kind(),
+                    format!(
+                        "cannot reserve {} MiB for the undo ({e}): free space in the state \
+                         directory, then run again",
+                        RESERVE_BYTES >> 20
+                    ),
+                ),
+            });
+        }
+        *lock(&self.reserve) = Some(path);
+        Ok(())
+    }
+
+    /// Gives the reserved room back, for the undo to write in.
+    fn release_reserve(&self) {
+        if let Some(path) = lock(&self.reserve).take() {
+            let _ = std::fs::remove_file(path);
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -251,12 +296,19 @@ impl Journal {
             what: e.to_string(),
         })?;
         line.push('\n');
-        let mut file = match self.file.lock() {
-            Ok(file) => file,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        file.write_all(line.as_bytes()).map_err(io)?;
-        file.sync_data().map_err(io)
+        let mut file = lock(&self.file);
+        let before = file.metadata().map_err(io)?.len();
+        let written = file
+            .write_all(line.as_bytes())
+            .and_then(|()| file.sync_data());
+        if let Err(e) = written {
+            // Not half a record: a reader would take it for the torn tail of a killed run.
+            let _ = file.set_len(before);
+            drop(file);
+            self.release_reserve();
+            return Err(io(e));
+        }
+        Ok(())
     }
 
     /// Reads every complete record; a torn final line is dropped.
@@ -285,6 +337,19 @@ impl Journal {
             }
         }
         Ok(events)
+    }
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        self.release_reserve();
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match mutex.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
     }
 }
 

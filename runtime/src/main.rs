@@ -12,6 +12,7 @@ use bascule::host::{HostProfile, DEFAULT_PROFILE};
 use bascule::run::{self, RunReport, Setup};
 use bascule::steps::acceptance::{self, Decision};
 use bascule::steps::apply_steps;
+use bascule::trusted::{self, Trust};
 use bascule_bundle::{self as bundle, Manifest, MANIFEST_FILE};
 use bascule_patch::Patch;
 
@@ -54,11 +55,18 @@ enum Command {
     /// Refuses a file changed by one byte, a truncated archive, a file the manifest does not
     /// list, a missing file, and hostile entries (absolute paths, `..`, links leaving the
     /// tree). Verifying an archive extracts nothing: it is read as a stream.
+    ///
+    /// With --host, and keys pinned in its [trust], the bundle must also be signed by one of
+    /// them: a tarball's signature (<tarball>.minisig) is checked over its bytes before the
+    /// archive is even read; an unpacked tree must match the manifest the signature vouches
+    /// for. Run it with the host's own runtime (<state_dir>/bin/bascule, left there by the last
+    /// apply), never with the one inside the bundle it checks.
     Verify(VerifyArgs),
     /// Show what `apply` would do on this host, without changing anything.
     ///
-    /// Reads the platform version, discovers every database of every class and reads its
-    /// version table, and lists: the patch's requirements with the versions found here; whether
+    /// Verifies the bundle as `apply` will (every file against the manifest and, when the host
+    /// pins keys, the signature), reads the platform version, discovers every database of every
+    /// class and reads its version table, and lists: the patch's requirements with the versions found here; whether
     /// the bundle was rehearsed on an environment like this one, with every fact on which this
     /// host differs from that rehearsal (`!` marks a critical one, which `apply` refuses without
     /// --accept-differences); the pending migrations, the checks and the steps.
@@ -82,7 +90,11 @@ enum Command {
     ///
     /// Reads the journal of the run that still holds the host lock and undoes every action
     /// it records, in reverse, under the database-side migration locks. Safe to run more than
-    /// once.
+    /// once. Refused, changing nothing, while the run holding the lock is still alive (waiting
+    /// at the acceptance gate, say): the refusal names it, its pid and its host.
+    ///
+    /// Exit status: 0 the interrupted run is undone (or had finished); 2 nothing to recover, or
+    /// its run is still alive; 3 some undo failed again: fix the cause and run it again.
     Recover(RunArgs),
     /// Run only the bundle's migrations, once, even when started on several hosts at once.
     ///
@@ -130,6 +142,13 @@ enum Command {
     ///
     /// Finds the run holding the host lock; it must be waiting at its `acceptance` step.
     Abort(DecideArgs),
+    /// Say whether a run is going on or was interrupted here, and what the last runs did.
+    ///
+    /// Reads the state directory only (no bundle, no database): the platform version, the run
+    /// holding the host lock — its step, whether its process is alive, and what `recover` would
+    /// do (refuse while it lives; else undo its started steps in reverse, named) — and the last
+    /// runs with how each ended. Run it first when you arrive at a host.
+    Status(StatusArgs),
     /// Print the host's state, one fact per line, and a digest of it; changes nothing.
     ///
     /// The recorded version, the host lock, `current`, a digest of every file under releases/
@@ -157,6 +176,19 @@ struct ProfileArgs {
 }
 
 #[derive(Args)]
+struct StatusArgs {
+    /// The host profile: its state dir holds the lock and the runs
+    #[arg(long, value_name = "FILE", default_value = DEFAULT_PROFILE)]
+    host: PathBuf,
+    /// How many of the last runs to list
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    last: usize,
+    /// `text` for a person, `json` for a program
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    format: String,
+}
+
+#[derive(Args)]
 struct DecideArgs {
     /// The host profile: its state dir holds the lock naming the waiting run
     #[arg(long, value_name = "FILE", default_value = DEFAULT_PROFILE)]
@@ -174,6 +206,10 @@ struct BundleArg {
 struct VerifyArgs {
     /// An unpacked bundle directory or a bundle .tar.gz [default: the bundle this program is in]
     path: Option<PathBuf>,
+    /// The host profile whose [trust] keys must have signed the bundle; without it, the
+    /// signature is not checked
+    #[arg(long, value_name = "FILE")]
+    host: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -336,10 +372,26 @@ fn main() -> ExitCode {
     match dispatch(cli.command) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", error_text(&error));
             ExitCode::from(2)
         }
     }
+}
+
+/// `error` and its causes, each once: many errors already quote their source in their own
+/// message, which `{:#}` would print a second time.
+fn error_text(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&cause);
+        }
+    }
+    text
 }
 
 fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
@@ -357,6 +409,15 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Migrate(args) => migrate(args),
         Command::Accept(args) => decide(args, Decision::Accept),
         Command::Abort(args) => decide(args, Decision::Abort),
+        Command::Status(args) => {
+            let host = HostProfile::load(&args.host)?;
+            let status = bascule::status::Status::read(&host, args.last)?;
+            match args.format.as_str() {
+                "json" => println!("{}", serde_json::to_string_pretty(&status)?),
+                _ => print!("{}", status.render()),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Digest(args) => {
             let host = HostProfile::load(&args.host)?;
             print!("{}", bascule::digest::StateDigest::capture(&host)?);
@@ -392,10 +453,22 @@ fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         Some(path) => path,
         None => own_bundle()?,
     };
-    let manifest = if path.is_dir() {
-        bundle::verify_dir(&path)?
-    } else {
-        bundle::verify_tarball(&path)?
+    let host = args.host.as_deref().map(HostProfile::load).transpose()?;
+    let (manifest, trust) = match &host {
+        Some(host) if path.is_dir() => {
+            let manifest = Manifest::read(&path)?;
+            let trust = trusted::check_bundle(host, &path, &manifest)?;
+            (manifest, trust)
+        }
+        Some(host) if !host.trusted_keys.is_empty() => {
+            // The signature first, over the raw bytes: an unsigned tarball is not even parsed.
+            let signature = bundle::signature::signature_path(&path);
+            let (manifest, signed) =
+                bundle::signature::verify_signed_tarball(&path, &signature, &host.trusted_keys)?;
+            (manifest, Trust::Signed(signed))
+        }
+        _ if path.is_dir() => (bundle::verify_dir(&path)?, Trust::Unsigned),
+        _ => (bundle::verify_tarball(&path)?, Trust::Unsigned),
     };
     println!(
         "{}: bundle {} verified: {} files match MANIFEST.toml (digest {})",
@@ -404,15 +477,23 @@ fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         manifest.files.len(),
         manifest.digest()
     );
+    match (&host, trust) {
+        (None, _) => println!(
+            "signature: not checked (give --host to check it against the keys the host pins)"
+        ),
+        (Some(_), trust) => println!("{}", trust.describe()),
+    }
     Ok(ExitCode::SUCCESS)
 }
 
 fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let (host, patch, manifest, bundle_root) = load(&args.host)?;
+    // What apply's preflight will refuse, plan refuses first.
+    let trust = trusted::check_bundle(&host, &bundle_root, &manifest)?;
     let record = rehearsal::record_for(args.rehearsal.rehearsal.as_deref(), &bundle_root);
     print!(
         "{}",
-        bascule::plan::render(&host, &patch, &manifest, &record)?
+        bascule::plan::render(&host, &patch, &manifest, &trust, &record)?
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -422,7 +503,9 @@ fn load(args: &HostArgs) -> anyhow::Result<(HostProfile, Patch, Manifest, PathBu
         Some(dir) => dir.clone(),
         None => own_bundle()?,
     };
-    let manifest = Manifest::read(&bundle_root)?;
+    // Verified before anything in it is parsed: a file that is not what the manifest lists
+    // (a symlink, a fifo, a changed or grown file) is refused unread.
+    let manifest = bundle::verify_dir(&bundle_root)?;
     let patch = Patch::load(&bundle_root)?;
     let host = HostProfile::load(&args.host)?;
     Ok((host, patch, manifest, bundle_root))
@@ -468,7 +551,8 @@ fn own_bundle() -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe().context("cannot locate this program")?;
     let root = exe.parent().and_then(Path::parent).map(Path::to_path_buf);
     match root {
-        Some(root) if root.join(MANIFEST_FILE).is_file() => Ok(root),
+        // Present as anything: what it is (a symlink, a fifo) is for the verification to refuse.
+        Some(root) if root.join(MANIFEST_FILE).symlink_metadata().is_ok() => Ok(root),
         _ => bail!(
             "{} is not inside an unpacked bundle (no ../{MANIFEST_FILE}); run the bascule of the bundle, \
              or pass --bundle DIR",
@@ -485,7 +569,7 @@ fn finish(report: RunReport) -> anyhow::Result<ExitCode> {
         report.run_dir.display()
     );
     Ok(match report.outcome {
-        Outcome::Committed => ExitCode::SUCCESS,
+        Outcome::Committed | Outcome::Recovered => ExitCode::SUCCESS,
         Outcome::RolledBack { .. } => ExitCode::from(1),
         Outcome::UndoIncomplete { .. } => ExitCode::from(3),
     })

@@ -14,17 +14,19 @@ use crate::survey::{survey, ClassSurvey};
 use bascule_bundle::Manifest;
 use bascule_patch::{CheckWhen, Patch};
 
-/// The plan as a person reads it; `record` is the rehearsal record to compare this host with.
+/// The plan as a person reads it; `trust` is what checking the bundle found
+/// ([`crate::trusted::check_bundle`]), `record` the rehearsal record to compare this host with.
 pub fn render(
     host: &HostProfile,
     patch: &Patch,
     manifest: &Manifest,
+    trust: &crate::trusted::Trust,
     record: &Path,
 ) -> Result<String, StepError> {
     let mut out = String::new();
     let classes = survey(host, patch)?;
     let fingerprint = Fingerprint::capture(host, patch);
-    header(&mut out, host, patch, manifest)?;
+    header(&mut out, host, patch, manifest, trust)?;
     let mut refusals = requirements_section(&mut out, patch, &fingerprint);
     refusals.extend(rehearsal_section(
         &mut out,
@@ -97,6 +99,7 @@ fn header(
     host: &HostProfile,
     patch: &Patch,
     manifest: &Manifest,
+    trust: &crate::trusted::Trust,
 ) -> Result<(), StepError> {
     let spec = &patch.spec.patch;
     let title = if spec.title.is_empty() {
@@ -105,6 +108,12 @@ fn header(
         format!(" — {}", spec.title)
     };
     let _ = writeln!(out, "Bascule plan: bundle {}{title}", spec.version);
+    let _ = writeln!(
+        out,
+        "  bundle        {} files match MANIFEST.toml; {}",
+        manifest.files.len(),
+        trust.describe()
+    );
     let _ = writeln!(out, "  host profile  {}", host.path.display());
     let current = PlatformState::read(&host.state_dir)?;
     let platform = match &current {

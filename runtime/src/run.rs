@@ -15,9 +15,11 @@ use std::path::{Path, PathBuf};
 use crate::engine::{self, Context, Options, Outcome, Step, StepError};
 use crate::fingerprint::{requirements, Fingerprint, FINGERPRINT_FILE};
 use crate::host::HostProfile;
+use crate::host_lock::HostLock;
 use crate::journal::{now, Event, Intent, Journal, RunHistory, RunKind, JOURNAL_FILE};
 use crate::state::{runs_dir, PlatformState};
 use crate::steps::{apply_steps, guard};
+use crate::trusted;
 use bascule_bundle::Manifest;
 use bascule_db::DbError;
 use bascule_db::DbLocks;
@@ -88,6 +90,7 @@ impl RunFiles {
     fn open(id: String, kind: RunKind, dir: PathBuf) -> Result<RunFiles, StepError> {
         let log = RunLog::open(&dir.join("update.log"), false).map_err(StepError::io(&dir))?;
         let journal = Journal::create(&dir.join(JOURNAL_FILE))?;
+        journal.reserve()?;
         Ok(RunFiles {
             id,
             kind,
@@ -182,6 +185,9 @@ fn outcome_account(kind: RunKind, outcome: &Outcome, end: &str) -> String {
         (RunKind::Rollback, Outcome::Committed) => {
             format!("ROLLED BACK: every step of the last apply was undone; the host is back where it was before it{end}")
         }
+        (_, Outcome::Recovered) => format!(
+            "RECOVERED: the interrupted run is undone; the host is as it was before that run{end}"
+        ),
         (_, Outcome::RolledBack { step, error }) => format!(
             "FAILED at step `{step}`: {error}\nEvery step was undone: the host is as it was before the run{end}"
         ),
@@ -205,7 +211,20 @@ pub const OPERATOR_LOCK_TIMEOUT_SECS: u64 = 30;
 /// the survey `preflight` takes is still exact when `migrate` starts.
 pub fn apply(setup: &Setup) -> Result<RunReport, StepError> {
     let files = RunFiles::create(setup, RunKind::Apply, None)?;
-    under_db_locks(setup, &files, &apply_steps())
+    let report = under_db_locks(setup, &files, &apply_steps())?;
+    if matches!(report.outcome, Outcome::Committed) {
+        // After the commit, and outside the run: the release is in place whatever happens here.
+        match trusted::install_runtime(&setup.host.state_dir, &setup.bundle_root) {
+            Ok(path) => files.log.line(format_args!(
+                "installed this release's runtime as {}: it verifies the next bundle",
+                path.display()
+            )),
+            Err(e) => files.log.line(format_args!(
+                "could not install this release's runtime in the state directory: {e}"
+            )),
+        }
+    }
+    Ok(report)
 }
 
 /// `bascule migrate`: only the database part of `apply` (guard, migrate, post-checks), under a
@@ -219,17 +238,20 @@ pub fn apply(setup: &Setup) -> Result<RunReport, StepError> {
 /// `bascule recover` on this host like any other.
 pub fn migrate(setup: &Setup) -> Result<RunReport, StepError> {
     let files = RunFiles::create(setup, RunKind::Migrate, None)?;
-    // `migrate` runs no preflight, but the servers it migrates must be the ones the patch was
-    // written for: its [requirements] are checked first, from the fingerprint it recorded.
-    if let Some(error) = unmet_requirements(setup, &files)? {
+    // `migrate` runs no preflight, but what it runs must be the bundle (signed, when the host
+    // pins keys), and the servers it migrates the ones the patch was written for: its
+    // [requirements] are checked first, from the fingerprint it recorded.
+    let refusal = match trusted::check_bundle(&setup.host, &setup.bundle_root, &setup.manifest) {
+        Err(error) => Some(("bundle", error)),
+        Ok(trust) => {
+            files.log.line(trust.describe());
+            unmet_requirements(setup, &files)?.map(|error| ("requirements", error))
+        }
+    };
+    if let Some((step, error)) = refusal {
         let cx = files.context(setup, &setup.options);
-        return Ok(files.report(
-            Outcome::RolledBack {
-                step: "requirements".into(),
-                error,
-            },
-            &cx,
-        ));
+        let step = step.to_string();
+        return Ok(files.report(Outcome::RolledBack { step, error }, &cx));
     }
     under_db_locks(setup, &files, &migrate_steps())
 }
@@ -436,8 +458,10 @@ impl NotStarted {
     }
 }
 
-/// The databases whose migrations `history` recorded and has not undone yet.
-fn undo_targets(history: &RunHistory) -> Vec<bascule_db::DbTarget> {
+/// The databases whose migrations `history` recorded and has not undone yet, with the
+/// passwords `host` gives their servers (the journal names servers without them).
+fn undo_targets(history: &RunHistory, host: &HostProfile) -> Vec<bascule_db::DbTarget> {
+    let credentials = host.credentials();
     history
         .steps
         .iter()
@@ -448,7 +472,7 @@ fn undo_targets(history: &RunHistory) -> Vec<bascule_db::DbTarget> {
             _ => None,
         })
         .flatten()
-        .map(|start| start.target.clone())
+        .map(|start| credentials.attach(&start.target))
         .collect()
 }
 
@@ -461,7 +485,7 @@ fn undo_under_locks(
     timeout: std::time::Duration,
     checked: Checked,
 ) -> Result<Result<Vec<(String, StepError)>, NotStarted>, StepError> {
-    let locks = match take_db_locks(cx, &undo_targets(history), timeout) {
+    let locks = match take_db_locks(cx, &undo_targets(history, cx.host), timeout) {
         Ok(locks) => locks,
         Err(error) => return Ok(Err(NotStarted::Locks(error))),
     };
@@ -529,13 +553,10 @@ fn finish_undo(cx: &Context<'_>, errors: Vec<(String, StepError)>) -> Result<Out
 
 /// `bascule recover`: finish the undo of the run that holds the lock.
 pub fn recover(setup: &Setup) -> Result<RunReport, StepError> {
-    let lock = setup.host.state_dir.join(guard::LOCK_FILE);
-    let run = guard::lock_holder(&lock).ok_or_else(|| {
-        StepError::Failed(format!(
-            "{}: no lock is held, so no run was interrupted; nothing to recover",
-            lock.display()
-        ))
-    })?;
+    // Refused while the run that holds the lock is alive: two processes must never change
+    // one host. Taken over, the lock is this process's until the undo is done.
+    let (lock, holder) = HostLock::take_over(&setup.host.state_dir)?;
+    let run = holder.run;
     let dir = runs_dir(&setup.host.state_dir).join(&run);
     let path = dir.join(JOURNAL_FILE);
     let events = Journal::read(&path)?;
@@ -549,6 +570,7 @@ pub fn recover(setup: &Setup) -> Result<RunReport, StepError> {
         ..setup.options.clone()
     };
     let mut cx = files.context(setup, &options);
+    cx.hold_host_lock(lock);
     let outcome = match run_kind(&history) {
         _ if history.committed || history.rolled_back => {
             guard::Guard.after_commit(&cx)?;
@@ -580,12 +602,7 @@ fn recover_apply(
     };
     if errors.is_empty() {
         cx.journal.append(&Event::RunRolledBack { at: now() })?;
-        Ok(Outcome::RolledBack {
-            step: "recover".into(),
-            error: StepError::Failed(
-                "the run was interrupted; the steps it started are undone".into(),
-            ),
-        })
+        Ok(Outcome::Recovered)
     } else {
         Ok(Outcome::UndoIncomplete {
             step: "recover".into(),

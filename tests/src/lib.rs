@@ -6,8 +6,9 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 
@@ -137,4 +138,50 @@ pub fn text(output: &Output) -> String {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     )
+}
+
+/// `bascule apply` in the background, paused right after `step` (`BASCULE_PAUSE_AT`): alive,
+/// holding the host lock, until it is resumed.
+pub struct PausedApply {
+    pub child: Child,
+    pub run_dir: PathBuf,
+}
+
+impl PausedApply {
+    pub fn start(bundle: &Path, demo: &DemoHost, step: &str) -> PausedApply {
+        let mut child = Command::new(bundle.join("bin/bascule"))
+            .args(["apply", "--no-multiplexer", "--host"])
+            .arg(&demo.host_profile)
+            .env("BASCULE_PAUSE_AT", step)
+            .env("BASCULE_TODAY", "tue")
+            .env_remove("BASCULE_FAIL_AT")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let marker = format!("paused-at-{step}");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let runs = demo.state_dir.join("runs");
+            let found = std::fs::read_dir(&runs)
+                .into_iter()
+                .flatten()
+                .map(|e| e.unwrap().path())
+                .find(|d| d.join(&marker).exists());
+            if let Some(run_dir) = found {
+                return PausedApply { child, run_dir };
+            }
+            if Instant::now() >= deadline || matches!(child.try_wait(), Ok(Some(_))) {
+                let _ = child.kill();
+                let out = child.wait_with_output().unwrap();
+                panic!("the run never paused at {step}: {}", text(&out));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn resume(self) -> std::process::Output {
+        std::fs::write(self.run_dir.join("resume"), "").unwrap();
+        self.child.wait_with_output().unwrap()
+    }
 }

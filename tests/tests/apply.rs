@@ -5,7 +5,9 @@
 use std::path::Path;
 
 use bascule_db::{self as db, DbTarget, Location};
-use bascule_tests::{bascule, fixture_bundle, generate, text, untar, DemoHost, HostState};
+use bascule_tests::{
+    bascule, fixture_bundle, generate, text, untar, DemoHost, HostState, PausedApply,
+};
 
 /// Every step of `apply`, in order: a new step is covered by the failure tests as soon as it
 /// is listed in `apply_steps`.
@@ -193,16 +195,49 @@ fn a_killed_run_is_undone_by_recover() {
         text(&refused)
     );
 
+    // `status` tells the operator what happened and what `recover` will do, changing nothing.
+    let status = bascule(&bundle, &demo, &["status"], &[]);
+    let said = String::from_utf8_lossy(&status.stdout).into_owned();
+    assert!(status.status.success(), "{}", text(&status));
+    assert!(said.contains("platform  1.0.0"), "{said}");
+    assert!(said.contains("run       INTERRUPTED: "), "{said}");
+    assert!(said.contains("  at step migrate"), "{said}");
+    assert!(
+        said.contains("would undo, in this order: migrate (31 database(s)), ")
+            && said.contains("install-code"),
+        "{said}"
+    );
+    let json = bascule(&bundle, &demo, &["status", "--format", "json"], &[]);
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(json["unfinished"]["alive"], false, "{json}");
+    assert_eq!(json["unfinished"]["step"], "migrate", "{json}");
+    assert_eq!(json["runs"][0]["outcome"], "unfinished", "{json}");
+    HostState::capture(&demo)
+        .unwrap()
+        .assert_same(&crashed, "status changes nothing");
+
     let out = bascule(&bundle, &demo, &["recover"], &[]);
     assert_eq!(
         out.status.code(),
-        Some(1),
-        "recover reports the rolled-back run: {}",
+        Some(0),
+        "a recover that undid everything succeeded: {}",
+        text(&out)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("RECOVERED"),
+        "{}",
         text(&out)
     );
     HostState::capture(&demo)
         .unwrap()
         .assert_same(&before, "after recover");
+    let status = bascule(&bundle, &demo, &["status"], &[]);
+    let said = String::from_utf8_lossy(&status.stdout).into_owned();
+    assert!(
+        said.contains("none in progress, none interrupted"),
+        "{said}"
+    );
+    assert!(said.contains("-apply  rolled back"), "{said}");
 
     let again = bascule(&bundle, &demo, &["recover"], &[]);
     assert_eq!(
@@ -211,6 +246,89 @@ fn a_killed_run_is_undone_by_recover() {
         "nothing left to recover: {}",
         text(&again)
     );
+}
+
+#[test]
+fn recover_refuses_a_run_that_is_still_alive_and_names_it() {
+    let (_dir, demo, bundle) = setup(5, "2.0.0");
+    let _services = demo.start_services().unwrap();
+    let before = HostState::capture(&demo).unwrap();
+    // A second operator sees a run stand still after smoke, and reaches for `recover`.
+    let paused = PausedApply::start(&bundle, &demo, "smoke");
+    let midway = HostState::capture(&demo).unwrap();
+    let refused = bascule(&bundle, &demo, &["recover"], &[]);
+    let said = text(&refused);
+    assert_eq!(refused.status.code(), Some(2), "{said}");
+    let pid = paused.child.id();
+    assert!(
+        said.contains("still running") && said.contains(&format!("pid {pid}")),
+        "the refusal names the live run: {said}"
+    );
+    HostState::capture(&demo)
+        .unwrap()
+        .assert_same(&midway, "a refused recover");
+    let status = bascule(&bundle, &demo, &["status"], &[]);
+    let said = String::from_utf8_lossy(&status.stdout).into_owned();
+    assert!(
+        said.contains("run       IN PROGRESS: ") && said.contains(&format!("(pid {pid} on ")),
+        "{said}"
+    );
+    assert!(
+        said.contains("recover would refuse: the run is alive"),
+        "{said}"
+    );
+    // Nor may a second apply start; it says the holder is alive rather than invite a recover.
+    let second = bascule(&bundle, &demo, &["apply"], &[("BASCULE_TODAY", "tue")]);
+    assert!(text(&second).contains("still running"), "{}", text(&second));
+
+    let out = paused.resume();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let done = HostState::capture(&demo).unwrap();
+    assert!(!done.locked, "the finished run released the lock");
+    assert_ne!(done.current, before.current, "the run went on to the end");
+}
+
+#[test]
+fn a_class_whose_discovery_finds_no_database_is_refused_unless_the_profile_allows_it() {
+    let (_dir, demo, bundle) = setup(3, "2.0.0");
+    let _services = demo.start_services().unwrap();
+    let profile = std::fs::read_to_string(&demo.host_profile).unwrap();
+    let typo = profile.replace("data/sites/*.sqlite", "data/site/*.sqlite");
+    assert_ne!(
+        typo, profile,
+        "the demo profile lists its sites with this glob"
+    );
+    std::fs::write(&demo.host_profile, &typo).unwrap();
+    let before = HostState::capture(&demo).unwrap();
+
+    let out = bascule(&bundle, &demo, &["apply"], &[("BASCULE_TODAY", "tue")]);
+    let said = text(&out);
+    assert_ne!(out.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains("databases.site: no database found")
+            && said.contains("data/site/*.sqlite` matched no file")
+            && said.contains("allow_empty = true"),
+        "{said}"
+    );
+    HostState::capture(&demo)
+        .unwrap()
+        .assert_same(&before, "a discovery that found nothing");
+    let plan = bascule(&bundle, &demo, &["plan"], &[]);
+    assert!(
+        text(&plan).contains("databases.site: no database found"),
+        "{}",
+        text(&plan)
+    );
+
+    // Declared empty, the class is simply skipped: the run goes on with `main`.
+    let allowed = typo.replace(
+        "glob = \"data/site/*.sqlite\"",
+        "glob = \"data/site/*.sqlite\"\nallow_empty = true",
+    );
+    assert_ne!(allowed, typo);
+    std::fs::write(&demo.host_profile, allowed).unwrap();
+    let out = bascule(&bundle, &demo, &["plan"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
 
 #[test]
@@ -275,10 +393,11 @@ fn a_tampered_bundle_is_refused_and_nothing_changes() {
         text(&out)
     );
 
+    // Refused before the run starts: the bundle is verified before anything in it is parsed.
     let out = bascule(&bundle, &demo, &["apply"], &[("BASCULE_TODAY", "tue")]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("code/pages/home.toml"),
+        String::from_utf8_lossy(&out.stderr).contains("code/pages/home.toml"),
         "{}",
         text(&out)
     );
@@ -339,4 +458,249 @@ fn rollback_refuses_to_leave_current_dangling_when_the_old_release_is_gone() {
     HostState::capture(&demo)
         .unwrap()
         .assert_same(&applied, "refused rollback");
+}
+
+/// `bascule <args>` of `bundle`, killed if it has not finished within a minute (a hang is the
+/// failure under test, so the test must end either way).
+fn bascule_within_a_minute(bundle: &Path, demo: &DemoHost, args: &[&str]) -> std::process::Output {
+    let mut command = std::process::Command::new(bundle.join("bin/bascule"));
+    command.args(args);
+    if args.first() != Some(&"verify") {
+        command.arg("--host").arg(&demo.host_profile);
+    }
+    if args.first() == Some(&"apply") {
+        command.arg("--no-multiplexer").env("BASCULE_TODAY", "tue");
+    }
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            child.kill().unwrap();
+            panic!("bascule {args:?} still runs after a minute: it hangs");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Files of an unpacked bundle that are not what they claim — `MANIFEST.toml` a symlink to
+/// `/dev/zero` or a fifo, `patch.toml` a symlink to a secret file, a migration's `up.sql` a
+/// fifo — are refused by `verify`, `plan` and `apply` before anything reads them: each exits 2
+/// at once, names the file and what it is, quotes nothing of the link's target, and the host
+/// is as it was.
+#[test]
+fn files_of_a_bundle_that_are_not_regular_files_are_refused_unread() {
+    let (dir, demo, bundle) = setup(3, "2.0.0");
+    let before = HostState::capture(&demo).unwrap();
+    let secret = dir.path().join("shadow");
+    std::fs::write(&secret, "root:$6$NOT-FOR-YOUR-EYES$x:19000:0:99999:7:::\n").unwrap();
+    let up = std::fs::read_dir(bundle.join("migrations/site"))
+        .unwrap()
+        .map(|e| e.unwrap().path().join("up.sql"))
+        .next()
+        .unwrap();
+    let fifo = |path: &Path| {
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            path,
+            rustix::fs::Mode::from_raw_mode(0o644),
+        )
+        .unwrap()
+    };
+    type Swap<'a> = (&'a str, Box<dyn Fn(&Path) + 'a>, &'a str);
+    let cases: Vec<(std::path::PathBuf, Swap)> = vec![
+        (
+            bundle.join("MANIFEST.toml"),
+            (
+                "MANIFEST.toml",
+                Box::new(|p| std::os::unix::fs::symlink("/dev/zero", p).unwrap()),
+                "symlink",
+            ),
+        ),
+        (
+            bundle.join("MANIFEST.toml"),
+            ("MANIFEST.toml", Box::new(fifo), "fifo"),
+        ),
+        (
+            bundle.join("patch.toml"),
+            (
+                "patch.toml",
+                Box::new(|p| std::os::unix::fs::symlink(&secret, p).unwrap()),
+                "symlink",
+            ),
+        ),
+        (up.clone(), ("up.sql", Box::new(fifo), "fifo")),
+    ];
+    for (path, (name, swap, kind)) in &cases {
+        let original = std::fs::read(path).unwrap();
+        std::fs::remove_file(path).unwrap();
+        swap(path);
+        for args in [&["verify"][..], &["plan"], &["apply"]] {
+            let out = bascule_within_a_minute(&bundle, &demo, args);
+            let said = text(&out);
+            assert_eq!(
+                out.status.code(),
+                Some(2),
+                "{name} as a {kind}, {args:?}: {said}"
+            );
+            assert!(said.contains(name), "{name} as a {kind}, {args:?}: {said}");
+            assert!(said.contains(kind), "{name} as a {kind}, {args:?}: {said}");
+            assert!(
+                !said.contains("missing"),
+                "{name} as a {kind}, {args:?}: {said}"
+            );
+            assert!(
+                !said.contains("NOT-FOR-YOUR-EYES"),
+                "{name}, {args:?}: {said}"
+            );
+        }
+        std::fs::remove_file(path).unwrap();
+        std::fs::write(path, original).unwrap();
+    }
+    let out = bascule(&bundle, &demo, &["verify"], &[]);
+    assert!(
+        out.status.success(),
+        "the bundle is whole again: {}",
+        text(&out)
+    );
+    HostState::capture(&demo)
+        .unwrap()
+        .assert_same(&before, "bundle files that are not regular files");
+}
+
+/// A tmpfs mounted over a directory for the test's life, its former content copied in.
+struct SmallDisk {
+    at: std::path::PathBuf,
+}
+
+impl SmallDisk {
+    fn mount_over(dir: &Path, size: &str) -> SmallDisk {
+        let saved = dir.with_extension("saved");
+        bascule_tests::copy_dir(dir, &saved);
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .unwrap();
+        assert!(
+            status.success(),
+            "cannot mount a tmpfs on {}",
+            dir.display()
+        );
+        let disk = SmallDisk {
+            at: dir.to_path_buf(),
+        };
+        bascule_tests::copy_dir(&saved, dir);
+        disk
+    }
+
+    /// Fills the disk until `left` bytes are free.
+    fn fill_leaving(&self, left: u64) {
+        let filler = self.at.join("filler");
+        let _ = std::fs::remove_file(&filler);
+        let stat = rustix::fs::statvfs(&self.at).unwrap();
+        let free = stat.f_bavail * stat.f_frsize;
+        let file = std::fs::File::create(&filler).unwrap();
+        if free > left + 4096 {
+            rustix::fs::fallocate(
+                &file,
+                rustix::fs::FallocateFlags::empty(),
+                0,
+                free - left - 4096,
+            )
+            .unwrap();
+        }
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.at)
+            .status();
+    }
+}
+
+/// The state directory on a small tmpfs, filled so that a run's undo reserve fits and, after
+/// it, only a few KiB to a few hundred KiB are left: the disk fills at whatever step it fills,
+/// and every such run stops there and undoes everything, the host as it was (the lock
+/// released). Too full even for the reserve, the run is refused before it starts.
+#[test]
+fn a_state_disk_that_fills_up_mid_run_stops_it_and_everything_is_undone() {
+    let (_dir, demo, bundle) = setup(3, "2.0.0");
+    // One sampled site: the state dir's writes are then mostly the journal's, so the full
+    // disk is met by journal appends too, not only by a step's own files.
+    let profile = std::fs::read_to_string(&demo.host_profile).unwrap();
+    assert!(profile.contains("random = 3"), "{profile}");
+    std::fs::write(
+        &demo.host_profile,
+        profile.replace("random = 3", "random = 0"),
+    )
+    .unwrap();
+    let _services = demo.start_services().unwrap();
+    let disk = SmallDisk::mount_over(&demo.state_dir, "16m");
+    let before = HostState::capture(&demo).unwrap();
+    let reserve = bascule::journal::RESERVE_BYTES;
+
+    disk.fill_leaving(reserve / 2);
+    let out = bascule(&bundle, &demo, &["apply"], &[("BASCULE_TODAY", "tue")]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("cannot reserve"), "{}", text(&out));
+    HostState::capture(&demo)
+        .unwrap()
+        .assert_same(&before, "a run refused for want of its reserve");
+
+    let steps = step_names();
+    let mut failed_at = Vec::new();
+    for kib in [4u64, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512] {
+        disk.fill_leaving(reserve + kib * 1024);
+        let out = bascule(&bundle, &demo, &["apply"], &[("BASCULE_TODAY", "tue")]);
+        if out.status.success() {
+            break;
+        }
+        HostState::capture(&demo)
+            .unwrap()
+            .assert_same(&before, &format!("a run with {kib} KiB left"));
+        if out.status.code() == Some(2) {
+            // Its journal could not record even its start: refused before any step.
+            let said = text(&out);
+            assert!(
+                said.contains("No space left on device"),
+                "{kib} KiB left: {said}"
+            );
+            assert_eq!(
+                said.matches("No space left").count(),
+                1,
+                "said once: {said}"
+            );
+            continue;
+        }
+        assert_eq!(out.status.code(), Some(1), "{kib} KiB left: {}", text(&out));
+        let said = String::from_utf8_lossy(&out.stdout).into_owned();
+        let step = steps
+            .iter()
+            .find(|s| said.contains(&format!("FAILED at step `{s}`")))
+            .unwrap_or_else(|| panic!("{kib} KiB left: which step failed? {said}"));
+        assert!(said.contains("No space left"), "{kib} KiB left: {said}");
+        failed_at.push((*step, said.contains(bascule::journal::JOURNAL_FILE)));
+    }
+    println!(
+        "steps the full disk stopped (and whether in a journal append), by KiB left: {failed_at:?}"
+    );
+    let position = |name: &str| steps.iter().position(|s| *s == name).unwrap();
+    assert!(
+        failed_at
+            .iter()
+            .any(|(s, _)| position(s) > position("install-code")),
+        "some run filled the disk after it had installed code and migrated: {failed_at:?}"
+    );
+    assert!(
+        failed_at.iter().any(|(_, journal)| *journal),
+        "some run met the full disk in a journal append: {failed_at:?}"
+    );
 }

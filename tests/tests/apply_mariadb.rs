@@ -98,7 +98,7 @@ fn recover_takes_the_migration_locks_and_gives_up_having_changed_nothing() {
 
     other_run.release().unwrap();
     let out = bascule(&bundle, &host.host_profile, &["recover"], &[]);
-    assert_eq!(out.status.code(), Some(1), "rolled back: {}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "recovered: {}", text(&out));
     assert!(!host.state_dir.join("lock").exists(), "{}", text(&out));
     HostState::capture_server(&host)
         .unwrap()
@@ -118,4 +118,68 @@ fn a_rollback_under_a_later_run_s_migrations_is_refused_and_changes_nothing() {
 #[test]
 fn a_site_server_below_the_patch_s_range_is_refused_before_any_change() {
     a_server_below_its_range_is_refused(&engine("r_"), "SELECT VERSION()");
+}
+
+#[test]
+fn no_database_password_reaches_a_file_or_the_terminal() {
+    no_password_reaches_disk_or_terminal(&engine("s_"), |host, password| {
+        let quoted = password.replace('\'', "''");
+        rows(
+            &host.main_target(),
+            &format!("CREATE USER app@'127.0.0.1' IDENTIFIED BY '{quoted}'"),
+        );
+        rows(&host.main_target(), "GRANT ALL ON *.* TO app@'127.0.0.1'");
+        format!("mysql://app@127.0.0.1:{}", server().port())
+    });
+}
+
+/// `bascule apply` SIGKILLed while its site migrations' requests still run on the server (a
+/// `SLEEP` ahead of the `ALTER`): the server goes on executing them. `recover` must wait until
+/// they have ended before it undoes, and the host must stay as it was once they would have
+/// finished too.
+#[test]
+fn recover_waits_for_the_statements_a_killed_run_left_running_on_the_server() {
+    let engine = engine("k_");
+    let dir = tempfile::tempdir().unwrap();
+    let host = host(dir.path(), 3, &engine);
+    let bundle =
+        bundle_with_slow_site_migration(&engine, "SELECT SLEEP(4);", &dir.path().join("delivery"));
+    let before = HostState::capture_server(&host).unwrap();
+    let mut apply = command(&bundle, &host.host_profile, &["apply"], &[])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let sleeping = || {
+        rows(
+            &host.main_target(),
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT SLEEP(4)%'",
+        )[0][0]
+            .parse::<u32>()
+            .unwrap()
+    };
+    wait_for("the site migrations to reach the server", || sleeping() > 0);
+    apply.kill().unwrap();
+    apply.wait().unwrap();
+    assert!(
+        sleeping() > 0,
+        "the killed run's statements still run on the server"
+    );
+
+    let out = bascule(&bundle, &host.host_profile, &["recover"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("killed run"),
+        "recover says what it waited for: {}",
+        text(&out)
+    );
+    assert_eq!(sleeping(), 0, "recover waited for them");
+    HostState::capture_server(&host)
+        .unwrap()
+        .assert_same(&before, "after recover");
+    // Whatever would still have run after the undo has had time to.
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    HostState::capture_server(&host)
+        .unwrap()
+        .assert_same(&before, "5 s after recover");
 }

@@ -86,3 +86,25 @@ fn a_site_server_below_the_patch_s_range_is_refused_before_any_change() {
         "SELECT current_setting('server_version')",
     );
 }
+
+/// The server trusts its superuser; `app` must give its password (scram), so a run that lost it
+/// on the way would fail to connect.
+#[test]
+fn no_database_password_reaches_a_file_or_the_terminal() {
+    no_password_reaches_disk_or_terminal(&engine("s_", false), |host, password| {
+        let quoted = password.replace('\'', "''");
+        let main = host.main_target();
+        rows(
+            &main,
+            &format!("CREATE ROLE app LOGIN SUPERUSER PASSWORD '{quoted}'"),
+        );
+        let hba = rows(&main, "SHOW hba_file").remove(0).remove(0);
+        std::fs::write(
+            &hba,
+            "local all all trust\nhost all postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n",
+        )
+        .unwrap();
+        rows(&main, "SELECT pg_reload_conf()");
+        format!("postgres://app@127.0.0.1:{}", server().port())
+    });
+}

@@ -305,10 +305,14 @@ fn apply_until_the_gate(bundle: &Path, demo: &DemoHost) -> std::process::Child {
 /// Whether the run holding the demo host's lock waits at its acceptance gate (its journal).
 fn waits_at_gate(demo: &DemoHost) -> bool {
     let lock = demo.state_dir.join("lock");
-    let Some(run) = bascule::steps::guard::lock_holder(&lock) else {
+    let Some(holder) = bascule::host_lock::read_holder(&lock) else {
         return false;
     };
-    let journal = demo.state_dir.join("runs").join(run).join("journal.jsonl");
+    let journal = demo
+        .state_dir
+        .join("runs")
+        .join(holder.run)
+        .join("journal.jsonl");
     bascule::journal::Journal::read(&journal)
         .is_ok_and(|events| bascule::steps::acceptance::waits_at_gate(&events))
 }

@@ -11,7 +11,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bascule_tests::{
-    bascule, fixture_bundle, generate, text, untar, DemoHost, HostState, RunningServices,
+    bascule, fixture_bundle, generate, text, untar, DemoHost, HostState, PausedApply,
+    RunningServices,
 };
 
 fn setup(sites: usize) -> (tempfile::TempDir, DemoHost, PathBuf) {
@@ -53,51 +54,6 @@ fn http_get(addr: SocketAddr, path: &str) -> String {
 
 fn web_addr(demo: &DemoHost) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], demo.web_port))
-}
-
-/// `bascule apply` in the background, paused right after `step` (`BASCULE_PAUSE_AT`).
-struct PausedApply {
-    child: Child,
-    run_dir: PathBuf,
-}
-
-impl PausedApply {
-    fn start(bundle: &Path, demo: &DemoHost, step: &str) -> PausedApply {
-        let mut child = Command::new(bundle.join("bin/bascule"))
-            .args(["apply", "--no-multiplexer", "--host"])
-            .arg(&demo.host_profile)
-            .env("BASCULE_PAUSE_AT", step)
-            .env("BASCULE_TODAY", "tue")
-            .env_remove("BASCULE_FAIL_AT")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let marker = format!("paused-at-{step}");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let runs = demo.state_dir.join("runs");
-            let found = std::fs::read_dir(&runs)
-                .into_iter()
-                .flatten()
-                .map(|e| e.unwrap().path())
-                .find(|d| d.join(&marker).exists());
-            if let Some(run_dir) = found {
-                return PausedApply { child, run_dir };
-            }
-            if Instant::now() >= deadline || matches!(child.try_wait(), Ok(Some(_))) {
-                let _ = child.kill();
-                let out = child.wait_with_output().unwrap();
-                panic!("the run never paused at {step}: {}", text(&out));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn resume(self) -> std::process::Output {
-        std::fs::write(self.run_dir.join("resume"), "").unwrap();
-        self.child.wait_with_output().unwrap()
-    }
 }
 
 fn assert_maintenance_page(response: &str, context: &str) {

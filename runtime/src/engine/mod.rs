@@ -13,6 +13,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use crate::host::HostProfile;
+use crate::host_lock::HostLock;
 use crate::journal::{now, Event, Intent, Journal, RunHistory, RunKind};
 use crate::maintenance::MaintenanceError;
 use crate::sampling::SamplingError;
@@ -47,6 +48,8 @@ pub enum StepError {
     Bundle(#[from] bascule_bundle::BundleError),
     #[error(transparent)]
     Survey(#[from] crate::survey::SurveyError),
+    #[error(transparent)]
+    HostLock(#[from] crate::host_lock::HostLockError),
     #[error("failure injected by BASCULE_FAIL_AT={0} (test hook)")]
     Injected(String),
 }
@@ -138,6 +141,8 @@ pub struct Context<'a> {
     /// Version states read under those locks before an undo, for the undo of the same
     /// databases ([`Context::keep_states`]).
     states: std::sync::Mutex<Option<KeptStates>>,
+    /// The host lock, held by this process for the run's life ([`crate::host_lock`]).
+    host_lock: std::sync::Mutex<Option<HostLock>>,
 }
 
 /// Databases with their version states (`None`: not read ahead).
@@ -174,6 +179,25 @@ impl<'a> Context<'a> {
             remarks: ReportLines::default(),
             kind: RunKind::Migrate,
             states: std::sync::Mutex::new(None),
+            host_lock: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Keeps the host lock this run took (or took over) until it is released.
+    pub fn hold_host_lock(&self, lock: HostLock) {
+        *self.host_lock.lock().unwrap_or_else(|p| p.into_inner()) = Some(lock);
+    }
+
+    /// Releases the host lock this process holds, if any: its file goes, then its `flock`.
+    pub fn release_host_lock(&self) -> Result<(), StepError> {
+        let held = self
+            .host_lock
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        match held {
+            Some(lock) => Ok(lock.release()?),
+            None => Ok(()),
         }
     }
 
@@ -349,6 +373,9 @@ pub enum Outcome {
     Committed,
     /// A step failed and every started step was undone: the host is as it was.
     RolledBack { step: String, error: StepError },
+    /// `recover` undid every step the interrupted run had started: the host is as it was
+    /// before that run.
+    Recovered,
     /// A step failed and some undo failed too: the host needs `bascule recover`.
     UndoIncomplete {
         step: String,
@@ -367,45 +394,41 @@ pub fn run(steps: &[Box<dyn Step>], cx: &mut Context<'_>) -> Result<Outcome, Ste
             println!("==> {}", step.name());
         }
         cx.log.line(format_args!("step {} start", step.name()));
-        cx.journal.append(&Event::StepStart {
-            step: step.name().to_string(),
-            at: now(),
-        })?;
         let clock = Instant::now();
-        let result = step
-            .run(cx)
-            .and_then(|()| injected_failure(cx, step.name()));
+        // A journal that cannot be written (a full disk) fails the step like anything else:
+        // the run must not go on unrecorded, and what it did is undone.
+        let result = cx
+            .journal
+            .append(&Event::StepStart {
+                step: step.name().to_string(),
+                at: now(),
+            })
+            .map_err(StepError::from)
+            .and_then(|()| step.run(cx))
+            .and_then(|()| injected_failure(cx, step.name()))
+            .and_then(|()| {
+                cx.journal
+                    .append(&Event::StepDone {
+                        step: step.name().to_string(),
+                        at: now(),
+                        ms: elapsed_ms(clock),
+                    })
+                    .map_err(StepError::from)
+            });
         let ms = elapsed_ms(clock);
         started.push((step, cx.take_intents()));
         match result {
             Ok(()) => {
                 cx.log
                     .line(format_args!("step {} done in {ms} ms", step.name()));
-                cx.journal.append(&Event::StepDone {
-                    step: step.name().to_string(),
-                    at: now(),
-                    ms,
-                })?;
             }
-            Err(error) => {
-                cx.log
-                    .line(format_args!("step {} FAILED: {error}", step.name()));
-                cx.journal.append(&Event::StepFailed {
-                    step: step.name().to_string(),
-                    at: now(),
-                    ms,
-                    error: error.to_string(),
-                })?;
-                if cx.options.verbose {
-                    println!("   FAILED: {error}");
-                    println!("==> undoing every step, in reverse");
-                }
-                let undo_errors = undo_all(&started, cx);
-                return finish_failed(cx, step.name(), error, undo_errors);
-            }
+            Err(error) => return fail(cx, &started, step.name(), error, ms),
         }
     }
-    cx.journal.append(&Event::RunCommitted { at: now() })?;
+    if let Err(error) = cx.journal.append(&Event::RunCommitted { at: now() }) {
+        let last = started.last().map_or("finish", |(step, _)| step.name());
+        return fail(cx, &started, last, error.into(), 0);
+    }
     cx.log.line("run committed");
     for step in steps {
         if let Err(e) = step.after_commit(cx) {
@@ -413,6 +436,33 @@ pub fn run(steps: &[Box<dyn Step>], cx: &mut Context<'_>) -> Result<Outcome, Ste
         }
     }
     Ok(Outcome::Committed)
+}
+
+/// Step `step` failed with `error`: every started step is undone, in reverse.
+fn fail(
+    cx: &Context<'_>,
+    started: &Started<'_>,
+    step: &str,
+    error: StepError,
+    ms: u64,
+) -> Result<Outcome, StepError> {
+    cx.log.line(format_args!("step {step} FAILED: {error}"));
+    if let Err(e) = cx.journal.append(&Event::StepFailed {
+        step: step.to_string(),
+        at: now(),
+        ms,
+        error: error.to_string(),
+    }) {
+        cx.log.line(format_args!(
+            "the journal could not record the failure: {e}"
+        ));
+    }
+    if cx.options.verbose {
+        println!("   FAILED: {error}");
+        println!("==> undoing every step, in reverse");
+    }
+    let undo_errors = undo_all(started, cx);
+    finish_failed(cx, step, error, undo_errors)
 }
 
 fn finish_failed(

@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 mod caches;
 mod sampling;
+mod trust;
 
 pub use caches::CacheSpec;
 pub use sampling::{HostClassSampling, HostSampling};
@@ -29,10 +30,13 @@ pub enum HostError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path}: {source}")]
+    /// Said without the offending line, which may hold a password.
+    /// Not a `#[source]`: printing the chain would quote the line after all.
+    #[error("{path}: {}", toml_error_without_source(.error, .text))]
     Toml {
         path: PathBuf,
-        source: Box<toml::de::Error>,
+        error: Box<toml::de::Error>,
+        text: String,
     },
     #[error("{path}: {what}")]
     Invalid { path: PathBuf, what: String },
@@ -42,6 +46,21 @@ pub enum HostError {
         class: String,
         source: Box<DbError>,
     },
+}
+
+/// A TOML error as its line, column and message: toml's own display quotes the line, which in a
+/// host profile may be `url = "mysql://app:password@…"`.
+fn toml_error_without_source(error: &toml::de::Error, text: &str) -> String {
+    let message = db::redact_urls_in(error.message().trim_end());
+    match error.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message.to_string(),
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -58,6 +77,8 @@ struct ProfileFile {
     maintenance: Option<crate::maintenance::MaintenanceSpec>,
     #[serde(default)]
     caches: CacheSpec,
+    #[serde(default)]
+    trust: trust::TrustSpec,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -101,6 +122,8 @@ pub struct HostProfile {
     pub maintenance: Option<crate::maintenance::MaintenanceSpec>,
     /// `[caches]`: see `steps::purge_caches`.
     pub caches: CacheSpec,
+    /// `[trust]`: the signing keys this host pins; empty, signatures are not required.
+    pub trusted_keys: Vec<bascule_bundle::signature::TrustedKey>,
 }
 
 impl HostProfile {
@@ -109,9 +132,10 @@ impl HostProfile {
             path: path.to_path_buf(),
             source,
         })?;
-        let file: ProfileFile = toml::from_str(&text).map_err(|source| HostError::Toml {
+        let file: ProfileFile = toml::from_str(&text).map_err(|error| HostError::Toml {
             path: path.to_path_buf(),
-            source: Box::new(source),
+            error: Box::new(error),
+            text: text.clone(),
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
         let resolve = |p: &Path| {
@@ -148,6 +172,8 @@ impl HostProfile {
                 .glob
                 .as_ref()
                 .map(|g| resolve(Path::new(g)).to_string_lossy().into_owned());
+            spec.password_file = spec.password_file.as_deref().map(resolve);
+            spec.resolve_password(class).map_err(invalid)?;
         }
         if let Some(sampling) = &file.sampling {
             sampling.check().map_err(invalid)?;
@@ -155,6 +181,7 @@ impl HostProfile {
         let (services, maintenance, caches) =
             resolve_operations(base, file.services, file.maintenance, file.caches)
                 .map_err(invalid)?;
+        let trusted_keys = file.trust.keys(path).map_err(invalid)?;
         Ok(HostProfile {
             path: path.to_path_buf(),
             sampling: file.sampling,
@@ -166,7 +193,14 @@ impl HostProfile {
             services,
             maintenance,
             caches,
+            trusted_keys,
         })
+    }
+
+    /// The full urls of the profile's servers, for undos read back from a journal, which
+    /// names servers without their passwords.
+    pub fn credentials(&self) -> db::Credentials {
+        db::Credentials::of(self.databases.values().flat_map(|class| class.servers()))
     }
 
     /// The profile's directory: relative paths and the host's commands start from it.
@@ -326,5 +360,6 @@ mod tests {
         assert!(sampling.classes.contains_key("site"));
         assert_eq!(profile.keep_releases, 3);
         assert_eq!(profile.shared.len(), 2);
+        assert_eq!(profile.trusted_keys.len(), 1);
     }
 }

@@ -18,9 +18,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::guard::{lock_holder, LOCK_FILE};
 use crate::engine::{Context, Step, StepError};
 use crate::host::HostProfile;
+use crate::host_lock;
 use crate::journal::{now, Event, Intent, Journal, JOURNAL_FILE};
 use crate::state::runs_dir;
 
@@ -153,13 +153,15 @@ fn read_decision(path: &Path) -> Result<Option<(Decision, String)>, StepError> {
 /// `bascule accept|abort`: tells the run waiting at the acceptance gate of this host what to do.
 /// Returns the run directory.
 pub fn decide(host: &HostProfile, decision: Decision, by: &str) -> Result<PathBuf, StepError> {
-    let lock = host.state_dir.join(LOCK_FILE);
-    let run = lock_holder(&lock).ok_or_else(|| {
-        StepError::Failed(format!(
-            "{}: no run holds the lock, so none waits for acceptance",
-            lock.display()
-        ))
-    })?;
+    let lock = host_lock::lock_path(&host.state_dir);
+    let run = host_lock::read_holder(&lock)
+        .map(|h| h.run)
+        .ok_or_else(|| {
+            StepError::Failed(format!(
+                "{}: no run holds the lock, so none waits for acceptance",
+                lock.display()
+            ))
+        })?;
     let dir = runs_dir(&host.state_dir).join(&run);
     let journal = dir.join(JOURNAL_FILE);
     if !waits_at_gate(&Journal::read(&journal)?) {

@@ -1,19 +1,17 @@
 //! `guard`: only one run at a time, never outside tmux/screen, never on a forbidden day.
 //!
-//! The lock is a file created with `O_EXCL` in the state directory, holding the run id. It is
-//! released when the run is committed or fully undone; a run that died keeps it, so nothing can
-//! start on a half-changed host before `bascule recover` has put it back.
+//! The host lock ([`crate::host_lock`]) is taken here and held by the run for its whole life;
+//! it is released when the run is committed or fully undone. A run that died keeps it, so
+//! nothing can start on a half-changed host before `bascule recover` has put it back.
 
-use std::io::Write;
 use std::path::Path;
 
 use chrono::Datelike;
 
 use crate::engine::{Context, Step, StepError};
+use crate::host_lock::{self, HostLock};
 use crate::journal::Intent;
 use bascule_patch::weekday_from_name;
-
-pub const LOCK_FILE: &str = "lock";
 
 pub struct Guard;
 
@@ -53,13 +51,13 @@ pub fn refusal(cx: &Context<'_>) -> Result<(), StepError> {
     check_day(cx)?;
     let path = lock_path(cx);
     if path.exists() {
-        return Err(StepError::Failed(held_lock_message(&path)));
+        return Err(host_lock::held(&path).into());
     }
     Ok(())
 }
 
 pub fn lock_path(cx: &Context<'_>) -> std::path::PathBuf {
-    cx.host.state_dir.join(LOCK_FILE)
+    host_lock::lock_path(&cx.host.state_dir)
 }
 
 fn check_multiplexer(cx: &Context<'_>) -> Result<(), StepError> {
@@ -101,55 +99,21 @@ fn check_day(cx: &Context<'_>) -> Result<(), StepError> {
 }
 
 fn take_lock(cx: &mut Context<'_>) -> Result<(), StepError> {
-    let path = lock_path(cx);
-    std::fs::create_dir_all(&cx.host.state_dir).map_err(StepError::io(&cx.host.state_dir))?;
     cx.intend(Intent::Lock {
-        path: path.clone(),
+        path: lock_path(cx),
         run: cx.run_id.to_string(),
     })?;
-    let mut file = match std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&path)
-    {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            return Err(StepError::Failed(held_lock_message(&path)));
-        }
-        Err(e) => return Err(StepError::io(&path)(e)),
-    };
-    let content = format!("run = \"{}\"\npid = {}\n", cx.run_id, std::process::id());
-    file.write_all(content.as_bytes())
-        .and_then(|()| file.sync_all())
-        .map_err(StepError::io(&path))?;
-    crate::state::sync_dir(&cx.host.state_dir).map_err(StepError::io(&cx.host.state_dir))
+    let lock = HostLock::take(&cx.host.state_dir, cx.run_id)?;
+    cx.hold_host_lock(lock);
+    Ok(())
 }
 
-/// The run id written in a lock file, if it can be read.
-pub fn lock_holder(path: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let line = text.lines().find(|l| l.starts_with("run = "))?;
-    Some(
-        line.trim_start_matches("run = ")
-            .trim_matches('"')
-            .to_string(),
-    )
-}
-
-fn held_lock_message(path: &Path) -> String {
-    let holder = lock_holder(path).unwrap_or_else(|| "an unknown run".into());
-    format!(
-        "{}: the host is locked by run {holder}. If that run is still going, wait for it; \
-         if it was killed, run `bascule recover` to undo what it did",
-        path.display()
-    )
-}
-
-/// Removes the lock only if `run` holds it: a lock taken since by another run is left alone.
+/// Removes the lock only if `run` holds it (a lock taken since by another run is left alone),
+/// then lets go of this process's hold on it, if any.
 fn release_lock(cx: &Context<'_>, path: &Path, run: &str) -> Result<(), StepError> {
-    if lock_holder(path).as_deref() != Some(run) {
-        return Ok(());
+    if path.exists() {
+        cx.log.line(format_args!("release lock {}", path.display()));
     }
-    cx.log.line(format_args!("release lock {}", path.display()));
-    std::fs::remove_file(path).map_err(StepError::io(path))
+    host_lock::release_file(path, run)?;
+    cx.release_host_lock()
 }

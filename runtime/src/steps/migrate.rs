@@ -94,7 +94,7 @@ impl Step for Migrate {
     fn undo(&self, cx: &Context<'_>, intents: &[Intent]) -> Result<(), StepError> {
         for intent in intents {
             if let Intent::Migrate { databases, run } = intent {
-                undo_databases(cx, databases, run.as_deref())?;
+                undo_databases(cx, &with_passwords(cx, databases), run.as_deref())?;
             }
         }
         Ok(())
@@ -112,7 +112,8 @@ impl Step for Migrate {
             else {
                 continue;
             };
-            let work = with_states(cx, databases, undo_workers(cx, databases));
+            let databases = with_passwords(cx, databases);
+            let work = with_states(cx, &databases, undo_workers(cx, &databases));
             if let Some((target, other)) = migrated_since(&work, run) {
                 return Err(StepError::Failed(refusal(target, other)));
             }
@@ -343,6 +344,19 @@ fn undo_databases(
     result
         .map(|_| ())
         .map_err(|errors| summarize("undo", errors))
+}
+
+/// `databases` as the journal names them (servers without their passwords), with the
+/// passwords the host profile gives those servers now.
+fn with_passwords(cx: &Context<'_>, databases: &[DbStart]) -> Vec<DbStart> {
+    let credentials = cx.host.credentials();
+    databases
+        .iter()
+        .map(|start| DbStart {
+            target: credentials.attach(&start.target),
+            ..start.clone()
+        })
+        .collect()
 }
 
 /// The workers per server of an undo: those of the databases' class.

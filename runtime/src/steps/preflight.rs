@@ -1,7 +1,7 @@
 //! `preflight`: everything that can be known before touching the host is checked here, so a
 //! refusal costs nothing.
 //!
-//! Bundle integrity, the platform's version against the patch's `from`, requirements (commands
+//! Bundle integrity and, when the host pins keys, its signature (`trusted`), the platform's version against the patch's `from`, requirements (commands
 //! and the versions of software, OS and database servers, read from the fingerprint the run
 //! recorded), this host against the rehearsal the bundle passed (`fingerprint::rehearsal`),
 //! disk space, the release directory, every database's version and migration checksums, and the
@@ -18,7 +18,7 @@ use crate::fingerprint::{requirements, Fingerprint, FINGERPRINT_FILE};
 use crate::journal::Intent;
 use crate::state::PlatformState;
 use crate::survey::survey;
-use bascule_bundle as bundle;
+use crate::trusted;
 use bascule_patch::Moment;
 
 pub struct Preflight;
@@ -51,17 +51,12 @@ impl Step for Preflight {
 }
 
 fn check_bundle(cx: &Context<'_>) -> Result<(), StepError> {
-    let on_disk = bundle::verify_dir(cx.bundle_root)?;
-    if on_disk.digest() != cx.manifest.digest() {
-        return Err(StepError::Failed(format!(
-            "{}: the manifest changed since the run started; unpack the bundle again",
-            cx.bundle_root.display()
-        )));
-    }
+    let trust = trusted::check_bundle(cx.host, cx.bundle_root, cx.manifest)?;
     cx.say(format_args!(
-        "bundle {} verified: {} files match MANIFEST.toml",
+        "bundle {} verified: {} files match MANIFEST.toml; {}",
         cx.patch.version(),
-        on_disk.files.len()
+        cx.manifest.files.len(),
+        trust.describe()
     ));
     Ok(())
 }

@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Mutex, OnceLock};
@@ -623,35 +624,47 @@ pub fn a_rollback_under_a_later_run_s_migrations_is_refused(engine: &Engine, sit
 /// A 2.0.0 bundle for `engine` whose `[requirements.servers]` wants `site = "<range>"`,
 /// unpacked in `into`.
 pub fn bundle_wanting_site_server(engine: &Engine, range: &str, into: &Path) -> PathBuf {
+    variant_of_2(engine, "servers", into, |patch| {
+        let toml = std::fs::read_to_string(patch.join("patch.toml")).unwrap();
+        assert!(
+            toml.lines().any(|l| l.starts_with("site = \">=")),
+            "the fixture declares a site server range"
+        );
+        let toml: String = toml
+            .lines()
+            .map(|line| {
+                if line.starts_with("site = \">=") {
+                    format!("site = \"{range}\"\n")
+                } else {
+                    format!("{line}\n")
+                }
+            })
+            .collect();
+        std::fs::write(patch.join("patch.toml"), toml).unwrap();
+    })
+}
+
+/// `engine`'s 2.0.0 patch copied under `target/test-patches/<pid>-<tag>/`, its code source
+/// made relative to the copy, changed by `edit`, then built and unpacked in `into`.
+fn variant_of_2(engine: &Engine, tag: &str, into: &Path, edit: impl FnOnce(&Path)) -> PathBuf {
     let base = engine.patch_dir("2.0.0");
     let dialect = base.parent().unwrap().file_name().unwrap();
     let work = workspace()
         .join("target/test-patches")
-        .join(format!("{}-servers", std::process::id()))
+        .join(format!("{}-{tag}", std::process::id()))
         .join(dialect);
     let patch = work.join("2.0.0");
     let _ = std::fs::remove_dir_all(&patch);
     bascule_tests::copy_dir(&base, &patch);
-    let toml = std::fs::read_to_string(patch.join("patch.toml")).unwrap();
-    assert!(
-        toml.lines().any(|l| l.starts_with("site = \">=")),
-        "the fixture declares a site server range"
-    );
-    let toml: String = toml
-        .lines()
-        .map(|line| {
-            if line.starts_with("site = \">=") {
-                format!("site = \"{range}\"\n")
-            } else {
-                format!("{line}\n")
-            }
-        })
-        .collect::<String>()
+    // The code source must be relative: the copy sits 5 levels below the workspace.
+    let toml = std::fs::read_to_string(patch.join("patch.toml"))
+        .unwrap()
         .replace(
             "\"../../code-v2\"",
             "\"../../../../../fixtures/demo-platform/code-v2\"",
         );
     std::fs::write(patch.join("patch.toml"), toml).unwrap();
+    edit(&patch);
     let tarball = xtask::build_patch::build(&patch, &work.join("out"), Some(static_runtime()))
         .unwrap_or_else(|e| panic!("cannot build {}: {e:#}", patch.display()))
         .path;
@@ -710,4 +723,176 @@ pub fn a_server_below_its_range_is_refused(engine: &Engine, version_sql: &str) {
     HostState::capture_server(&host)
         .unwrap()
         .assert_same(&before, "migrate refused for its server version");
+}
+
+/// A database password with what a url must escape (`:`, `/`, `@`, `%`, a space, non-ASCII).
+pub const SECRET: &str = "Pw-s3cr3t:/@é% x";
+
+/// Every form [`SECRET`] could be written in: as it is, and percent-encoded in a url.
+fn secret_forms() -> [&'static str; 2] {
+    [SECRET, "Pw-s3cr3t%3A%2F%40%C3%A9%25%20x"]
+}
+
+/// No password reaches a file a run writes or what it prints. `login` makes a user `app` with
+/// password [`SECRET`] on `engine`'s server and returns its url without the password. Profile
+/// A gives class `main` the password in its url and class `site` a `password_file`; profile B,
+/// the same host, gives `site` a `password_env`. Runs: an apply killed in migrate (A), its
+/// recover (B: the undo's passwords come from the profile it runs with), an apply failing at
+/// smoke and undone, an apply and its rollback, `plan`, and a profile whose TOML error is on the
+/// line with the password. Every state is compared with the start, then every file under the
+/// test's directory but the profiles and the password file, and every output, is searched for
+/// the password.
+pub fn no_password_reaches_disk_or_terminal(
+    engine: &Engine,
+    login: impl Fn(&ServerHost, &str) -> String,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let host = host(dir.path(), 3, engine);
+    let bundle = bundle(engine, "2.0.0", &dir.path().join("delivery"));
+    let before = HostState::capture_server(&host).unwrap();
+    let app_url = login(&host, SECRET);
+    let (scheme, server) = app_url.split_once("://app@").unwrap();
+    let inline = format!("{scheme}://app:{}@{server}", secret_forms()[1]);
+    let secrets = tempfile::tempdir().unwrap();
+    let password_file = secrets.path().join("db.password");
+    std::fs::write(&password_file, format!("{SECRET}\n")).unwrap();
+    std::fs::set_permissions(&password_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let profile = std::fs::read_to_string(&host.host_profile).unwrap();
+    let root_url = engine.url();
+    let with_site = |site_password: &str| {
+        let (head, site) = profile.split_once("[databases.site]").unwrap();
+        format!(
+            "{}[databases.site]{}",
+            head.replace(root_url, &inline),
+            site.replacen(
+                &format!("url = \"{root_url}\""),
+                &format!("url = \"{app_url}\"\n{site_password}"),
+                1
+            )
+        )
+    };
+    // Beside the generated profile, whose relative paths they keep.
+    let profiles = host.host_profile.parent().unwrap();
+    let profile_a = profiles.join("host-a.toml");
+    let profile_b = profiles.join("host-b.toml");
+    std::fs::write(
+        &profile_a,
+        with_site(&format!("password_file = \"{}\"", password_file.display())),
+    )
+    .unwrap();
+    std::fs::write(
+        &profile_b,
+        with_site("password_env = \"BASCULE_TEST_DB_PASSWORD\""),
+    )
+    .unwrap();
+    let env_b = [("BASCULE_TEST_DB_PASSWORD", SECRET)];
+    let mut outputs = Vec::new();
+    let mut run = |profile: &Path, args: &[&str], env: &[(&str, &str)]| {
+        let out = bascule(&bundle, profile, args, env);
+        outputs.push(text(&out));
+        out
+    };
+
+    let loose = secrets.path().join("loose.password");
+    std::fs::write(&loose, SECRET).unwrap();
+    std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let loose_profile = profiles.join("host-loose.toml");
+    std::fs::write(
+        &loose_profile,
+        with_site(&format!("password_file = \"{}\"", loose.display())),
+    )
+    .unwrap();
+    let out = run(&loose_profile, &["plan"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("chmod 600"), "{}", text(&out));
+
+    let crashed = run(&profile_a, &["apply"], &[("BASCULE_CRASH_AT", "migrate")]);
+    assert!(crashed.status.code().is_none(), "{}", text(&crashed));
+    let out = run(&profile_b, &["recover"], &env_b);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    HostState::capture_server(&host).unwrap().assert_same(
+        &before,
+        "after recover with the password from the environment",
+    );
+
+    let out = run(&profile_a, &["apply"], &[("BASCULE_FAIL_AT", "smoke")]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    HostState::capture_server(&host)
+        .unwrap()
+        .assert_same(&before, "after a failed apply");
+    let out = run(&profile_a, &["plan"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = run(&profile_a, &["apply"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_versions(&host, &[1, 2], &[1, 2]);
+    let out = run(&profile_b, &["rollback"], &env_b);
+    assert!(out.status.success(), "{}", text(&out));
+    HostState::capture_server(&host)
+        .unwrap()
+        .assert_same(&before, "after rollback");
+
+    let broken = profiles.join("host-broken.toml");
+    let text_a = std::fs::read_to_string(&profile_a).unwrap();
+    std::fs::write(
+        &broken,
+        text_a.replacen(&format!("{inline}\""), &format!("{inline}\" oops"), 1),
+    )
+    .unwrap();
+    let out = run(&broken, &["plan"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("host-broken.toml: line "),
+        "{}",
+        text(&out)
+    );
+
+    let written: Vec<PathBuf> = walkdir::WalkDir::new(dir.path())
+        .into_iter()
+        .map(|entry| entry.unwrap().into_path())
+        .filter(|path| path.is_file())
+        .filter(|path| !path.starts_with(dir.path().join("delivery")))
+        .filter(|path| {
+            ![
+                &profile_a,
+                &profile_b,
+                &broken,
+                &loose_profile,
+                &host.host_profile,
+            ]
+            .contains(&path)
+        })
+        .collect();
+    assert!(
+        written.iter().any(|p| p.ends_with("journal.jsonl")),
+        "the runs' journals are searched: {written:?}"
+    );
+    for path in &written {
+        let bytes = std::fs::read(path).unwrap();
+        let content = String::from_utf8_lossy(&bytes);
+        for secret in secret_forms() {
+            assert!(
+                !content.contains(secret),
+                "{} holds the password",
+                path.display()
+            );
+        }
+    }
+    for output in &outputs {
+        for secret in secret_forms() {
+            assert!(
+                !output.contains(secret),
+                "a run printed the password:\n{output}"
+            );
+        }
+    }
+}
+
+/// A 2.0.0 bundle for `engine`'s dialect whose site migration starts with `slow` (a statement
+/// that keeps the server busy), unpacked in `into`.
+pub fn bundle_with_slow_site_migration(engine: &Engine, slow: &str, into: &Path) -> PathBuf {
+    variant_of_2(engine, "slow", into, |patch| {
+        let up = patch.join("migrations/site/0002_add_avatar/up.sql");
+        let sql = std::fs::read_to_string(&up).unwrap();
+        std::fs::write(&up, format!("{slow}\n{sql}")).unwrap();
+    })
 }
