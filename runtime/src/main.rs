@@ -260,9 +260,8 @@ struct MigrateArgs {
     /// Seconds to wait for the migration locks another run holds before giving up (nothing done)
     #[arg(long, value_name = "SECONDS", default_value_t = 600)]
     lock_timeout: u64,
-    /// Run on a day the patch's policy forbids, when the release team has agreed
-    #[arg(long)]
-    allow_forbidden_day: bool,
+    #[command(flatten)]
+    overrides: Overrides,
     /// Print only the outcome, not each step
     #[arg(long, short)]
     quiet: bool,
@@ -272,9 +271,12 @@ struct MigrateArgs {
 struct ApplyArgs {
     #[command(flatten)]
     run: RunArgs,
-    /// Run on a day the patch's policy forbids, when the release team has agreed
-    #[arg(long)]
-    allow_forbidden_day: bool,
+    #[command(flatten)]
+    overrides: Overrides,
+    /// Start although the platform's or the state directory's disk has less room than the run
+    /// needs or the profile asks ([guards] min_free, min_free_state); REASON says why it is safe
+    #[arg(long, value_name = "REASON", value_parser = non_empty_reason)]
+    allow_low_disk: Option<String>,
     #[command(flatten)]
     rehearsal: RehearsalArg,
     /// Run although this host differs from the bundle's rehearsal in a critical fact (or the
@@ -284,11 +286,25 @@ struct ApplyArgs {
     accept_differences: Option<String>,
 }
 
+/// The guards a release team may override, each only with a written reason, which goes in the
+/// log and the report.
+#[derive(Args)]
+struct Overrides {
+    /// Start although the patch's policy forbids this day or hour ([policy] forbidden_days,
+    /// forbidden_hours); REASON says why it must be now
+    #[arg(long, value_name = "REASON", value_parser = non_empty_reason)]
+    allow_forbidden_time: Option<String>,
+    /// Start although the host's newest backup is older than its profile allows ([guards.backup])
+    /// or its time cannot be told; REASON says why it is safe
+    #[arg(long, value_name = "REASON", value_parser = non_empty_reason)]
+    allow_stale_backup: Option<String>,
+}
+
 /// A written reason: at least one word.
 fn non_empty_reason(text: &str) -> Result<String, String> {
     let reason = text.trim();
     if reason.is_empty() {
-        return Err("write why the difference is safe on this host".into());
+        return Err("write why, in words: it goes in the log and the report".into());
     }
     Ok(reason.to_string())
 }
@@ -399,13 +415,14 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Verify(args) => verify(args),
         Command::Plan(args) => plan(args),
         Command::Apply(args) => {
-            let mut setup = setup(&args.run, args.allow_forbidden_day)?;
+            let mut setup = setup(&args.run, args.overrides)?;
             setup.options.accept_differences = args.accept_differences;
+            setup.options.allow_low_disk = args.allow_low_disk;
             setup.options.rehearsal = args.rehearsal.rehearsal;
             finish(run::apply(&setup)?)
         }
-        Command::Rollback(args) => finish(run::rollback(&setup(&args, false)?)?),
-        Command::Recover(args) => finish(run::recover(&setup(&args, false)?)?),
+        Command::Rollback(args) => finish(run::rollback(&setup(&args, Overrides::none())?)?),
+        Command::Recover(args) => finish(run::recover(&setup(&args, Overrides::none())?)?),
         Command::Migrate(args) => migrate(args),
         Command::Accept(args) => decide(args, Decision::Accept),
         Command::Abort(args) => decide(args, Decision::Abort),
@@ -511,11 +528,23 @@ fn load(args: &HostArgs) -> anyhow::Result<(HostProfile, Patch, Manifest, PathBu
     Ok((host, patch, manifest, bundle_root))
 }
 
-fn setup(args: &RunArgs, allow_forbidden_day: bool) -> anyhow::Result<Setup> {
+impl Overrides {
+    /// An undo's: no guard to override.
+    fn none() -> Overrides {
+        Overrides {
+            allow_forbidden_time: None,
+            allow_stale_backup: None,
+        }
+    }
+}
+
+fn setup(args: &RunArgs, overrides: Overrides) -> anyhow::Result<Setup> {
     let (host, patch, manifest, bundle_root) = load(&args.host)?;
     let options = Options {
         no_multiplexer: args.no_multiplexer,
-        allow_forbidden_day,
+        allow_forbidden_time: overrides.allow_forbidden_time,
+        allow_stale_backup: overrides.allow_stale_backup,
+        allow_low_disk: None,
         fail_at: std::env::var("BASCULE_FAIL_AT").ok(),
         crash_at: std::env::var("BASCULE_CRASH_AT").ok(),
         pause_at: std::env::var("BASCULE_PAUSE_AT").ok(),
@@ -542,7 +571,7 @@ fn migrate(args: MigrateArgs) -> anyhow::Result<ExitCode> {
         quiet: args.quiet,
         lock_timeout: args.lock_timeout,
     };
-    let setup = setup(&run_args, args.allow_forbidden_day)?;
+    let setup = setup(&run_args, args.overrides)?;
     finish(run::migrate(&setup)?)
 }
 

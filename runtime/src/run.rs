@@ -342,12 +342,9 @@ pub fn rollback(setup: &Setup) -> Result<RunReport, StepError> {
     let history = committed_history(setup, &last)?;
     check_previous_releases(&history)?;
     let files = RunFiles::create(setup, RunKind::Rollback, Some(last))?;
-    // Undoing a release is allowed any day: the forbidden days protect against starting one.
-    let options = Options {
-        allow_forbidden_day: true,
-        ..setup.options.clone()
-    };
-    let mut cx = files.context(setup, &options);
+    // An undo runs no guard step: the forbidden days protect against starting a release, and
+    // taking one back is allowed at any time.
+    let mut cx = files.context(setup, &setup.options);
     let outcome = undo_with_lock(&mut cx, &history, setup.lock_timeout)?;
     Ok(files.report(outcome, &cx))
 }
@@ -565,11 +562,7 @@ pub fn recover(setup: &Setup) -> Result<RunReport, StepError> {
     let kind = run_kind(&history).map_or(RunKind::Apply, |(kind, _)| kind);
     let files = RunFiles::open(run, kind, dir)?;
     files.log.line("recover: taking over the interrupted run");
-    let options = Options {
-        allow_forbidden_day: true,
-        ..setup.options.clone()
-    };
-    let mut cx = files.context(setup, &options);
+    let mut cx = files.context(setup, &setup.options);
     cx.hold_host_lock(lock);
     let outcome = match run_kind(&history) {
         _ if history.committed || history.rolled_back => {

@@ -64,6 +64,23 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// Writes `content` to the file `rel` of the unpacked bundle `tree` and rebuilds its entry in
+/// MANIFEST.toml to match, as someone who can write the tree would (or a test that derives a
+/// bundle from another); returns the new SHA-256.
+pub fn rewrite_bundle_file(tree: &Path, rel: &str, content: &str) -> String {
+    std::fs::write(tree.join(rel), content).unwrap_or_else(|e| panic!("{rel}: {e}"));
+    let mut manifest = bascule_bundle::Manifest::read(tree).unwrap_or_else(|e| panic!("{e}"));
+    let sha = bascule_patch::sha256_hex(content.as_bytes());
+    for file in manifest.files.iter_mut().filter(|f| f.path == rel) {
+        file.size = content.len() as u64;
+        file.sha256 = sha.clone();
+    }
+    let toml = manifest.to_toml().unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(tree.join(bascule_bundle::MANIFEST_FILE), toml)
+        .unwrap_or_else(|e| panic!("{e}"));
+    sha
+}
+
 /// Builds the bundle of a fixture patch (`2.0.0`, `2.0.0-broken`) once per test process and
 /// returns the tarball.
 pub fn fixture_bundle(version: &str) -> PathBuf {
@@ -178,6 +195,13 @@ impl PausedApply {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Kills it with SIGKILL, as `kill -9` or the OOM killer would, and reaps it.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        let status = self.child.wait().unwrap();
+        assert!(status.code().is_none(), "killed by a signal: {status}");
     }
 
     pub fn resume(self) -> std::process::Output {

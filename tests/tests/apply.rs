@@ -6,7 +6,8 @@ use std::path::Path;
 
 use bascule_db::{self as db, DbTarget, Location};
 use bascule_tests::{
-    bascule, fixture_bundle, generate, text, untar, DemoHost, HostState, PausedApply,
+    bascule, copy_dir, fixture_bundle, generate, rewrite_bundle_file, text, untar, DemoHost,
+    HostState, PausedApply,
 };
 
 /// Every step of `apply`, in order: a new step is covered by the failure tests as soon as it
@@ -248,6 +249,72 @@ fn a_killed_run_is_undone_by_recover() {
     );
 }
 
+/// The fault matrix on SQLite: a real SIGKILL (not the `BASCULE_CRASH_AT` hook) at every step
+/// boundary of `apply`, and in the middle of migrate after k of N site databases have started
+/// their migration; then `recover`. Each time the host is as it was: schemas, content
+/// checksums, `current`, releases, services, maintenance, lock.
+#[test]
+fn a_sigkill_at_every_step_boundary_and_mid_migrate_is_undone_by_recover() {
+    let (_dir, demo, bundle) = setup(40, "2.0.0");
+    let _services = demo.start_services().unwrap();
+    let before = HostState::capture(&demo).unwrap();
+    let recover = |cell: &str| {
+        let out = bascule(&bundle, &demo, &["recover"], &[]);
+        assert_eq!(out.status.code(), Some(0), "{cell}: {}", text(&out));
+        HostState::capture(&demo)
+            .unwrap()
+            .assert_same(&before, &format!("{cell}, then recover"));
+    };
+    let mut cells = 0;
+    for step in step_names() {
+        PausedApply::start(&bundle, &demo, step).kill();
+        assert!(
+            HostState::capture(&demo).unwrap().locked,
+            "killed after {step}: the lock stays"
+        );
+        recover(&format!("SIGKILL after step {step}"));
+        cells += 1;
+    }
+    // Mid-migrate: killed once k site databases have sent their first statement.
+    for k in [1, 20] {
+        let mut apply = std::process::Command::new(bundle.join("bin/bascule"))
+            .args(["apply", "--no-multiplexer", "--quiet", "--host"])
+            .arg(&demo.host_profile)
+            .env("BASCULE_TODAY", "tue")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = || {
+            std::fs::read_dir(demo.state_dir.join("runs"))
+                .into_iter()
+                .flatten()
+                .filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("update.log")).ok())
+                .filter(|log| !log.contains("recover:"))
+                .map(|log| log.matches("ALTER TABLE members ADD COLUMN avatar").count())
+                .max()
+                .unwrap_or(0)
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while started() < k && std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = apply.try_wait() {
+                panic!("the apply ended before {k} site(s) had started migrating: {status}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        apply.kill().unwrap();
+        apply.wait().unwrap();
+        let reached = started();
+        assert!(reached >= k, "{reached} site(s) started");
+        println!("killed mid-migrate: {reached} of 40 site databases had started");
+        recover(&format!(
+            "SIGKILL after {reached} of 40 site migrations started"
+        ));
+        cells += 1;
+    }
+    println!("SQLite fault matrix: {cells} of {cells} cells restored by recover");
+}
+
 #[test]
 fn recover_refuses_a_run_that_is_still_alive_and_names_it() {
     let (_dir, demo, bundle) = setup(5, "2.0.0");
@@ -367,13 +434,174 @@ fn the_guard_refuses_outside_a_multiplexer_and_on_forbidden_days() {
         .unwrap()
         .assert_same(&before, "on a Friday");
 
+    // Forbidden hours, in a copy of the bundle whose policy also forbids the evening.
+    let evening = bundle.with_file_name("evening");
+    copy_dir(&bundle, &evening);
+    let spec = std::fs::read_to_string(evening.join("patch.toml")).unwrap();
+    assert!(spec.contains("forbidden_days = [\"fri\"]"), "{spec}");
+    let spec = spec.replace(
+        "forbidden_days = [\"fri\"]",
+        "forbidden_days = [\"fri\"]\nforbidden_hours = [\"18:00-08:00\"]",
+    );
+    rewrite_bundle_file(&evening, "patch.toml", &spec);
+    let out = bascule(
+        &evening,
+        &demo,
+        &["apply"],
+        &[("BASCULE_TODAY", "tue 19:30")],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        said.contains("it is 19:30, within 18:00-08:00") && said.contains("--allow-forbidden-time"),
+        "{said}"
+    );
+    HostState::capture(&demo)
+        .unwrap()
+        .assert_same(&before, "on a Tuesday evening");
     let out = bascule(
         &bundle,
         &demo,
-        &["apply", "--allow-forbidden-day"],
+        &["apply", "--allow-forbidden-time", " "],
+        &[],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an empty reason: {}",
+        text(&out)
+    );
+
+    let reason = "hotfix agreed with the release team";
+    let out = bascule(
+        &bundle,
+        &demo,
+        &["apply", "--allow-forbidden-time", reason],
         &[("BASCULE_TODAY", "fri")],
     );
     assert!(out.status.success(), "{}", text(&out));
+    let run_dir = run_dir_of(&out);
+    for file in ["report.txt", "update.log"] {
+        let content = std::fs::read_to_string(run_dir.join(file)).unwrap();
+        assert!(
+            content.contains(reason) && content.contains("a day this patch's policy forbids"),
+            "{file}:\n{content}"
+        );
+    }
+}
+
+/// The run directory a run's output names.
+fn run_dir_of(out: &std::process::Output) -> std::path::PathBuf {
+    let said = String::from_utf8_lossy(&out.stdout);
+    said.lines()
+        .find_map(|l| l.split(": log and journal in ").nth(1))
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| panic!("no run directory in:\n{said}"))
+}
+
+/// The host profile's `[guards]`: a backup older than allowed, or a disk with less room than
+/// asked, refuses the run with the host unchanged, unless a reason is written, which the
+/// report keeps.
+#[test]
+fn a_stale_backup_or_a_low_disk_refuses_the_run_unless_a_reason_is_written() {
+    let (dir, demo, bundle) = setup(3, "2.0.0");
+    let _services = demo.start_services().unwrap();
+    let backups = dir.path().join("backups");
+    std::fs::create_dir_all(backups.join("db")).unwrap();
+    let dump = backups.join("db/site.sql.gz");
+    std::fs::write(&dump, "backup").unwrap();
+    let two_days_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 86_400);
+    std::fs::File::options()
+        .write(true)
+        .open(&dump)
+        .unwrap()
+        .set_modified(two_days_ago)
+        .unwrap();
+    let profile = std::fs::read_to_string(&demo.host_profile).unwrap();
+    let guarded = |guards: &str| {
+        std::fs::write(&demo.host_profile, format!("{profile}\n[guards]\n{guards}")).unwrap();
+    };
+    guarded(&format!(
+        "[guards.backup]\nnewest_under = \"{}\"\nmax_age = \"26h\"\n",
+        backups.display()
+    ));
+    let before = HostState::capture(&demo).unwrap();
+    let tue = [("BASCULE_TODAY", "tue")];
+
+    let out = bascule(&bundle, &demo, &["apply"], &tue);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        said.contains("FAILED at step `guard`")
+            && said.contains("site.sql.gz) is 2days")
+            && said.contains("--allow-stale-backup"),
+        "{said}"
+    );
+    HostState::capture(&demo)
+        .unwrap()
+        .assert_same(&before, "a stale backup");
+    // `migrate` changes the data as much: the same guard.
+    let out = bascule(&bundle, &demo, &["migrate"], &tue);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("--allow-stale-backup"),
+        "{}",
+        text(&out)
+    );
+    HostState::capture(&demo)
+        .unwrap()
+        .assert_same(&before, "a stale backup, migrate");
+
+    // More free space asked than any disk has: refused, naming the key.
+    guarded("min_free = \"1 PiB\"\n");
+    let out = bascule(&bundle, &demo, &["apply"], &tue);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        said.contains("[guards] min_free") && said.contains("--allow-low-disk"),
+        "{said}"
+    );
+    guarded("min_free_state = \"1 PiB\"\n");
+    let out = bascule(&bundle, &demo, &["apply"], &tue);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("min_free_state asks"), "{}", text(&out));
+    HostState::capture(&demo)
+        .unwrap()
+        .assert_same(&before, "a low disk");
+
+    // A malformed guard is refused when the profile is read, naming the key.
+    guarded("[guards.backup]\nmax_age = \"26h\"\n");
+    let out = bascule(&bundle, &demo, &["apply"], &tue);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("guards.backup: give either"),
+        "{}",
+        text(&out)
+    );
+
+    guarded(&format!(
+        "min_free_state = \"1 PiB\"\n[guards.backup]\nnewest_under = \"{}\"\nmax_age = \"26h\"\n",
+        backups.display()
+    ));
+    let out = bascule(
+        &bundle,
+        &demo,
+        &[
+            "apply",
+            "--allow-stale-backup",
+            "the nightly dump ran on the replica",
+            "--allow-low-disk",
+            "the state disk is watched",
+        ],
+        &tue,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let report = std::fs::read_to_string(run_dir_of(&out).join("report.txt")).unwrap();
+    assert!(
+        report.contains("the nightly dump ran on the replica")
+            && report.contains("the state disk is watched"),
+        "{report}"
+    );
 }
 
 #[test]
@@ -624,6 +852,59 @@ impl Drop for SmallDisk {
             .arg(&self.at)
             .status();
     }
+}
+
+/// A host whose one disk (platform, databases and state on one small tmpfs) fills up during the
+/// run: wherever it fills — copying the code, growing a database in migrate, writing the
+/// journal — the run stops and is undone, the host as it was; with room, it succeeds.
+#[test]
+fn a_host_disk_that_fills_up_mid_run_is_undone_wherever_it_fills() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk_dir = dir.path().join("disk");
+    std::fs::create_dir(&disk_dir).unwrap();
+    let disk = SmallDisk::mount_over(&disk_dir, "48m");
+    let demo = generate(&disk_dir.join("host"), 10).unwrap();
+    let bundle = untar(&fixture_bundle("2.0.0"), &dir.path().join("delivery")).unwrap();
+    let _services = demo.start_services().unwrap();
+    let before = HostState::capture(&demo).unwrap();
+    let reserve = bascule::journal::RESERVE_BYTES;
+    let steps = step_names();
+    let mut failed_at = Vec::new();
+    let mut succeeded = None;
+    for kib in [16u64, 64, 128, 256, 512, 1024, 2048, 4096, 8192] {
+        disk.fill_leaving(reserve + kib * 1024);
+        let out = bascule(&bundle, &demo, &["apply"], &[("BASCULE_TODAY", "tue")]);
+        if out.status.success() {
+            succeeded = Some(kib);
+            break;
+        }
+        HostState::capture(&demo).unwrap().assert_same(
+            &before,
+            &format!("a run with {kib} KiB left on the host's disk"),
+        );
+        let said = String::from_utf8_lossy(&out.stdout).into_owned();
+        let step = steps
+            .iter()
+            .find(|s| said.contains(&format!("FAILED at step `{s}`")));
+        assert!(
+            out.status.code() == Some(2) || step.is_some(),
+            "{kib} KiB left: refused before starting, or failed at a step: {}",
+            text(&out)
+        );
+        failed_at.push((kib, step.copied().unwrap_or("(refused)")));
+    }
+    println!("where the full host disk stopped the run, by KiB left: {failed_at:?}; succeeded with {succeeded:?} KiB");
+    assert!(
+        succeeded.is_some(),
+        "with enough room the run succeeds: {failed_at:?}"
+    );
+    let position = |name: &str| steps.iter().position(|s| *s == name).unwrap();
+    assert!(
+        failed_at
+            .iter()
+            .any(|(_, s)| steps.contains(s) && position(s) >= position("install-code")),
+        "some run met the full disk after it had changed the host: {failed_at:?}"
+    );
 }
 
 /// The state directory on a small tmpfs, filled so that a run's undo reserve fits and, after

@@ -64,7 +64,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     bascule(&bundle, &demo, &["verify"], Expect::Success)?;
     bascule(&bundle, &demo, &["plan"], Expect::Success)?;
 
-    section("Apply 2.0.0 (--no-multiplexer: this demo is not in tmux; --allow-forbidden-day: nor is it release day)");
+    section("Apply 2.0.0 (--no-multiplexer: this demo is not in tmux; --allow-forbidden-time: nor is it release day)");
     bascule(&bundle, &demo, &["apply"], Expect::Success)?;
     show_result(&demo)?;
 
@@ -249,7 +249,7 @@ fn bascule(bundle: &Path, demo: &DemoHost, args: &[&str], expect: Expect) -> any
         command.arg("--no-multiplexer");
     }
     if args == ["apply"] {
-        command.arg("--allow-forbidden-day");
+        command.args(["--allow-forbidden-time", "a demo, not a release"]);
     }
     println!(
         "\n$ {} {}",

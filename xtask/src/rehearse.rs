@@ -17,7 +17,7 @@ use crate::{build_patch, static_runtime, vm_image, workspace_root};
 /// Rehearse a bundle on VM snapshots of production.
 ///
 /// Each run reverts the target to its snapshot, delivers the bundle with a script, runs
-/// `bascule apply` there (non-interactively: `--no-multiplexer --allow-forbidden-day`),
+/// `bascule apply` there (non-interactively: `--no-multiplexer --allow-forbidden-time`),
 /// optionally `bascule rollback` in a fresh process, and compares `bascule digest` of the
 /// host before and after (every database's schema and data, `current`, releases, services).
 /// The run directories (update.log, journal, samples) come back to

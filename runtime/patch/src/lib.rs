@@ -37,6 +37,7 @@ mod fingerprint;
 mod marker;
 mod migration;
 mod patch_toml;
+mod policy;
 pub mod read;
 mod requirements;
 mod sampling;
@@ -51,9 +52,9 @@ pub use fingerprint::{
 pub use marker::{marker_argument, marker_name, ALLOW, MARKER_PREFIX, NO_TRANSACTION, PHASE, RAW};
 pub use migration::{ClassMigrations, Migration, MigrationError, MigrationSet};
 pub use patch_toml::{
-    weekday_from_name, Check, CheckWhen, CodeSpec, Mode, Moment, Patch, PatchError, PatchInfo,
-    PatchSpec, Policy, PATCH_FILE,
+    Check, CheckWhen, CodeSpec, Mode, Moment, Patch, PatchError, PatchInfo, PatchSpec, PATCH_FILE,
 };
+pub use policy::{weekday_from_name, HourRange, Policy};
 pub use requirements::{
     check_range, found_version, parse_range, OsRequirement, Requirements, SoftwareProbe,
     SoftwareRequirement, VersionProbe, KNOWN_SOFTWARE,

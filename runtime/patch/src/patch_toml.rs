@@ -21,6 +21,7 @@ use crate::acceptance::AcceptanceSpec;
 use crate::class::ClassSpec;
 use crate::fingerprint::FingerprintSpec;
 use crate::migration::{MigrationError, MigrationSet};
+use crate::policy::Policy;
 use crate::requirements::Requirements;
 use crate::sampling::ClassPanel;
 use crate::smoke::SmokeCheck;
@@ -131,27 +132,6 @@ fn dot() -> PathBuf {
     PathBuf::from(".")
 }
 
-/// When the patch may run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Policy {
-    /// Days on which `apply` refuses to start (`mon` … `sun`), unless forced.
-    #[serde(default = "friday")]
-    pub forbidden_days: Vec<String>,
-}
-
-impl Default for Policy {
-    fn default() -> Self {
-        Policy {
-            forbidden_days: friday(),
-        }
-    }
-}
-
-fn friday() -> Vec<String> {
-    vec!["fri".to_string()]
-}
-
 /// A loaded patch source or unpacked bundle: the spec, its migrations and where it lives.
 #[derive(Debug, Clone)]
 pub struct Patch {
@@ -198,13 +178,7 @@ impl PatchSpec {
             path: path.to_path_buf(),
             what,
         };
-        for day in &self.policy.forbidden_days {
-            if weekday_from_name(day).is_none() {
-                return Err(invalid(format!(
-                    "policy.forbidden_days: `{day}` is not a day; write mon, tue, wed, thu, fri, sat or sun"
-                )));
-            }
-        }
+        self.policy.validate().map_err(invalid)?;
         if self.code.source.is_absolute() {
             return Err(invalid(format!(
                 "code.source: `{}` must be relative to the patch directory",
@@ -226,21 +200,6 @@ impl PatchSpec {
         crate::sampling::validate(&self.sampling).map_err(invalid)?;
         Ok(())
     }
-}
-
-/// `mon` … `sun` to chrono's weekday.
-pub fn weekday_from_name(name: &str) -> Option<chrono::Weekday> {
-    use chrono::Weekday::*;
-    Some(match name.to_ascii_lowercase().as_str() {
-        "mon" | "monday" => Mon,
-        "tue" | "tuesday" => Tue,
-        "wed" | "wednesday" => Wed,
-        "thu" | "thursday" => Thu,
-        "fri" | "friday" => Fri,
-        "sat" | "saturday" => Sat,
-        "sun" | "sunday" => Sun,
-        _ => return None,
-    })
 }
 
 /// When a consistency check runs: both before and after the migration unless its file name says

@@ -92,8 +92,15 @@ impl From<SamplingError> for StepError {
 pub struct Options {
     /// Run even outside tmux/screen (rehearsal automation that keeps its own session).
     pub no_multiplexer: bool,
-    /// Run even on a day the patch's policy forbids.
-    pub allow_forbidden_day: bool,
+    /// `--allow-forbidden-time`: the operator's written reason to start on a day or at an hour
+    /// the patch's policy forbids.
+    pub allow_forbidden_time: Option<String>,
+    /// `--allow-stale-backup`: the reason to start although the host's newest backup is older
+    /// than its profile's `[guards.backup]` allows, or its time is unknown.
+    pub allow_stale_backup: Option<String>,
+    /// `--allow-low-disk`: the reason to start although a disk has less room than the run needs
+    /// or the profile's `[guards]` asks.
+    pub allow_low_disk: Option<String>,
     /// Test hook (`BASCULE_FAIL_AT`): fail right after this step has acted.
     pub fail_at: Option<String>,
     /// Test hook (`BASCULE_CRASH_AT`): abort the process right after this step has acted, as
@@ -103,7 +110,8 @@ pub struct Options {
     /// `<run dir>/paused-at-<step>` and wait (at most ten minutes) until `<run dir>/resume`
     /// exists, so a test can observe the host mid-run (the maintenance window).
     pub pause_at: Option<String>,
-    /// Test hook (`BASCULE_TODAY`): the weekday the guard believes it is (`mon` … `sun`).
+    /// Test hook (`BASCULE_TODAY`): the weekday, and optionally the time, the guard believes
+    /// it is (`tue`, `tue 19:30`).
     pub today: Option<String>,
     /// Print step progress on standard output.
     pub verbose: bool,

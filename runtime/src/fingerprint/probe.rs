@@ -177,7 +177,7 @@ pub fn ask_version(command: &[String], pattern: &str) -> Result<String, String> 
 /// Standard output then standard error of `program args`, killed after [`PROBE_TIMEOUT`].
 /// Both pipes are read on threads while it runs, so a talkative program never blocks on a
 /// full pipe, and a grandchild keeping them open cannot hold the run past the deadline.
-fn run_bounded(program: &str, args: &[String]) -> Result<String, String> {
+pub(crate) fn run_bounded(program: &str, args: &[String]) -> Result<String, String> {
     let mut child = Command::new(program)
         .args(args)
         .stdin(Stdio::null())

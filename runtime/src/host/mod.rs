@@ -12,10 +12,12 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 mod caches;
+mod guards;
 mod sampling;
 mod trust;
 
 pub use caches::CacheSpec;
+pub use guards::{free_bytes, BackupSpec, GuardSpec};
 pub use sampling::{HostClassSampling, HostSampling};
 
 use bascule_db::{self as db, DatabaseClass, DbError, DbTarget, DiscoveryError};
@@ -79,6 +81,8 @@ struct ProfileFile {
     caches: CacheSpec,
     #[serde(default)]
     trust: trust::TrustSpec,
+    #[serde(default)]
+    guards: GuardSpec,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -124,6 +128,8 @@ pub struct HostProfile {
     pub caches: CacheSpec,
     /// `[trust]`: the signing keys this host pins; empty, signatures are not required.
     pub trusted_keys: Vec<bascule_bundle::signature::TrustedKey>,
+    /// `[guards]`: the backup's freshness and the free disk a run needs before it starts.
+    pub guards: GuardSpec,
 }
 
 impl HostProfile {
@@ -182,6 +188,8 @@ impl HostProfile {
             resolve_operations(base, file.services, file.maintenance, file.caches)
                 .map_err(invalid)?;
         let trusted_keys = file.trust.keys(path).map_err(invalid)?;
+        let mut guards = file.guards;
+        guards.check_and_resolve(base).map_err(invalid)?;
         Ok(HostProfile {
             path: path.to_path_buf(),
             sampling: file.sampling,
@@ -194,6 +202,7 @@ impl HostProfile {
             maintenance,
             caches,
             trusted_keys,
+            guards,
         })
     }
 

@@ -1,4 +1,7 @@
-//! `guard`: only one run at a time, never outside tmux/screen, never on a forbidden day.
+//! `guard`: only one run at a time, never outside tmux/screen, never on a day or at an hour
+//! the patch's policy forbids, never without a fresh enough backup (the host profile's
+//! `[guards.backup]`) — unless the operator writes why. `migrate` runs it too: a deploy
+//! system's migration changes the data as much as a release does.
 //!
 //! The host lock ([`crate::host_lock`]) is taken here and held by the run for its whole life;
 //! it is released when the run is committed or fully undone. A run that died keeps it, so
@@ -21,11 +24,14 @@ impl Step for Guard {
     }
 
     fn summary(&self) -> &'static str {
-        "refuse outside tmux/screen and on forbidden days; take the host lock"
+        "refuse outside tmux/screen, on forbidden days and hours, and with a stale backup; take the host lock"
     }
 
     fn run(&self, cx: &mut Context<'_>) -> Result<(), StepError> {
         refusal(cx)?;
+        for overridden in [check_window(cx)?, check_backup(cx)?].into_iter().flatten() {
+            cx.remark(overridden);
+        }
         take_lock(cx)
     }
 
@@ -48,7 +54,8 @@ impl Step for Guard {
 /// at once. The lock itself is only ever taken by the step, with `O_EXCL`.
 pub fn refusal(cx: &Context<'_>) -> Result<(), StepError> {
     check_multiplexer(cx)?;
-    check_day(cx)?;
+    check_window(cx)?;
+    check_backup(cx)?;
     let path = lock_path(cx);
     if path.exists() {
         return Err(host_lock::held(&path).into());
@@ -75,27 +82,65 @@ fn check_multiplexer(cx: &Context<'_>) -> Result<(), StepError> {
     ))
 }
 
-fn check_day(cx: &Context<'_>) -> Result<(), StepError> {
-    let today = match cx.options.today.as_deref() {
-        Some(name) => weekday_from_name(name).ok_or_else(|| {
-            StepError::Failed(format!("BASCULE_TODAY=`{name}` is not a day (mon … sun)"))
-        })?,
-        None => chrono::Local::now().weekday(),
+/// Whether the patch's policy forbids starting now: `Ok(None)` allowed, `Ok(Some(why))`
+/// forbidden but overridden with a written reason, `Err` refused.
+fn check_window(cx: &Context<'_>) -> Result<Option<String>, StepError> {
+    let (day, time) = now(cx)?;
+    let Some(why) = cx.patch.spec.policy.forbids(day, time) else {
+        return Ok(None);
     };
-    let forbidden = cx
-        .patch
-        .spec
-        .policy
-        .forbidden_days
-        .iter()
-        .any(|d| weekday_from_name(d) == Some(today));
-    if forbidden && !cx.options.allow_forbidden_day {
-        return Err(StepError::Failed(format!(
-            "today is {today}, a day this patch's policy forbids (patch.toml [policy] forbidden_days). \
-             Run it another day, or pass --allow-forbidden-day if the release team has agreed"
-        )));
+    match cx.options.allow_forbidden_time.as_deref() {
+        Some(reason) => Ok(Some(format!(
+            "{why}; started anyway, accepted by {}: \"{reason}\"",
+            crate::steps::acceptance::operator()
+        ))),
+        None => Err(StepError::Failed(format!(
+            "{why}. Run it when the policy allows, or, if the release team has agreed, pass \
+             --allow-forbidden-time \"<why it must be now>\""
+        ))),
     }
-    Ok(())
+}
+
+/// The weekday and time of day the guard judges by: the host's local time, or the test hook.
+fn now(cx: &Context<'_>) -> Result<(chrono::Weekday, chrono::NaiveTime), StepError> {
+    let local = chrono::Local::now();
+    let Some(hook) = cx.options.today.as_deref() else {
+        return Ok((local.weekday(), local.time()));
+    };
+    let wrong = || {
+        StepError::Failed(format!(
+            "BASCULE_TODAY=`{hook}` is not `<day> [HH:MM]` (mon … sun)"
+        ))
+    };
+    let mut words = hook.split_whitespace();
+    let day = words.next().and_then(weekday_from_name).ok_or_else(wrong)?;
+    let time = match words.next() {
+        Some(time) => chrono::NaiveTime::parse_from_str(time, "%H:%M").map_err(|_| wrong())?,
+        // A day alone: midday, inside any sensible window.
+        None => chrono::NaiveTime::from_hms_opt(12, 0, 0).ok_or_else(wrong)?,
+    };
+    Ok((day, time))
+}
+
+/// The host's newest backup is recent enough ([guards.backup]): the seed's first prerequisite,
+/// the copy of the data that saves the day if everything else fails.
+fn check_backup(cx: &Context<'_>) -> Result<Option<String>, StepError> {
+    let Some(backup) = &cx.host.guards.backup else {
+        return Ok(None);
+    };
+    let Some(why) = backup.staleness(cx.host.dir(), std::time::SystemTime::now()) else {
+        return Ok(None);
+    };
+    match cx.options.allow_stale_backup.as_deref() {
+        Some(reason) => Ok(Some(format!(
+            "{why}; started anyway, accepted by {}: \"{reason}\"",
+            crate::steps::acceptance::operator()
+        ))),
+        None => Err(StepError::Failed(format!(
+            "{why}. Make a backup first, or, if one exists that Bascule cannot see, pass \
+             --allow-stale-backup \"<why>\""
+        ))),
+    }
 }
 
 fn take_lock(cx: &mut Context<'_>) -> Result<(), StepError> {

@@ -4,7 +4,7 @@
 //! Bundle integrity and, when the host pins keys, its signature (`trusted`), the platform's version against the patch's `from`, requirements (commands
 //! and the versions of software, OS and database servers, read from the fingerprint the run
 //! recorded), this host against the rehearsal the bundle passed (`fingerprint::rehearsal`),
-//! disk space, the release directory, every database's version and migration checksums, and the
+//! disk space (the patch's and the host profile's `[guards]` minimums), the release directory, every database's version and migration checksums, and the
 //! consistency checks. Preflight only reads; its undo has nothing to do.
 
 use std::path::Path;
@@ -175,7 +175,11 @@ fn check_rehearsal(cx: &Context<'_>, fingerprint: &Fingerprint) -> Result<(), St
     Ok(())
 }
 
+/// Room for the new release's code plus what the patch and the host profile ask to stay free
+/// on the platform's disk, and the profile's minimum on the state directory's: a disk that fills
+/// half-way is undone, but a release that cannot finish is downtime for nothing.
 fn check_disk(cx: &Context<'_>) -> Result<(), StepError> {
+    let mib = |bytes: u64| bytes.div_ceil(1024 * 1024);
     let code_bytes: u64 = cx
         .manifest
         .files
@@ -183,26 +187,56 @@ fn check_disk(cx: &Context<'_>) -> Result<(), StepError> {
         .filter(|f| f.path.starts_with("code/"))
         .map(|f| f.size)
         .sum();
-    let wanted = code_bytes + cx.patch.spec.requirements.min_free_mb * 1024 * 1024;
+    let patch_min = cx.patch.spec.requirements.min_free_mb * 1024 * 1024;
+    let host_min = cx.host.guards.min_free.map_or(0, |b| b.as_u64());
+    let mut short = Vec::new();
     let free = free_bytes(&cx.host.root)?;
+    let wanted = code_bytes + patch_min.max(host_min);
     if free < wanted {
-        return Err(StepError::Failed(format!(
-            "{}: {} MiB free, {} MiB needed (code {} MiB + [requirements] min_free_mb); free some space",
+        short.push(format!(
+            "{}: {} MiB free, {} MiB needed (the release's code, {} MiB, then {} MiB left free: \
+             the larger of patch.toml [requirements] min_free_mb and the host profile's [guards] min_free)",
             cx.host.root.display(),
             free / (1024 * 1024),
-            wanted.div_ceil(1024 * 1024),
-            code_bytes.div_ceil(1024 * 1024)
-        )));
+            mib(wanted),
+            mib(code_bytes),
+            mib(patch_min.max(host_min))
+        ));
     }
-    Ok(())
+    if let Some(min) = cx.host.guards.min_free_state {
+        let free = free_bytes(&cx.host.state_dir)?;
+        if free < min.as_u64() {
+            short.push(format!(
+                "{}: {} MiB free, the host profile's [guards] min_free_state asks {} MiB",
+                cx.host.state_dir.display(),
+                free / (1024 * 1024),
+                mib(min.as_u64())
+            ));
+        }
+    }
+    if short.is_empty() {
+        return Ok(());
+    }
+    let short = short.join("; ");
+    match cx.options.allow_low_disk.as_deref() {
+        Some(reason) => {
+            cx.remark(format_args!(
+                "low disk ({short}); started anyway, accepted by {}: \"{reason}\"",
+                acceptance::operator()
+            ));
+            Ok(())
+        }
+        None => Err(StepError::Failed(format!(
+            "{short}. Free some space, or, if it is safe, pass --allow-low-disk \"<why>\""
+        ))),
+    }
 }
 
 fn free_bytes(path: &Path) -> Result<u64, StepError> {
-    let stat = rustix::fs::statvfs(path).map_err(|e| StepError::Io {
+    crate::host::free_bytes(path).map_err(|e| StepError::Io {
         path: path.to_path_buf(),
-        source: e.into(),
-    })?;
-    Ok(stat.f_bavail.saturating_mul(stat.f_frsize))
+        source: e,
+    })
 }
 
 fn check_release_layout(cx: &Context<'_>) -> Result<(), StepError> {

@@ -4,7 +4,7 @@
 //! `run.sh` (beside this file) is the whole run on the target, in POSIX `sh` so that busybox
 //! in a guest and dash on a server both run it: digest the host's state (`bascule digest`),
 //! `bascule apply` non-interactively (`--no-multiplexer`: the driver is the session;
-//! `--allow-forbidden-day`: a rehearsal is not a release), digest again, optionally
+//! `--allow-forbidden-time` and `--allow-stale-backup`: a rehearsal is not a release), digest again, optionally
 //! `bascule rollback` in a fresh process and digest a third time, and copy the run
 //! directories. A target runs it as `sh run.sh IN OUT` and sends `OUT` back; the drivers'
 //! guests also write `OUT/exit_code` when it returns, the sign that the run finished.
