@@ -11,6 +11,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -209,8 +210,8 @@ pub enum Event {
 pub struct Journal {
     path: PathBuf,
     file: Mutex<File>,
-    /// The file holding the reserved room, removed when it is needed or the journal closes.
-    reserve: Mutex<Option<PathBuf>>,
+    /// The files holding the reserved room, removed when it is needed or the journal closes.
+    reserve: Mutex<Vec<PathBuf>>,
 }
 
 /// The room a run reserves for its undo's records and log lines.
@@ -242,40 +243,56 @@ impl Journal {
         Ok(Journal {
             path: path.to_path_buf(),
             file: Mutex::new(file),
-            reserve: Mutex::new(None),
+            reserve: Mutex::new(Vec::new()),
         })
     }
 
-    /// Reserves [`RESERVE_BYTES`] beside the journal (allocated, not sparse), or says the state
-    /// directory lacks the room an undo needs.
-    pub fn reserve(&self) -> Result<(), JournalError> {
-        let path = self.path.with_file_name("undo-reserve");
-        let allocate = || -> std::io::Result<()> {
-            let file = File::create(&path)?;
-            rustix::fs::fallocate(&file, rustix::fs::FallocateFlags::empty(), 0, RESERVE_BYTES)?;
-            file.sync_all()
-        };
-        if let Err(e) = allocate() {
-            let _ = std::fs::remove_file(&path);
-            return Err(JournalError::Io {
-                path: path.clone(),
-                source: std::io::Error::new(
-                    e.kind(),
-                    format!(
-                        "cannot reserve {} MiB for the undo ({e}): free space in the state \
-                         directory, then run again",
-                        RESERVE_BYTES >> 20
+    /// Reserves [`RESERVE_BYTES`] beside the journal and in each of `elsewhere` that lies on
+    /// another filesystem (the platform root, the SQLite databases' directories: an undo
+    /// writes there too, a SQLite down needs room for its rollback journal), allocated, not
+    /// sparse; or says which directory lacks the room an undo needs.
+    pub fn reserve(&self, elsewhere: &[PathBuf]) -> Result<(), JournalError> {
+        let mut held: Vec<PathBuf> = Vec::new();
+        let mut devices = Vec::new();
+        let beside = self.path.with_file_name("undo-reserve");
+        let others = elsewhere
+            .iter()
+            .map(|dir| dir.join(".bascule-undo-reserve"));
+        for path in std::iter::once(beside).chain(others) {
+            let dir = path.parent().unwrap_or(Path::new("."));
+            let Ok(device) = std::fs::metadata(dir).map(|m| m.dev()) else {
+                continue; // not made yet: nothing there to undo
+            };
+            if devices.contains(&device) {
+                continue;
+            }
+            devices.push(device);
+            if let Err(e) = allocate(&path) {
+                let _ = std::fs::remove_file(&path);
+                held.into_iter().for_each(|p| drop(std::fs::remove_file(p)));
+                return Err(JournalError::Io {
+                    path: path.clone(),
+                    source: std::io::Error::new(
+                        e.kind(),
+                        format!(
+                            "cannot reserve {} MiB for the undo ({e}): free space in {}, then \
+                             run again",
+                            RESERVE_BYTES >> 20,
+                            dir.display()
+                        ),
                     ),
-                ),
-            });
+                });
+            }
+            held.push(path);
         }
-        *lock(&self.reserve) = Some(path);
+        *lock(&self.reserve) = held;
         Ok(())
     }
 
-    /// Gives the reserved room back, for the undo to write in.
-    fn release_reserve(&self) {
-        if let Some(path) = lock(&self.reserve).take() {
+    /// Gives the reserved room back, for the undo to write in: when a step fails, or an
+    /// append does.
+    pub fn release_reserve(&self) {
+        for path in std::mem::take(&mut *lock(&self.reserve)) {
             let _ = std::fs::remove_file(path);
         }
     }
@@ -351,6 +368,13 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         Ok(guard) => guard,
         Err(poisoned) => poisoned.into_inner(),
     }
+}
+
+/// `RESERVE_BYTES` allocated at `path`, on disk.
+fn allocate(path: &Path) -> std::io::Result<()> {
+    let file = File::create(path)?;
+    rustix::fs::fallocate(&file, rustix::fs::FallocateFlags::empty(), 0, RESERVE_BYTES)?;
+    file.sync_all()
 }
 
 fn cut_torn_tail(path: &Path) -> std::io::Result<()> {

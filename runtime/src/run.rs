@@ -65,7 +65,7 @@ impl RunFiles {
         let stamp = chrono::Local::now().format("%Y%m%dT%H%M%S");
         let base = format!("{stamp}-{}-{}", setup.patch.version(), kind.as_str());
         let (id, dir) = unique_dir(&runs, &base)?;
-        let files = RunFiles::open(id, kind, dir)?;
+        let files = RunFiles::open(id, kind, dir, &setup.host)?;
         // Before any step, so preflight compares with the rehearsal what this run recorded; and
         // before the start record, so a run that cannot record it leaves no run behind.
         let fingerprint = Fingerprint::capture(&setup.host, &setup.patch);
@@ -87,10 +87,15 @@ impl RunFiles {
         Ok(files)
     }
 
-    fn open(id: String, kind: RunKind, dir: PathBuf) -> Result<RunFiles, StepError> {
+    fn open(
+        id: String,
+        kind: RunKind,
+        dir: PathBuf,
+        host: &HostProfile,
+    ) -> Result<RunFiles, StepError> {
         let log = RunLog::open(&dir.join("update.log"), false).map_err(StepError::io(&dir))?;
         let journal = Journal::create(&dir.join(JOURNAL_FILE))?;
-        journal.reserve()?;
+        journal.reserve(&host.undo_dirs())?;
         Ok(RunFiles {
             id,
             kind,
@@ -492,6 +497,8 @@ fn undo_under_locks(
             return Ok(Err(NotStarted::Refused(step, refusal)));
         }
     }
+    // The room reserved when this run started is the undo's now (see `Journal::reserve`).
+    cx.journal.release_reserve();
     let errors = engine::undo_history(&apply_steps(), history, cx)?;
     release_locks(cx, locks);
     Ok(Ok(errors))
@@ -560,7 +567,7 @@ pub fn recover(setup: &Setup) -> Result<RunReport, StepError> {
     let history = RunHistory::from_events(&events);
     check_same_bundle(setup, &history, &path)?;
     let kind = run_kind(&history).map_or(RunKind::Apply, |(kind, _)| kind);
-    let files = RunFiles::open(run, kind, dir)?;
+    let files = RunFiles::open(run, kind, dir, &setup.host)?;
     files.log.line("recover: taking over the interrupted run");
     let mut cx = files.context(setup, &setup.options);
     cx.hold_host_lock(lock);

@@ -469,6 +469,9 @@ fn fail(
         println!("   FAILED: {error}");
         println!("==> undoing every step, in reverse");
     }
+    // The room set aside before the run is the undo's now: a step that failed on a full disk
+    // leaves none, and a SQLite down needs some for its rollback journal.
+    cx.journal.release_reserve();
     let undo_errors = undo_all(started, cx);
     finish_failed(cx, step, error, undo_errors)
 }

@@ -212,6 +212,30 @@ impl HostProfile {
         db::Credentials::of(self.databases.values().flat_map(|class| class.servers()))
     }
 
+    /// The directories besides the state dir where an undo writes, each needing room for it:
+    /// the platform root (a release removed, `current` switched back) and the directories of
+    /// the SQLite databases (a down's rollback journal).
+    pub fn undo_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs = vec![self.root.clone()];
+        for class in self.databases.values() {
+            let globbed = class.glob.as_deref().map(|glob| {
+                let fixed = glob.split(['*', '?', '[']).next().unwrap_or(glob);
+                PathBuf::from(fixed)
+            });
+            for path in class.paths.iter().cloned().chain(globbed) {
+                let dir = if path.is_dir() {
+                    path
+                } else {
+                    path.parent().map(Path::to_path_buf).unwrap_or_default()
+                };
+                if !dir.as_os_str().is_empty() && !dirs.contains(&dir) {
+                    dirs.push(dir);
+                }
+            }
+        }
+        dirs
+    }
+
     /// The profile's directory: relative paths and the host's commands start from it.
     pub fn dir(&self) -> &Path {
         self.path.parent().unwrap_or(Path::new("."))
