@@ -101,7 +101,7 @@ impl StateDigest {
             scratch: &scratch,
         };
         for spec in &host.services {
-            let running = Service::new(spec).is_running(&runner)?;
+            let running = Service::new(spec, &host.https).is_running(&runner)?;
             let word = if running { "running" } else { "stopped" };
             lines.push(format!("service {} {word}", spec.name));
         }

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bascule::http::Client;
+use bascule::http::{Client, Roots};
 use bascule::sampling::compare::compare;
 use bascule::sampling::fetch::fetch_all;
 use bascule::sampling::panel::Target;
@@ -77,7 +77,7 @@ fn over_http_fresh_tokens_and_timestamps_compare_equal_and_a_changed_price_does_
             ..ClassPanel::default()
         },
     )]);
-    let client = Client::new(Duration::from_secs(5));
+    let client = Client::new(Duration::from_secs(5), &Roots::public());
     let fetch = |moment| fetch_all(&targets, &panels, &client, 2, dir.path(), moment).unwrap();
 
     let before = fetch(Moment::Before);
@@ -118,7 +118,7 @@ fn setup(sites: usize, bundle: &Path) -> (tempfile::TempDir, DemoHost, PathBuf) 
 
 /// A real HTTP GET of `path` on the demo app: (status, body).
 fn get(demo: &DemoHost, path: &str) -> (u16, String) {
-    let response = Client::new(Duration::from_secs(5))
+    let response = Client::new(Duration::from_secs(5), &Roots::public())
         .get(&format!("{}{path}", demo.base_url()))
         .unwrap();
     (response.status, response.body)

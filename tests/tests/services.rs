@@ -2,7 +2,9 @@
 //! `command` service; `bascule apply` stops it, shows the 503 page (from Bascule itself in
 //! builtin mode, from a real nginx in flag-file mode), switches the code, purges the cache and
 //! starts it again. A service that will not stop, or will not start, rolls everything back:
-//! the app runs the old code again, and the whole host state is as before.
+//! the app runs the old code again, and the whole host state is as before. Behind an nginx
+//! serving https:// with a certificate from a private CA, the smoke tests and samples of a run
+//! go over TLS, trusting the CA the host profile names.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -122,11 +124,49 @@ fn builtin_maintenance_answers_503_while_the_web_service_is_stopped() {
 struct Nginx {
     child: Child,
     addr: SocketAddr,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
+}
+
+/// A private CA's certificate, and a certificate for 127.0.0.1 it signed with its key (PEM files).
+struct TlsFiles {
+    ca: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+impl TlsFiles {
+    fn generate(dir: &Path) -> TlsFiles {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign];
+        let ca_key = KeyPair::generate().unwrap();
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca_params, ca_key);
+        let key = KeyPair::generate().unwrap();
+        let cert = CertificateParams::new(vec!["127.0.0.1".to_string()])
+            .unwrap()
+            .signed_by(&key, &issuer)
+            .unwrap();
+        let files = TlsFiles {
+            ca: dir.join("web-ca.pem"),
+            cert: dir.join("web-cert.pem"),
+            key: dir.join("web-key.pem"),
+        };
+        std::fs::write(&files.ca, ca.pem()).unwrap();
+        std::fs::write(&files.cert, cert.pem()).unwrap();
+        std::fs::write(&files.key, key.serialize_pem()).unwrap();
+        files
+    }
 }
 
 impl Nginx {
     fn start(demo: &DemoHost) -> Nginx {
+        Nginx::start_with(demo, None)
+    }
+
+    /// Serving https:// with `tls`'s certificate when given.
+    fn start_with(demo: &DemoHost, tls: Option<&TlsFiles>) -> Nginx {
         let dir = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -136,6 +176,14 @@ impl Nginx {
         let snippet =
             bascule_tests::workspace().join("patch-template/maintenance/nginx-maintenance.conf");
         let stem = demo.maintenance_flag.with_extension("");
+        let listen = match tls {
+            None => format!("listen 127.0.0.1:{port};"),
+            Some(tls) => format!(
+                "listen 127.0.0.1:{port} ssl;\n    ssl_certificate {};\n    ssl_certificate_key {};",
+                tls.cert.display(),
+                tls.key.display()
+            ),
+        };
         let p = dir.path().display();
         let conf = format!(
             "worker_processes 1;\n{user}error_log {p}/error.log;\npid {p}/nginx.pid;\n\
@@ -143,7 +191,7 @@ impl Nginx {
              http {{\n  access_log {p}/access.log;\n\
                client_body_temp_path {p}/body; proxy_temp_path {p}/proxy; fastcgi_temp_path {p}/fastcgi;\n\
                uwsgi_temp_path {p}/uwsgi; scgi_temp_path {p}/scgi;\n\
-               server {{\n    listen 127.0.0.1:{port};\n\
+               server {{\n    {listen}\n\
                  set $bascule_maintenance {stem};\n    include {snippet};\n\
                  location / {{ proxy_pass http://127.0.0.1:{app}; }}\n  }}\n}}\n",
             user = if rustix_is_root() { "user root;\n" } else { "" },
@@ -173,11 +221,7 @@ impl Nginx {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        Nginx {
-            child,
-            addr,
-            _dir: dir,
-        }
+        Nginx { child, addr, dir }
     }
 }
 
@@ -251,6 +295,52 @@ fn during_the_checks_only_allowlisted_clients_reach_the_new_code_through_nginx()
     assert_maintenance_page(&public, "nginx, public client during the checks");
     let out = paused.resume();
     assert!(out.status.success(), "{}", text(&out));
+    services.stop().unwrap();
+}
+
+#[test]
+fn smoke_tests_and_samples_go_over_https_trusting_the_profile_ca_file() {
+    let (dir, demo, bundle) = setup(3);
+    let tls = TlsFiles::generate(dir.path());
+    let services = demo.start_services().unwrap();
+    let nginx = Nginx::start_with(&demo, Some(&tls));
+    let (http, https) = (demo.base_url(), format!("https://{}", nginx.addr));
+    let base_url = |url: &str| format!("base_url = \"{url}\"");
+    let site_url = |url: &str| format!("site_url = \"{url}/{{site}}/\"");
+    edit_profile(
+        &demo,
+        &[
+            (&base_url(&http), &base_url(&https)),
+            (&site_url(&http), &site_url(&https)),
+        ],
+    );
+    let mut profile = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&demo.host_profile)
+        .unwrap();
+    writeln!(profile, "\n[https]\nca_file = \"{}\"", tls.ca.display()).unwrap();
+
+    let out = bascule(&bundle, &demo, &["apply"], &[("BASCULE_TODAY", "tue")]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("smoke `health`: ok"), "{}", text(&out));
+    let access = std::fs::read_to_string(nginx.dir.path().join("access.log")).unwrap();
+    let asked = |path: &str| {
+        access
+            .lines()
+            .filter(|l| l.contains(&format!("GET {path} ")) && l.contains("bascule/"))
+            .count()
+    };
+    assert_eq!(
+        asked("/_health"),
+        1,
+        "the health smoke test, over TLS:\n{access}"
+    );
+    let home = format!("/{}/home", demo.sites[0]);
+    assert!(
+        asked(&home) >= 2,
+        "a sampled page before and after, and its smoke test, over TLS:\n{access}"
+    );
     services.stop().unwrap();
 }
 

@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 mod caches;
 mod guards;
+mod https;
 mod sampling;
 mod trust;
 
@@ -83,6 +84,7 @@ struct ProfileFile {
     trust: trust::TrustSpec,
     #[serde(default)]
     guards: GuardSpec,
+    https: https::HttpsSpec,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -130,6 +132,8 @@ pub struct HostProfile {
     pub trusted_keys: Vec<bascule_bundle::signature::TrustedKey>,
     /// `[guards]`: the backup's freshness and the free disk a run needs before it starts.
     pub guards: GuardSpec,
+    /// `[https]`: the CAs trusted for `https://` URLs, the public roots and `ca_file`'s.
+    pub https: crate::http::Roots,
 }
 
 impl HostProfile {
@@ -190,6 +194,7 @@ impl HostProfile {
         let trusted_keys = file.trust.keys(path).map_err(invalid)?;
         let mut guards = file.guards;
         guards.check_and_resolve(base).map_err(invalid)?;
+        let https = file.https.roots(base).map_err(invalid)?;
         Ok(HostProfile {
             path: path.to_path_buf(),
             sampling: file.sampling,
@@ -203,6 +208,7 @@ impl HostProfile {
             caches,
             trusted_keys,
             guards,
+            https,
         })
     }
 
@@ -372,6 +378,44 @@ mod tests {
             })
             .collect();
         insta::assert_snapshot!(report.join("\n"));
+    }
+
+    #[test]
+    fn a_ca_file_is_read_when_the_profile_loads_and_refused_naming_key_and_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("host.toml");
+        let ca = crate::http::tests::TestCa::new("platform CA");
+        std::fs::write(dir.path().join("web-ca.pem"), &ca.pem).unwrap();
+        let profile = |ca_file: &str| {
+            std::fs::write(
+                &path,
+                format!("[platform]\nroot = \"p\"\n\n[https]\nca_file = \"{ca_file}\"\n"),
+            )
+            .unwrap();
+            HostProfile::load(&path)
+        };
+        let loaded = profile("web-ca.pem").unwrap();
+        assert_eq!(
+            loaded.https.ca_file(),
+            Some(dir.path().join("web-ca.pem").as_path())
+        );
+
+        let err = profile("missing.pem").unwrap_err().to_string();
+        let missing = dir.path().join("missing.pem");
+        assert!(
+            err.starts_with(&format!("{}: https.ca_file: ", path.display())),
+            "{err}"
+        );
+        assert!(
+            err.contains(&format!("cannot read {}", missing.display())),
+            "{err}"
+        );
+        std::fs::write(&missing, "not a certificate\n").unwrap();
+        let err = profile("missing.pem").unwrap_err().to_string();
+        assert!(
+            err.contains("https.ca_file: ") && err.contains("holds no PEM certificate"),
+            "{err}"
+        );
     }
 
     /// `runtime/host.toml` documents every key of the profile: it must load, with every

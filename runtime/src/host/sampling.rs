@@ -63,10 +63,9 @@ impl HostSampling {
                     spec.site_url
                 ));
             }
-            if !spec.site_url.starts_with("http://") {
+            if !spec.site_url.starts_with("http://") && !spec.site_url.starts_with("https://") {
                 return Err(format!(
-                    "sampling.classes.{class}.site_url `{}`: only http:// URLs are supported (sample the platform \
-                     behind its TLS front)",
+                    "sampling.classes.{class}.site_url `{}` must be an http:// or https:// URL",
                     spec.site_url
                 ));
             }

@@ -7,7 +7,9 @@
 //!   the stop) is gone, and the service's port refuses connections — all three within
 //!   `stop_timeout` seconds;
 //! - **started** means the status says running and, when configured, the health URL answers 2xx
-//!   (or the TCP port accepts connections) — within `start_timeout` seconds.
+//!   (or the TCP port accepts connections) — within `start_timeout` seconds. A `https://` health
+//!   URL's certificate is verified like every other (see [`crate::http`]), trusting the host
+//!   profile's `[https] ca_file` besides the public roots.
 //!
 //! How a service is driven depends on its kind, one module each behind [`ServiceKind`]:
 //! [`systemd`] (`systemctl`), [`sysv`] (`service NAME start|stop|status`) and [`command`] (the
@@ -22,7 +24,7 @@
 //! stop = "kill $(cat run/web.pid)"
 //! status = "..."                   # optional: exit 0 = running (default: the pid file's process)
 //! pid_file = "run/web.pid"
-//! health_url = "http://127.0.0.1:8080/_health"   # or health_port = 8080
+//! health_url = "http://127.0.0.1:8080/_health"   # or https://…, or health_port = 8080
 //! start_timeout = 30               # seconds
 //! stop_timeout = 30
 //! # unit = "web.service"           # systemd only (default: "<name>.service")
@@ -44,8 +46,13 @@ use serde::Deserialize;
 
 pub use runner::Runner;
 
+use crate::http::{Client, Roots};
+
 /// How often the verification loops look again.
 const POLL: Duration = Duration::from_millis(50);
+
+/// How long one health check request may take: the loop asks again until `start_timeout`.
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -94,7 +101,8 @@ pub struct ServiceSpec {
     /// The file holding the service's main pid: stopped means this process is gone.
     #[serde(default)]
     pub pid_file: Option<PathBuf>,
-    /// `http://host:port/path`: started means it answers 2xx; stopped means its port is closed.
+    /// `http://host:port/path` or `https://…`: started means it answers 2xx; stopped means its
+    /// port is closed.
     #[serde(default)]
     pub health_url: Option<String>,
     /// A TCP port on 127.0.0.1: started means it accepts, stopped means it refuses.
@@ -183,11 +191,13 @@ impl ServiceSpec {
     }
 }
 
-/// Splits `http://host:port/path` into its parts (port 80 by default).
+/// Splits `http://host:port/path` or `https://…` into its parts (port 80 or 443 by default).
 pub fn parse_http_url(url: &str) -> Result<(String, u16, String), String> {
-    let rest = url.strip_prefix("http://").ok_or_else(|| {
-        format!("`{url}` must be a plain http:// URL (health checks talk to the service itself, not to a TLS front)")
-    })?;
+    let (rest, default_port) = match url.split_once("://") {
+        Some(("http", rest)) => (rest, 80),
+        Some(("https", rest)) => (rest, 443),
+        _ => return Err(format!("`{url}` must be an http:// or https:// URL")),
+    };
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
@@ -198,7 +208,7 @@ pub fn parse_http_url(url: &str) -> Result<(String, u16, String), String> {
             port.parse::<u16>()
                 .map_err(|_| format!("`{url}`: `{port}` is not a port"))?,
         ),
-        None => (authority, 80),
+        None => (authority, default_port),
     };
     if host.is_empty() {
         return Err(format!("`{url}` names no host"));
@@ -227,21 +237,33 @@ pub trait ServiceKind {
 pub struct Service<'a> {
     pub spec: &'a ServiceSpec,
     kind: Box<dyn ServiceKind + 'a>,
+    /// Asks `health_url`, when there is one; kept so that polling reuses its connection.
+    health: Option<Client>,
 }
 
 impl<'a> Service<'a> {
-    pub fn new(spec: &'a ServiceSpec) -> Service<'a> {
+    /// The service of `spec`, its health URL checked trusting `roots` (the host profile's
+    /// `https`) for `https://`.
+    pub fn new(spec: &'a ServiceSpec, roots: &Roots) -> Service<'a> {
         let kind: Box<dyn ServiceKind + 'a> = match spec.kind {
             Kind::Systemd => Box::new(systemd::Systemd::new(spec)),
             Kind::Sysv => Box::new(sysv::Sysv::new(spec)),
             Kind::Command => Box::new(command::CommandService::new(spec)),
         };
-        Service { spec, kind }
+        Service::with_kind(spec, kind, roots)
     }
 
     /// A service driven by a given kind (tests give fake init systems this way).
-    pub fn with_kind(spec: &'a ServiceSpec, kind: Box<dyn ServiceKind + 'a>) -> Service<'a> {
-        Service { spec, kind }
+    pub fn with_kind(
+        spec: &'a ServiceSpec,
+        kind: Box<dyn ServiceKind + 'a>,
+        roots: &Roots,
+    ) -> Service<'a> {
+        let health = spec
+            .health_url
+            .as_ref()
+            .map(|_| Client::following_redirects(HEALTH_TIMEOUT, roots));
+        Service { spec, kind, health }
     }
 
     pub fn is_running(&self, runner: &Runner<'_>) -> Result<bool, ServiceError> {
@@ -332,11 +354,11 @@ impl<'a> Service<'a> {
         if self.kind.status(runner)? != Status::Running {
             return Ok(Some("its status says stopped".into()));
         }
-        if let Some(url) = &self.spec.health_url {
-            return Ok(match http_status(url) {
-                Ok(status) if (200..300).contains(&status) => None,
-                Ok(status) => Some(format!("GET {url} answers {status}")),
-                Err(e) => Some(format!("GET {url}: {e}")),
+        if let (Some(url), Some(client)) = (&self.spec.health_url, &self.health) {
+            return Ok(match client.get(url) {
+                Ok(answer) if (200..300).contains(&answer.status) => None,
+                Ok(answer) => Some(format!("GET {url} answers {}", answer.status)),
+                Err(e) => Some(e.to_string()),
             });
         }
         if let Some(addr) = self.spec.port_addr() {
@@ -358,20 +380,6 @@ impl<'a> Service<'a> {
 /// Whether something accepts TCP connections at `addr`.
 pub fn port_open(addr: SocketAddr) -> bool {
     TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok()
-}
-
-/// The status code of a GET of `url`, whatever it is.
-pub fn http_status(url: &str) -> Result<u16, String> {
-    let config = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(2)))
-        .http_status_as_error(false)
-        .build();
-    let agent: ureq::Agent = config.into();
-    agent
-        .get(url)
-        .call()
-        .map(|response| response.status().as_u16())
-        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -434,7 +442,7 @@ esac
                     ..sysv::Sysv::new(&spec)
                 }),
             };
-            let service = Service::with_kind(&spec, driver);
+            let service = Service::with_kind(&spec, driver, &Roots::public());
             let log = RunLog::discard();
             let runner = Runner {
                 log: &log,
@@ -462,8 +470,54 @@ esac
         }
     }
 
+    /// A service whose init system always says it runs: only its health URL decides.
+    struct AlwaysRunning;
+
+    impl ServiceKind for AlwaysRunning {
+        fn start(&self, _: &Runner<'_>) -> Result<(), ServiceError> {
+            Ok(())
+        }
+        fn stop(&self, _: &Runner<'_>) -> Result<(), ServiceError> {
+            Ok(())
+        }
+        fn status(&self, _: &Runner<'_>) -> Result<Status, ServiceError> {
+            Ok(Status::Running)
+        }
+    }
+
     #[test]
-    fn health_urls_are_plain_http() {
+    fn an_https_health_url_is_healthy_only_with_its_ca_trusted() {
+        use crate::http::tests::{serve_tls, TestCa};
+        let dir = tempfile::tempdir().unwrap();
+        let ca = TestCa::new("platform CA");
+        let addr = serve_tls(ca.server(&["127.0.0.1"]));
+        let ca_file = dir.path().join("web-ca.pem");
+        std::fs::write(&ca_file, &ca.pem).unwrap();
+        let spec = ServiceSpec {
+            health_url: Some(format!("https://{addr}/_health")),
+            start_timeout: 1,
+            ..spec(Kind::Command, dir.path())
+        };
+        let log = RunLog::discard();
+        let runner = Runner {
+            log: &log,
+            workdir: dir.path(),
+            scratch: dir.path(),
+        };
+        let trusted = Roots::with_ca_file(&ca_file).unwrap();
+        Service::with_kind(&spec, Box::new(AlwaysRunning), &trusted)
+            .wait_healthy(&runner, Instant::now())
+            .unwrap();
+        let err = Service::with_kind(&spec, Box::new(AlwaysRunning), &Roots::public())
+            .wait_healthy(&runner, Instant::now())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not healthy after 1 s"), "{err}");
+        assert!(err.contains("is not signed by a trusted CA"), "{err}");
+    }
+
+    #[test]
+    fn health_urls_are_http_or_https() {
         assert_eq!(
             parse_http_url("http://127.0.0.1:8080/_health").unwrap(),
             ("127.0.0.1".into(), 8080, "/_health".into())
@@ -472,7 +526,11 @@ esac
             parse_http_url("http://localhost").unwrap(),
             ("localhost".into(), 80, "/".into())
         );
-        assert!(parse_http_url("https://x/").is_err());
+        assert_eq!(
+            parse_http_url("https://web.internal/_health").unwrap(),
+            ("web.internal".into(), 443, "/_health".into())
+        );
+        assert!(parse_http_url("ftp://x/").is_err());
         assert!(parse_http_url("http://x:port/").is_err());
     }
 }

@@ -121,8 +121,11 @@ impl Step for SampleAfter {
 
 fn client(cx: &Context<'_>) -> (Client, usize) {
     match &cx.host.sampling {
-        Some(s) => (Client::new(s.timeout()), s.workers),
-        None => (Client::new(std::time::Duration::from_secs(10)), 8),
+        Some(s) => (Client::new(s.timeout(), &cx.host.https), s.workers),
+        None => (
+            Client::new(std::time::Duration::from_secs(10), &cx.host.https),
+            8,
+        ),
     }
 }
 

@@ -100,7 +100,7 @@ fn run_check(cx: &Context<'_>, check: &SmokeCheck) -> Result<Found, StepError> {
         .sampling
         .as_ref()
         .map_or((Duration::from_secs(10), 8), |s| (s.timeout(), s.workers));
-    let client = Client::new(timeout);
+    let client = Client::new(timeout, &cx.host.https);
     let results = parallel::map(&probes, workers, OnError::Continue, |(site, url)| {
         let outcome = match client.get(url) {
             Ok(response) => judge(check, site.as_deref(), &response),

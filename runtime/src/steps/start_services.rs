@@ -40,7 +40,7 @@ impl Step for StartServices {
                 ));
                 continue;
             }
-            let service = Service::new(spec);
+            let service = Service::new(spec, &cx.host.https);
             if service.is_running(&runner(cx))? {
                 return Err(StepError::Failed(format!(
                     "service `{}` is running although stop-services stopped it: something restarted it \
@@ -66,7 +66,7 @@ impl Step for StartServices {
         let mut stopped_any = false;
         for intent in intents.iter().rev() {
             if let Intent::StartService { name } = intent {
-                let service = Service::new(cx.host.service(name)?);
+                let service = Service::new(cx.host.service(name)?, &cx.host.https);
                 if service.is_running(&runner(cx))? {
                     let took = service.stop_verified(&runner(cx))?;
                     cx.say(format_args!(

@@ -39,7 +39,7 @@ impl Step for StopServices {
         }
         maintenance::release_port(cx.log);
         for spec in &cx.host.services {
-            let service = Service::new(spec);
+            let service = Service::new(spec, &cx.host.https);
             let was_running = service.is_running(&runner(cx))?;
             cx.intend(Intent::StopService {
                 name: spec.name.clone(),
@@ -77,7 +77,7 @@ impl Step for StopServices {
 
 /// Starts `name` unless it runs already; either way it must end up healthy.
 fn start_again(cx: &Context<'_>, name: &str) -> Result<(), StepError> {
-    let service = Service::new(cx.host.service(name)?);
+    let service = Service::new(cx.host.service(name)?, &cx.host.https);
     let runner = runner(cx);
     if service.is_running(&runner)? {
         service.wait_healthy(&runner, Instant::now())?;

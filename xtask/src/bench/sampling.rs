@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{bail, Context};
-use bascule::http::Client;
+use bascule::http::{Client, Roots};
 use bascule::sampling::fetch::fetch_all;
 use bascule::sampling::panel::{site_page_url, Target};
 use bascule::sampling::ClassPanel;
@@ -119,7 +119,7 @@ pub fn fetch(panel: &Path, out: &Path, workers: usize) -> anyhow::Result<()> {
         })
         .collect();
     let panels: BTreeMap<String, ClassPanel> = BTreeMap::new();
-    let client = Client::new(std::time::Duration::from_secs(30));
+    let client = Client::new(std::time::Duration::from_secs(30), &Roots::public());
     let samples = fetch_all(&targets, &panels, &client, workers, out, Moment::Before)?;
     let failed = samples.iter().filter(|s| s.status != 200).count();
     if failed > 0 {
