@@ -84,6 +84,7 @@ struct ProfileFile {
     trust: trust::TrustSpec,
     #[serde(default)]
     guards: GuardSpec,
+    #[serde(default)]
     https: https::HttpsSpec,
 }
 
