@@ -183,3 +183,9 @@ fn recover_waits_for_the_statements_a_killed_run_left_running_on_the_server() {
         .unwrap()
         .assert_same(&before, "5 s after recover");
 }
+
+#[test]
+fn a_sigkill_at_every_step_boundary_is_undone_by_recover() {
+    let cells = sigkill_at_every_step_boundary(&engine("m_"), 3);
+    println!("MariaDB fault matrix, step boundaries: {cells} of {cells} cells restored");
+}

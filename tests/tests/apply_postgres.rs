@@ -108,3 +108,9 @@ fn no_database_password_reaches_a_file_or_the_terminal() {
         format!("postgres://app@127.0.0.1:{}", server().port())
     });
 }
+
+#[test]
+fn per_schema_a_sigkill_at_every_step_boundary_is_undone_by_recover() {
+    let cells = sigkill_at_every_step_boundary(&engine("m_", true), 3);
+    println!("PostgreSQL fault matrix, step boundaries: {cells} of {cells} cells restored");
+}

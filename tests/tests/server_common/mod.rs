@@ -896,3 +896,49 @@ pub fn bundle_with_slow_site_migration(engine: &Engine, slow: &str, into: &Path)
         std::fs::write(&up, format!("{slow}\n{sql}")).unwrap();
     })
 }
+
+/// The fault matrix on a server: a real SIGKILL of `bascule apply` right after each step
+/// (paused there, then `kill -9`), then `recover`; each time every database (schema and
+/// content), `current`, releases and the lock are as they were. Returns the cells passed.
+pub fn sigkill_at_every_step_boundary(engine: &Engine, sites: usize) -> usize {
+    let dir = tempfile::tempdir().unwrap();
+    let host = host(dir.path(), sites, engine);
+    let bundle = bundle(engine, "2.0.0", &dir.path().join("delivery"));
+    let before = HostState::capture_server(&host).unwrap();
+    let steps: Vec<&str> = bascule::steps::apply_steps()
+        .iter()
+        .map(|s| s.name())
+        .collect();
+    for step in &steps {
+        let mut apply = command(
+            &bundle,
+            &host.host_profile,
+            &["apply"],
+            &[("BASCULE_PAUSE_AT", step)],
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+        let marker = format!("paused-at-{step}");
+        wait_for(&format!("the apply to pause after {step}"), || {
+            std::fs::read_dir(host.state_dir.join("runs"))
+                .into_iter()
+                .flatten()
+                .any(|e| e.is_ok_and(|e| e.path().join(&marker).exists()))
+        });
+        apply.kill().unwrap();
+        assert!(apply.wait().unwrap().code().is_none(), "killed by a signal");
+        let out = bascule(&bundle, &host.host_profile, &["recover"], &[]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "SIGKILL after {step}: {}",
+            text(&out)
+        );
+        HostState::capture_server(&host)
+            .unwrap()
+            .assert_same(&before, &format!("SIGKILL after step {step}, then recover"));
+    }
+    steps.len()
+}
