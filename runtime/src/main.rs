@@ -1,5 +1,6 @@
 //! `bascule`: the runtime that ships inside every patch bundle.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -9,6 +10,7 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use bascule::engine::{Options, Outcome};
 use bascule::fingerprint::{rehearsal, Fingerprint};
 use bascule::host::{HostProfile, DEFAULT_PROFILE};
+use bascule::log::{Comparison, RunDir, Slowest, Timings};
 use bascule::run::{self, RunReport, Setup};
 use bascule::steps::acceptance::{self, Decision};
 use bascule::steps::apply_steps;
@@ -149,6 +151,24 @@ enum Command {
     /// do (refuse while it lives; else undo its started steps in reverse, named) — and the last
     /// runs with how each ended. Run it first when you arrive at a host.
     Status(StatusArgs),
+    /// Print a run's update.log; follow it as it is written, or rank and compare its times.
+    ///
+    /// Reads the state directory only (no bundle, no database), like `status`. RUN is a run id,
+    /// as `bascule status` lists them, or a run directory given as a path (a copy, a rehearsal's
+    /// run brought back from its guest); by default, the newest run of this host.
+    ///
+    /// With --follow, prints the log and then what the run appends to it, until the run's
+    /// process is gone (committed, undone, refused, or killed), and exits with the status its
+    /// command ended with: 0 committed (or recovered); 1 failed and undone, or refused having
+    /// changed nothing; 2 ended before its first step; 3 the undo is incomplete or the run was
+    /// killed: run `bascule recover`. It is how to watch a run started with --detach.
+    ///
+    /// With --slowest, ranks the run's steps by time (the journal's), and its databases and
+    /// migration statements (update.log's; a statement's time is summed over the databases that
+    /// ran it). With --compare, sets two runs side by side — this host's apply and its
+    /// rehearsal's, say: for the steps, databases and statements both have, what got slower and
+    /// what faster, with the ratio B/A.
+    Log(LogArgs),
     /// Print the host's state, one fact per line, and a digest of it; changes nothing.
     ///
     /// The recorded version, the host lock, `current`, a digest of every file under releases/
@@ -184,6 +204,28 @@ struct StatusArgs {
     #[arg(long, value_name = "N", default_value_t = 5)]
     last: usize,
     /// `text` for a person, `json` for a program
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    format: String,
+}
+
+#[derive(Args)]
+struct LogArgs {
+    /// A run id, or a run directory (a path with a `/`) [default: the newest run]
+    #[arg(value_name = "RUN")]
+    run: Option<String>,
+    /// The host profile: its state dir holds the runs
+    #[arg(long, value_name = "FILE", default_value = DEFAULT_PROFILE)]
+    host: PathBuf,
+    /// Keep printing what the run appends until it ends; exit with how it ended
+    #[arg(long, conflicts_with_all = ["slowest", "compare"])]
+    follow: bool,
+    /// Rank every step, and the N slowest databases and statements, by time
+    #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "10")]
+    slowest: Option<usize>,
+    /// What got slower or faster from RUN_A to RUN_B (run ids or run directories)
+    #[arg(long, num_args = 2, value_names = ["RUN_A", "RUN_B"], conflicts_with_all = ["run", "slowest"])]
+    compare: Option<Vec<String>>,
+    /// With --slowest or --compare: `text` for a person, `json` for a program
     #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
     format: String,
 }
@@ -418,6 +460,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Log(args) => log(args),
         Command::Digest(args) => {
             let host = HostProfile::load(&args.host)?;
             print!("{}", bascule::digest::StateDigest::capture(&host)?);
@@ -429,6 +472,58 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn log(args: LogArgs) -> anyhow::Result<ExitCode> {
+    let json = args.format == "json";
+    if json && args.slowest.is_none() && args.compare.is_none() {
+        bail!("--format json goes with --slowest or --compare: the log itself is text");
+    }
+    let named: Vec<Option<&str>> = match &args.compare {
+        Some(pair) => pair.iter().map(|run| Some(run.as_str())).collect(),
+        None => vec![args.run.as_deref()],
+    };
+    // Run directories given as paths need no host profile: a rehearsal's runs are compared on
+    // the machine that ran it.
+    let state_dir = if named.iter().all(|run| run.is_some_and(RunDir::is_path)) {
+        PathBuf::new()
+    } else {
+        HostProfile::load(&args.host)?.state_dir
+    };
+    let runs = named
+        .iter()
+        .map(|run| RunDir::find(&state_dir, *run))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut out = std::io::stdout().lock();
+    let report = match (&runs[..], args.slowest) {
+        ([a, b], _) => {
+            let (ta, tb) = (Timings::read(a)?, Timings::read(b)?);
+            let comparison = Comparison::new((&a.name, &ta), (&b.name, &tb));
+            match json {
+                true => serde_json::to_string_pretty(&comparison)? + "\n",
+                false => comparison.render(),
+            }
+        }
+        ([run], Some(n)) => {
+            let slowest = Slowest::new(&run.name, Timings::read(run)?, n);
+            match json {
+                true => serde_json::to_string_pretty(&slowest)? + "\n",
+                false => slowest.render(),
+            }
+        }
+        ([run], None) if args.follow => {
+            let ending = bascule::log::follow(run, &mut out)?;
+            eprintln!("run {} {}", run.name, ending.describe());
+            return Ok(ExitCode::from(ending.exit_code()));
+        }
+        ([run], None) => {
+            run.print_log(&mut out)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        _ => bail!("give one run, or two with --compare"),
+    };
+    out.write_all(report.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn decide(args: DecideArgs, decision: Decision) -> anyhow::Result<ExitCode> {
