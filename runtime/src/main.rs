@@ -1,5 +1,6 @@
 //! `bascule`: the runtime that ships inside every patch bundle.
 
+use std::ffi::OsString;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -7,11 +8,14 @@ use std::process::ExitCode;
 use anyhow::{bail, Context as _};
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
+use bascule::detach::{self, Awaited, Started};
 use bascule::engine::{Options, Outcome};
 use bascule::fingerprint::{rehearsal, Fingerprint};
 use bascule::host::{HostProfile, DEFAULT_PROFILE};
+use bascule::journal::RunKind;
 use bascule::log::{Comparison, RunDir, Slowest, Timings};
 use bascule::run::{self, RunReport, Setup};
+use bascule::state::runs_dir;
 use bascule::steps::acceptance::{self, Decision};
 use bascule::steps::apply_steps;
 use bascule::trusted::{self, Trust};
@@ -75,8 +79,8 @@ enum Command {
     Plan(PlanArgs),
     /// Apply the bundle to this host; on any failure, undo everything.
     ///
-    /// Must run inside tmux or screen (an SSH cut must not kill it half-way) and not on a
-    /// day the patch's policy forbids (Fridays by default).
+    /// Must run inside tmux or screen, or detached (--detach): an SSH cut must not kill it
+    /// half-way. Never on a day the patch's policy forbids (Fridays by default).
     Apply(ApplyArgs),
     /// Undo the last apply, which must have been made by this same bundle.
     ///
@@ -293,6 +297,11 @@ struct RunArgs {
     /// migrate` from another host) before giving up, having changed nothing
     #[arg(long, value_name = "SECONDS", default_value_t = run::OPERATOR_LOCK_TIMEOUT_SECS)]
     lock_timeout: u64,
+    /// Go on in the background, in a session of its own that outlives the terminal: prints the
+    /// run id and how to follow it (`bascule log --follow`); the output goes to
+    /// <state_dir>/detached.log
+    #[arg(long)]
+    detach: bool,
 }
 
 #[derive(Args)]
@@ -308,6 +317,11 @@ struct MigrateArgs {
     /// Print only the outcome, not each step
     #[arg(long, short)]
     quiet: bool,
+    /// Go on in the background, in a session of its own that outlives the terminal: prints the
+    /// run id and how to follow it (`bascule log --follow`); the output goes to
+    /// <state_dir>/detached.log
+    #[arg(long)]
+    detach: bool,
 }
 
 #[derive(Args)]
@@ -440,6 +454,16 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Verify(args) => verify(args),
         Command::Plan(args) => plan(args),
+        Command::Apply(args) if args.run.detach => {
+            detached(&args.run.host.host, Awaited::New(RunKind::Apply))
+        }
+        Command::Rollback(args) if args.detach => {
+            detached(&args.host.host, Awaited::New(RunKind::Rollback))
+        }
+        Command::Recover(args) if args.detach => detached(&args.host.host, Awaited::TakenOver),
+        Command::Migrate(args) if args.detach => {
+            detached(&args.host.host, Awaited::New(RunKind::Migrate))
+        }
         Command::Apply(args) => {
             let mut setup = setup(&args.run, args.allow_forbidden_day)?;
             setup.options.accept_differences = args.accept_differences;
@@ -524,6 +548,59 @@ fn log(args: LogArgs) -> anyhow::Result<ExitCode> {
     };
     out.write_all(report.as_bytes())?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The command given, started again in the background ([`bascule::detach`]) without
+/// `--detach`; what the operator needs to follow it.
+fn detached(host: &Path, awaited: Awaited) -> anyhow::Result<ExitCode> {
+    let profile = HostProfile::load(host)?;
+    let program = std::env::current_exe().context("cannot locate this program")?;
+    let mut words = std::env::args_os();
+    let invoked = words.next().unwrap_or_else(|| program.clone().into());
+    let mut args: Vec<OsString> = words.filter(|word| word != "--detach").collect();
+    // The guard refuses a run outside tmux or screen, since it would die with its terminal; a
+    // detached one leads a session of its own, which no terminal's end reaches. `migrate`
+    // implies it already.
+    let guarded = !matches!(awaited, Awaited::New(RunKind::Migrate));
+    if guarded && !args.iter().any(|word| word == "--no-multiplexer") {
+        args.push("--no-multiplexer".into());
+    }
+    let detached = detach::detach(&profile.state_dir, &program, &args, awaited)?;
+    let command = args
+        .first()
+        .map_or("bascule".into(), |c| c.to_string_lossy());
+    let mut follow = format!("{} log --follow", invoked.to_string_lossy());
+    if host != Path::new(DEFAULT_PROFILE) {
+        follow.push_str(&format!(" --host {}", host.display()));
+    }
+    match detached.started {
+        Started::Run(run) => {
+            println!("{command} detached (pid {}): run {run}", detached.pid);
+            println!("follow it:   {follow} {run}");
+            println!("its output:  {}", detached.output.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Started::Ended { code, output } => {
+            eprint!("{output}");
+            let code = code.and_then(|c| u8::try_from(c).ok()).unwrap_or(2);
+            println!(
+                "{command} ended at once, with exit status {code}, before its run started \
+                 (its output is in {})",
+                detached.output.display()
+            );
+            Ok(ExitCode::from(code))
+        }
+        Started::Unseen => {
+            println!(
+                "{command} detached (pid {}), still starting: its run is not in {} yet",
+                detached.pid,
+                runs_dir(&profile.state_dir).display()
+            );
+            println!("follow it:   {follow}   (the newest run, once it shows in `bascule status`)");
+            println!("its output:  {}", detached.output.display());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }
 
 fn decide(args: DecideArgs, decision: Decision) -> anyhow::Result<ExitCode> {
@@ -636,6 +713,7 @@ fn migrate(args: MigrateArgs) -> anyhow::Result<ExitCode> {
         no_multiplexer: true,
         quiet: args.quiet,
         lock_timeout: args.lock_timeout,
+        detach: args.detach,
     };
     let setup = setup(&run_args, args.allow_forbidden_day)?;
     finish(run::migrate(&setup)?)
