@@ -8,6 +8,12 @@
 //!
 //! One JSON object per line. A torn last line (the crash hit mid-write) is ignored on reading: its
 //! action had not started, since actions start only after their record is synced.
+//!
+//! The process writing a journal holds its `flock` for as long as it has it open, from before
+//! the run's first record to after its report: [`writer_alive`] tells a run that is still going
+//! (at a step, waiting for a lock, at the acceptance gate) from one that ended or died, however
+//! it died, which is how `bascule log --follow` knows when to stop. The host lock cannot say it:
+//! a run holds that only from its guard step to its commit or undo.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
@@ -234,6 +240,7 @@ impl Journal {
                 path: path.to_path_buf(),
                 source,
             })?;
+        hold_as_writer(&file);
         if let Some(dir) = path.parent() {
             crate::state::sync_dir(dir).map_err(|source| JournalError::Io {
                 path: dir.to_path_buf(),
@@ -360,6 +367,32 @@ impl Journal {
 impl Drop for Journal {
     fn drop(&mut self) {
         self.release_reserve();
+    }
+}
+
+/// Takes the `flock` of the journal `file` for its writer, kept until the file is closed. A
+/// reader ([`writer_alive`]) holds it only for an instant, so a short wait gets it; if it cannot
+/// be had (a reader stopped while holding it, a filesystem without `flock`), the run goes on
+/// all the same: only a follower relies on it, never the run or its undo.
+fn hold_as_writer(file: &File) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while let Err(std::fs::TryLockError::WouldBlock) = file.try_lock() {
+        if std::time::Instant::now() >= deadline {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// Whether a live process still writes the journal at `path` (`None`: there is no journal, or
+/// its lock cannot be asked).
+pub fn writer_alive(path: &Path) -> Option<bool> {
+    let file = File::open(path).ok()?;
+    // Taking the flock to ask keeps it only until the file is closed, at once.
+    match file.try_lock() {
+        Ok(()) => Some(false),
+        Err(std::fs::TryLockError::WouldBlock) => Some(true),
+        Err(std::fs::TryLockError::Error(_)) => None,
     }
 }
 
@@ -538,6 +571,18 @@ mod tests {
         );
         let other = Intent::StartService { name: "php".into() };
         assert_eq!(other.for_log(), format!("{other:?}"));
+    }
+
+    #[test]
+    fn a_journal_is_alive_while_its_writer_has_it_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(JOURNAL_FILE);
+        assert_eq!(writer_alive(&path), None);
+        let journal = Journal::create(&path).unwrap();
+        assert_eq!(writer_alive(&path), Some(true));
+        assert_eq!(writer_alive(&path), Some(true), "asking does not keep it");
+        drop(journal);
+        assert_eq!(writer_alive(&path), Some(false));
     }
 
     #[test]

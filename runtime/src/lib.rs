@@ -18,10 +18,13 @@
 //! - What the steps drive, each knowing nothing of steps: [`host`] (the host profile),
 //!   [`survey`] (where every database stands), [`services`], [`maintenance`], [`sampling`] and
 //!   [`http`], [`state`] and [`fsutil`].
+//! - What reads a host's state directory only: [`status`] (is a run going on here?) and
+//!   [`log`] (a run's log, followed as it is written, and its times ranked and compared).
 //!
 //! The design rule that everything else follows: **a failure at any step leaves the host exactly
 //! as it was**. Every undo is idempotent and needs nothing but the journal and the bundle.
 
+pub mod detach;
 pub mod digest;
 pub mod engine;
 pub mod fingerprint;
@@ -30,6 +33,7 @@ pub mod host;
 pub mod host_lock;
 pub mod http;
 pub mod journal;
+pub mod log;
 pub mod maintenance;
 pub mod plan;
 pub mod run;

@@ -1,15 +1,21 @@
 //! `bascule`: the runtime that ships inside every patch bundle.
 
+use std::ffi::OsString;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context as _};
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
+use bascule::detach::{self, Awaited, Started};
 use bascule::engine::{Options, Outcome};
 use bascule::fingerprint::{rehearsal, Fingerprint};
 use bascule::host::{HostProfile, DEFAULT_PROFILE};
+use bascule::journal::RunKind;
+use bascule::log::{Comparison, RunDir, Slowest, Timings};
 use bascule::run::{self, RunReport, Setup};
+use bascule::state::runs_dir;
 use bascule::steps::acceptance::{self, Decision};
 use bascule::steps::apply_steps;
 use bascule::trusted::{self, Trust};
@@ -73,8 +79,8 @@ enum Command {
     Plan(PlanArgs),
     /// Apply the bundle to this host; on any failure, undo everything.
     ///
-    /// Must run inside tmux or screen (an SSH cut must not kill it half-way) and not on a
-    /// day the patch's policy forbids (Fridays by default).
+    /// Must run inside tmux or screen, or detached (--detach): an SSH cut must not kill it
+    /// half-way. Never on a day the patch's policy forbids (Fridays by default).
     Apply(ApplyArgs),
     /// Undo the last apply, which must have been made by this same bundle.
     ///
@@ -149,6 +155,24 @@ enum Command {
     /// do (refuse while it lives; else undo its started steps in reverse, named) — and the last
     /// runs with how each ended. Run it first when you arrive at a host.
     Status(StatusArgs),
+    /// Print a run's update.log; follow it as it is written, or rank and compare its times.
+    ///
+    /// Reads the state directory only (no bundle, no database), like `status`. RUN is a run id,
+    /// as `bascule status` lists them, or a run directory given as a path (a copy, a rehearsal's
+    /// run brought back from its guest); by default, the newest run of this host.
+    ///
+    /// With --follow, prints the log and then what the run appends to it, until the run's
+    /// process is gone (committed, undone, refused, or killed), and exits with the status its
+    /// command ended with: 0 committed (or recovered); 1 failed and undone, or refused having
+    /// changed nothing; 2 ended before its first step; 3 the undo is incomplete or the run was
+    /// killed: run `bascule recover`. It is how to watch a run started with --detach.
+    ///
+    /// With --slowest, ranks the run's steps by time (the journal's), and its databases and
+    /// migration statements (update.log's; a statement's time is summed over the databases that
+    /// ran it). With --compare, sets two runs side by side — this host's apply and its
+    /// rehearsal's, say: for the steps, databases and statements both have, what got slower and
+    /// what faster, with the ratio B/A.
+    Log(LogArgs),
     /// Print the host's state, one fact per line, and a digest of it; changes nothing.
     ///
     /// The recorded version, the host lock, `current`, a digest of every file under releases/
@@ -184,6 +208,28 @@ struct StatusArgs {
     #[arg(long, value_name = "N", default_value_t = 5)]
     last: usize,
     /// `text` for a person, `json` for a program
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    format: String,
+}
+
+#[derive(Args)]
+struct LogArgs {
+    /// A run id, or a run directory (a path with a `/`) [default: the newest run]
+    #[arg(value_name = "RUN")]
+    run: Option<String>,
+    /// The host profile: its state dir holds the runs
+    #[arg(long, value_name = "FILE", default_value = DEFAULT_PROFILE)]
+    host: PathBuf,
+    /// Keep printing what the run appends until it ends; exit with how it ended
+    #[arg(long, conflicts_with_all = ["slowest", "compare"])]
+    follow: bool,
+    /// Rank every step, and the N slowest databases and statements, by time
+    #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "10")]
+    slowest: Option<usize>,
+    /// What got slower or faster from RUN_A to RUN_B (run ids or run directories)
+    #[arg(long, num_args = 2, value_names = ["RUN_A", "RUN_B"], conflicts_with_all = ["run", "slowest"])]
+    compare: Option<Vec<String>>,
+    /// With --slowest or --compare: `text` for a person, `json` for a program
     #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
     format: String,
 }
@@ -251,6 +297,11 @@ struct RunArgs {
     /// migrate` from another host) before giving up, having changed nothing
     #[arg(long, value_name = "SECONDS", default_value_t = run::OPERATOR_LOCK_TIMEOUT_SECS)]
     lock_timeout: u64,
+    /// Go on in the background, in a session of its own that outlives the terminal: prints the
+    /// run id and how to follow it (`bascule log --follow`); the output goes to
+    /// <state_dir>/detached.log
+    #[arg(long)]
+    detach: bool,
 }
 
 #[derive(Args)]
@@ -265,6 +316,11 @@ struct MigrateArgs {
     /// Print only the outcome, not each step
     #[arg(long, short)]
     quiet: bool,
+    /// Go on in the background, in a session of its own that outlives the terminal: prints the
+    /// run id and how to follow it (`bascule log --follow`); the output goes to
+    /// <state_dir>/detached.log
+    #[arg(long)]
+    detach: bool,
 }
 
 #[derive(Args)]
@@ -414,6 +470,16 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Verify(args) => verify(args),
         Command::Plan(args) => plan(args),
+        Command::Apply(args) if args.run.detach => {
+            detached(&args.run.host.host, Awaited::New(RunKind::Apply))
+        }
+        Command::Rollback(args) if args.detach => {
+            detached(&args.host.host, Awaited::New(RunKind::Rollback))
+        }
+        Command::Recover(args) if args.detach => detached(&args.host.host, Awaited::TakenOver),
+        Command::Migrate(args) if args.detach => {
+            detached(&args.host.host, Awaited::New(RunKind::Migrate))
+        }
         Command::Apply(args) => {
             let mut setup = setup(&args.run, args.overrides)?;
             setup.options.accept_differences = args.accept_differences;
@@ -435,6 +501,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Log(args) => log(args),
         Command::Digest(args) => {
             let host = HostProfile::load(&args.host)?;
             print!("{}", bascule::digest::StateDigest::capture(&host)?);
@@ -443,6 +510,111 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Fingerprint(args) => {
             let (host, patch, _, _) = load(&args)?;
             print!("{}", Fingerprint::capture(&host, &patch).lines());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn log(args: LogArgs) -> anyhow::Result<ExitCode> {
+    let json = args.format == "json";
+    if json && args.slowest.is_none() && args.compare.is_none() {
+        bail!("--format json goes with --slowest or --compare: the log itself is text");
+    }
+    let named: Vec<Option<&str>> = match &args.compare {
+        Some(pair) => pair.iter().map(|run| Some(run.as_str())).collect(),
+        None => vec![args.run.as_deref()],
+    };
+    // Run directories given as paths need no host profile: a rehearsal's runs are compared on
+    // the machine that ran it.
+    let state_dir = if named.iter().all(|run| run.is_some_and(RunDir::is_path)) {
+        PathBuf::new()
+    } else {
+        HostProfile::load(&args.host)?.state_dir
+    };
+    let runs = named
+        .iter()
+        .map(|run| RunDir::find(&state_dir, *run))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut out = std::io::stdout().lock();
+    let report = match (&runs[..], args.slowest) {
+        ([a, b], _) => {
+            let (ta, tb) = (Timings::read(a)?, Timings::read(b)?);
+            let comparison = Comparison::new((&a.name, &ta), (&b.name, &tb));
+            match json {
+                true => serde_json::to_string_pretty(&comparison)? + "\n",
+                false => comparison.render(),
+            }
+        }
+        ([run], Some(n)) => {
+            let slowest = Slowest::new(&run.name, Timings::read(run)?, n);
+            match json {
+                true => serde_json::to_string_pretty(&slowest)? + "\n",
+                false => slowest.render(),
+            }
+        }
+        ([run], None) if args.follow => {
+            let ending = bascule::log::follow(run, &mut out)?;
+            eprintln!("run {} {}", run.name, ending.describe());
+            return Ok(ExitCode::from(ending.exit_code()));
+        }
+        ([run], None) => {
+            run.print_log(&mut out)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        _ => bail!("give one run, or two with --compare"),
+    };
+    out.write_all(report.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The command given, started again in the background ([`bascule::detach`]) without
+/// `--detach`; what the operator needs to follow it.
+fn detached(host: &Path, awaited: Awaited) -> anyhow::Result<ExitCode> {
+    let profile = HostProfile::load(host)?;
+    let program = std::env::current_exe().context("cannot locate this program")?;
+    let mut words = std::env::args_os();
+    let invoked = words.next().unwrap_or_else(|| program.clone().into());
+    let mut args: Vec<OsString> = words.filter(|word| word != "--detach").collect();
+    // The guard refuses a run outside tmux or screen, since it would die with its terminal; a
+    // detached one leads a session of its own, which no terminal's end reaches. `migrate`
+    // implies it already.
+    let guarded = !matches!(awaited, Awaited::New(RunKind::Migrate));
+    if guarded && !args.iter().any(|word| word == "--no-multiplexer") {
+        args.push("--no-multiplexer".into());
+    }
+    let detached = detach::detach(&profile.state_dir, &program, &args, awaited)?;
+    let command = args
+        .first()
+        .map_or("bascule".into(), |c| c.to_string_lossy());
+    let mut follow = format!("{} log --follow", invoked.to_string_lossy());
+    if host != Path::new(DEFAULT_PROFILE) {
+        follow.push_str(&format!(" --host {}", host.display()));
+    }
+    match detached.started {
+        Started::Run(run) => {
+            println!("{command} detached (pid {}): run {run}", detached.pid);
+            println!("follow it:   {follow} {run}");
+            println!("its output:  {}", detached.output.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Started::Ended { code, output } => {
+            eprint!("{output}");
+            let code = code.and_then(|c| u8::try_from(c).ok()).unwrap_or(2);
+            println!(
+                "{command} ended at once, with exit status {code}, before its run started \
+                 (its output is in {})",
+                detached.output.display()
+            );
+            Ok(ExitCode::from(code))
+        }
+        Started::Unseen => {
+            println!(
+                "{command} detached (pid {}), still starting: its run is not in {} yet",
+                detached.pid,
+                runs_dir(&profile.state_dir).display()
+            );
+            println!("follow it:   {follow}   (the newest run, once it shows in `bascule status`)");
+            println!("its output:  {}", detached.output.display());
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -570,6 +742,7 @@ fn migrate(args: MigrateArgs) -> anyhow::Result<ExitCode> {
         no_multiplexer: true,
         quiet: args.quiet,
         lock_timeout: args.lock_timeout,
+        detach: args.detach,
     };
     let setup = setup(&run_args, args.overrides)?;
     finish(run::migrate(&setup)?)

@@ -24,7 +24,7 @@ use bascule_bundle::Manifest;
 use bascule_db::DbError;
 use bascule_db::DbLocks;
 use bascule_patch::Patch;
-use bascule_runlog::RunLog;
+use bascule_runlog::{RunLog, LOG_FILE};
 
 /// Everything a run starts from: the host, the bundle and the operator's options.
 pub struct Setup {
@@ -93,7 +93,7 @@ impl RunFiles {
         dir: PathBuf,
         host: &HostProfile,
     ) -> Result<RunFiles, StepError> {
-        let log = RunLog::open(&dir.join("update.log"), false).map_err(StepError::io(&dir))?;
+        let log = RunLog::open(&dir.join(LOG_FILE), false).map_err(StepError::io(&dir))?;
         let journal = Journal::create(&dir.join(JOURNAL_FILE))?;
         journal.reserve(&host.undo_dirs())?;
         Ok(RunFiles {

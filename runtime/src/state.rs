@@ -4,6 +4,7 @@
 //! platform.toml      the platform version now, and the run that put it there
 //! lock               held by the run in progress
 //! runs/<run-id>/     journal.jsonl, update.log, report.txt of each run
+//! detached.log       the output of the commands started with --detach
 //! ```
 
 use std::path::{Path, PathBuf};

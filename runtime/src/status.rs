@@ -60,18 +60,7 @@ impl Status {
     /// Reads the state directory of `host`; the last `last` runs are listed.
     pub fn read(host: &HostProfile, last: usize) -> Result<Status, StateError> {
         let state = PlatformState::read(&host.state_dir)?;
-        let mut ids: Vec<String> = std::fs::read_dir(runs_dir(&host.state_dir))
-            .map(|entries| {
-                entries
-                    .filter_map(Result::ok)
-                    .filter(|e| e.path().join(JOURNAL_FILE).is_file())
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        // Run ids start with their start time: sorted, they are in the order the runs started.
-        ids.sort();
-        let runs = ids
+        let runs = run_ids(&host.state_dir)
             .iter()
             .rev()
             .take(last)
@@ -128,6 +117,22 @@ impl Status {
         }
         out
     }
+}
+
+/// The ids of the runs under `state_dir` (those with a journal), in the order they started.
+pub fn run_ids(state_dir: &Path) -> Vec<String> {
+    let mut ids: Vec<String> = std::fs::read_dir(runs_dir(state_dir))
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|e| e.path().join(JOURNAL_FILE).is_file())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    // Run ids start with their start time: sorted, they are in the order the runs started.
+    ids.sort();
+    ids
 }
 
 fn summarize(runs: &Path, id: &str) -> RunSummary {

@@ -667,6 +667,118 @@ fn every_statement_is_logged_and_every_step_journaled() {
     }
 }
 
+/// An apply started with `--detach` outside tmux or screen (and without `--no-multiplexer`)
+/// goes on in a session of its own; the command returns at once, naming the run, and
+/// `bascule log --follow` prints its log until it ends and exits with how it ended.
+#[test]
+fn a_detached_apply_is_followed_to_its_end_by_log_follow() {
+    let (_dir, demo, bundle) = setup(3, "2.0.0");
+    let _services = demo.start_services().unwrap();
+    let out = std::process::Command::new(bundle.join("bin/bascule"))
+        .args(["apply", "--detach", "--host"])
+        .arg(&demo.host_profile)
+        .env_remove("TMUX")
+        .env_remove("STY")
+        .env_remove("BASCULE_FAIL_AT")
+        .env("BASCULE_TODAY", "tue")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    let run = said
+        .lines()
+        .find_map(|line| line.split_once("): run ").map(|(_, run)| run.to_string()))
+        .unwrap_or_else(|| panic!("the run is named: {}", text(&out)));
+    assert!(said.contains("log --follow --host "), "{said}");
+    assert!(said.contains(&format!(" {run}\n")), "{said}");
+
+    let followed = bascule_within_a_minute(&bundle, &demo, &["log", "--follow", &run]);
+    assert_eq!(followed.status.code(), Some(0), "{}", text(&followed));
+    let log = String::from_utf8_lossy(&followed.stdout);
+    assert!(log.starts_with("-- "), "the log from its first line: {log}");
+    assert!(
+        log.contains("SUCCESS: every step succeeded"),
+        "to its last: {log}"
+    );
+    assert!(
+        String::from_utf8_lossy(&followed.stderr).contains(&format!("run {run} committed")),
+        "{}",
+        text(&followed)
+    );
+    let logged = std::fs::read_to_string(demo.state_dir.join("runs").join(&run).join("update.log"));
+    assert_eq!(log, logged.unwrap(), "all of it");
+
+    assert_eq!(version_of(&demo.main_db(), "main"), 2);
+    for site in &demo.sites {
+        assert_eq!(version_of(&demo.site_db(site), "site"), 2, "{site}");
+    }
+    assert_eq!(
+        std::fs::read_link(demo.current()).unwrap(),
+        Path::new("releases/2.0.0")
+    );
+    assert!(!demo.state_dir.join("lock").exists(), "lock released");
+    let output = std::fs::read_to_string(demo.state_dir.join("detached.log")).unwrap();
+    assert!(
+        output.contains("detached: ") && output.contains("==> migrate"),
+        "its output: {output}"
+    );
+}
+
+/// `log --slowest` on a real run: every step that ran, with its time; each database, and each
+/// statement over the databases that ran it.
+#[test]
+fn log_slowest_ranks_a_real_run_s_steps_databases_and_statements() {
+    let (_dir, demo, bundle) = setup(3, "2.0.0");
+    let _services = demo.start_services().unwrap();
+    let out = bascule(&bundle, &demo, &["apply"], &[("BASCULE_TODAY", "tue")]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    let out = bascule(
+        &bundle,
+        &demo,
+        &["log", "--slowest", "--format", "json"],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names = |list: &serde_json::Value, key: &str| -> Vec<String> {
+        let mut names: Vec<String> = list
+            .as_array()
+            .unwrap_or_else(|| panic!("{json}"))
+            .iter()
+            .map(|item| item[key].as_str().unwrap_or_default().to_string())
+            .collect();
+        names.sort();
+        names
+    };
+    let mut steps = step_names();
+    steps.sort();
+    assert_eq!(names(&json["steps"], "name"), steps, "{json}");
+    let mut databases = vec!["main/main".to_string()];
+    databases.extend(demo.sites.iter().map(|site| format!("site/{site}")));
+    databases.sort();
+    assert_eq!(names(&json["databases"], "name"), databases, "{json}");
+    let add = json["statements"]
+        .as_array()
+        .and_then(|all| {
+            all.iter().find(|s| {
+                s["statement"]
+                    .as_str()
+                    .is_some_and(|s| s.contains("ALTER TABLE members ADD COLUMN avatar"))
+            })
+        })
+        .unwrap_or_else(|| panic!("{json}"));
+    assert_eq!(add["databases"], 3, "{json}");
+
+    let out = bascule(&bundle, &demo, &["log", "--slowest", "3"], &[]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("steps, slowest first:") && said.contains("databases, the 3 slowest of 4:"),
+        "{}",
+        text(&out)
+    );
+}
+
 #[test]
 fn rollback_refuses_to_leave_current_dangling_when_the_old_release_is_gone() {
     let (_dir, demo, bundle) = setup(3, "2.0.0");

@@ -186,7 +186,9 @@ impl MysqlConnection {
             ))));
         }
         let name = &self.name;
-        let result = batch.run(&mut self.conn, |sql, part| part.log(name, sql, log));
+        let result = batch.run(&mut self.conn, |sql, part, took| {
+            part.log(name, sql, Some(took), log)
+        });
         let released = self
             .conn
             .query_drop(format!("DO RELEASE_LOCK({work})"))
@@ -199,7 +201,7 @@ impl MysqlConnection {
     fn explain(&self, batch: &Batch<Part>, failed: Failed, log: &RunLog) -> DbError {
         match batch.item(failed.index) {
             Some((sql, part @ Part::Script { label, done, total })) => {
-                part.log(&self.name, sql, log);
+                part.log(&self.name, sql, None, log);
                 DbError::PartlyApplied {
                     db: self.name.clone(),
                     migration: label.clone(),

@@ -173,6 +173,16 @@ fn statements_sent_together_keep_their_boundaries_order_and_failure_point() {
         "{written}"
     );
     assert!(!written.contains("statement 6/6"), "{written}");
+    // Each statement's line is written as its result arrives, with its time; the failing one's
+    // has none.
+    let line = |n: usize| {
+        written
+            .lines()
+            .find(|l| l.contains(&format!("statement {n}/6")))
+            .unwrap_or_default()
+    };
+    assert!(line(4).ends_with(" ms)"), "{written}");
+    assert!(!line(5).ends_with(" ms)"), "{written}");
 
     conn.apply_down(&m, &log).unwrap();
     conn.drop_version_table(&log).unwrap();

@@ -10,6 +10,9 @@ use std::io::{self, Write};
 use std::path::Path;
 use std::sync::Mutex;
 
+/// The log's name in a run directory.
+pub const LOG_FILE: &str = "update.log";
+
 /// A shared, append-only, line-flushed log. Cheap to share between migration workers.
 pub struct RunLog {
     file: Mutex<Option<File>>,

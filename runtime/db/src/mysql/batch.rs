@@ -12,6 +12,8 @@
 //! request of its own, so the server never has to find where it ends among others; statements
 //! are joined by `\n;\n`, so a trailing `--` or `#` comment cannot swallow the separator.
 
+use std::time::{Duration, Instant};
+
 use mysql::prelude::Queryable as _;
 
 /// Statements to run in order, each with what it is (`T`), to say which failed.
@@ -48,12 +50,13 @@ impl<T> Batch<T> {
             .collect()
     }
 
-    /// Runs the batch in as few requests as it can; `answered` is called with each statement
-    /// and what it is as its result arrives, in order, before the next result is read.
+    /// Runs the batch in as few requests as it can; `answered` is called with each statement,
+    /// what it is and how long it took as its result arrives, in order, before the next result
+    /// is read.
     pub fn run(
         &self,
         conn: &mut mysql::Conn,
-        mut answered: impl FnMut(&str, &T),
+        mut answered: impl FnMut(&str, &T, Duration),
     ) -> Result<(), Failed> {
         let mut start = 0;
         while start < self.items.len() {
@@ -63,12 +66,13 @@ impl<T> Batch<T> {
                 .map(|(sql, _)| sql.as_str())
                 .collect();
             let request = &self.items[start..end];
-            send(conn, &texts, |i| answered(&request[i].0, &request[i].1)).map_err(
-                |(i, error)| Failed {
-                    index: start + i,
-                    error,
-                },
-            )?;
+            send(conn, &texts, |i, took| {
+                answered(&request[i].0, &request[i].1, took)
+            })
+            .map_err(|(i, error)| Failed {
+                index: start + i,
+                error,
+            })?;
             start = end;
         }
         Ok(())
@@ -88,19 +92,22 @@ impl<T> Batch<T> {
 }
 
 /// Sends `texts` as one request and reads every result; the error carries the index of the
-/// statement it belongs to.
+/// statement it belongs to. The server runs the statements in turn and sends each result as
+/// its statement ends, so the time from one result to the next is that statement's.
 fn send(
     conn: &mut mysql::Conn,
     texts: &[&str],
-    mut answered: impl FnMut(usize),
+    mut answered: impl FnMut(usize, Duration),
 ) -> Result<(), (usize, mysql::Error)> {
+    let mut clock = Instant::now();
     let mut result = conn.query_iter(texts.join("\n;\n")).map_err(|e| (0, e))?;
     let mut index = 0;
     while let Some(set) = result.iter() {
         for row in set {
             row.map_err(|e| (index, e))?;
         }
-        answered(index);
+        answered(index, clock.elapsed());
+        clock = Instant::now();
         index += 1;
     }
     Ok(())

@@ -21,6 +21,7 @@ use super::quote_literal;
 use crate::{one_line, RowState, Stamp, VERSION_TABLE};
 use bascule_patch::{split_statements, Dialect, Migration};
 use bascule_runlog::RunLog;
+use std::time::Duration;
 
 /// What a statement of a [`Batch`] is: its line in the run log, and what a failure means.
 pub(super) enum Part {
@@ -45,19 +46,24 @@ impl Part {
         )
     }
 
-    /// Writes its lines in the run log of database `db`, `sql` being its statement.
-    pub(super) fn log(&self, db: &str, sql: &str, log: &RunLog) {
+    /// Writes its lines in the run log of database `db`, `sql` being its statement, which ended
+    /// after `took` (`None`: it failed). A statement's line is written as its result arrives,
+    /// so it says how long the statement ran: `bascule log --slowest` reads it there.
+    pub(super) fn log(&self, db: &str, sql: &str, took: Option<Duration>, log: &RunLog) {
         match self {
             Part::Rows(lines) => {
                 for line in lines {
                     log.line(format_args!("{db}: {line}"));
                 }
             }
-            Part::Script { label, done, total } => log.line(format_args!(
-                "{db}: {label}: statement {}/{total}: {}",
-                done + 1,
-                one_line(sql)
-            )),
+            Part::Script { label, done, total } => {
+                let took = took.map_or(String::new(), |took| format!(" ({} ms)", took.as_millis()));
+                log.line(format_args!(
+                    "{db}: {label}: statement {}/{total}: {}{took}",
+                    done + 1,
+                    one_line(sql)
+                ))
+            }
         }
     }
 }
