@@ -354,7 +354,9 @@ fn the_server_killed_mid_run_fails_cleanly_and_recover_restores_every_database()
         "ALTER TABLE members ADD COLUMN IF NOT EXISTS bio TEXT NULL;\n\
          CREATE INDEX IF NOT EXISTS members_email ON members (email);\n\
          ALTER TABLE members ADD COLUMN IF NOT EXISTS score INT NOT NULL DEFAULT 0;",
-        "ALTER TABLE members DROP COLUMN IF EXISTS score;\n\
+        // The sleep makes the undo long enough for the server to be killed in its middle.
+        "DO SLEEP(0.1);\n\
+         ALTER TABLE members DROP COLUMN IF EXISTS score;\n\
          DROP INDEX IF EXISTS members_email ON members;\n\
          ALTER TABLE members DROP COLUMN IF EXISTS bio;",
     );
@@ -397,6 +399,37 @@ fn the_server_killed_mid_run_fails_cleanly_and_recover_restores_every_database()
         panic!("the server is down, its undo cannot succeed: {outcome:?}");
     };
     assert!(error.to_string().contains("migration failure"), "{error}");
+
+    server.lock().unwrap().restart().unwrap();
+    // Killed again in the middle of that undo, once a few databases are undone.
+    let badges = || -> u64 {
+        let mut probe = server.lock().unwrap().connect(None).unwrap();
+        probe
+            .query_first("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA LIKE 'kill\\_%' AND TABLE_NAME = 'badges'")
+            .unwrap()
+            .unwrap_or(0)
+    };
+    let migrated = badges();
+    let killed = AtomicBool::new(false);
+    let finished = AtomicBool::new(false);
+    let errors = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while badges() + 3 > migrated {
+                if finished.load(Ordering::SeqCst) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            server.lock().unwrap().kill().unwrap();
+            killed.store(true, Ordering::SeqCst);
+        });
+        let errors = rig.recover(&run);
+        finished.store(true, Ordering::SeqCst);
+        errors
+    });
+    assert!(killed.load(Ordering::SeqCst), "killed during the undo");
+    assert!(!errors.is_empty(), "the server died under the undo");
+    println!("server killed during the undo, {migrated} database(s) to undo: {errors:?}");
 
     server.lock().unwrap().restart().unwrap();
     let errors = rig.recover(&run);
