@@ -422,7 +422,9 @@ fn the_server_killed_mid_run_fails_cleanly_and_recover_restores_every_schema() {
         "slow",
         "ALTER TABLE members ADD COLUMN nick TEXT;\nSELECT pg_sleep(0.05);\n\
          CREATE INDEX members_email ON members (email);",
-        "DROP INDEX IF EXISTS members_email;\nALTER TABLE members DROP COLUMN IF EXISTS nick;",
+        // And each undo, so the server can be killed in the middle of recover's.
+        "SELECT pg_sleep(0.1);\nDROP INDEX IF EXISTS members_email;\n\
+         ALTER TABLE members DROP COLUMN IF EXISTS nick;",
     );
     let rig = Rig::new("postgres", &[slow], &section(&url, "kill"));
     let killed = AtomicBool::new(false);
@@ -470,6 +472,37 @@ fn the_server_killed_mid_run_fails_cleanly_and_recover_restores_every_schema() {
         .filter(|(_, has_versions, _)| *has_versions)
         .count();
     assert!(migrated >= 8, "the kill left {migrated} schemas migrated");
+    // Killed again in the middle of that undo, once a few schemas are undone.
+    let remaining = || {
+        let mut probe = server.lock().unwrap().connect("kill").unwrap();
+        let sql = format!(
+            "SELECT count(*) FROM pg_tables WHERE tablename = '{}' AND schemaname LIKE 'kill\\_%'",
+            db::VERSION_TABLE
+        );
+        let count: i64 = probe.query_one(sql.as_str(), &[]).unwrap().get(0);
+        count as usize
+    };
+    let killed = AtomicBool::new(false);
+    let finished = AtomicBool::new(false);
+    let errors = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while remaining() + 3 > migrated {
+                if finished.load(Ordering::SeqCst) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            server.lock().unwrap().kill().unwrap();
+            killed.store(true, Ordering::SeqCst);
+        });
+        let errors = rig.recover(&run);
+        finished.store(true, Ordering::SeqCst);
+        errors
+    });
+    assert!(killed.load(Ordering::SeqCst), "killed during the undo");
+    assert!(!errors.is_empty(), "the server died under the undo");
+
+    server.lock().unwrap().restart().unwrap();
     let errors = rig.recover(&run);
     assert!(errors.is_empty(), "{errors:?}");
     assert_eq!(
