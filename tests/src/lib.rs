@@ -64,8 +64,8 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// Writes `content` to the file `rel` of the unpacked bundle `tree` and rebuilds its entry in
-/// MANIFEST.toml to match, as someone who can write the tree would (or a test that derives a
+/// Writes `content` to the file `rel` of the unpacked bundle `tree` and rebuilds its entries in
+/// MANIFEST.toml to match (a migration script's too), as someone who can write the tree would (or a test that derives a
 /// bundle from another); returns the new SHA-256.
 pub fn rewrite_bundle_file(tree: &Path, rel: &str, content: &str) -> String {
     std::fs::write(tree.join(rel), content).unwrap_or_else(|e| panic!("{rel}: {e}"));
@@ -74,6 +74,14 @@ pub fn rewrite_bundle_file(tree: &Path, rel: &str, content: &str) -> String {
     for file in manifest.files.iter_mut().filter(|f| f.path == rel) {
         file.size = content.len() as u64;
         file.sha256 = sha.clone();
+    }
+    // A migration's script is recorded twice: as a file, and in its migration's entry.
+    for migration in manifest.migrations.iter_mut() {
+        if rel == format!("{}/up.sql", migration.dir()) {
+            migration.up_sha256 = sha.clone();
+        } else if rel == format!("{}/down.sql", migration.dir()) {
+            migration.down_sha256 = sha.clone();
+        }
     }
     let toml = manifest.to_toml().unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(tree.join(bascule_bundle::MANIFEST_FILE), toml)

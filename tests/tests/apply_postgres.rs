@@ -114,3 +114,53 @@ fn per_schema_a_sigkill_at_every_step_boundary_is_undone_by_recover() {
     let cells = sigkill_at_every_step_boundary(&engine("m_", true), 3);
     println!("PostgreSQL fault matrix, step boundaries: {cells} of {cells} cells restored");
 }
+
+/// PostgreSQL's side of a killed run's statements: `bascule apply` SIGKILLed while a site
+/// migration's last statement (a `pg_sleep` after the DDL, before the version rows and the
+/// `COMMIT`) still runs on the server. The orphaned backend finishes it, then finds its client
+/// gone and rolls the transaction back: `recover` undoes the rest, and the host stays as it was
+/// once the orphan has ended too.
+#[test]
+fn per_database_a_killed_run_s_last_statement_still_running_commits_nothing_after_recover() {
+    let engine = engine("k_", false);
+    let dir = tempfile::tempdir().unwrap();
+    let host = host(dir.path(), 3, &engine);
+    let bundle = bundle_with_slow_site_migration(&engine, "", &dir.path().join("delivery"));
+    let up = bundle.join("migrations/site/0002_add_avatar/up.sql");
+    let sql = std::fs::read_to_string(&up).unwrap();
+    bascule_tests::rewrite_bundle_file(
+        &bundle,
+        "migrations/site/0002_add_avatar/up.sql",
+        &format!("{sql}\nSELECT pg_sleep(4);\n"),
+    );
+    let before = HostState::capture_server(&host).unwrap();
+    let mut apply = command(&bundle, &host.host_profile, &["apply"], &[])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let sleeping = || {
+        rows(
+            &host.main_target(),
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(4)%'",
+        )[0][0]
+            .parse::<u32>()
+            .unwrap()
+    };
+    wait_for("the site migrations' last statement to run", || {
+        sleeping() > 0
+    });
+    apply.kill().unwrap();
+    apply.wait().unwrap();
+    assert!(sleeping() > 0, "the killed run's statements still run");
+
+    let out = bascule(&bundle, &host.host_profile, &["recover"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    HostState::capture_server(&host)
+        .unwrap()
+        .assert_same(&before, "after recover");
+    wait_for("the orphaned statements to end", || sleeping() == 0);
+    HostState::capture_server(&host)
+        .unwrap()
+        .assert_same(&before, "once the orphans have ended");
+}
