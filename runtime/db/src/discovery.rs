@@ -275,7 +275,14 @@ impl DatabaseClass {
     fn discover_files(&self, class: &str) -> Result<Vec<DbTarget>, String> {
         let mut files: Vec<PathBuf> = self.paths.clone();
         if let Some(pattern) = &self.glob {
-            let paths = glob::glob(pattern).map_err(|e| format!("databases.{class}.glob: {e}"))?;
+            // A hidden file is never a tenant (an editor's swap file, the undo's reserved room):
+            // `*` matches only names that do not start with a dot, as in a shell.
+            let options = glob::MatchOptions {
+                require_literal_leading_dot: true,
+                ..glob::MatchOptions::new()
+            };
+            let paths = glob::glob_with(pattern, options)
+                .map_err(|e| format!("databases.{class}.glob: {e}"))?;
             for path in paths {
                 files.push(path.map_err(|e| format!("databases.{class}.glob: {e}"))?);
             }
@@ -451,5 +458,35 @@ impl DatabaseClass {
             ));
         }
         Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_glob_finds_the_tenants_and_never_a_hidden_file() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            "a.sqlite",
+            "b.sqlite",
+            ".b.sqlite.swp",
+            ".bascule-undo-reserve",
+        ] {
+            std::fs::write(dir.path().join(name), "").unwrap();
+        }
+        let class: DatabaseClass = toml::from_str(&format!(
+            "engine = \"sqlite\"\nglob = \"{}/*\"\n",
+            dir.path().display()
+        ))
+        .unwrap();
+        let names: Vec<String> = class
+            .discover_files("site")
+            .unwrap()
+            .into_iter()
+            .map(|t| t.name)
+            .collect();
+        assert_eq!(names, ["a", "b"]);
     }
 }
