@@ -602,6 +602,17 @@ fn a_stale_backup_or_a_low_disk_refuses_the_run_unless_a_reason_is_written() {
             && report.contains("the state disk is watched"),
         "{report}"
     );
+    // Taking the release back is allowed whatever the backup's age and the day.
+    let out = bascule(
+        &bundle,
+        &demo,
+        &["rollback"],
+        &[("BASCULE_TODAY", "sat 23:00")],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    HostState::capture(&demo)
+        .unwrap()
+        .assert_same(&before, "rolled back on a Saturday night, the backup stale");
 }
 
 #[test]

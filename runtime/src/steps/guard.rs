@@ -13,7 +13,7 @@ use chrono::Datelike;
 
 use crate::engine::{Context, Step, StepError};
 use crate::host_lock::{self, HostLock};
-use crate::journal::Intent;
+use crate::journal::{Intent, RunKind};
 use bascule_patch::weekday_from_name;
 
 pub struct Guard;
@@ -29,8 +29,10 @@ impl Step for Guard {
 
     fn run(&self, cx: &mut Context<'_>) -> Result<(), StepError> {
         refusal(cx)?;
-        for overridden in [check_window(cx)?, check_backup(cx)?].into_iter().flatten() {
-            cx.remark(overridden);
+        if starts_a_release(cx) {
+            for overridden in [check_window(cx)?, check_backup(cx)?].into_iter().flatten() {
+                cx.remark(overridden);
+            }
         }
         take_lock(cx)
     }
@@ -54,13 +56,21 @@ impl Step for Guard {
 /// at once. The lock itself is only ever taken by the step, with `O_EXCL`.
 pub fn refusal(cx: &Context<'_>) -> Result<(), StepError> {
     check_multiplexer(cx)?;
-    check_window(cx)?;
-    check_backup(cx)?;
+    if starts_a_release(cx) {
+        check_window(cx)?;
+        check_backup(cx)?;
+    }
     let path = lock_path(cx);
     if path.exists() {
         return Err(host_lock::held(&path).into());
     }
     Ok(())
+}
+
+/// Whether this run starts a release (`apply`, `migrate`), which the policy's days and hours
+/// and the backup guard protect; taking one back (`rollback`) is allowed at any time.
+fn starts_a_release(cx: &Context<'_>) -> bool {
+    cx.kind() != RunKind::Rollback
 }
 
 pub fn lock_path(cx: &Context<'_>) -> std::path::PathBuf {
