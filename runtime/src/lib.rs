@@ -24,6 +24,7 @@
 //! The design rule that everything else follows: **a failure at any step leaves the host exactly
 //! as it was**. Every undo is idempotent and needs nothing but the journal and the bundle.
 
+pub mod child;
 pub mod detach;
 pub mod digest;
 pub mod engine;

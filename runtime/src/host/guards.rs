@@ -158,9 +158,12 @@ fn newest_file(dir: &Path) -> Result<LastBackup, String> {
     })
 }
 
+/// How long `[guards.backup] command` may take to say when the last backup was made.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+
 fn time_printed_by(command: &str, base: &Path) -> Result<LastBackup, String> {
     let script = format!("cd {} && {command}", shell_quote(base));
-    let output = crate::fingerprint::probe::run_bounded("sh", &["-c".into(), script])
+    let output = crate::child::run_bounded("sh", &["-c".into(), script], COMMAND_TIMEOUT)
         .map_err(|why| format!("[guards.backup] command: {why}"))?;
     let line = output.lines().map(str::trim).find(|l| !l.is_empty());
     let at = line.and_then(parse_time).ok_or_else(|| {
