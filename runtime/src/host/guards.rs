@@ -40,12 +40,12 @@ pub struct BackupSpec {
     /// A shell command printing the last backup's time (Unix seconds or RFC 3339).
     pub command: Option<String>,
     /// The oldest a backup may be (`"26h"`, `"2days"`).
-    #[serde(with = "humantime_serde_compat")]
+    #[serde(with = "duration_text")]
     pub max_age: Duration,
 }
 
-/// `max_age` as humantime writes it, without another dependency for serde's sake.
-mod humantime_serde_compat {
+/// `max_age` read as humantime writes it ("26h", "2days").
+mod duration_text {
     use serde::{Deserialize as _, Deserializer};
     use std::time::Duration;
 
