@@ -223,8 +223,15 @@ struct LogArgs {
     /// Keep printing what the run appends until it ends; exit with how it ended
     #[arg(long, conflicts_with_all = ["slowest", "compare"])]
     follow: bool,
-    /// Rank every step, and the N slowest databases and statements, by time
-    #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "10")]
+    /// Rank every step, and the N slowest databases and statements (`--slowest=N`, default
+    /// 10), by time
+    #[arg(
+        long,
+        value_name = "N",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "10"
+    )]
     slowest: Option<usize>,
     /// What got slower or faster from RUN_A to RUN_B (run ids or run directories)
     #[arg(long, num_args = 2, value_names = ["RUN_A", "RUN_B"], conflicts_with_all = ["run", "slowest"])]

@@ -743,6 +743,8 @@ fn log_slowest_ranks_a_real_run_s_steps_databases_and_statements() {
     let _services = demo.start_services().unwrap();
     let out = bascule(&bundle, &demo, &["apply"], &[("BASCULE_TODAY", "tue")]);
     assert!(out.status.success(), "{}", text(&out));
+    let run = run_dir_of(&out);
+    let run = run.file_name().unwrap().to_string_lossy().into_owned();
 
     let out = bascule(
         &bundle,
@@ -781,12 +783,20 @@ fn log_slowest_ranks_a_real_run_s_steps_databases_and_statements() {
         .unwrap_or_else(|| panic!("{json}"));
     assert_eq!(add["databases"], 3, "{json}");
 
-    let out = bascule(&bundle, &demo, &["log", "--slowest", "3"], &[]);
+    let out = bascule(&bundle, &demo, &["log", "--slowest=3"], &[]);
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(
         said.contains("steps, slowest first:") && said.contains("databases, the 3 slowest of 4:"),
         "{}",
         text(&out)
+    );
+    // The run named after the flag: --slowest takes its N only as `--slowest=N`.
+    let named = bascule(&bundle, &demo, &["log", "--slowest", &run], &[]);
+    assert!(named.status.success(), "{}", text(&named));
+    assert!(
+        String::from_utf8_lossy(&named.stdout).contains("databases, the 4 slowest of 4:"),
+        "{}",
+        text(&named)
     );
 }
 
