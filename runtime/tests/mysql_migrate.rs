@@ -5,15 +5,14 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use bascule::engine::Outcome;
 use bascule_db::{self as db, DbTarget, Location, RowState, Stamp};
 use bascule_runlog::RunLog;
-use common::migration;
 use common::rig::{Rig, Spec};
+use common::{kill_when, migration};
 use mysql::prelude::Queryable as _;
 use testdb::MariaDb;
 
@@ -365,33 +364,19 @@ fn the_server_killed_mid_run_fails_cleanly_and_recover_restores_every_database()
         &[BADGES, heavy],
         &section(&url, "kill\\_%", "workers = 2"),
     );
-    let killed = AtomicBool::new(false);
-    let finished = AtomicBool::new(false);
+    let badges = || -> u64 {
+        let mut probe = server.lock().unwrap().connect(None).unwrap();
+        probe
+            .query_first("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA LIKE 'kill\\_%' AND TABLE_NAME = 'badges'")
+            .unwrap()
+            .unwrap_or(0)
+    };
+    let kill = || server.lock().unwrap().kill().unwrap();
+    let every = Duration::from_millis(20);
     let clock = Instant::now();
-    let outcome = std::thread::scope(|scope| {
-        scope.spawn(|| {
-            // Kill once a few databases are migrated.
-            let mut probe = server.lock().unwrap().connect(None).unwrap();
-            loop {
-                let done: Option<u64> = probe
-                    .query_first("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA LIKE 'kill\\_%' AND TABLE_NAME = 'badges'")
-                    .unwrap();
-                if finished.load(Ordering::SeqCst) {
-                    return;
-                }
-                if done.unwrap_or(0) >= 8 {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            server.lock().unwrap().kill().unwrap();
-            killed.store(true, Ordering::SeqCst);
-        });
-        let outcome = rig.migrate();
-        finished.store(true, Ordering::SeqCst);
-        outcome
-    });
-    assert!(killed.load(Ordering::SeqCst));
+    // Killed once a few databases are migrated.
+    let (outcome, killed) = kill_when(|| badges() >= 8, kill, every, || rig.migrate());
+    assert!(killed);
     let (outcome, run) = outcome;
     println!("the run failed after {:?}", clock.elapsed());
     assert!(clock.elapsed() < Duration::from_secs(60), "no hang");
@@ -402,32 +387,14 @@ fn the_server_killed_mid_run_fails_cleanly_and_recover_restores_every_database()
 
     server.lock().unwrap().restart().unwrap();
     // Killed again in the middle of that undo, once a few databases are undone.
-    let badges = || -> u64 {
-        let mut probe = server.lock().unwrap().connect(None).unwrap();
-        probe
-            .query_first("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA LIKE 'kill\\_%' AND TABLE_NAME = 'badges'")
-            .unwrap()
-            .unwrap_or(0)
-    };
     let migrated = badges();
-    let killed = AtomicBool::new(false);
-    let finished = AtomicBool::new(false);
-    let errors = std::thread::scope(|scope| {
-        scope.spawn(|| {
-            while badges() + 3 > migrated {
-                if finished.load(Ordering::SeqCst) {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            server.lock().unwrap().kill().unwrap();
-            killed.store(true, Ordering::SeqCst);
-        });
-        let errors = rig.recover(&run);
-        finished.store(true, Ordering::SeqCst);
-        errors
-    });
-    assert!(killed.load(Ordering::SeqCst), "killed during the undo");
+    let (errors, killed) = kill_when(
+        || badges() + 3 <= migrated,
+        kill,
+        every,
+        || rig.recover(&run),
+    );
+    assert!(killed, "killed during the undo");
     assert!(!errors.is_empty(), "the server died under the undo");
     println!("server killed during the undo, {migrated} database(s) to undo: {errors:?}");
 

@@ -5,15 +5,14 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use bascule::engine::Outcome;
 use bascule_db::{self as db, DbTarget, Location, RowState, Stamp};
 use bascule_runlog::RunLog;
-use common::migration;
 use common::rig::{Rig, Spec};
+use common::{kill_when, migration};
 use testdb::PostgresServer;
 
 fn server() -> &'static PostgresServer {
@@ -427,38 +426,20 @@ fn the_server_killed_mid_run_fails_cleanly_and_recover_restores_every_schema() {
          ALTER TABLE members DROP COLUMN IF EXISTS nick;",
     );
     let rig = Rig::new("postgres", &[slow], &section(&url, "kill"));
-    let killed = AtomicBool::new(false);
-    let finished = AtomicBool::new(false);
+    let versioned = || {
+        let mut probe = server.lock().unwrap().connect("kill").unwrap();
+        let sql = format!(
+            "SELECT count(*) FROM pg_tables WHERE tablename = '{}' AND schemaname LIKE 'kill\\_%'",
+            db::VERSION_TABLE
+        );
+        let count: i64 = probe.query_one(sql.as_str(), &[]).unwrap().get(0);
+        count as usize
+    };
+    let kill = || server.lock().unwrap().kill().unwrap();
+    let every = Duration::from_millis(10);
     let clock = Instant::now();
-    let outcome = std::thread::scope(|scope| {
-        scope.spawn(|| {
-            let mut probe = server.lock().unwrap().connect("kill").unwrap();
-            let migrated = format!(
-                "SELECT count(*) FROM pg_tables WHERE tablename = '{}' AND schemaname LIKE 'kill\\_%'",
-                db::VERSION_TABLE
-            );
-            loop {
-                let done: i64 = probe.query_one(migrated.as_str(), &[]).unwrap().get(0);
-                if finished.load(Ordering::SeqCst) {
-                    return;
-                }
-                if done >= 8 {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            drop(probe);
-            server.lock().unwrap().kill().unwrap();
-            killed.store(true, Ordering::SeqCst);
-        });
-        let outcome = rig.migrate();
-        finished.store(true, Ordering::SeqCst);
-        outcome
-    });
-    assert!(
-        killed.load(Ordering::SeqCst),
-        "the run ended before the kill"
-    );
+    let (outcome, killed) = kill_when(|| versioned() >= 8, kill, every, || rig.migrate());
+    assert!(killed, "the run ended before the kill");
     let (outcome, run) = outcome;
     assert!(clock.elapsed() < Duration::from_secs(60), "no hang");
     let Outcome::UndoIncomplete { error, .. } = &outcome else {
@@ -473,33 +454,13 @@ fn the_server_killed_mid_run_fails_cleanly_and_recover_restores_every_schema() {
         .count();
     assert!(migrated >= 8, "the kill left {migrated} schemas migrated");
     // Killed again in the middle of that undo, once a few schemas are undone.
-    let remaining = || {
-        let mut probe = server.lock().unwrap().connect("kill").unwrap();
-        let sql = format!(
-            "SELECT count(*) FROM pg_tables WHERE tablename = '{}' AND schemaname LIKE 'kill\\_%'",
-            db::VERSION_TABLE
-        );
-        let count: i64 = probe.query_one(sql.as_str(), &[]).unwrap().get(0);
-        count as usize
-    };
-    let killed = AtomicBool::new(false);
-    let finished = AtomicBool::new(false);
-    let errors = std::thread::scope(|scope| {
-        scope.spawn(|| {
-            while remaining() + 3 > migrated {
-                if finished.load(Ordering::SeqCst) {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            server.lock().unwrap().kill().unwrap();
-            killed.store(true, Ordering::SeqCst);
-        });
-        let errors = rig.recover(&run);
-        finished.store(true, Ordering::SeqCst);
-        errors
-    });
-    assert!(killed.load(Ordering::SeqCst), "killed during the undo");
+    let (errors, killed) = kill_when(
+        || versioned() + 3 <= migrated,
+        kill,
+        every,
+        || rig.recover(&run),
+    );
+    assert!(killed, "killed during the undo");
     assert!(!errors.is_empty(), "the server died under the undo");
 
     server.lock().unwrap().restart().unwrap();
