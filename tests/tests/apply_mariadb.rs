@@ -142,32 +142,17 @@ fn recover_waits_for_the_statements_a_killed_run_left_running_on_the_server() {
     let engine = engine("k_");
     let dir = tempfile::tempdir().unwrap();
     let host = host(dir.path(), 3, &engine);
-    let bundle =
-        bundle_with_slow_site_migration(&engine, "SELECT SLEEP(4);", &dir.path().join("delivery"));
-    let before = HostState::capture_server(&host).unwrap();
-    let mut apply = command(&bundle, &host.host_profile, &["apply"], &[])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let sleeping = || {
-        rows(
-            &host.main_target(),
-            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT SLEEP(4)%'",
-        )[0][0]
-            .parse::<u32>()
-            .unwrap()
-    };
-    wait_for("the site migrations to reach the server", || sleeping() > 0);
-    apply.kill().unwrap();
-    apply.wait().unwrap();
-    assert!(
-        sleeping() > 0,
-        "the killed run's statements still run on the server"
+    let bundle = bundle_with_site_up(
+        &engine,
+        |sql| format!("SELECT SLEEP(4);\n{sql}"),
+        &dir.path().join("delivery"),
     );
-
-    let out = bascule(&bundle, &host.host_profile, &["recover"], &[]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let before = HostState::capture_server(&host).unwrap();
+    let (out, sleeping) = recover_after_a_kill_while_running(
+        &host,
+        &bundle,
+        "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT SLEEP(4)%'",
+    );
     assert!(
         text(&out).contains("killed run"),
         "recover says what it waited for: {}",

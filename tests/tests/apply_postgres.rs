@@ -125,37 +125,17 @@ fn per_database_a_killed_run_s_last_statement_still_running_commits_nothing_afte
     let engine = engine("k_", false);
     let dir = tempfile::tempdir().unwrap();
     let host = host(dir.path(), 3, &engine);
-    let bundle = bundle_with_slow_site_migration(&engine, "", &dir.path().join("delivery"));
-    let up = bundle.join("migrations/site/0002_add_avatar/up.sql");
-    let sql = std::fs::read_to_string(&up).unwrap();
-    bascule_tests::rewrite_bundle_file(
-        &bundle,
-        "migrations/site/0002_add_avatar/up.sql",
-        &format!("{sql}\nSELECT pg_sleep(4);\n"),
+    let bundle = bundle_with_site_up(
+        &engine,
+        |sql| format!("{sql}\nSELECT pg_sleep(4);\n"),
+        &dir.path().join("delivery"),
     );
     let before = HostState::capture_server(&host).unwrap();
-    let mut apply = command(&bundle, &host.host_profile, &["apply"], &[])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let sleeping = || {
-        rows(
-            &host.main_target(),
-            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(4)%'",
-        )[0][0]
-            .parse::<u32>()
-            .unwrap()
-    };
-    wait_for("the site migrations' last statement to run", || {
-        sleeping() > 0
-    });
-    apply.kill().unwrap();
-    apply.wait().unwrap();
-    assert!(sleeping() > 0, "the killed run's statements still run");
-
-    let out = bascule(&bundle, &host.host_profile, &["recover"], &[]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let (_, sleeping) = recover_after_a_kill_while_running(
+        &host,
+        &bundle,
+        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(4)%'",
+    );
     HostState::capture_server(&host)
         .unwrap()
         .assert_same(&before, "after recover");

@@ -887,14 +887,51 @@ pub fn no_password_reaches_disk_or_terminal(
     }
 }
 
-/// A 2.0.0 bundle for `engine`'s dialect whose site migration starts with `slow` (a statement
-/// that keeps the server busy), unpacked in `into`.
-pub fn bundle_with_slow_site_migration(engine: &Engine, slow: &str, into: &Path) -> PathBuf {
+/// A 2.0.0 bundle for `engine`'s dialect whose site up migration is `edit` of the original
+/// (a statement that keeps the server busy added before or after it), unpacked in `into`.
+pub fn bundle_with_site_up(
+    engine: &Engine,
+    edit: impl FnOnce(&str) -> String,
+    into: &Path,
+) -> PathBuf {
     variant_of_2(engine, "slow", into, |patch| {
         let up = patch.join("migrations/site/0002_add_avatar/up.sql");
         let sql = std::fs::read_to_string(&up).unwrap();
-        std::fs::write(&up, format!("{slow}\n{sql}")).unwrap();
+        std::fs::write(&up, edit(&sql)).unwrap();
     })
+}
+
+/// `bascule apply` of `bundle` SIGKILLed while the server still runs the statement that
+/// `running` (a query counting the server's sessions running it) counts; then `recover`, which
+/// must succeed. Returns its output, and `running` for the test to watch the orphans end.
+pub fn recover_after_a_kill_while_running<'a>(
+    host: &'a ServerHost,
+    bundle: &Path,
+    running: &'a str,
+) -> (Output, impl Fn() -> u32 + 'a) {
+    let mut apply = command(bundle, &host.host_profile, &["apply"], &[])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let count = move || {
+        rows(&host.main_target(), running)[0][0]
+            .parse::<u32>()
+            .unwrap()
+    };
+    wait_for(
+        "the site migrations' statement to run on the server",
+        || count() > 0,
+    );
+    apply.kill().unwrap();
+    apply.wait().unwrap();
+    assert!(
+        count() > 0,
+        "the killed run's statements still run on the server"
+    );
+    let out = bascule(bundle, &host.host_profile, &["recover"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    (out, count)
 }
 
 /// The fault matrix on a server: a real SIGKILL of `bascule apply` right after each step
