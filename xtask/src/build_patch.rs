@@ -26,7 +26,6 @@ use bascule_patch::{Dialect, Patch};
 use walkdir::WalkDir;
 use xshell::{cmd, Shell};
 
-use crate::docs_html;
 use crate::static_runtime::{self, StaticRuntime};
 
 #[derive(clap::Args)]
@@ -302,7 +301,7 @@ fn stage_docs(patch: &Patch, staging: &Path) -> anyhow::Result<()> {
         let markdown =
             fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
         let stem = path.file_stem().unwrap_or_default().to_string_lossy();
-        let page = docs_html::render_page(&markdown, &stem, &subtitle);
+        let page = bascule_pages::markdown::render_page(&markdown, &stem, &subtitle);
         write(&to.join(entry.file_name()), markdown.as_bytes())?;
         write(&to.join(format!("{stem}.html")), page.as_bytes())?;
     }

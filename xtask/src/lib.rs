@@ -8,7 +8,6 @@ pub mod build_patch;
 pub mod check_migrations;
 pub mod demo;
 pub mod demo_prod;
-pub mod docs_html;
 pub mod lint;
 pub mod new_patch;
 pub mod rehearse;

@@ -11,7 +11,7 @@
 //!                                              sampling, acceptance
 //! migrations/<class>/<NNNN>_<name>/up.sql      every up has its down.sql
 //! checks/<class>/*.sql                         consistency queries that must return zero rows
-//! docs/bulletin.md checklist.md testbook.md
+//! docs/bulletin.toml checklist.toml testbook.toml   the release documents (`docs`)
 //! hooks/
 //! ```
 //!
@@ -33,6 +33,7 @@
 
 mod acceptance;
 mod class;
+pub mod docs;
 mod fingerprint;
 mod marker;
 mod migration;

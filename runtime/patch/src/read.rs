@@ -36,6 +36,17 @@ pub enum ReadError {
     },
 }
 
+impl ReadError {
+    /// The file that could not be read.
+    pub fn path(&self) -> &Path {
+        match self {
+            ReadError::Io { path, .. }
+            | ReadError::NotRegular { path, .. }
+            | ReadError::TooBig { path, .. } => path,
+        }
+    }
+}
+
 /// Opens `path` for reading if it is a regular file (see the module doc); returns it with its
 /// size.
 pub fn open_regular(path: &Path) -> Result<(File, u64), ReadError> {

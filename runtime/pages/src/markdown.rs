@@ -1,31 +1,25 @@
-//! Renders a patch's Markdown documents (revision bulletin, checklist, test book) to HTML.
+//! Markdown written by people (a bulletin's details, a whole document) as HTML.
 //!
 //! The people who read these on the day — an operator on the host, a release manager in a
 //! browser — should not need a Markdown viewer, so every bundle carries both forms. The page is
-//! complete and self-contained (no external stylesheet, no script), and deterministic: the same
+//! complete and self-contained ([`crate::page`]), and deterministic: the same
 //! Markdown always gives the same bytes, which the reproducible bundle depends on.
 
+use maud::{Markup, PreEscaped};
 use pulldown_cmark::{html, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
 /// A complete HTML page for `markdown`; its title is the first level-1 heading, else `fallback`.
 pub fn render_page(markdown: &str, fallback: &str, subtitle: &str) -> String {
     let title = first_heading(markdown).unwrap_or_else(|| fallback.to_string());
-    let mut body = String::new();
-    html::push_html(&mut body, Parser::new_ext(markdown, options()));
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{title} — {subtitle}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n\
-         <p class=\"bundle\">{subtitle}</p>\n{body}</body>\n</html>\n",
-        title = escape(&title),
-        subtitle = escape(subtitle),
-    )
+    crate::page::standalone(&title, subtitle, "", to_html(markdown))
 }
 
-const STYLE: &str = "body{font-family:sans-serif;max-width:50em;margin:2em auto;padding:0 1em;\
-line-height:1.5}code,pre{font-family:monospace;background:#f4f4f4}pre{padding:.5em;\
-overflow-x:auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .5em}\
-.bundle{color:#666;font-size:.9em}";
+/// `markdown` as HTML, to be placed in a page.
+pub fn to_html(markdown: &str) -> Markup {
+    let mut body = String::new();
+    html::push_html(&mut body, Parser::new_ext(markdown, options()));
+    PreEscaped(body)
+}
 
 fn options() -> Options {
     Options::ENABLE_TABLES | Options::ENABLE_TASKLISTS | Options::ENABLE_STRIKETHROUGH
@@ -47,13 +41,6 @@ fn first_heading(markdown: &str) -> Option<String> {
         }
     }
     None
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 #[cfg(test)]
