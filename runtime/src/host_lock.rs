@@ -206,15 +206,22 @@ pub fn read_holder(path: &Path) -> Option<Holder> {
     })
 }
 
+/// This machine's name, as uname(2) gives it.
+pub fn hostname() -> String {
+    rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned()
+}
+
 fn write_locked(mut file: &File, run: &str) -> std::io::Result<()> {
     if !try_flock(file)? {
         return Err(std::io::Error::other("the new lock file is locked already"));
     }
-    let host = rustix::system::uname();
     let content = format!(
         "run = \"{run}\"\npid = {}\nhost = \"{}\"\nstarted = \"{}\"\n",
         std::process::id(),
-        host.nodename().to_string_lossy(),
+        hostname(),
         chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     );
     file.write_all(content.as_bytes())?;

@@ -155,6 +155,12 @@ pub enum Event {
         /// For a rollback: the run it undoes.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         undoes: Option<String>,
+        /// Who started it (the login name) and on which host: the intervention sheet's first
+        /// lines.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        operator: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        hostname: Option<String>,
         at: String,
     },
     StepStart {
@@ -196,6 +202,31 @@ pub enum Event {
         decision: String,
         by: String,
         at: String,
+    },
+    /// The run starts waiting for a person at `gate` (`acceptance`, `checklist <n>`; see
+    /// `gate`).
+    Waiting {
+        gate: String,
+        at: String,
+    },
+    /// A checklist item of the patch at its step: `confirmed` by whom (`--yes` when the
+    /// operator confirmed them all in advance), or only `shown` (not a manual item).
+    Checklist {
+        item: usize,
+        text: String,
+        answer: String,
+        by: String,
+        at: String,
+    },
+    /// A test-book case's result (`passed`, `failed`, `skipped`), recorded at the acceptance
+    /// gate (`bascule accept --case`).
+    TestCase {
+        case: usize,
+        result: String,
+        by: String,
+        at: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comment: Option<String>,
     },
     /// Every step succeeded: from here on the run is kept, and only `rollback` undoes it.
     RunCommitted {
@@ -481,6 +512,9 @@ impl RunHistory {
                 Event::RunCommitted { .. } => history.committed = true,
                 Event::RunRolledBack { .. } => history.rolled_back = true,
                 Event::StepFailed { .. }
+                | Event::Waiting { .. }
+                | Event::Checklist { .. }
+                | Event::TestCase { .. }
                 | Event::UndoStart { .. }
                 | Event::UndoFailed { .. }
                 | Event::Acceptance { .. } => {}

@@ -24,12 +24,14 @@
 //! The design rule that everything else follows: **a failure at any step leaves the host exactly
 //! as it was**. Every undo is idempotent and needs nothing but the journal and the bundle.
 
+pub mod checklist;
 pub mod child;
 pub mod detach;
 pub mod digest;
 pub mod engine;
 pub mod fingerprint;
 pub mod fsutil;
+pub mod gate;
 pub mod host;
 pub mod host_lock;
 pub mod http;

@@ -11,12 +11,13 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use bascule::detach::{self, Awaited, Started};
 use bascule::engine::{Options, Outcome};
 use bascule::fingerprint::{rehearsal, Fingerprint};
+use bascule::gate::{self, Decision};
 use bascule::host::{HostProfile, DEFAULT_PROFILE};
 use bascule::journal::RunKind;
 use bascule::log::{Comparison, RunDir, Slowest, Timings};
 use bascule::run::{self, RunReport, Setup};
 use bascule::state::runs_dir;
-use bascule::steps::acceptance::{self, Decision};
+use bascule::steps::acceptance;
 use bascule::steps::apply_steps;
 use bascule::trusted::{self, Trust};
 use bascule_bundle::{self as bundle, Manifest, MANIFEST_FILE};
@@ -140,13 +141,24 @@ enum Command {
     ///     bascule-2.4.0/bin/bascule migrate --host /etc/bascule/host.toml --lock-timeout 900
     #[command(verbatim_doc_comment)]
     Migrate(MigrateArgs),
-    /// Let the run waiting at the acceptance gate go on (from another terminal).
+    /// Record test-book results, and let the run waiting at the acceptance gate go on.
     ///
-    /// Finds the run holding the host lock; it must be waiting at its `acceptance` step.
-    Accept(DecideArgs),
-    /// Make the run waiting at the acceptance gate fail: every step is rolled back.
+    /// Finds the run holding the host lock; it must be waiting at its `acceptance` step. With
+    /// --case, records the results of the test book's cases (numbered as `docs/testbook.md` of
+    /// the bundle shows them) and the run goes on waiting; with --interactive, asks each case's
+    /// result here, then whether to accept. Accepting is refused while a recorded case has
+    /// failed: record it again once fixed, or abort. Every result goes in the journal and the
+    /// intervention sheet, with who recorded it and when.
+    Accept(AcceptArgs),
+    /// Say that the manual checklist item the run waits for is done (from another terminal).
     ///
-    /// Finds the run holding the host lock; it must be waiting at its `acceptance` step.
+    /// Finds the run holding the host lock; it must be waiting at a checklist item (a run with
+    /// no terminal of its own, started without --yes, waits there).
+    Confirm(DecideArgs),
+    /// Make the waiting run fail, at the acceptance gate or a checklist item: every step is
+    /// rolled back.
+    ///
+    /// Finds the run holding the host lock; it must be waiting at a gate.
     Abort(DecideArgs),
     /// Say whether a run is going on or was interrupted here, and what the last runs did.
     ///
@@ -239,6 +251,39 @@ struct LogArgs {
     /// With --slowest or --compare: `text` for a person, `json` for a program
     #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
     format: String,
+}
+
+#[derive(Args)]
+struct AcceptArgs {
+    #[command(flatten)]
+    decide: DecideArgs,
+    /// A case's result, as NUMBER=RESULT (RESULT: passed, failed or skipped); repeat it for
+    /// several cases. Records them without accepting
+    #[arg(long, value_name = "NUMBER=RESULT", value_parser = case_result)]
+    case: Vec<(usize, String)>,
+    /// A comment kept with the results given by --case (what failed, why it was skipped)
+    #[arg(long, value_name = "TEXT", requires = "case")]
+    comment: Option<String>,
+    /// Ask each case's result on this terminal, then whether to accept
+    #[arg(long, conflicts_with = "case")]
+    interactive: bool,
+}
+
+/// `2=passed`.
+fn case_result(text: &str) -> Result<(usize, String), String> {
+    let wrong = || {
+        format!(
+            "`{text}` is not NUMBER=RESULT; write e.g. 2=passed (RESULT: {})",
+            acceptance::RESULTS.join(", ")
+        )
+    };
+    let (number, result) = text.split_once('=').ok_or_else(wrong)?;
+    let number: usize = number.trim().parse().map_err(|_| wrong())?;
+    let result = result.trim();
+    if number == 0 || !acceptance::RESULTS.contains(&result) {
+        return Err(wrong());
+    }
+    Ok((number, result.to_string()))
 }
 
 #[derive(Args)]
@@ -347,6 +392,11 @@ struct ApplyArgs {
     /// the log and the report
     #[arg(long, value_name = "REASON", value_parser = non_empty_reason)]
     accept_differences: Option<String>,
+    /// Confirm every manual item of the patch's checklist in advance (automation, a rehearsal):
+    /// each is still shown at its step, and the journal and the intervention sheet say it was
+    /// confirmed by --yes
+    #[arg(long)]
+    yes: bool,
 }
 
 /// The guards a release team may override, each only with a written reason, which goes in the
@@ -492,13 +542,15 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             setup.options.accept_differences = args.accept_differences;
             setup.options.allow_low_disk = args.allow_low_disk;
             setup.options.rehearsal = args.rehearsal.rehearsal;
+            setup.options.yes = args.yes;
             finish(run::apply(&setup)?)
         }
         Command::Rollback(args) => finish(run::rollback(&setup(&args, Overrides::none())?)?),
         Command::Recover(args) => finish(run::recover(&setup(&args, Overrides::none())?)?),
         Command::Migrate(args) => migrate(args),
-        Command::Accept(args) => decide(args, Decision::Accept),
-        Command::Abort(args) => decide(args, Decision::Abort),
+        Command::Accept(args) => accept(args),
+        Command::Confirm(args) => decide(&args, Decision::Confirm),
+        Command::Abort(args) => decide(&args, Decision::Abort),
         Command::Status(args) => {
             let host = HostProfile::load(&args.host)?;
             let status = bascule::status::Status::read(&host, args.last)?;
@@ -627,21 +679,124 @@ fn detached(host: &Path, awaited: Awaited) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn decide(args: DecideArgs, decision: Decision) -> anyhow::Result<ExitCode> {
+fn decide(args: &DecideArgs, decision: Decision) -> anyhow::Result<ExitCode> {
     let host = HostProfile::load(&args.host)?;
-    let by = acceptance::operator();
-    let run = acceptance::decide(&host, decision, &by)?;
+    let by = gate::operator();
+    let (run, at) = gate::decide(&host, decision, &by)?;
     println!(
-        "{}: `{}` sent by {by}; the run will {} (its log: {})",
+        "{}: `{}` sent by {by} at the run's {at}; the run will {} (its log: {})",
         run.display(),
         decision.word(),
         match decision {
-            Decision::Accept => "go on",
+            Decision::Accept | Decision::Confirm => "go on",
             Decision::Abort => "roll everything back",
         },
         run.join("update.log").display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+fn accept(args: AcceptArgs) -> anyhow::Result<ExitCode> {
+    let host = HostProfile::load(&args.decide.host)?;
+    let run = gate::waiting_run(&host)?;
+    let by = gate::operator();
+    let record = |cases: Vec<(usize, String)>, comment: Option<String>| {
+        let results: Vec<acceptance::CaseResult> = cases
+            .into_iter()
+            .map(|(case, result)| acceptance::CaseResult {
+                case,
+                result,
+                by: by.clone(),
+                at: bascule::journal::now(),
+                comment: comment.clone(),
+            })
+            .collect();
+        acceptance::record_results(&run, &results)
+    };
+    if !args.case.is_empty() {
+        let count = args.case.len();
+        record(args.case, args.comment)?;
+        println!(
+            "{}: {count} result(s) recorded by {by}; the run still waits: `bascule accept` when the test book is done",
+            run.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.interactive {
+        let answers = ask_cases()?;
+        record(answers, None)?;
+        if !ask_yes("accept the release?")? {
+            println!("not accepted: the run still waits (`bascule abort` rolls it back)");
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    let failed: Vec<String> = acceptance::latest_results(&run)?
+        .values()
+        .filter(|r| r.result == "failed")
+        .map(|r| r.case.to_string())
+        .collect();
+    if !failed.is_empty() {
+        anyhow::bail!(
+            "case(s) {} of the test book failed: record them again once they pass (`bascule accept --case N=passed`), or `bascule abort`; nothing was decided",
+            failed.join(", ")
+        );
+    }
+    decide(&args.decide, Decision::Accept)
+}
+
+/// Each case of this bundle's test book, asked on the terminal: `p`, `f` or `s`.
+fn ask_cases() -> anyhow::Result<Vec<(usize, String)>> {
+    let root = own_bundle()?;
+    let documents = bascule_patch::docs::Documents::load_for_run(&root)
+        .map_err(|problems| anyhow::anyhow!(join_problems(&problems)))?;
+    let mut answers = Vec::new();
+    for (i, case) in documents.testbook.cases.iter().enumerate() {
+        println!("case {}: {}", i + 1, case.area);
+        for step in &case.steps {
+            println!("  - {step}");
+        }
+        println!("  expected: {}", case.expected);
+        let result = loop {
+            match prompt("  result? [p = passed, f = failed, s = skipped] ")?.as_str() {
+                "p" | "passed" => break "passed",
+                "f" | "failed" => break "failed",
+                "s" | "skipped" => break "skipped",
+                _ => continue,
+            }
+        };
+        answers.push((i + 1, result.to_string()));
+    }
+    Ok(answers)
+}
+
+fn ask_yes(question: &str) -> anyhow::Result<bool> {
+    loop {
+        match prompt(&format!("{question} [y/n] "))?.as_str() {
+            "y" | "yes" => return Ok(true),
+            "n" | "no" => return Ok(false),
+            _ => continue,
+        }
+    }
+}
+
+/// One trimmed line from the terminal; the end of input is an error.
+fn prompt(question: &str) -> anyhow::Result<String> {
+    use std::io::{BufRead as _, Write as _};
+    print!("{question}");
+    std::io::stdout().flush()?;
+    let mut line = String::new();
+    if std::io::stdin().lock().read_line(&mut line)? == 0 {
+        anyhow::bail!("the input ended before an answer: nothing more was recorded");
+    }
+    Ok(line.trim().to_string())
+}
+
+fn join_problems(problems: &[bascule_patch::docs::DocError]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
@@ -729,14 +884,18 @@ fn setup(args: &RunArgs, overrides: Overrides) -> anyhow::Result<Setup> {
         pause_at: std::env::var("BASCULE_PAUSE_AT").ok(),
         today: std::env::var("BASCULE_TODAY").ok(),
         verbose: !args.quiet,
+        yes: false,
         accept_differences: None,
         rehearsal: None,
     };
+    let documents = bascule_patch::docs::Documents::load_for_run(&bundle_root)
+        .map_err(|problems| anyhow::anyhow!(join_problems(&problems)))?;
     Ok(Setup {
         host,
         patch,
         bundle_root,
         manifest,
+        documents,
         options,
         lock_timeout: std::time::Duration::from_secs(args.lock_timeout),
     })

@@ -32,6 +32,8 @@ pub struct Setup {
     pub patch: Patch,
     pub bundle_root: PathBuf,
     pub manifest: Manifest,
+    /// The patch's checklist and test book (`docs/`), which `apply` follows.
+    pub documents: bascule_patch::docs::Documents,
     pub options: Options,
     /// How long the run waits for the database-side migration locks another run holds
     /// (`--lock-timeout`) before it gives up, having changed nothing.
@@ -82,6 +84,8 @@ impl RunFiles {
             version: setup.patch.version().to_string(),
             bundle_digest: setup.manifest.digest(),
             undoes,
+            operator: Some(crate::gate::operator()),
+            hostname: Some(crate::host_lock::hostname()),
             at: now(),
         })?;
         Ok(files)
@@ -118,6 +122,7 @@ impl RunFiles {
             options,
         )
         .for_run(self.kind)
+        .with_documents(&setup.documents)
     }
 
     /// How the run ended, with the context's remarks before the outcome and its notes after.

@@ -314,7 +314,7 @@ fn waits_at_gate(demo: &DemoHost) -> bool {
         .join(holder.run)
         .join("journal.jsonl");
     bascule::journal::Journal::read(&journal)
-        .is_ok_and(|events| bascule::steps::acceptance::waits_at_gate(&events))
+        .is_ok_and(|events| bascule::gate::waiting_at(&events).is_some())
 }
 
 #[test]

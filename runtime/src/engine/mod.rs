@@ -12,6 +12,7 @@
 use std::path::Path;
 use std::time::Instant;
 
+use crate::checklist;
 use crate::host::HostProfile;
 use crate::host_lock::HostLock;
 use crate::journal::{now, Event, Intent, Journal, RunHistory, RunKind};
@@ -115,6 +116,9 @@ pub struct Options {
     pub today: Option<String>,
     /// Print step progress on standard output.
     pub verbose: bool,
+    /// `--yes`: every manual checklist item is confirmed in advance (automation); the journal
+    /// and the intervention sheet say so.
+    pub yes: bool,
     /// `--accept-differences`: the operator's written reason to run although this host differs
     /// from the rehearsal in a critical fact (see `fingerprint`).
     pub accept_differences: Option<String>,
@@ -134,6 +138,8 @@ pub struct Context<'a> {
     pub log: &'a RunLog,
     pub journal: &'a Journal,
     pub options: &'a Options,
+    /// The patch's checklist and test book, for `apply` ([`Context::with_documents`]).
+    pub documents: Option<&'a bascule_patch::docs::Documents>,
     step: &'static str,
     intents: Vec<Intent>,
     /// Whether this run holds the database-side migration locks ([`bascule_db::DbLocks`]).
@@ -179,6 +185,7 @@ impl<'a> Context<'a> {
             log,
             journal,
             options,
+            documents: None,
             step: "",
             intents: Vec::new(),
             db_locked: false,
@@ -233,6 +240,12 @@ impl<'a> Context<'a> {
     /// is serving).
     pub fn for_run(mut self, kind: RunKind) -> Self {
         self.kind = kind;
+        self
+    }
+
+    /// The context of a run that follows the patch's checklist and records its test book.
+    pub fn with_documents(mut self, documents: &'a bascule_patch::docs::Documents) -> Self {
+        self.documents = Some(documents);
         self
     }
 
@@ -412,8 +425,10 @@ pub fn run(steps: &[Box<dyn Step>], cx: &mut Context<'_>) -> Result<Outcome, Ste
                 at: now(),
             })
             .map_err(StepError::from)
+            .and_then(|()| checklist::at_step(cx, step.name(), false))
             .and_then(|()| step.run(cx))
             .and_then(|()| injected_failure(cx, step.name()))
+            .and_then(|()| checklist::at_step(cx, step.name(), true))
             .and_then(|()| {
                 cx.journal
                     .append(&Event::StepDone {

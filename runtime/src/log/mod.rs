@@ -271,6 +271,8 @@ pub(crate) mod tests {
             version: "2.0.0".into(),
             bundle_digest: "d".into(),
             undoes: None,
+            operator: None,
+            hostname: None,
             at: "2026-03-10T10:00:00.000+01:00".into(),
         }
     }

@@ -1,49 +1,49 @@
 //! `acceptance`: the optional human gate, after every automatic check.
 //!
 //! Some releases want a person's eyes before the public comes back: the acceptance team runs
-//! the test book (`docs/testbook.md` of the bundle) on the new code while the maintenance page
+//! the test book (`docs/testbook.toml` of the bundle) on the new code while the maintenance page
 //! still hides it from the public (its allowlist lets the team through). The step prints the
-//! test book and waits until someone runs, from another terminal, `bascule accept` (the run goes
-//! on) or `bascule abort` (the run fails, and everything is rolled back), or until the patch's
-//! timeout, which aborts: an unattended release is not an accepted one.
+//! test book and waits (see [`crate::gate`]) until someone runs, from another terminal,
+//! `bascule accept` (the run goes on) or `bascule abort` (the run fails, and everything is
+//! rolled back), or until the patch's timeout, which aborts: an unattended release is not an
+//! accepted one.
 //!
-//! `accept`/`abort` find the run through the host lock, check that it waits at this gate and
-//! write their decision to `<run>/acceptance-decision` (atomically: written aside, renamed).
-//! The waiting run journals the decision it read. The step changes nothing on the host; its
-//! undo has nothing to do.
+//! Meanwhile the team records each case's result: `bascule accept --case 2=passed` appends it
+//! to `<run>/testbook.jsonl` (the run still waits). When the decision comes, the step journals
+//! every recorded result, the latest per case, with who and when; `accept` itself refuses while
+//! a recorded case has failed. The step changes nothing on the host; its undo has nothing to do.
 //!
 //! `[acceptance]` is typed, and checked when the patch loads, in
 //! [`bascule_patch::AcceptanceSpec`] (an example in `runtime/patch/src/acceptance.rs`).
 
-use std::path::{Path, PathBuf};
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
+use serde::{Deserialize, Serialize};
+
 use crate::engine::{Context, Step, StepError};
-use crate::host::HostProfile;
-use crate::host_lock;
-use crate::journal::{now, Event, Intent, Journal, JOURNAL_FILE};
-use crate::state::runs_dir;
+use crate::gate::{self, Decision};
+use crate::journal::{now, Event, Intent};
 
-/// Where `accept`/`abort` leave their decision, in the run directory.
-pub const DECISION_FILE: &str = "acceptance-decision";
-/// How often the gate looks for a decision.
-const POLL: Duration = Duration::from_millis(100);
+/// Where `bascule accept --case` records results, in the run directory.
+pub const RESULTS_FILE: &str = "testbook.jsonl";
 
-/// The operator's decision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
-    Accept,
-    Abort,
+/// One test-book case's result as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseResult {
+    pub case: usize,
+    /// `passed`, `failed` or `skipped`.
+    pub result: String,
+    pub by: String,
+    pub at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
 }
 
-impl Decision {
-    pub fn word(self) -> &'static str {
-        match self {
-            Decision::Accept => "accept",
-            Decision::Abort => "abort",
-        }
-    }
-}
+/// The results a case may have.
+pub const RESULTS: [&str; 3] = ["passed", "failed", "skipped"];
 
 pub struct Acceptance;
 
@@ -65,27 +65,23 @@ impl Step for Acceptance {
         show_test_book(cx);
         cx.say(format_args!(
             "WAITING for acceptance, at most {} s: the public still sees the maintenance page. \
-             From another terminal run `bascule accept` to go on or `bascule abort` to roll everything back",
+             From another terminal record each case (`bascule accept --case N=passed|failed|skipped`), \
+             then run `bascule accept` to go on or `bascule abort` to roll everything back",
             spec.timeout
         ));
-        let path = cx.run_dir.join(DECISION_FILE);
         let deadline = Instant::now() + Duration::from_secs(spec.timeout);
-        let (decision, by) = loop {
-            if let Some(found) = read_decision(&path)? {
-                break found;
-            }
-            if Instant::now() >= deadline {
-                cx.journal.append(&Event::Acceptance {
-                    decision: "timeout".into(),
-                    by: "bascule".into(),
-                    at: now(),
-                })?;
-                return Err(StepError::Failed(format!(
-                    "no acceptance decision within {} s (patch.toml [acceptance] timeout): aborted",
-                    spec.timeout
-                )));
-            }
-            std::thread::sleep(POLL);
+        let found = gate::wait(cx.journal, cx.run_dir, gate::ACCEPTANCE, Some(deadline))?;
+        journal_results(cx)?;
+        let Some((decision, by)) = found else {
+            cx.journal.append(&Event::Acceptance {
+                decision: "timeout".into(),
+                by: "bascule".into(),
+                at: now(),
+            })?;
+            return Err(StepError::Failed(format!(
+                "no acceptance decision within {} s (patch.toml [acceptance] timeout): aborted",
+                spec.timeout
+            )));
         };
         cx.journal.append(&Event::Acceptance {
             decision: decision.word().into(),
@@ -97,7 +93,7 @@ impl Step for Acceptance {
                 cx.say(format_args!("accepted by {by}"));
                 Ok(())
             }
-            Decision::Abort => Err(StepError::Failed(format!(
+            _ => Err(StepError::Failed(format!(
                 "aborted by {by} (`bascule abort`) at the acceptance gate"
             ))),
         }
@@ -109,99 +105,79 @@ impl Step for Acceptance {
 }
 
 fn show_test_book(cx: &Context<'_>) {
-    let path = cx.bundle_root.join("docs/testbook.md");
-    match std::fs::read_to_string(&path) {
-        Ok(text) => {
-            cx.say(format_args!("test book ({}):", path.display()));
-            for line in text.lines() {
-                cx.say(format_args!("  | {line}"));
-            }
+    let cases = cx
+        .documents
+        .map(|d| d.testbook.cases.as_slice())
+        .unwrap_or_default();
+    if cases.is_empty() {
+        cx.say(
+            "no test book in this bundle (docs/testbook.toml); accept or abort on what you checked",
+        );
+        return;
+    }
+    cx.say("test book (docs/testbook.md of the bundle):");
+    for (i, case) in cases.iter().enumerate() {
+        cx.say(format_args!("  case {}: {}", i + 1, case.area));
+        for step in &case.steps {
+            cx.say(format_args!("    - {step}"));
         }
-        Err(e) => cx.say(format_args!(
-            "{}: no test book to show ({e}); accept or abort on what you checked",
-            path.display()
-        )),
+        cx.say(format_args!("    expected: {}", case.expected));
     }
 }
 
-fn read_decision(path: &Path) -> Result<Option<(Decision, String)>, StepError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(StepError::io(path)(e)),
-    };
-    let mut lines = text.lines();
-    let decision = match lines.next().map(str::trim) {
-        Some("accept") => Decision::Accept,
-        Some("abort") => Decision::Abort,
-        other => {
-            return Err(StepError::Failed(format!(
-                "{}: `{}` is not a decision (accept or abort); the file was not written by `bascule accept|abort`",
-                path.display(),
-                other.unwrap_or_default()
-            )))
-        }
-    };
-    let by = lines
-        .next()
-        .and_then(|l| l.strip_prefix("by "))
-        .unwrap_or("an operator")
-        .to_string();
-    Ok(Some((decision, by)))
-}
-
-/// `bascule accept|abort`: tells the run waiting at the acceptance gate of this host what to do.
-/// Returns the run directory.
-pub fn decide(host: &HostProfile, decision: Decision, by: &str) -> Result<PathBuf, StepError> {
-    let lock = host_lock::lock_path(&host.state_dir);
-    let run = host_lock::read_holder(&lock)
-        .map(|h| h.run)
-        .ok_or_else(|| {
-            StepError::Failed(format!(
-                "{}: no run holds the lock, so none waits for acceptance",
-                lock.display()
-            ))
+/// Journals the latest recorded result of each case.
+fn journal_results(cx: &Context<'_>) -> Result<(), StepError> {
+    for result in latest_results(cx.run_dir)?.into_values() {
+        cx.journal.append(&Event::TestCase {
+            case: result.case,
+            result: result.result,
+            by: result.by,
+            at: result.at,
+            comment: result.comment,
         })?;
-    let dir = runs_dir(&host.state_dir).join(&run);
-    let journal = dir.join(JOURNAL_FILE);
-    if !waits_at_gate(&Journal::read(&journal)?) {
-        return Err(StepError::Failed(format!(
-            "run {run} is not waiting at the acceptance gate (see {}); nothing was decided",
-            journal.display()
-        )));
     }
-    let path = dir.join(DECISION_FILE);
-    let aside = dir.join(format!(".{DECISION_FILE}.{}", std::process::id()));
-    std::fs::write(
-        &aside,
-        format!("{}\nby {by}\nat {}\n", decision.word(), now()),
-    )
-    .map_err(StepError::io(&aside))?;
-    std::fs::rename(&aside, &path).map_err(StepError::io(&path))?;
-    Ok(dir)
+    Ok(())
 }
 
-/// Whether the journal's last step is `acceptance`, started and not finished.
-pub fn waits_at_gate(events: &[Event]) -> bool {
-    let mut waiting = false;
-    for event in events {
-        match event {
-            Event::StepStart { step, .. } => waiting = step == "acceptance",
-            Event::StepDone { .. } | Event::StepFailed { .. } | Event::Acceptance { .. } => {
-                waiting = false
-            }
-            _ => {}
-        }
+/// The latest recorded result of each case of the run in `run_dir`, by case number.
+pub fn latest_results(run_dir: &Path) -> Result<BTreeMap<usize, CaseResult>, StepError> {
+    let path = run_dir.join(RESULTS_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(e) => return Err(StepError::io(&path)(e)),
+    };
+    let mut latest = BTreeMap::new();
+    for (n, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let result: CaseResult = serde_json::from_str(line)
+            .map_err(|e| StepError::Failed(format!("{}:{}: {e}", path.display(), n + 1)))?;
+        latest.insert(result.case, result);
     }
-    waiting
+    Ok(latest)
 }
 
-/// Who decides: the login name, for the journal.
-pub fn operator() -> String {
-    std::env::var("SUDO_USER")
-        .or_else(|_| std::env::var("USER"))
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "an operator".into())
+/// `bascule accept --case`: records `results` for the run waiting at the acceptance gate.
+pub fn record_results(run_dir: &Path, results: &[CaseResult]) -> Result<(), StepError> {
+    let path = run_dir.join(RESULTS_FILE);
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(StepError::io(&path))?;
+    let mut lines = String::new();
+    for result in results {
+        let line = serde_json::to_string(result)
+            .map_err(|e| StepError::Failed(format!("{}: {e}", path.display())))?;
+        lines.push_str(&line);
+        lines.push('\n');
+    }
+    file.write_all(lines.as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(StepError::io(&path))
 }
 
 #[cfg(test)]
@@ -209,34 +185,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_decision_file_reads_back() {
+    fn the_latest_result_of_each_case_counts() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(DECISION_FILE);
-        assert_eq!(read_decision(&path).unwrap(), None);
-        std::fs::write(&path, "abort\nby lea\nat x\n").unwrap();
-        assert_eq!(
-            read_decision(&path).unwrap(),
-            Some((Decision::Abort, "lea".to_string()))
-        );
-        std::fs::write(&path, "maybe\n").unwrap();
-        assert!(read_decision(&path).is_err());
-    }
-
-    #[test]
-    fn the_gate_is_open_only_while_the_step_runs() {
-        let start = |s: &str| Event::StepStart {
-            step: s.into(),
+        assert!(latest_results(dir.path()).unwrap().is_empty());
+        let result = |case, result: &str| CaseResult {
+            case,
+            result: result.into(),
+            by: "lea".into(),
             at: now(),
+            comment: None,
         };
-        let mut events = vec![start("sample-after")];
-        assert!(!waits_at_gate(&events));
-        events.push(start("acceptance"));
-        assert!(waits_at_gate(&events));
-        events.push(Event::Acceptance {
-            decision: "accept".into(),
-            by: "x".into(),
-            at: now(),
-        });
-        assert!(!waits_at_gate(&events));
+        record_results(dir.path(), &[result(1, "failed"), result(2, "passed")]).unwrap();
+        record_results(dir.path(), &[result(1, "passed")]).unwrap();
+        let latest = latest_results(dir.path()).unwrap();
+        assert_eq!(latest.len(), 2);
+        assert_eq!(latest[&1].result, "passed");
     }
 }

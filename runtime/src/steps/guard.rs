@@ -104,7 +104,7 @@ fn check_window(cx: &Context<'_>) -> Result<Option<String>, StepError> {
     match cx.options.allow_forbidden_time.as_deref() {
         Some(reason) => Ok(Some(format!(
             "{why}; started anyway, accepted by {}: \"{reason}\"",
-            crate::steps::acceptance::operator()
+            crate::gate::operator()
         ))),
         None => Err(StepError::Failed(format!(
             "{why}. Run it when the policy allows, or, if the release team has agreed, pass \
@@ -146,7 +146,7 @@ fn check_backup(cx: &Context<'_>) -> Result<Option<String>, StepError> {
     match cx.options.allow_stale_backup.as_deref() {
         Some(reason) => Ok(Some(format!(
             "{why}; started anyway, accepted by {}: \"{reason}\"",
-            crate::steps::acceptance::operator()
+            crate::gate::operator()
         ))),
         None => Err(StepError::Failed(format!(
             "{why}. Make a backup first, or, if one exists that Bascule cannot see, pass \

@@ -9,7 +9,6 @@
 
 use std::path::Path;
 
-use super::acceptance;
 use super::checks::run_checks;
 use crate::engine::{Context, Step, StepError};
 use crate::fingerprint::compare::Difference;
@@ -124,7 +123,7 @@ fn check_rehearsal(cx: &Context<'_>, fingerprint: &Fingerprint) -> Result<(), St
             };
             cx.remark(format_args!(
                 "not rehearsed ({why}); run anyway, accepted by {}: \"{reason}\"",
-                acceptance::operator()
+                crate::gate::operator()
             ));
             return Ok(());
         }
@@ -170,7 +169,7 @@ fn check_rehearsal(cx: &Context<'_>, fingerprint: &Fingerprint) -> Result<(), St
          run anyway, accepted by {}: \"{reason}\"",
         critical.len(),
         listed.join("; "),
-        acceptance::operator()
+        crate::gate::operator()
     ));
     Ok(())
 }
@@ -222,7 +221,7 @@ fn check_disk(cx: &Context<'_>) -> Result<(), StepError> {
         Some(reason) => {
             cx.remark(format_args!(
                 "low disk ({short}); started anyway, accepted by {}: \"{reason}\"",
-                acceptance::operator()
+                crate::gate::operator()
             ));
             Ok(())
         }
