@@ -39,6 +39,7 @@ pub mod journal;
 pub mod log;
 pub mod maintenance;
 pub mod plan;
+pub mod report;
 pub mod run;
 pub mod sampling;
 pub mod services;

@@ -15,6 +15,7 @@ use bascule::gate::{self, Decision};
 use bascule::host::{HostProfile, DEFAULT_PROFILE};
 use bascule::journal::RunKind;
 use bascule::log::{Comparison, RunDir, Slowest, Timings};
+use bascule::report;
 use bascule::run::{self, RunReport, Setup};
 use bascule::state::runs_dir;
 use bascule::steps::acceptance;
@@ -185,6 +186,26 @@ enum Command {
     /// rehearsal's, say: for the steps, databases and statements both have, what got slower and
     /// what faster, with the ratio B/A.
     Log(LogArgs),
+    /// Show a run at a glance: its steps on one time axis, migrations, checklist, test book.
+    ///
+    /// Reads the run's directory only, like `log`. RUN is a run id or a run directory (a
+    /// rehearsal's, brought back from its guest); by default, the newest run of this host. Every
+    /// run writes its report.html and its intervention sheet (intervention.md, .html, .json) into
+    /// its directory when it ends, failed and rolled-back runs included; this prints the same
+    /// data as text (or --format json), or writes the report page elsewhere with --html. The page
+    /// is one self-contained file: inline SVG and style, no script, nothing fetched.
+    Report(ReportArgs),
+    /// Add a hitch to a run's intervention sheet: something that went badly, or oddly.
+    ///
+    /// During a run (the run holding the host lock) or after it (the newest run, or --run). The
+    /// sheet of a finished run is redrawn at once; a live run's when it ends. Open hitches of a
+    /// release's sheets are carried into the next patch's checklist by `cargo xtask new-patch`.
+    Note(NoteArgs),
+    /// Print the host's release history: one line per run, oldest first.
+    ///
+    /// Every run appends its line to <state_dir>/releases.jsonl when it ends: run, kind, bundle
+    /// digest, platform version before and after, outcome, operator, start, end and downtime.
+    History(HistoryArgs),
     /// Print the host's state, one fact per line, and a digest of it; changes nothing.
     ///
     /// The recorded version, the host lock, `current`, a digest of every file under releases/
@@ -220,6 +241,48 @@ struct StatusArgs {
     #[arg(long, value_name = "N", default_value_t = 5)]
     last: usize,
     /// `text` for a person, `json` for a program
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    format: String,
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    /// A run id, or a run directory (a path with a `/`) [default: the newest run]
+    #[arg(value_name = "RUN")]
+    run: Option<String>,
+    /// The host profile: its state dir holds the runs
+    #[arg(long, value_name = "FILE", default_value = DEFAULT_PROFILE)]
+    host: PathBuf,
+    /// Write the report page to FILE instead of printing the report
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+    /// `text` for a person, `json` for a program
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    format: String,
+}
+
+#[derive(Args)]
+struct NoteArgs {
+    /// What happened, in words
+    #[arg(value_name = "TEXT", value_parser = non_empty_reason)]
+    text: String,
+    /// The run it belongs to [default: the run going on, else the newest run]
+    #[arg(long, value_name = "RUN")]
+    run: Option<String>,
+    /// Dealt with already: the next patch's checklist need not carry it
+    #[arg(long)]
+    closed: bool,
+    /// The host profile: its state dir holds the runs
+    #[arg(long, value_name = "FILE", default_value = DEFAULT_PROFILE)]
+    host: PathBuf,
+}
+
+#[derive(Args)]
+struct HistoryArgs {
+    /// The host profile: its state dir holds releases.jsonl
+    #[arg(long, value_name = "FILE", default_value = DEFAULT_PROFILE)]
+    host: PathBuf,
+    /// `text` for a person, `json` for a program (one array)
     #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
     format: String,
 }
@@ -561,6 +624,18 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Log(args) => log(args),
+        Command::Report(args) => run_report(args),
+        Command::Note(args) => note(args),
+        Command::History(args) => {
+            let host = HostProfile::load(&args.host)?;
+            let releases = report::history::read(&host.state_dir)?;
+            match args.format.as_str() {
+                "json" => println!("{}", serde_json::to_string_pretty(&releases)?),
+                _ if releases.is_empty() => println!("no run has ended on this host yet"),
+                _ => print!("{}", report::history::table(&releases)),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Digest(args) => {
             let host = HostProfile::load(&args.host)?;
             print!("{}", bascule::digest::StateDigest::capture(&host)?);
@@ -572,6 +647,59 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn run_report(args: ReportArgs) -> anyhow::Result<ExitCode> {
+    let state_dir = match &args.run {
+        Some(run) if RunDir::is_path(run) => PathBuf::new(),
+        _ => HostProfile::load(&args.host)?.state_dir,
+    };
+    let run = RunDir::find(&state_dir, args.run.as_deref())?;
+    let view = report::view::assemble(&run)?;
+    if let Some(path) = &args.html {
+        std::fs::write(path, bascule_pages::report::html(&view))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        println!("report of run {} written to {}", view.run, path.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    match args.format.as_str() {
+        "json" => println!("{}", serde_json::to_string_pretty(&view)?),
+        _ => {
+            print!("{}", report::text(&view));
+            for name in [report::REPORT_HTML, report::SHEET_HTML, report::SHEET_MD] {
+                let path = run.dir.join(name);
+                if path.is_file() {
+                    println!("{name:<18} {}", path.display());
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn note(args: NoteArgs) -> anyhow::Result<ExitCode> {
+    let host = HostProfile::load(&args.host)?;
+    let live = bascule::host_lock::read_holder(&bascule::host_lock::lock_path(&host.state_dir))
+        .map(|holder| holder.run);
+    let run = RunDir::find(&host.state_dir, args.run.as_deref().or(live.as_deref()))?;
+    let hitch = bascule_pages::run_view::Hitch {
+        text: args.text,
+        by: gate::operator(),
+        at: bascule::journal::now(),
+        open: !args.closed,
+    };
+    report::hitches::add(&run.dir, &hitch)?;
+    if live.as_deref() == Some(run.id().as_str()) {
+        println!(
+            "hitch noted for run {}: its sheet shows it when the run ends",
+            run.id()
+        );
+    } else {
+        let view = report::view::assemble(&run)?;
+        let (sheet, _) = report::write_pages(&run.dir, &view)?;
+        println!("hitch noted for run {}: {}", run.id(), sheet.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn log(args: LogArgs) -> anyhow::Result<ExitCode> {

@@ -17,6 +17,7 @@ use crate::fingerprint::{requirements, Fingerprint, FINGERPRINT_FILE};
 use crate::host::HostProfile;
 use crate::host_lock::HostLock;
 use crate::journal::{now, Event, Intent, Journal, RunHistory, RunKind, JOURNAL_FILE};
+use crate::report;
 use crate::state::{runs_dir, PlatformState};
 use crate::steps::{apply_steps, guard};
 use crate::trusted;
@@ -56,6 +57,8 @@ struct RunFiles {
     id: String,
     kind: RunKind,
     dir: PathBuf,
+    /// The platform version when the run started, for the release history.
+    from: Option<String>,
     log: RunLog,
     journal: Journal,
 }
@@ -68,6 +71,7 @@ impl RunFiles {
         let base = format!("{stamp}-{}-{}", setup.patch.version(), kind.as_str());
         let (id, dir) = unique_dir(&runs, &base)?;
         let files = RunFiles::open(id, kind, dir, &setup.host)?;
+        keep_testbook(&setup.bundle_root, &files);
         // Before any step, so preflight compares with the rehearsal what this run recorded; and
         // before the start record, so a run that cannot record it leaves no run behind.
         let fingerprint = Fingerprint::capture(&setup.host, &setup.patch);
@@ -103,6 +107,7 @@ impl RunFiles {
         Ok(RunFiles {
             id,
             kind,
+            from: platform_version(&host.state_dir),
             dir,
             log,
             journal,
@@ -142,12 +147,49 @@ impl RunFiles {
             self.log
                 .line(format_args!("cannot write {}: {e}", path.display()));
         }
+        let to = platform_version(&cx.host.state_dir);
+        match report::finish_run(&cx.host.state_dir, &self.dir, self.from.clone(), to) {
+            Ok(view) => self.log.line(format_args!(
+                "intervention sheet and report written ({}, {}); downtime {}",
+                report::SHEET_HTML,
+                report::REPORT_HTML,
+                view.downtime_ms
+                    .map_or("none".into(), bascule_pages::run_view::duration)
+            )),
+            Err(e) => self.log.line(format_args!(
+                "could not write the intervention sheet or the report: {e}"
+            )),
+        }
         RunReport {
             run_id: self.id.clone(),
             run_dir: self.dir.clone(),
             kind: self.kind,
             outcome,
             summary,
+        }
+    }
+}
+
+/// The platform version recorded in `state_dir`, if any.
+fn platform_version(state_dir: &Path) -> Option<String> {
+    PlatformState::read(state_dir)
+        .ok()
+        .flatten()
+        .map(|state| state.version.to_string())
+}
+
+/// Keeps a copy of the bundle's test book in the run directory, so the run's sheet lists its
+/// cases without the bundle (redrawn by `bascule note` or `bascule report` later).
+fn keep_testbook(bundle_root: &Path, files: &RunFiles) {
+    let from = bundle_root
+        .join("docs")
+        .join(bascule_patch::docs::TESTBOOK_FILE);
+    if from.is_file() {
+        if let Err(e) = std::fs::copy(&from, files.dir.join(report::view::TESTBOOK_COPY)) {
+            files.log.line(format_args!(
+                "could not keep a copy of {}: {e}",
+                from.display()
+            ));
         }
     }
 }

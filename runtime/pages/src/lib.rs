@@ -21,3 +21,7 @@
 
 pub mod markdown;
 pub mod page;
+pub mod report;
+pub mod run_view;
+pub mod sheet;
+pub mod waterfall;

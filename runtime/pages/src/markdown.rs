@@ -17,8 +17,20 @@ pub fn render_page(markdown: &str, fallback: &str, subtitle: &str) -> String {
 /// `markdown` as HTML, to be placed in a page.
 pub fn to_html(markdown: &str) -> Markup {
     let mut body = String::new();
-    html::push_html(&mut body, Parser::new_ext(markdown, options()));
+    html::push_html(
+        &mut body,
+        Parser::new_ext(markdown, options()).map(no_raw_html),
+    );
     PreEscaped(body)
+}
+
+/// Raw HTML in the Markdown is shown as text, not passed through: the text may come from an
+/// operator's note or a bundle, and a page must not run or fetch what they wrote.
+fn no_raw_html(event: Event<'_>) -> Event<'_> {
+    match event {
+        Event::Html(text) | Event::InlineHtml(text) => Event::Text(text),
+        other => other,
+    }
 }
 
 fn options() -> Options {
@@ -58,6 +70,9 @@ mod tests {
         assert!(page.contains("<title>Bulletin 2.0 &amp; — v2</title>"));
         assert!(page.contains("type=\"checkbox\""));
         assert!(page.ends_with("</html>\n"));
+        let page = render_page("# t\n\n<img src=\"http://x/\"> <b>b</b>\n", "t", "v");
+        assert!(!page.contains("<img") && !page.contains("<b>"), "{page}");
+        assert!(page.contains("&lt;img"));
     }
 
     #[test]

@@ -1,0 +1,149 @@
+//! What the intervention sheet and the run report show of one run: plain data, assembled by
+//! the runtime from the run's directory (journal, update.log, results), serialised as the
+//! sheet's `intervention.json` and as `bascule report --format json`.
+
+use serde::{Deserialize, Serialize};
+
+/// One run, as people look at it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunView {
+    pub run: String,
+    /// `apply`, `rollback`, `recover`, `migrate`.
+    pub kind: String,
+    /// The bundle's version.
+    pub version: String,
+    pub bundle_digest: String,
+    /// The key the bundle was verified against, when the host pins keys.
+    pub signer: Option<String>,
+    pub operator: String,
+    pub host: String,
+    pub started: String,
+    /// The last record of the run, if it has one after its start.
+    pub ended: Option<String>,
+    /// `committed`, `rolled back`, `undo incomplete`, `recovered`, `unfinished` (running or
+    /// killed), `refused`.
+    pub outcome: String,
+    /// How the run ended, as it told the operator (its `report.txt`).
+    pub summary: String,
+    /// From the maintenance page going up to it coming down; `None` when it never went up
+    /// (or has not come down).
+    pub downtime_ms: Option<u64>,
+    pub steps: Vec<Bar>,
+    pub checklist: Vec<ChecklistAnswer>,
+    /// Every case of the bundle's test book, with its recorded result if any.
+    pub testbook: Vec<CaseRow>,
+    pub hitches: Vec<Hitch>,
+    pub classes: Vec<ClassFigures>,
+    pub slowest_statements: Vec<StatementRow>,
+    /// The sampling's comparison report, if the run compared pages.
+    pub samples: Option<String>,
+    /// The smoke step's lines.
+    pub smoke: Vec<String>,
+    /// The run's update.log (its end, when it is long: see `log_truncated`).
+    pub log: String,
+    pub log_truncated: bool,
+}
+
+/// A step, or an undo, on the run's time axis.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bar {
+    pub name: String,
+    pub kind: BarKind,
+    /// Milliseconds from the run's start.
+    pub start_ms: u64,
+    pub ms: u64,
+    /// Why it failed, for a failed step or undo.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BarKind {
+    /// A step that succeeded.
+    Step,
+    /// The step that failed.
+    Failed,
+    /// An undo.
+    Undo,
+    /// An undo that failed.
+    UndoFailed,
+    /// Started and never finished (the run is going on, or was killed).
+    Unfinished,
+}
+
+impl BarKind {
+    pub fn css_class(self) -> &'static str {
+        match self {
+            BarKind::Step => "step",
+            BarKind::Failed => "failed",
+            BarKind::Undo => "undo",
+            BarKind::UndoFailed => "undo-failed",
+            BarKind::Unfinished => "unfinished",
+        }
+    }
+}
+
+/// A checklist item as the run met it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChecklistAnswer {
+    pub item: usize,
+    pub text: String,
+    /// `confirmed`, `refused`, `shown`.
+    pub answer: String,
+    pub by: String,
+    pub at: String,
+}
+
+/// A test-book case and its result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseRow {
+    pub case: usize,
+    pub area: String,
+    pub expected: String,
+    /// `passed`, `failed`, `skipped`, or `not recorded`.
+    pub result: String,
+    pub by: Option<String>,
+    pub at: Option<String>,
+    pub comment: Option<String>,
+}
+
+/// A hitch: something that went badly, or oddly, noted by a person (`bascule note`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hitch {
+    pub text: String,
+    pub by: String,
+    pub at: String,
+    /// Still to be dealt with: the next patch's checklist carries it.
+    pub open: bool,
+}
+
+/// One database class's migration figures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClassFigures {
+    pub class: String,
+    pub migrated: usize,
+    pub undone: usize,
+    /// Summed over its databases.
+    pub total_ms: u64,
+    /// Its slowest databases, slowest first.
+    pub slowest: Vec<(String, u64)>,
+}
+
+/// A migration statement over every database that ran it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatementRow {
+    pub statement: String,
+    pub ms: u64,
+    pub databases: usize,
+    pub slowest_database: String,
+    pub slowest_ms: u64,
+}
+
+/// `1 min 05 s`, `3.2 s`, `120 ms`.
+pub fn duration(ms: u64) -> String {
+    match ms {
+        0..1_000 => format!("{ms} ms"),
+        1_000..60_000 => format!("{:.1} s", ms as f64 / 1000.0),
+        _ => format!("{} min {:02} s", ms / 60_000, (ms % 60_000) / 1000),
+    }
+}
