@@ -30,6 +30,9 @@ command -v mkfs.vfat >/dev/null || [ -x /usr/sbin/mkfs.vfat ] || need+=(dosfstoo
 command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v ssh >/dev/null || need+=(openssh-client)
 command -v ip >/dev/null || [ -x /usr/sbin/ip ] || [ -x /bin/ip ] || need+=(iproute2)
+# Headless Chromium opens the run report in the tests (tests/tests/report.rs): one bar per step,
+# nothing fetched from the network, a screenshot left under target/.
+command -v chromium >/dev/null || need+=(chromium)
 if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
 if [ ${#need[@]} -gt 0 ]; then
     $sudo apt-get update -qq

@@ -140,6 +140,12 @@ pub fn decide(
         }
     };
     let path = dir.join(DECISION_FILE);
+    if path.exists() {
+        return Err(StepError::Failed(format!(
+            "{}: a decision is already there, not yet read by the run; nothing was decided",
+            path.display()
+        )));
+    }
     let aside = dir.join(format!(".{DECISION_FILE}.{}", std::process::id()));
     std::fs::write(
         &aside,

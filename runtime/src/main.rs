@@ -45,6 +45,9 @@ use bascule_patch::Patch;
 /// Every command and statement is logged with a timestamp in
 /// <state_dir>/runs/<run-id>/update.log, and every action is journaled before it happens, so
 /// `bascule recover` can finish the undo of a run that was killed.
+/// When a run ends, whatever its outcome, its directory also holds its intervention sheet
+/// (intervention.md, .html, .json) and report.html, and <state_dir>/releases.jsonl its line
+/// (`bascule report`, `bascule history`).
 ///
 /// Exit status: 0 success; 1 the run failed and the host is as it was; 2 refused before
 /// starting (bad input, tampered bundle); 3 the undo is incomplete: fix the cause, then run

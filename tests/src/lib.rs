@@ -142,6 +142,10 @@ pub fn bascule(bundle: &Path, demo: &DemoHost, args: &[&str], env: &[(&str, &str
     if matches!(args.first(), Some(&"apply" | &"rollback" | &"recover")) {
         command.arg("--no-multiplexer");
     }
+    // Automation confirms the patch's manual checklist items in advance, as tests are.
+    if args.first() == Some(&"apply") {
+        command.arg("--yes");
+    }
     command
         .env_remove("TMUX")
         .env_remove("STY")
@@ -153,6 +157,15 @@ pub fn bascule(bundle: &Path, demo: &DemoHost, args: &[&str], env: &[(&str, &str
         Ok(output) => output,
         Err(e) => panic!("cannot run {}: {e}", bundle.join("bin/bascule").display()),
     }
+}
+
+/// The run directory a run printed (`…: log and journal in <dir>`).
+pub fn run_dir_of(out: &Output) -> PathBuf {
+    let said = String::from_utf8_lossy(&out.stdout);
+    said.lines()
+        .find_map(|l| l.split(": log and journal in ").nth(1))
+        .map(PathBuf::from)
+        .unwrap_or_else(|| panic!("no run directory in:\n{said}"))
 }
 
 /// stdout and stderr of a run, for assertion messages.
@@ -175,7 +188,7 @@ pub struct PausedApply {
 impl PausedApply {
     pub fn start(bundle: &Path, demo: &DemoHost, step: &str) -> PausedApply {
         let mut child = Command::new(bundle.join("bin/bascule"))
-            .args(["apply", "--no-multiplexer", "--host"])
+            .args(["apply", "--no-multiplexer", "--yes", "--host"])
             .arg(&demo.host_profile)
             .env("BASCULE_PAUSE_AT", step)
             .env("BASCULE_TODAY", "tue")

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use bascule_db::{self as db, DbTarget, Location};
 use bascule_tests::{
-    bascule, copy_dir, fixture_bundle, generate, rewrite_bundle_file, text, untar, DemoHost,
-    HostState, PausedApply,
+    bascule, copy_dir, fixture_bundle, generate, rewrite_bundle_file, run_dir_of, text, untar,
+    DemoHost, HostState, PausedApply,
 };
 
 /// Every step of `apply`, in order: a new step is covered by the failure tests as soon as it
@@ -491,14 +491,6 @@ fn the_guard_refuses_outside_a_multiplexer_and_on_forbidden_days() {
 }
 
 /// The run directory a run's output names.
-fn run_dir_of(out: &std::process::Output) -> std::path::PathBuf {
-    let said = String::from_utf8_lossy(&out.stdout);
-    said.lines()
-        .find_map(|l| l.split(": log and journal in ").nth(1))
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| panic!("no run directory in:\n{said}"))
-}
-
 /// The host profile's `[guards]`: a backup older than allowed, or a disk with less room than
 /// asked, refuses the run with the host unchanged, unless a reason is written, which the
 /// report keeps.

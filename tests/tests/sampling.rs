@@ -280,7 +280,7 @@ fn gated_bundle() -> PathBuf {
 /// Starts `bascule apply` in the background and waits until its run waits at the gate.
 fn apply_until_the_gate(bundle: &Path, demo: &DemoHost) -> std::process::Child {
     let mut child = std::process::Command::new(bundle.join("bin/bascule"))
-        .args(["apply", "--no-multiplexer", "--host"])
+        .args(["apply", "--no-multiplexer", "--yes", "--host"])
         .arg(&demo.host_profile)
         .env("BASCULE_TODAY", "tue")
         .env_remove("TMUX")

@@ -249,7 +249,7 @@ fn bascule(bundle: &Path, demo: &DemoHost, args: &[&str], expect: Expect) -> any
         command.arg("--no-multiplexer");
     }
     if args == ["apply"] {
-        command.args(["--allow-forbidden-time", "a demo, not a release"]);
+        command.args(["--allow-forbidden-time", "a demo, not a release", "--yes"]);
     }
     println!(
         "\n$ {} {}",

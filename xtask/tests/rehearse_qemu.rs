@@ -376,7 +376,13 @@ fn production_is_compared_with_the_rehearsal_and_a_critical_difference_needs_a_r
     assert_eq!(empty.status.code(), Some(2), "{}", said(&empty));
 
     let reason = "every asset name of 2.0.0 was checked against the case of its file";
-    let accepted = bascule(&["apply", "--no-multiplexer", "--accept-differences", reason]);
+    let accepted = bascule(&[
+        "apply",
+        "--no-multiplexer",
+        "--yes",
+        "--accept-differences",
+        reason,
+    ]);
     let text = said(&accepted);
     assert_eq!(accepted.status.code(), Some(0), "{text}");
     assert!(text.contains(reason), "{text}");

@@ -295,7 +295,7 @@ fn statements(timings: &Timings) -> Vec<StatementRow> {
             slowest_ms: s.slowest.ms,
         })
         .collect();
-    rows.sort_by(|a, b| b.ms.cmp(&a.ms));
+    rows.sort_by_key(|row| std::cmp::Reverse(row.ms));
     rows.truncate(SLOWEST * 2);
     rows
 }

@@ -109,6 +109,9 @@ pub fn command(bundle: &Path, profile: &Path, args: &[&str], env: &[(&str, &str)
     if matches!(args.first(), Some(&"apply" | &"rollback" | &"recover")) {
         command.arg("--no-multiplexer");
     }
+    if args.first() == Some(&"apply") {
+        command.arg("--yes");
+    }
     command
         .env_remove("TMUX")
         .env_remove("STY")

@@ -25,7 +25,7 @@ mark apply
 # it a release: its day and the snapshot's backups are not what it tests (its disk is).
 rehearsal="this run is a rehearsal (cargo xtask rehearse)"
 "$BASCULE" apply --host "$HOST_PROFILE" --no-multiplexer --allow-forbidden-time "$rehearsal" \
-    --allow-stale-backup "$rehearsal" --accept-differences "$rehearsal" >"$OUT/apply.out" 2>&1
+    --allow-stale-backup "$rehearsal" --accept-differences "$rehearsal" --yes >"$OUT/apply.out" 2>&1
 status=$?
 echo "$status" >"$OUT/apply.status"
 mark applied

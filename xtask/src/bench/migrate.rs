@@ -269,7 +269,7 @@ impl Bascule<'_> {
             args.push("--no-multiplexer");
         }
         if command == "apply" {
-            args.extend(["--allow-forbidden-time", "a benchmark"]);
+            args.extend(["--allow-forbidden-time", "a benchmark", "--yes"]);
         }
         measure(&self.bin, &args, None)
     }

@@ -282,6 +282,7 @@ fn bench_apply(sites: usize) -> anyhow::Result<()> {
             "--no-multiplexer",
             "--allow-forbidden-time",
             "a benchmark",
+            "--yes",
             "--quiet",
         ],
         None,
