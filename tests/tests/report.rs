@@ -177,7 +177,26 @@ fn a_failed_apply_has_a_report_with_its_undo_and_chromium_draws_one_bar_per_step
     assert_eq!(dom.matches("class=\"bar undo\"").count(), undone);
     assert!(requests.is_empty(), "the page fetched {requests:?}");
 
+    // The check can fail: the same page without its Content-Security-Policy and with one
+    // image from the network is seen fetching it.
+    let page = std::fs::read_to_string(run.join("report.html")).unwrap();
+    let csp = format!(
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"{}\">",
+        bascule_pages::page::CONTENT_SECURITY_POLICY
+    );
+    assert!(page.contains(&csp), "the page forbids every fetch");
+    let leaky = page.replace(&csp, "").replacen(
+        "<body>",
+        "<body><img src=\"http://127.0.0.1:9/leak.png\">",
+        1,
+    );
+    let control = dir.path().join("leaky.html");
+    std::fs::write(&control, leaky).unwrap();
+    let (_, leaked) = chromium(&control, dir.path(), "control");
+    assert_eq!(leaked, ["http://127.0.0.1:9/leak.png"]);
+
     let (_dir2, demo2, bundle2) = setup(3, "2.0.0");
+    let _services2 = demo2.start_services().unwrap();
     let out = bascule(&bundle2, &demo2, &["apply"], &[("BASCULE_TODAY", "tue")]);
     assert!(out.status.success(), "{}", text(&out));
     let html = run_dir_of(&out).join("report.html");
@@ -237,17 +256,23 @@ fn chromium(page: &Path, scratch: &Path, name: &str) -> (String, Vec<String>) {
     )
 }
 
-/// The URLs a Chromium network log shows requested, other than `page`.
+/// The URLs the page itself requested, other than itself, from a Chromium network log: jobs
+/// whose initiator is an origin (the browser's own background requests, updates and the like,
+/// have "not an origin").
 fn requested_urls(netlog: &Path, page: &str) -> Vec<String> {
     let text = std::fs::read_to_string(netlog).unwrap();
     // Chromium may leave the final `]}` off when it exits at once.
     let log: serde_json::Value = serde_json::from_str(&text)
         .or_else(|_| serde_json::from_str(&format!("{}]}}", text.trim_end().trim_end_matches(','))))
         .unwrap_or_else(|e| panic!("{}: {e}", netlog.display()));
+    let start_job = log["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"].clone();
+    assert!(start_job.is_u64(), "a network log names its event types");
     let mut urls: Vec<String> = log["events"]
         .as_array()
         .into_iter()
         .flatten()
+        .filter(|e| e["type"] == start_job)
+        .filter(|e| e["params"]["initiator"] != "not an origin")
         .filter_map(|e| e["params"]["url"].as_str())
         .filter(|u| *u != page)
         .map(String::from)

@@ -9,7 +9,7 @@ pub const CONTENT_SECURITY_POLICY: &str =
 
 const STYLE: &str = "body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em;\
 line-height:1.5;color:#222}code,pre{font-family:monospace;background:#f4f4f4}pre{padding:.5em;\
-overflow-x:auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .5em;\
+overflow-x:auto;white-space:pre-wrap;word-break:break-word}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .5em;\
 text-align:left;vertical-align:top}.subtitle{color:#666;font-size:.9em}\
 .ok{color:#1a7f37}.bad{color:#b3261e}.num{text-align:right}";
 

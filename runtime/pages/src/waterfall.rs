@@ -27,7 +27,8 @@ pub fn svg(bars: &[Bar], total_ms: u64) -> Markup {
         .max(1);
     let height = AXIS + ROW * bars.len() as u64 + 4;
     let x = |ms: u64| LABEL + ms * WIDTH / total;
-    let ticks: Vec<u64> = (0..=4).map(|i| total * i / 4).collect();
+    let step = tick_step(total);
+    let ticks: Vec<u64> = (0..=total / step).map(|i| i * step).collect();
     html! {
         svg.waterfall xmlns="http://www.w3.org/2000/svg" role="img"
             width=(LABEL + WIDTH + 60) height=(height)
@@ -48,6 +49,19 @@ pub fn svg(bars: &[Bar], total_ms: u64) -> Markup {
                 text x=(x(bar.start_ms) + (bar.ms * WIDTH / total).max(2) + 4) y=(y + 14) { (duration(bar.ms)) }
             }
         }
+    }
+}
+
+/// A round interval (1, 2 or 5 times a power of ten milliseconds) giving at most six ticks.
+fn tick_step(total: u64) -> u64 {
+    let mut unit = 1;
+    loop {
+        for step in [unit, unit * 2, unit * 5] {
+            if total / step <= 5 {
+                return step;
+            }
+        }
+        unit *= 10;
     }
 }
 
