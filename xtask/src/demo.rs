@@ -11,7 +11,8 @@
 //! 6. apply `2.0.0-broken`, whose migration fails on one site in the middle, and prove the
 //!    host is exactly as before by comparing its whole state;
 //! 7. apply `2.0.0-regression`, whose shop page drops the cents of every price: nothing fails,
-//!    but the core sampling sees an undeclared difference, shows its diff and rolls back.
+//!    but the core sampling sees an undeclared difference, shows its diff and rolls back;
+//! 8. say where the report and the intervention sheet of each run are, and its downtime.
 //!
 //! It fails (non-zero exit) if anything does not happen as announced.
 
@@ -98,6 +99,39 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     bascule(&regression_bundle, &demo, &["apply"], Expect::Failure)?;
     HostState::capture(&demo)?.assert_same(&pristine, "after the sampling refusal");
     show_samples(&demo)?;
+    show_reports(&demo)
+}
+
+/// Where each run's report and intervention sheet are, with its downtime, from the host's
+/// release history.
+fn show_reports(demo: &DemoHost) -> anyhow::Result<()> {
+    use bascule::report::{self, history};
+    section("The report and the intervention sheet of each run");
+    let releases = history::read(&demo.state_dir)?;
+    ensure!(!releases.is_empty(), "the demo host's history is empty");
+    for release in &releases {
+        let dir = demo.state_dir.join("runs").join(&release.run);
+        let report = dir.join(report::REPORT_HTML);
+        let sheet = dir.join(report::SHEET_HTML);
+        ensure!(
+            report.is_file() && sheet.is_file(),
+            "run {} has no report or sheet in {}",
+            release.run,
+            dir.display()
+        );
+        println!(
+            "{} ({}, {}): downtime {}\n  report: {}\n  sheet:  {}",
+            release.run,
+            release.kind,
+            release.outcome,
+            release
+                .downtime_ms
+                .map_or("none".into(), bascule_pages::run_view::duration),
+            report.display(),
+            sheet.display()
+        );
+    }
+    println!("\n`bascule history` prints the same list on the host.");
     Ok(())
 }
 

@@ -194,6 +194,13 @@ fn render_run(out: &mut String, run: &RunRecord) {
         }
     }
     let _ = writeln!(out, "  run directory {}", o.dir.join("runs").display());
+    // The guest's runtime wrote the same report as production's: open them side by side.
+    for kind in ["apply", "rollback"] {
+        let page = o.dir.join("runs").join(kind).join("report.html");
+        if page.is_file() {
+            let _ = writeln!(out, "  {kind:<13} report {}", page.display());
+        }
+    }
 }
 
 /// The facts of a guest's fingerprint that decide most: OS, kernel, case sensitivity, each
