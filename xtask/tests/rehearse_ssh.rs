@@ -136,8 +136,11 @@ fn rehearses_twice_over_ssh_with_rollback_and_refuses_an_unknown_host_key() {
         let applied = run.outcome.digest_applied.as_ref().expect("a digest after");
         assert!(applied.iter().any(|l| l == "version 2.0.0"), "{applied:?}");
         for log in ["apply", "rollback"] {
-            let path = run.dir.join(format!("collected/out/runs/{log}/update.log"));
-            assert!(path.is_file(), "{} is missing", path.display());
+            // The guest's runtime leaves the same report and sheet as a production run.
+            for file in ["update.log", "report.html", "intervention.json"] {
+                let path = run.dir.join(format!("collected/out/runs/{log}/{file}"));
+                assert!(path.is_file(), "{} is missing", path.display());
+            }
         }
         assert!(run.dir.join("collected/out/exit_code").is_file());
         assert!(!run.dir.join("payload.tar").exists());

@@ -112,3 +112,20 @@ fn people(view: &RunView) -> Markup {
         ul { @for h in &view.hitches { li { (h.text) " — " (h.by) " at " (h.at) @if h.open { " (open)" } } } }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run_view::tests::failed_apply;
+
+    #[test]
+    fn the_report_of_a_failed_apply_has_its_undo_bars_and_escapes_text() {
+        let page = html(&failed_apply());
+        assert_eq!(page.matches("class=\"bar step\"").count(), 2);
+        assert_eq!(page.matches("class=\"bar failed\"").count(), 1);
+        assert_eq!(page.matches("class=\"bar undo\"").count(), 3);
+        assert!(page.contains("the &lt;b&gt;migrate&lt;/b&gt; step was slow"));
+        assert!(page.contains("1 min 04 s"), "the downtime");
+        assert!(!page.contains("<script"));
+    }
+}

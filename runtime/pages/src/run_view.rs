@@ -71,7 +71,28 @@ pub enum BarKind {
     Unfinished,
 }
 
+impl Bar {
+    /// The step's name, `undo <step>` for an undo.
+    pub fn label(&self) -> String {
+        match self.kind {
+            BarKind::Undo | BarKind::UndoFailed => format!("undo {}", self.name),
+            _ => self.name.clone(),
+        }
+    }
+}
+
 impl BarKind {
+    /// How it ended, in a word or two.
+    pub fn word(self) -> &'static str {
+        match self {
+            BarKind::Step => "done",
+            BarKind::Failed => "FAILED",
+            BarKind::Undo => "undone",
+            BarKind::UndoFailed => "undo FAILED",
+            BarKind::Unfinished => "unfinished",
+        }
+    }
+
     pub fn css_class(self) -> &'static str {
         match self {
             BarKind::Step => "step",
@@ -145,5 +166,103 @@ pub fn duration(ms: u64) -> String {
         0..1_000 => format!("{ms} ms"),
         1_000..60_000 => format!("{:.1} s", ms as f64 / 1000.0),
         _ => format!("{} min {:02} s", ms / 60_000, (ms % 60_000) / 1000),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A failed apply with one confirmed item, two recorded cases and a hitch.
+    pub(crate) fn failed_apply() -> RunView {
+        let bar = |name: &str, kind, start_ms, ms, error: Option<&str>| Bar {
+            name: name.into(),
+            kind,
+            start_ms,
+            ms,
+            error: error.map(String::from),
+        };
+        RunView {
+            run: "20260310T100000-2.0.0-apply".into(),
+            kind: "apply".into(),
+            version: "2.0.0".into(),
+            bundle_digest: "ab".repeat(32),
+            signer: None,
+            operator: "lea".into(),
+            host: "web-1".into(),
+            started: "2026-03-10T10:00:00.000+01:00".into(),
+            ended: Some("2026-03-10T10:01:05.000+01:00".into()),
+            outcome: "rolled back".into(),
+            summary:
+                "FAILED at step `migrate`: site/a: 0002 up: no such table\nEvery step was undone."
+                    .into(),
+            downtime_ms: Some(64_000),
+            steps: vec![
+                bar("guard", BarKind::Step, 0, 10, None),
+                bar("maintenance-on", BarKind::Step, 10, 990, None),
+                bar(
+                    "migrate",
+                    BarKind::Failed,
+                    1_000,
+                    60_000,
+                    Some("site/a: no such table"),
+                ),
+                bar("migrate", BarKind::Undo, 61_000, 3_000, None),
+                bar("maintenance-on", BarKind::Undo, 64_000, 500, None),
+                bar("guard", BarKind::Undo, 64_500, 500, None),
+            ],
+            checklist: vec![ChecklistAnswer {
+                item: 2,
+                text: "Tell support | the page is up".into(),
+                answer: "confirmed".into(),
+                by: "lea".into(),
+                at: "2026-03-10T10:00:01.000+01:00".into(),
+            }],
+            testbook: vec![
+                CaseRow {
+                    case: 1,
+                    area: "home".into(),
+                    expected: "a heading".into(),
+                    result: "passed".into(),
+                    by: Some("max".into()),
+                    at: Some("2026-03-10T10:00:30.000+01:00".into()),
+                    comment: None,
+                },
+                CaseRow {
+                    case: 2,
+                    area: "team".into(),
+                    expected: "avatars".into(),
+                    result: "not recorded".into(),
+                    by: None,
+                    at: None,
+                    comment: None,
+                },
+            ],
+            hitches: vec![Hitch {
+                text: "the <b>migrate</b> step was slow".into(),
+                by: "lea".into(),
+                at: "2026-03-10T10:02:00.000+01:00".into(),
+                open: true,
+            }],
+            classes: vec![ClassFigures {
+                class: "site".into(),
+                migrated: 3,
+                undone: 3,
+                total_ms: 900,
+                slowest: vec![("site/a".into(), 600)],
+            }],
+            slowest_statements: Vec::new(),
+            samples: None,
+            smoke: Vec::new(),
+            log: "-- 2026-03-10T10:00:00.000+01:00 : step guard start\n".into(),
+            log_truncated: false,
+        }
+    }
+
+    #[test]
+    fn durations_read_like_a_person_says_them() {
+        assert_eq!(duration(120), "120 ms");
+        assert_eq!(duration(3_250), "3.2 s");
+        assert_eq!(duration(65_000), "1 min 05 s");
     }
 }

@@ -50,18 +50,18 @@ pub fn markdown(view: &RunView) -> String {
     line("## How it ended".into());
     line(String::new());
     line("```text".into());
-    line(view.summary.trim_end().to_string());
+    line(view.summary.trim_end().replace("```", "'''"));
     line("```".into());
     line(String::new());
     line("## Steps".into());
     line(String::new());
-    line("| step | | took | |".into());
+    line("| step | | took | error |".into());
     line("|---|---|---:|---|".into());
     for bar in &view.steps {
         line(format!(
             "| {} | {} | {} | {} |",
-            cell(&bar.name),
-            bar.kind.css_class(),
+            cell(&bar.label()),
+            bar.kind.word(),
             duration(bar.ms),
             bar.error.as_deref().map(cell).unwrap_or_default()
         ));
@@ -77,9 +77,9 @@ pub fn markdown(view: &RunView) -> String {
         line(format!(
             "- [{tick}] {}. {} — {} by {} at {}",
             item.item,
-            cell(&item.text),
+            one_line(&item.text),
             item.answer,
-            cell(&item.by),
+            one_line(&item.by),
             item.at
         ));
     }
@@ -114,8 +114,8 @@ pub fn markdown(view: &RunView) -> String {
         let state = if hitch.open { "open" } else { "closed" };
         line(format!(
             "- {} — {} at {} ({state})",
-            cell(&hitch.text),
-            cell(&hitch.by),
+            one_line(&hitch.text),
+            one_line(&hitch.by),
             hitch.at
         ));
     }
@@ -131,11 +131,37 @@ pub fn html(view: &RunView) -> String {
     )
 }
 
+/// `text` on one line, for a list item.
+fn one_line(text: &str) -> String {
+    text.replace('\n', " ")
+}
+
 /// `text` safe in a Markdown table cell: one line, no `|`.
 fn cell(text: &str) -> String {
-    text.replace('\n', " ").replace('|', "\\|")
+    one_line(text).replace('|', "\\|")
 }
 
 fn code(text: &str) -> String {
     format!("`{}`", cell(text).replace('`', "'"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run_view::tests::failed_apply;
+
+    #[test]
+    fn a_failed_apply_sheet() {
+        insta::assert_snapshot!(markdown(&failed_apply()));
+    }
+
+    #[test]
+    fn operator_text_cannot_inject_markup() {
+        let page = html(&failed_apply());
+        assert!(
+            page.contains("the &lt;b&gt;migrate&lt;/b&gt; step was slow"),
+            "{page}"
+        );
+        assert!(!page.contains("<b>migrate"));
+    }
 }

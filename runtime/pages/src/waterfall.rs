@@ -40,11 +40,11 @@ pub fn svg(bars: &[Bar], total_ms: u64) -> Markup {
             }
             @for (row, bar) in bars.iter().enumerate() {
                 @let y = AXIS + ROW * row as u64;
-                text x=(LABEL - 6) y=(y + 14) text-anchor="end" { (label(bar)) }
+                text x=(LABEL - 6) y=(y + 14) text-anchor="end" { (bar.label()) }
                 rect class=(format!("bar {}", bar.kind.css_class())) data-step=(bar.name)
                     x=(x(bar.start_ms)) y=(y + 3)
                     width=((bar.ms * WIDTH / total).max(2)) height=(ROW - 6) {
-                    title { (label(bar)) ": " (duration(bar.ms)) @if let Some(e) = &bar.error { " — " (e) } }
+                    title { (bar.label()) ": " (duration(bar.ms)) @if let Some(e) = &bar.error { " — " (e) } }
                 }
                 text x=(x(bar.start_ms) + (bar.ms * WIDTH / total).max(2) + 4) y=(y + 14) { (duration(bar.ms)) }
             }
@@ -62,15 +62,6 @@ fn tick_step(total: u64) -> u64 {
             }
         }
         unit *= 10;
-    }
-}
-
-fn label(bar: &Bar) -> String {
-    match bar.kind {
-        crate::run_view::BarKind::Undo | crate::run_view::BarKind::UndoFailed => {
-            format!("undo {}", bar.name)
-        }
-        _ => bar.name.clone(),
     }
 }
 

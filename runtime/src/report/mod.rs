@@ -81,17 +81,11 @@ pub fn text(view: &RunView) -> String {
         view.downtime_ms.map_or("none".into(), duration),
     );
     for bar in &view.steps {
-        let name = match bar.kind {
-            bascule_pages::run_view::BarKind::Undo
-            | bascule_pages::run_view::BarKind::UndoFailed => {
-                format!("undo {}", bar.name)
-            }
-            _ => bar.name.clone(),
-        };
         out.push_str(&format!(
-            "  {name:<22} {:>12}  {}\n",
+            "  {:<22} {:>12}  {}\n",
+            bar.label(),
             duration(bar.ms),
-            bar.kind.css_class()
+            bar.kind.word()
         ));
     }
     for case in view.testbook.iter().filter(|c| c.result == "failed") {
