@@ -156,18 +156,33 @@ pub fn decide(
     Ok((dir, gate))
 }
 
-/// The directory of the run holding this host's lock.
+/// The directory of the run waiting for a decision on this host: the run holding the host
+/// lock or, before it takes it (a checklist item due before `guard`), the newest run that is
+/// alive (its journal's `flock` held) and waits at a gate.
 pub fn waiting_run(host: &HostProfile) -> Result<PathBuf, StepError> {
     let lock = host_lock::lock_path(&host.state_dir);
-    let run = host_lock::read_holder(&lock)
-        .map(|h| h.run)
+    if let Some(holder) = host_lock::read_holder(&lock) {
+        return Ok(runs_dir(&host.state_dir).join(holder.run));
+    }
+    let runs = runs_dir(&host.state_dir);
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&runs)
+        .map(|entries| entries.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    dirs.sort();
+    dirs.into_iter()
+        .rev()
+        .find(|dir| {
+            let journal = dir.join(JOURNAL_FILE);
+            crate::journal::writer_alive(&journal) == Some(true)
+                && Journal::read(&journal).is_ok_and(|events| waiting_at(&events).is_some())
+        })
         .ok_or_else(|| {
             StepError::Failed(format!(
-                "{}: no run holds the lock, so none waits for a decision",
-                lock.display()
+                "{}: no run holds the lock, and no live run in {} waits for a decision",
+                lock.display(),
+                runs.display()
             ))
-        })?;
-    Ok(runs_dir(&host.state_dir).join(run))
+        })
 }
 
 /// The gate the journal's run waits at, if it waits: its last `waiting` not yet answered nor

@@ -269,7 +269,7 @@ struct NoteArgs {
     /// What happened, in words
     #[arg(value_name = "TEXT", value_parser = non_empty_reason)]
     text: String,
-    /// The run it belongs to [default: the run going on, else the newest run]
+    /// The run it belongs to [default: the newest run, which is the one going on if any]
     #[arg(long, value_name = "RUN")]
     run: Option<String>,
     /// Dealt with already: the next patch's checklist need not carry it
@@ -682,9 +682,7 @@ fn run_report(args: ReportArgs) -> anyhow::Result<ExitCode> {
 
 fn note(args: NoteArgs) -> anyhow::Result<ExitCode> {
     let host = HostProfile::load(&args.host)?;
-    let live = bascule::host_lock::read_holder(&bascule::host_lock::lock_path(&host.state_dir))
-        .map(|holder| holder.run);
-    let run = RunDir::find(&host.state_dir, args.run.as_deref().or(live.as_deref()))?;
+    let run = RunDir::find(&host.state_dir, args.run.as_deref())?;
     let hitch = bascule_pages::run_view::Hitch {
         text: args.text,
         by: gate::operator(),
@@ -692,7 +690,8 @@ fn note(args: NoteArgs) -> anyhow::Result<ExitCode> {
         open: !args.closed,
     };
     report::hitches::add(&run.dir, &hitch)?;
-    if live.as_deref() == Some(run.id().as_str()) {
+    // A live run draws its sheet when it ends; a finished one's is drawn again now.
+    if bascule::journal::writer_alive(&run.journal_path()) == Some(true) {
         println!(
             "hitch noted for run {}: its sheet shows it when the run ends",
             run.id()

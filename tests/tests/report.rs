@@ -375,6 +375,7 @@ fn a_manual_checklist_item_waits_for_confirm_or_abort() {
 
 /// `apply` without --yes and without a terminal, until it waits at a checklist item.
 fn apply_until_an_item(bundle: &Path, demo: &DemoHost) -> std::process::Child {
+    let previous = newest_journal(demo);
     let child = Command::new(bundle.join("bin/bascule"))
         .args(["apply", "--no-multiplexer", "--host"])
         .arg(&demo.host_profile)
@@ -386,6 +387,9 @@ fn apply_until_an_item(bundle: &Path, demo: &DemoHost) -> std::process::Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    while newest_journal(demo) == previous {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     assert!(
         wait_for_item_or_end(demo, std::time::Duration::from_secs(120)),
         "the run waits at a manual checklist item of 2.0.0"
@@ -393,30 +397,35 @@ fn apply_until_an_item(bundle: &Path, demo: &DemoHost) -> std::process::Child {
     child
 }
 
-/// Waits until the run holding the lock waits at a checklist item (true) or no run holds it
-/// (false).
+/// Waits until the newest run waits at a checklist item (true) or has ended (false).
 fn wait_for_item_or_end(demo: &DemoHost, limit: std::time::Duration) -> bool {
+    use bascule::journal::Event;
     let deadline = std::time::Instant::now() + limit;
     while std::time::Instant::now() < deadline {
-        let lock = demo.state_dir.join("lock");
-        let Some(holder) = bascule::host_lock::read_holder(&lock) else {
-            if !lock.exists() {
+        if let Some(journal) = newest_journal(demo) {
+            let events = bascule::journal::Journal::read(&journal).unwrap_or_default();
+            if bascule::gate::waiting_at(&events).is_some_and(|g| g.starts_with("checklist ")) {
+                return true;
+            }
+            if events
+                .iter()
+                .any(|e| matches!(e, Event::RunCommitted { .. } | Event::RunRolledBack { .. }))
+            {
                 return false;
             }
-            continue;
-        };
-        let journal = demo
-            .state_dir
-            .join("runs")
-            .join(holder.run)
-            .join("journal.jsonl");
-        let gate = bascule::journal::Journal::read(&journal)
-            .ok()
-            .and_then(|events| bascule::gate::waiting_at(&events));
-        if gate.is_some_and(|g| g.starts_with("checklist ")) {
-            return true;
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     panic!("no checklist gate nor end within {limit:?}");
+}
+
+/// The journal of the newest run of the demo host.
+fn newest_journal(demo: &DemoHost) -> Option<PathBuf> {
+    let mut runs: Vec<PathBuf> = std::fs::read_dir(demo.state_dir.join("runs"))
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    runs.sort();
+    runs.pop().map(|run| run.join("journal.jsonl"))
 }
