@@ -52,6 +52,8 @@ pub struct Unfinished {
     pub alive: bool,
     /// The step it was at.
     pub step: Option<String>,
+    /// The gate it waits at for a person (`acceptance`, `checklist <n>`), if it waits.
+    pub waiting: Option<String>,
     /// What `bascule recover` would do now.
     pub recover: String,
 }
@@ -99,6 +101,15 @@ impl Status {
                 out.push_str(&format!("run       {state}: {}{who}\n", u.run));
                 if let Some(step) = &u.step {
                     out.push_str(&format!("  at step {step}\n"));
+                }
+                match u.waiting.as_deref() {
+                    Some(crate::gate::ACCEPTANCE) => out.push_str(
+                        "  WAITING at the acceptance gate: `bascule accept` (record cases with --case) or `bascule abort`\n",
+                    ),
+                    Some(gate) => out.push_str(&format!(
+                        "  WAITING at {gate}: `bascule confirm` once it is done, or `bascule abort`\n"
+                    )),
+                    None => {}
                 }
                 out.push_str(&format!("  recover {}\n", u.recover));
             }
@@ -171,9 +182,10 @@ fn unfinished(host: &HostProfile) -> Option<Unfinished> {
     let journal = runs_dir(&host.state_dir)
         .join(&holder.run)
         .join(JOURNAL_FILE);
-    let history = RunHistory::from_events(&Journal::read(&journal).unwrap_or_default());
+    let events = Journal::read(&journal).unwrap_or_default();
+    let history = RunHistory::from_events(&events);
     let recover = if alive {
-        "would refuse: the run is alive. Let it finish (or answer its acceptance gate); \
+        "would refuse: the run is alive. Let it finish (or answer the gate it waits at); \
          stop its process only if it truly hangs, then run `bascule recover`"
             .to_string()
     } else {
@@ -181,6 +193,7 @@ fn unfinished(host: &HostProfile) -> Option<Unfinished> {
     };
     Some(Unfinished {
         step: history.steps.last().map(|s| s.name.clone()),
+        waiting: crate::gate::waiting_at(&events).filter(|_| alive),
         run: holder.run,
         pid: holder.pid,
         host: holder.host,

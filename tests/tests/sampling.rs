@@ -22,7 +22,7 @@ use bascule::sampling::fetch::fetch_all;
 use bascule::sampling::panel::Target;
 use bascule::sampling::ClassPanel;
 use bascule_patch::Moment;
-use bascule_tests::{bascule, generate, text, untar, workspace, DemoHost, HostState};
+use bascule_tests::{bascule, generate, run_dir_of, text, untar, workspace, DemoHost, HostState};
 
 /// A shop page with a fresh CSRF token and "generated at" time per request; `cents` says
 /// whether prices show their cents.
@@ -339,7 +339,7 @@ fn bascule_abort_at_the_acceptance_gate_rolls_back_and_accept_finishes() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("Test book"),
+        stdout.contains("test book (docs/testbook.md") && stdout.contains("  case 1: "),
         "the test book is shown: {}",
         text(&out)
     );
@@ -353,10 +353,49 @@ fn bascule_abort_at_the_acceptance_gate_rolls_back_and_accept_finishes() {
         .assert_same(&before, "aborted at the acceptance gate");
 
     let child = apply_until_the_gate(&bundle, &demo);
-    let accept = bascule(&bundle, &demo, &["accept"], &[]);
-    assert!(accept.status.success(), "{}", text(&accept));
+    // The team records the cases as it goes; a failed case holds the acceptance back.
+    let record = |args: &[&str]| {
+        let out = bascule(&bundle, &demo, args, &[]);
+        assert!(out.status.success(), "{}", text(&out));
+    };
+    record(&[
+        "accept",
+        "--case",
+        "1=passed",
+        "--case",
+        "2=failed",
+        "--comment",
+        "no avatar",
+    ]);
+    let refused = bascule(&bundle, &demo, &["accept"], &[]);
+    assert!(!refused.status.success(), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("case(s) 2 of the test book failed"),
+        "{}",
+        text(&refused)
+    );
+    let wrong = bascule(&bundle, &demo, &["accept", "--case", "3=maybe"], &[]);
+    assert_eq!(wrong.status.code(), Some(2), "{}", text(&wrong));
+    record(&["accept", "--case", "2=passed", "--case", "3=skipped"]);
+    record(&["accept"]);
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", text(&out));
+    let sheet: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run_dir_of(&out).join("intervention.json")).unwrap(),
+    )
+    .unwrap();
+    let results: Vec<&str> = sheet["testbook"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|case| case["result"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        &results[..4],
+        ["passed", "passed", "skipped", "not recorded"],
+        "{sheet}"
+    );
+    assert!(sheet["testbook"][0]["by"].is_string());
     let platform = std::fs::read_to_string(demo.state_dir.join("platform.toml")).unwrap();
     assert!(platform.contains("version = \"2.0.0\""), "{platform}");
     assert_eq!(get(&demo, "/_health"), (200, "ok 2.0.0\n".to_string()));
