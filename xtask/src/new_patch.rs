@@ -69,13 +69,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         None => Vec::new(),
     };
     create(&template, &args.dir, &values)?;
-    if let Some(previous) = &previous {
-        let carried = carry_hitches(&args.dir, &previous.version.to_string(), &hitches)?;
-        println!(
-            "carried {carried} open hitch(es) from {} ({}) into docs/{CHECKLIST_FILE}",
-            previous.version,
-            previous.dir.join("interventions").display()
-        );
+    match &previous {
+        Some(previous) => {
+            let carried = carry_hitches(&args.dir, &previous.version.to_string(), &hitches)?;
+            println!(
+                "carried {carried} open hitch(es) from {} ({}) into docs/{CHECKLIST_FILE}",
+                previous.version,
+                previous.dir.join("interventions").display()
+            );
+        }
+        None => println!(
+            "no patch of a lower version beside {}: no hitch to carry",
+            args.dir.display()
+        ),
     }
     let patch = Patch::load(&args.dir).with_context(|| {
         format!(

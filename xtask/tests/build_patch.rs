@@ -252,6 +252,21 @@ fn expected_in_message(name: &str) -> Vec<&'static str> {
 fn new_patch_makes_a_patch_that_loads_and_builds() {
     let root = scratch("new-patch");
     let dir = root.join("patches/9.1.0");
+    // The previous release, with a run's intervention sheet: its open hitch is carried.
+    let previous = root.join("patches/9.0.0");
+    fs::create_dir_all(previous.join("interventions")).expect("interventions dir");
+    fs::write(
+        previous.join("patch.toml"),
+        "[patch]\nversion = \"9.0.0\"\n",
+    )
+    .expect("toml");
+    fs::write(
+        previous.join("interventions/web-1.json"),
+        r#"{"run": "r1", "host": "web-1", "hitches": [
+            {"text": "Purge hung", "by": "ana", "at": "09:12", "open": true},
+            {"text": "Late", "by": "ana", "at": "09:13", "open": false}]}"#,
+    )
+    .expect("sheet");
     let args = [
         "new-patch",
         path_str(&dir),
@@ -262,6 +277,16 @@ fn new_patch_makes_a_patch_that_loads_and_builds() {
     ];
     let output = xtask(&args);
     assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stdout).contains("carried 1 open hitch(es) from 9.0.0"),
+        "{}",
+        text(&output.stdout)
+    );
+    let checklist = fs::read_to_string(dir.join("docs/checklist.toml")).expect("checklist");
+    assert!(
+        checklist.contains("text = \"Hitch from 9.0.0 on web-1 (run r1): Purge hung\""),
+        "{checklist}"
+    );
     let patch = Patch::load(&dir).expect("the new patch loads");
     assert_eq!(patch.version().to_string(), "9.1.0");
     assert_eq!(patch.spec.patch.from.to_string(), ">=9.0.0, <9.1.0");
