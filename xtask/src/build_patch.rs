@@ -6,9 +6,12 @@
 //! 1. **load** `patch.toml` and the migrations (errors name the file and the key);
 //! 2. **validate** every migration's SQL for its class's dialect, reporting *all* issues at once,
 //!    then **lint** it ([`crate::lint`]): zero-downtime errors refuse the build, warnings are printed;
+//!    then load the **documents** (`docs/*.toml`): every problem, at its file and line, refuses it;
 //! 3. **snapshot** the code: copy `code.source` to a scratch directory, run `code.build` there
 //!    (never in the developer's tree), keep `code.output` minus `code.exclude`;
-//! 4. **stage** the patch files, the docs (Markdown and rendered HTML) and the static runtime;
+//! 4. **stage** the patch files, the documents (their TOML sources, which the runtime reads, and
+//!    each rendered as Markdown and as an HTML page, the bulletin with the migrations and the
+//!    lint summary) and the static runtime;
 //! 5. **pack** with [`bascule_bundle::pack`], to a temporary name renamed at the end: a failed
 //!    build leaves nothing in `--out`;
 //! 6. **sign**, with `--sign KEY`: a detached signature beside the tarball ([`crate::signing`]).
@@ -22,6 +25,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use bascule::fsutil::{copy_tree_with, FileCopy};
 use bascule_bundle::{BuildInfo, MigrationEntry, PackMeta, PatchMeta};
+use bascule_pages::documents::{self, BuildFacts, MigrationFact};
+use bascule_patch::docs::{Documents, BULLETIN_FILE, CHECKLIST_FILE, TESTBOOK_FILE};
 use bascule_patch::{Dialect, Patch};
 use walkdir::WalkDir;
 use xshell::{cmd, Shell};
@@ -70,7 +75,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 pub fn build(patch_dir: &Path, out: &Path, runtime: Option<&Path>) -> anyhow::Result<Built> {
     let patch = load(patch_dir)?;
     validate(&patch)?;
-    crate::lint::check_before_build(&patch)?;
+    let lint = crate::lint::check_before_build(&patch)?;
+    let documents = load_documents(&patch)?;
     let runtime = match runtime {
         Some(path) => static_runtime::inspect(path)?,
         None => static_runtime::inspect(&static_runtime::build_static_runtime(
@@ -83,6 +89,7 @@ pub fn build(patch_dir: &Path, out: &Path, runtime: Option<&Path>) -> anyhow::Re
     snapshot_code(&patch, staging.path())?;
     let snapshot = clock.elapsed();
     stage_patch_files(&patch, staging.path())?;
+    stage_docs(&patch, &documents, &lint, staging.path())?;
     stage_runtime(&runtime, staging.path())?;
     let clock = std::time::Instant::now();
     let built = pack(&patch, &runtime, staging.path(), out)?;
@@ -266,7 +273,7 @@ fn match_segment(p: &[char], s: &[char]) -> bool {
 // ---------------------------------------------------------------------------------------------
 // stage
 
-/// patch.toml, migrations/, checks/, hooks/ (modes kept), docs/*.md and their HTML.
+/// patch.toml, migrations/, checks/, hooks/ (modes kept).
 fn stage_patch_files(patch: &Patch, staging: &Path) -> anyhow::Result<()> {
     let file = bascule_patch::PATCH_FILE;
     fs::copy(patch.dir.join(file), staging.join(file))
@@ -277,33 +284,89 @@ fn stage_patch_files(patch: &Patch, staging: &Path) -> anyhow::Result<()> {
             copy_tree(&from, &staging.join(dir), &|_| false, FileCopy::Copy)?;
         }
     }
-    stage_docs(patch, staging)
+    Ok(())
 }
 
-fn stage_docs(patch: &Patch, staging: &Path) -> anyhow::Result<()> {
-    let from = patch.dir.join("docs");
-    if !from.is_dir() {
-        return Ok(());
+/// Loads `docs/{bulletin,checklist,testbook}.toml` and checks the checklist's steps against the
+/// run's; prints every problem as `file:line: message` and fails if there is any.
+fn load_documents(patch: &Patch) -> anyhow::Result<Documents> {
+    let problems = bascule_lint::documents::problems(&patch.dir, &crate::lint::run_steps());
+    if problems.is_empty() {
+        return Documents::load(&patch.dir).map_err(|problems| {
+            let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            anyhow::anyhow!(
+                "the documents changed while they were read:\n{}",
+                problems.join("\n")
+            )
+        });
     }
+    for problem in &problems {
+        eprintln!("{problem}");
+    }
+    bail!(
+        "{} problem(s) in the documents of {}; nothing was built (see `cargo xtask lint {}`)",
+        problems.len(),
+        patch.dir.display(),
+        patch.dir.display()
+    )
+}
+
+/// What the bulletin shows of the build: version, title, migrations, lint counts.
+fn build_facts(patch: &Patch, lint: &bascule_lint::Report) -> BuildFacts {
+    BuildFacts {
+        version: patch.version().to_string(),
+        title: patch.spec.patch.title.clone(),
+        migrations: patch
+            .migrations
+            .iter()
+            .map(|m| MigrationFact {
+                class: m.class.clone(),
+                name: format!("{:04}_{}", m.id, m.name),
+                what: documents::what_of(&m.up),
+            })
+            .collect(),
+        lint: crate::lint::counts(lint),
+    }
+}
+
+/// `docs/`: the three sources as written (the runtime reads the checklist and the test book),
+/// and each rendered as `<name>.md` and `<name>.html`.
+fn stage_docs(
+    patch: &Patch,
+    docs: &Documents,
+    lint: &bascule_lint::Report,
+    staging: &Path,
+) -> anyhow::Result<()> {
+    let from = patch.dir.join("docs");
     let to = staging.join("docs");
     fs::create_dir_all(&to).with_context(|| format!("cannot create {}", to.display()))?;
-    let subtitle = format!("bascule-{}", patch.version());
-    for entry in WalkDir::new(&from)
-        .min_depth(1)
-        .max_depth(1)
-        .sort_by_file_name()
-    {
-        let entry = entry.with_context(|| format!("cannot read {}", from.display()))?;
-        let path = entry.path();
-        if !entry.file_type().is_file() || path.extension().is_none_or(|e| e != "md") {
-            continue;
-        }
-        let markdown =
-            fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let stem = path.file_stem().unwrap_or_default().to_string_lossy();
-        let page = bascule_pages::markdown::render_page(&markdown, &stem, &subtitle);
-        write(&to.join(entry.file_name()), markdown.as_bytes())?;
-        write(&to.join(format!("{stem}.html")), page.as_bytes())?;
+    for name in [BULLETIN_FILE, CHECKLIST_FILE, TESTBOOK_FILE] {
+        fs::copy(from.join(name), to.join(name))
+            .with_context(|| format!("cannot copy {}", from.join(name).display()))?;
+    }
+    let facts = build_facts(patch, lint);
+    let version = &facts.version;
+    let steps = crate::lint::run_steps();
+    let rendered = [
+        (
+            "bulletin",
+            documents::bulletin_markdown(&docs.bulletin, &facts),
+            documents::bulletin_page(&docs.bulletin, &facts),
+        ),
+        (
+            "checklist",
+            documents::checklist_markdown(&docs.checklist, version, &steps),
+            documents::checklist_page(&docs.checklist, version, &steps),
+        ),
+        (
+            "testbook",
+            documents::testbook_markdown(&docs.testbook, version),
+            documents::testbook_page(&docs.testbook, version),
+        ),
+    ];
+    for (name, markdown, page) in rendered {
+        write(&to.join(format!("{name}.md")), markdown.as_bytes())?;
+        write(&to.join(format!("{name}.html")), page.as_bytes())?;
     }
     Ok(())
 }

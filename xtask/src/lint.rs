@@ -1,10 +1,14 @@
 //! `cargo xtask lint <patch-dir> [--format human|json]` (or `--rules`, `--explain <rule-id>`):
 //! the migration linter of
 //! [`bascule_lint`] — parse validation, the down-undoes-up pair check and the zero-downtime
-//! rules — on a patch source, with the history of its sibling patches of lower versions.
+//! rules — on a patch source, with the history of its sibling patches of lower versions; and
+//! its release documents ([`bascule_lint::documents`]): `docs/bulletin.toml`, `checklist.toml`
+//! and `testbook.toml` exist and are well formed, and every checklist item names a step of the
+//! run ([`run_steps`]). Each problem is a finding at its file and line.
 //!
 //! The exit code is non-zero when there is an error; warnings are printed only.
-//! `build-patch` runs the same check through [`check_before_build`] and refuses errors.
+//! `build-patch` runs the migration check through [`check_before_build`] and refuses errors; it
+//! loads the documents itself, refusing every problem the same way.
 
 use std::path::{Path, PathBuf};
 
@@ -56,15 +60,30 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Lints the patch source at `dir`.
+/// Lints the patch source at `dir`: its migrations, and its documents
+/// ([`lint::documents`]: they exist, are well formed, and the checklist names real steps).
 pub fn lint_dir(dir: &Path) -> anyhow::Result<Report> {
-    lint::lint_dir(dir)
-        .map_err(|e| anyhow::anyhow!("cannot load the patch source {}:\n{e}", dir.display()))
+    let mut report = lint::lint_dir(dir)
+        .map_err(|e| anyhow::anyhow!("cannot load the patch source {}:\n{e}", dir.display()))?;
+    report
+        .findings
+        .extend(lint::documents::check_documents(dir, &run_steps()));
+    report.sort();
+    Ok(report)
+}
+
+/// The names of the steps of `bascule apply`, in the order they run: what a checklist item may
+/// be attached to.
+pub fn run_steps() -> Vec<&'static str> {
+    bascule::steps::apply_steps()
+        .iter()
+        .map(|step| step.name())
+        .collect()
 }
 
 /// What `build-patch` runs before building: prints the report (to stderr) when it has
-/// findings, and fails on errors.
-pub fn check_before_build(patch: &bascule_patch::Patch) -> anyhow::Result<()> {
+/// findings, and fails on errors; the report, whose counts the bulletin shows.
+pub fn check_before_build(patch: &bascule_patch::Patch) -> anyhow::Result<Report> {
     let earlier = lint::history::earlier_patches(patch);
     let report = lint::lint_patch(patch, &earlier);
     if !report.findings.is_empty() || !report.suppressed.is_empty() || report.unchecked > 0 {
@@ -78,7 +97,25 @@ pub fn check_before_build(patch: &bascule_patch::Patch) -> anyhow::Result<()> {
             patch.dir.display()
         );
     }
-    Ok(())
+    Ok(report)
+}
+
+/// The counts of a report as the bulletin shows them: advice rules' warnings are advisories.
+pub fn counts(report: &Report) -> bascule_pages::documents::LintCounts {
+    let advice =
+        |rule: &str| lint::rules::by_id(rule).is_some_and(|r| r.level() == lint::Level::Advice);
+    let mut counts = bascule_pages::documents::LintCounts {
+        suppressed: report.suppressed.len(),
+        ..Default::default()
+    };
+    for f in &report.findings {
+        match f.severity {
+            lint::Severity::Error => counts.errors += 1,
+            lint::Severity::Warning if advice(&f.rule) => counts.advisories += 1,
+            lint::Severity::Warning => counts.warnings += 1,
+        }
+    }
+    counts
 }
 
 fn level_name(level: lint::Level) -> &'static str {

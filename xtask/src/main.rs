@@ -4,8 +4,8 @@
 
 use clap::{Parser, Subcommand};
 use xtask::{
-    bench, build_patch, check_migrations, demo, demo_prod, lint, new_patch, rehearse, signing,
-    vm_image,
+    bench, build_patch, check_migrations, demo, demo_prod, draft_bulletin, lint, new_patch,
+    rehearse, signing, vm_image,
 };
 
 /// Developer commands of Bascule: write, build and try patch bundles.
@@ -24,8 +24,11 @@ enum Command {
     BuildPatch(build_patch::Args),
     /// Make the release team's signing key pair (minisign format) for `build-patch --sign`.
     Keygen(signing::KeygenArgs),
-    /// Lint a patch source's migrations: parse, down undoes up, zero-downtime rules.
+    /// Lint a patch source: its migrations (parse, down undoes up, zero-downtime rules) and its
+    /// documents (well formed, checklist steps that exist).
     Lint(lint::Args),
+    /// Draft the bulletin's entries from the conventional commits since the previous patch.
+    DraftBulletin(draft_bulletin::Args),
     /// Round-trip every migration on a scratch database: up, down (schema as before?), up again.
     CheckMigrations(check_migrations::Args),
     /// Generate a demo "production" host at version 1.0.0 with N site databases.
@@ -45,6 +48,7 @@ fn main() -> anyhow::Result<()> {
         Command::BuildPatch(args) => build_patch::run(args),
         Command::Keygen(args) => signing::keygen_command(args),
         Command::Lint(args) => lint::run(args),
+        Command::DraftBulletin(args) => draft_bulletin::run(args),
         Command::CheckMigrations(args) => check_migrations::run(args),
         Command::DemoProd(args) => demo_prod::run(args),
         Command::Demo(args) => demo::run(args),

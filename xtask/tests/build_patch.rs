@@ -119,8 +119,15 @@ fn bundle_has_code_docs_and_a_static_runtime_that_runs_anywhere() {
         "bin/bascule",
         "patch.toml",
         "code/assets/site.css",
+        "docs/bulletin.toml",
         "docs/bulletin.md",
         "docs/bulletin.html",
+        "docs/checklist.toml",
+        "docs/checklist.md",
+        "docs/checklist.html",
+        "docs/testbook.toml",
+        "docs/testbook.md",
+        "docs/testbook.html",
         "migrations/site/0002_add_avatar/up.sql",
         "checks/main/unique_site_names.sql",
     ] {
@@ -142,6 +149,29 @@ fn bundle_has_code_docs_and_a_static_runtime_that_runs_anywhere() {
     assert!(!has_interp(&bin), "the runtime needs a dynamic loader");
     let html = fs::read_to_string(root.join("docs/testbook.html")).expect("html");
     assert!(html.contains("<title>Test book — 2.0.0 — bascule-2.0.0</title>"));
+    let bulletin = fs::read_to_string(root.join("docs/bulletin.md")).expect("bulletin");
+    for expected in [
+        "# Revision bulletin — 2.0.0: Member avatars, plan features",
+        "## Database changes",
+        "- `0002_add_avatar` — Phase 1 of the avatar feature",
+        "## Lint\n\n0 errors,",
+    ] {
+        assert!(
+            bulletin.contains(expected),
+            "no {expected:?} in:\n{bulletin}"
+        );
+    }
+    let checklist = fs::read_to_string(root.join("docs/checklist.md")).expect("checklist");
+    assert!(
+        checklist
+            .contains("Tell support the maintenance page is up. (after `maintenance-on`; manual)"),
+        "{checklist}"
+    );
+    // The runtime reads the sources as written.
+    assert_eq!(
+        fs::read(root.join("docs/checklist.toml")).expect("checklist.toml"),
+        fs::read(demo_patch().join("docs/checklist.toml")).expect("source")
+    );
 
     let empty = scratch("empty-cwd");
     let run = Command::new(&bin)
@@ -200,6 +230,11 @@ fn bad_patches_fail_naming_the_file_and_write_nothing() {
 fn expected_in_message(name: &str) -> Vec<&'static str> {
     match name {
         "bad-sql" => vec!["migrations/site/0002_add_avatar/up.sql:3:"],
+        "bad-docs" => vec![
+            "bad-docs/docs/bulletin.toml:8: unknown variant `feat`",
+            "bad-docs/docs/testbook.toml:8: missing field `expected`",
+            "3 problem(s) in the documents",
+        ],
         "bad-name" => vec!["migrations/site/2_add_thing"],
         "missing-down" => vec!["0002_add_avatar", "down.sql"],
         "undeclared-class" => vec!["migrations/shop", "[classes.shop]"],
@@ -217,6 +252,21 @@ fn expected_in_message(name: &str) -> Vec<&'static str> {
 fn new_patch_makes_a_patch_that_loads_and_builds() {
     let root = scratch("new-patch");
     let dir = root.join("patches/9.1.0");
+    // The previous release, with a run's intervention sheet: its open hitch is carried.
+    let previous = root.join("patches/9.0.0");
+    fs::create_dir_all(previous.join("interventions")).expect("interventions dir");
+    fs::write(
+        previous.join("patch.toml"),
+        "[patch]\nversion = \"9.0.0\"\n",
+    )
+    .expect("toml");
+    fs::write(
+        previous.join("interventions/web-1.json"),
+        r#"{"run": "r1", "host": "web-1", "hitches": [
+            {"text": "Purge hung", "by": "ana", "at": "09:12", "open": true},
+            {"text": "Late", "by": "ana", "at": "09:13", "open": false}]}"#,
+    )
+    .expect("sheet");
     let args = [
         "new-patch",
         path_str(&dir),
@@ -227,15 +277,27 @@ fn new_patch_makes_a_patch_that_loads_and_builds() {
     ];
     let output = xtask(&args);
     assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stdout).contains("carried 1 open hitch(es) from 9.0.0"),
+        "{}",
+        text(&output.stdout)
+    );
+    let checklist = fs::read_to_string(dir.join("docs/checklist.toml")).expect("checklist");
+    assert!(
+        checklist.contains("text = \"Hitch from 9.0.0 on web-1 (run r1): Purge hung\""),
+        "{checklist}"
+    );
     let patch = Patch::load(&dir).expect("the new patch loads");
     assert_eq!(patch.version().to_string(), "9.1.0");
     assert_eq!(patch.spec.patch.from.to_string(), ">=9.0.0, <9.1.0");
     assert_eq!(patch.migrations.iter().count(), 1);
-    let bulletin = fs::read_to_string(dir.join("docs/bulletin.md")).expect("bulletin");
+    let bulletin = fs::read_to_string(dir.join("docs/bulletin.toml")).expect("bulletin");
     assert!(
-        bulletin.starts_with("# Revision bulletin — 9.1.0"),
+        bulletin.starts_with("# Revision bulletin of 9.1.0:"),
         "{bulletin}"
     );
+    assert!(!bulletin.contains("{{"), "{bulletin}");
+    bascule_patch::docs::Documents::load(&dir).expect("the new patch's documents load");
 
     let again = xtask(&args);
     assert!(
@@ -286,6 +348,10 @@ fn write_patch(root: &Path, build: &str) -> PathBuf {
          [code]\nsource = \"../code\"\nbuild = [{build:?}]\nexclude = [\"*.tmp\", \"cache/**\"]\n"
     );
     fs::write(patch.join("patch.toml"), toml).expect("patch.toml");
+    fs::create_dir_all(patch.join("docs")).expect("docs dir");
+    for name in ["bulletin.toml", "checklist.toml", "testbook.toml"] {
+        fs::write(patch.join("docs").join(name), "# nothing\n").expect("docs");
+    }
     patch
 }
 

@@ -236,6 +236,27 @@ fn avatar_multi_phase_versions_pass() {
 }
 
 #[test]
+fn malformed_documents_fail_lint_at_their_lines() {
+    let dir = xtask::workspace_root().join("fixtures/bad/bad-docs");
+    let report = lint_dir(&dir).unwrap();
+    assert_eq!(report.errors(), 3, "{}", report.render_human());
+    assert!(report
+        .findings
+        .iter()
+        .all(|f| f.rule == bascule_lint::documents::RULE));
+    insta::assert_snapshot!(report.render_human());
+
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg("lint")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("--> docs/bulletin.toml:8:1"), "{stdout}");
+}
+
+#[test]
 fn explain_prints_the_explanation_and_the_recipe() {
     insta::assert_snapshot!(xtask::lint::explain("require-timeout").unwrap());
     let per_dialect = xtask::lint::explain("adding-check-constraint").unwrap();

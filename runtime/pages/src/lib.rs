@@ -19,6 +19,7 @@
 //! - A host crate: `bascule report` and the intervention sheet are made on the production host by
 //!   the static runtime, so this crate stays pure Rust with no I/O.
 
+pub mod documents;
 pub mod markdown;
 pub mod page;
 pub mod report;

@@ -7,7 +7,8 @@
 //! patch.toml
 //! migrations/<class>/<NNNN>_<name>/up.sql + down.sql
 //! checks/<class>/*.sql        consistency queries that must return zero rows
-//! docs/bulletin.md checklist.md testbook.md
+//! docs/bulletin.toml checklist.toml testbook.toml   the release documents (crate::docs); a
+//!                             bundle adds each rendered as <name>.md and <name>.html
 //! hooks/
 //! ```
 

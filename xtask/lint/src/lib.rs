@@ -1,6 +1,7 @@
 //! The migration linter: what `cargo xtask lint` and `build-patch` check before a bundle exists.
 //!
-//! Three checks, one report:
+//! Three checks of the migrations, one report (and [`documents`], the release documents checked
+//! into the same report by `cargo xtask lint`):
 //!
 //! 1. **parse** — every statement of every `up.sql`/`down.sql` parses ([`bascule_sql`]); always
 //!    errors, since a statement the database rejects fails the run;
@@ -37,6 +38,7 @@
 //! ([`RuleContext::script`]), for what is a property of the migration rather than of one statement
 //! (a `SET lock_timeout` before the DDL, a `-- bascule:no-transaction` marker).
 
+pub mod documents;
 pub mod history;
 pub mod report;
 pub mod rules;

@@ -229,6 +229,10 @@ fn write_patch(dir: &Path, kind: BenchEngine) -> anyhow::Result<PathBuf> {
             code.display()
         ),
     )?;
+    std::fs::create_dir_all(patch.join("docs"))?;
+    for name in ["bulletin.toml", "checklist.toml", "testbook.toml"] {
+        std::fs::write(patch.join("docs").join(name), "# a benchmark patch\n")?;
+    }
     Ok(patch)
 }
 
