@@ -314,12 +314,7 @@ fn a_manual_checklist_item_waits_for_confirm_or_abort() {
     );
     let note = bascule(&bundle, &demo, &["note", "support was told late"], &[]);
     assert!(note.status.success(), "{}", text(&note));
-    let holder = bascule::host_lock::read_holder(&demo.state_dir.join("lock")).unwrap();
-    let journal = demo
-        .state_dir
-        .join("runs")
-        .join(holder.run)
-        .join("journal.jsonl");
+    let journal = newest_journal(&demo).unwrap();
     let answered = || {
         bascule::journal::Journal::read(&journal)
             .unwrap()

@@ -73,15 +73,17 @@ pub fn markdown(view: &RunView) -> String {
         line("No checklist item was due during this run.".into());
     }
     for item in &view.checklist {
-        let tick = if item.answer == "refused" { " " } else { "x" };
-        line(format!(
-            "- [{tick}] {}. {} — {} by {} at {}",
-            item.item,
-            one_line(&item.text),
-            item.answer,
-            one_line(&item.by),
-            item.at
-        ));
+        let text = one_line(&item.text);
+        line(match item.answer.as_str() {
+            "shown" => format!("- {}. {text} — shown at its step at {}", item.item, item.at),
+            answer => format!(
+                "- [{}] {}. {text} — {answer} by {} at {}",
+                if answer == "confirmed" { "x" } else { " " },
+                item.item,
+                one_line(&item.by),
+                item.at
+            ),
+        });
     }
     line(String::new());
     line("## Test book".into());
