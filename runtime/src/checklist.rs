@@ -1,25 +1,39 @@
 //! The patch's checklist, item by item, at the steps the items name.
 //!
 //! `docs/checklist.toml` attaches some manual steps to a moment of the run ("after
-//! maintenance-on: tell support the page is up"). The engine calls [`at_step`] before and
-//! after each step of an `apply`: an item that is only shown is printed and journaled; a manual
+//! maintenance-on: tell support the page is up"). [`Checklist`] is the engine's hook around
+//! every step of an `apply` ([`StepHook`]): an item that is only shown is printed and journaled; a manual
 //! one waits until someone says it is done — on the run's terminal (`y`), or, when the run has
 //! none (detached, automation), through `bascule confirm` from another terminal ([`gate`]).
 //! `--yes` confirms every item in advance, and the journal says so. An item answered "no"
-//! (or `bascule abort`) fails the step, and the run is undone like any other failure.
+//! (or `bascule abort`, or left unanswered for the patch's `[acceptance] timeout`) fails the
+//! step, and the run is undone like any other failure.
 //!
 //! [`gate`]: crate::gate
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 
-use crate::engine::{Context, StepError};
+use crate::engine::{Context, StepError, StepHook};
 use crate::gate::{self, Decision};
 use crate::journal::{now, Event, RunKind};
 use bascule_patch::docs::Item;
 
+/// The hook that follows the patch's checklist (the context's documents) around each step.
+pub struct Checklist;
+
+impl StepHook for Checklist {
+    fn before(&self, cx: &Context<'_>, step: &str) -> Result<(), StepError> {
+        at_step(cx, step, false)
+    }
+
+    fn after(&self, cx: &Context<'_>, step: &str) -> Result<(), StepError> {
+        at_step(cx, step, true)
+    }
+}
+
 /// Shows, and waits for, the items due right before `step` (`after == false`) or right after
 /// it. Only `apply` runs the checklist: it is the patch's procedure for a whole release.
-pub fn at_step(cx: &Context<'_>, step: &str, after: bool) -> Result<(), StepError> {
+fn at_step(cx: &Context<'_>, step: &str, after: bool) -> Result<(), StepError> {
     if cx.kind() != RunKind::Apply {
         return Ok(());
     }
@@ -37,8 +51,16 @@ pub fn at_step(cx: &Context<'_>, step: &str, after: bool) -> Result<(), StepErro
             at: now(),
         })?;
         if answer == "refused" {
+            let why = if by == "nobody" {
+                format!(
+                    "nobody answered within {} s (patch.toml [acceptance] timeout)",
+                    cx.patch.spec.acceptance.timeout
+                )
+            } else {
+                format!("{by} said it was not")
+            };
             return Err(StepError::Failed(format!(
-                "checklist item {n} ({when} {step}) was not done ({by} said so): \"{}\"",
+                "checklist item {n} ({when} {step}) was not done, {why}: \"{}\"",
                 item.text
             )));
         }
@@ -72,10 +94,20 @@ fn answer(
         return Ok(ask_terminal(operator));
     }
     cx.say(format_args!(
-        "WAITING for checklist item {n}: do it, then run `bascule confirm` from another \
-         terminal (or `bascule abort` to roll everything back)"
+        "WAITING for checklist item {n}, at most {} s: do it, then run `bascule confirm` from \
+         another terminal (or `bascule abort` to roll everything back)",
+        cx.patch.spec.acceptance.timeout
     ));
-    match gate::wait(cx.journal, cx.run_dir, &gate::checklist_gate(n), None)? {
+    // Unanswered, it aborts like the acceptance gate: an unattended release is not one whose
+    // manual steps were done.
+    let limit = cx.patch.spec.acceptance.timeout;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(limit);
+    match gate::wait(
+        cx.journal,
+        cx.run_dir,
+        &gate::checklist_gate(n),
+        Some(deadline),
+    )? {
         Some((Decision::Confirm, by)) => Ok(("confirmed", by)),
         Some((_, by)) => Ok(("refused", by)),
         None => Ok(("refused", "nobody".into())),

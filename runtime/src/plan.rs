@@ -37,7 +37,14 @@ pub fn render(
     ));
     databases(&mut out, &classes);
     checks(&mut out, patch)?;
-    steps(&mut out);
+    let checklist = match bascule_patch::docs::Documents::load_for_run(&patch.dir) {
+        Ok(documents) => documents.checklist,
+        Err(problems) => {
+            refusals.extend(problems.iter().map(ToString::to_string));
+            Default::default()
+        }
+    };
+    steps(&mut out, &checklist);
     abandoned(&mut out, &classes);
     refusals.extend(classes.iter().flat_map(|c| c.problems()));
     problems(&mut out, &refusals);
@@ -206,7 +213,8 @@ fn checks(out: &mut String, patch: &Patch) -> Result<(), StepError> {
     Ok(())
 }
 
-fn steps(out: &mut String) {
+/// The steps of `apply`, each with the checklist items due before and after it.
+fn steps(out: &mut String, checklist: &bascule_patch::docs::Checklist) {
     let _ = writeln!(
         out,
         "\nSteps (any failure undoes every step before it, in reverse)"
@@ -221,6 +229,16 @@ fn steps(out: &mut String) {
             step.name(),
             step.summary()
         );
+        for (after, when) in [(false, "before"), (true, "after")] {
+            for (n, item) in checklist.at(step.name(), after) {
+                let kind = if item.manual {
+                    "manual, waits"
+                } else {
+                    "shown"
+                };
+                let _ = writeln!(out, "      {when}: checklist {n} ({kind}): {}", item.text);
+            }
+        }
     }
 }
 

@@ -71,7 +71,6 @@ impl RunFiles {
         let base = format!("{stamp}-{}-{}", setup.patch.version(), kind.as_str());
         let (id, dir) = unique_dir(&runs, &base)?;
         let files = RunFiles::open(id, kind, dir, &setup.host)?;
-        keep_testbook(&setup.bundle_root, &files);
         // Before any step, so preflight compares with the rehearsal what this run recorded; and
         // before the start record, so a run that cannot record it leaves no run behind.
         let fingerprint = Fingerprint::capture(&setup.host, &setup.patch);
@@ -128,6 +127,7 @@ impl RunFiles {
         )
         .for_run(self.kind)
         .with_documents(&setup.documents)
+        .with_hook(&crate::checklist::Checklist)
     }
 
     /// How the run ended, with the context's remarks before the outcome and its notes after.
@@ -147,6 +147,8 @@ impl RunFiles {
             self.log
                 .line(format_args!("cannot write {}: {e}", path.display()));
         }
+        // At the end, not the start: the run's own writes come first on a full state disk.
+        keep_testbook(cx.bundle_root, self);
         let to = platform_version(&cx.host.state_dir);
         match report::finish_run(&cx.host.state_dir, &self.dir, self.from.clone(), to) {
             Ok(view) => self.log.line(format_args!(

@@ -278,7 +278,7 @@ fn a_sigkill_at_every_step_boundary_and_mid_migrate_is_undone_by_recover() {
     // Mid-migrate: killed once k site databases have sent their first statement.
     for k in [1, 20] {
         let mut apply = std::process::Command::new(bundle.join("bin/bascule"))
-            .args(["apply", "--no-multiplexer", "--quiet", "--host"])
+            .args(["apply", "--no-multiplexer", "--yes", "--quiet", "--host"])
             .arg(&demo.host_profile)
             .env("BASCULE_TODAY", "tue")
             .stdout(std::process::Stdio::null())
@@ -678,7 +678,7 @@ fn a_detached_apply_is_followed_to_its_end_by_log_follow() {
     let (_dir, demo, bundle) = setup(3, "2.0.0");
     let _services = demo.start_services().unwrap();
     let out = std::process::Command::new(bundle.join("bin/bascule"))
-        .args(["apply", "--detach", "--host"])
+        .args(["apply", "--detach", "--yes", "--host"])
         .arg(&demo.host_profile)
         .env_remove("TMUX")
         .env_remove("STY")

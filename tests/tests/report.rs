@@ -8,7 +8,8 @@ use std::process::{Command, Stdio};
 
 use bascule_pages::run_view::{BarKind, RunView};
 use bascule_tests::{
-    bascule, fixture_bundle, generate, run_dir_of, text, untar, workspace, DemoHost, HostState,
+    bascule, fixture_bundle, generate, rewrite_bundle_file, run_dir_of, text, untar, workspace,
+    DemoHost, HostState,
 };
 
 fn setup(sites: usize, version: &str) -> (tempfile::TempDir, DemoHost, PathBuf) {
@@ -304,6 +305,26 @@ fn a_manual_checklist_item_waits_for_confirm_or_abort() {
     HostState::capture(&demo)
         .unwrap()
         .assert_same(&before, "aborted at a checklist item");
+
+    // Left unanswered for the patch's [acceptance] timeout, an item aborts the run.
+    let patch = std::fs::read_to_string(bundle.join("patch.toml")).unwrap();
+    rewrite_bundle_file(
+        &bundle,
+        "patch.toml",
+        &format!("{patch}\n[acceptance]\ntimeout = 1\n"),
+    );
+    let child = apply_until_an_item(&bundle, &demo);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("nobody answered within 1 s"),
+        "{}",
+        text(&out)
+    );
+    HostState::capture(&demo)
+        .unwrap()
+        .assert_same(&before, "an item nobody answered");
+    rewrite_bundle_file(&bundle, "patch.toml", &patch);
 
     let child = apply_until_an_item(&bundle, &demo);
     let accept = bascule(&bundle, &demo, &["accept"], &[]);

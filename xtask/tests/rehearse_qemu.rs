@@ -357,7 +357,7 @@ fn production_is_compared_with_the_rehearsal_and_a_critical_difference_needs_a_r
     );
 
     let before = demo_site::snapshot::HostState::capture(&demo).expect("state");
-    let refused = bascule(&["apply", "--no-multiplexer"]);
+    let refused = bascule(&["apply", "--no-multiplexer", "--yes"]);
     assert_eq!(refused.status.code(), Some(1), "{}", said(&refused));
     let text = said(&refused);
     assert!(text.contains("FAILED at step `preflight`"), "{text}");
@@ -372,7 +372,13 @@ fn production_is_compared_with_the_rehearsal_and_a_critical_difference_needs_a_r
             "refused for a critical difference from the rehearsal",
         );
 
-    let empty = bascule(&["apply", "--no-multiplexer", "--accept-differences", "  "]);
+    let empty = bascule(&[
+        "apply",
+        "--no-multiplexer",
+        "--yes",
+        "--accept-differences",
+        "  ",
+    ]);
     assert_eq!(empty.status.code(), Some(2), "{}", said(&empty));
 
     let reason = "every asset name of 2.0.0 was checked against the case of its file";

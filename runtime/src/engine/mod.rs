@@ -12,7 +12,6 @@
 use std::path::Path;
 use std::time::Instant;
 
-use crate::checklist;
 use crate::host::HostProfile;
 use crate::host_lock::HostLock;
 use crate::journal::{now, Event, Intent, Journal, RunHistory, RunKind};
@@ -140,6 +139,8 @@ pub struct Context<'a> {
     pub options: &'a Options,
     /// The patch's checklist and test book, for `apply` ([`Context::with_documents`]).
     pub documents: Option<&'a bascule_patch::docs::Documents>,
+    /// What the engine does around every step ([`Context::with_hook`]).
+    hook: Option<&'a (dyn StepHook + Sync)>,
     step: &'static str,
     intents: Vec<Intent>,
     /// Whether this run holds the database-side migration locks ([`bascule_db::DbLocks`]).
@@ -186,6 +187,7 @@ impl<'a> Context<'a> {
             journal,
             options,
             documents: None,
+            hook: None,
             step: "",
             intents: Vec::new(),
             db_locked: false,
@@ -246,6 +248,12 @@ impl<'a> Context<'a> {
     /// The context of a run that follows the patch's checklist and records its test book.
     pub fn with_documents(mut self, documents: &'a bascule_patch::docs::Documents) -> Self {
         self.documents = Some(documents);
+        self
+    }
+
+    /// The context of a run whose every step `hook` surrounds.
+    pub fn with_hook(mut self, hook: &'a (dyn StepHook + Sync)) -> Self {
+        self.hook = Some(hook);
         self
     }
 
@@ -364,6 +372,14 @@ impl ReportLines {
     }
 }
 
+/// Work right before and right after each step, inside the step's failure scope: a failure
+/// fails the step, and the run is undone. The patch's checklist is one (`crate::checklist`);
+/// the engine knows only this trait, so it imports none of them.
+pub trait StepHook {
+    fn before(&self, cx: &Context<'_>, step: &str) -> Result<(), StepError>;
+    fn after(&self, cx: &Context<'_>, step: &str) -> Result<(), StepError>;
+}
+
 /// One phase of a run.
 pub trait Step {
     /// The step's name: in the journal, the log, `plan`, and `BASCULE_FAIL_AT`.
@@ -425,10 +441,10 @@ pub fn run(steps: &[Box<dyn Step>], cx: &mut Context<'_>) -> Result<Outcome, Ste
                 at: now(),
             })
             .map_err(StepError::from)
-            .and_then(|()| checklist::at_step(cx, step.name(), false))
+            .and_then(|()| cx.hook.map_or(Ok(()), |h| h.before(cx, step.name())))
             .and_then(|()| step.run(cx))
             .and_then(|()| injected_failure(cx, step.name()))
-            .and_then(|()| checklist::at_step(cx, step.name(), true))
+            .and_then(|()| cx.hook.map_or(Ok(()), |h| h.after(cx, step.name())))
             .and_then(|()| {
                 cx.journal
                     .append(&Event::StepDone {
