@@ -423,6 +423,7 @@ mod tests {
             moment,
             manual,
             line: 1,
+            moment_line: 1,
         };
         let checklist = Checklist {
             items: vec![

@@ -55,6 +55,8 @@ pub struct Item {
     pub manual: bool,
     /// The line of its `text` in the source.
     pub line: usize,
+    /// The line of its `before` or `after` key (its `text`'s when it has neither).
+    pub moment_line: usize,
 }
 
 #[derive(Deserialize)]
@@ -96,6 +98,11 @@ impl Checklist {
                     format!("item {}: `text` is empty; say what to do", n + 1),
                 ));
             }
+            let moment_line = item
+                .before
+                .as_ref()
+                .or(item.after.as_ref())
+                .map_or(line, |m| line_of(&text, m.span().start));
             let moment = match (item.before, item.after) {
                 (Some(_), Some(after)) => {
                     problems.push(DocError::at(
@@ -114,6 +121,7 @@ impl Checklist {
                 moment,
                 manual: item.manual,
                 line,
+                moment_line,
             });
         }
         if problems.is_empty() {
@@ -139,7 +147,7 @@ impl Checklist {
                 (!steps.contains(&step.as_str())).then(|| {
                     DocError::at(
                         &self.path,
-                        item.line,
+                        item.moment_line,
                         format!(
                             "item {}: `{step}` is not a step of the run; the steps are: {}",
                             n + 1,
@@ -200,7 +208,7 @@ mod tests {
         let c = load("[[item]]\ntext = \"x\"\n\nafter = \"migrations\"\n").unwrap();
         let errors = c.check_steps(&["guard", "migrate"]);
         assert_eq!(errors.len(), 1);
-        assert_eq!(errors[0].line(), Some(2));
+        assert_eq!(errors[0].line(), Some(4), "the line of its `after`");
         assert!(
             errors[0]
                 .to_string()
