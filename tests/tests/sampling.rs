@@ -176,6 +176,16 @@ fn an_undeclared_html_difference_rolls_everything_back() {
     assert!(diff.contains("class=\"price\""), "{diff}");
     let report = std::fs::read_to_string(run.join("samples/report.txt")).unwrap();
     assert!(report.contains("site/team"), "{report}");
+    // The run's report page shows the comparison and each page's diff.
+    let page = std::fs::read_to_string(run.join("report.html")).unwrap();
+    assert!(
+        page.contains(&format!("<code>site/{}/shop.diff</code>", demo.sites[0])),
+        "{page}"
+    );
+    assert!(
+        page.contains("class=&quot;price&quot;"),
+        "the diff, escaped: {page}"
+    );
     for page in ["home", "team", "blog", "shop"] {
         assert!(
             run.join(format!(

@@ -44,6 +44,12 @@ pub fn html(view: &RunView) -> String {
             Some(text) => pre { (text) },
             None => p { "No pages were compared in this run." },
         }
+        @for d in &view.sample_diffs {
+            details.diff open {
+                summary { code { (d.page) } }
+                pre { (d.diff) }
+            }
+        }
         h2 { "Smoke tests" }
         @if view.smoke.is_empty() { p { "No smoke test ran in this run." } }
         @else { pre { @for line in &view.smoke { (line) "\n" } } }
@@ -127,5 +133,11 @@ mod tests {
         assert!(page.contains("the &lt;b&gt;migrate&lt;/b&gt; step was slow"));
         assert!(page.contains("1 min 04 s"), "the downtime");
         assert!(!page.contains("<script"));
+        assert!(
+            page.contains(
+                "<summary><code>site/a/shop.diff</code></summary><pre>-12.50 €\n+12 €\n</pre>"
+            ),
+            "{page}"
+        );
     }
 }

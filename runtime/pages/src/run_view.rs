@@ -37,6 +37,9 @@ pub struct RunView {
     pub slowest_statements: Vec<StatementRow>,
     /// The sampling's comparison report, if the run compared pages.
     pub samples: Option<String>,
+    /// The diffs of the pages that differed (the first of them, each cut at a size).
+    #[serde(default)]
+    pub sample_diffs: Vec<SampleDiff>,
     /// The smoke step's lines.
     pub smoke: Vec<String>,
     /// The run's update.log (its end, when it is long: see `log_truncated`).
@@ -102,6 +105,13 @@ impl BarKind {
             BarKind::Unfinished => "unfinished",
         }
     }
+}
+
+/// A sampled page that differed: its path under the run's `samples/diff/`, and its diff.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SampleDiff {
+    pub page: String,
+    pub diff: String,
 }
 
 /// A checklist item as the run met it.
@@ -253,6 +263,10 @@ pub(crate) mod tests {
             }],
             slowest_statements: Vec::new(),
             samples: None,
+            sample_diffs: vec![SampleDiff {
+                page: "site/a/shop.diff".into(),
+                diff: "-12.50 €\n+12 €\n".into(),
+            }],
             smoke: Vec::new(),
             log: "-- 2026-03-10T10:00:00.000+01:00 : step guard start\n".into(),
             log_truncated: false,

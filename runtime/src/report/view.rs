@@ -11,7 +11,7 @@ use super::{hitches, ReportError};
 use crate::journal::{Event, Journal};
 use crate::log::{ending, Ending, RunDir, Timings};
 use bascule_pages::run_view::{
-    Bar, BarKind, CaseRow, ChecklistAnswer, ClassFigures, RunView, StatementRow,
+    Bar, BarKind, CaseRow, ChecklistAnswer, ClassFigures, RunView, SampleDiff, StatementRow,
 };
 use bascule_patch::docs::TestBook;
 
@@ -19,6 +19,9 @@ use bascule_patch::docs::TestBook;
 pub const TESTBOOK_COPY: &str = "testbook.toml";
 /// The most of update.log a view carries (its end).
 const LOG_LIMIT: usize = 1 << 20;
+/// How many page diffs a view carries, and how much of each.
+const DIFFS: usize = 20;
+const DIFF_LIMIT: usize = 16 << 10;
 /// How many databases and statements the view names as the slowest.
 const SLOWEST: usize = 5;
 
@@ -38,6 +41,7 @@ pub fn assemble(run: &RunDir) -> Result<RunView, ReportError> {
         signer: signer(&log),
         smoke: step_lines(&log, "smoke"),
         samples: std::fs::read_to_string(run.dir.join("samples/report.txt")).ok(),
+        sample_diffs: sample_diffs(&run.dir.join("samples/diff")),
         hitches: hitches::read(&run.dir)?,
         ..RunView::default()
     };
@@ -298,6 +302,35 @@ fn statements(timings: &Timings) -> Vec<StatementRow> {
     rows.sort_by_key(|row| std::cmp::Reverse(row.ms));
     rows.truncate(SLOWEST * 2);
     rows
+}
+
+/// The first [`DIFFS`] page diffs under `dir`, in path order, each cut at [`DIFF_LIMIT`] bytes.
+fn sample_diffs(dir: &std::path::Path) -> Vec<SampleDiff> {
+    let mut paths: Vec<std::path::PathBuf> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .take(DIFFS)
+        .filter_map(|path| {
+            let bytes = std::fs::read(&path).ok()?;
+            let mut diff =
+                String::from_utf8_lossy(&bytes[..bytes.len().min(DIFF_LIMIT)]).into_owned();
+            if bytes.len() > DIFF_LIMIT {
+                diff.push_str("\n[… cut: the whole diff is in the run directory]\n");
+            }
+            let page = path
+                .strip_prefix(dir)
+                .unwrap_or(&path)
+                .display()
+                .to_string();
+            Some(SampleDiff { page, diff })
+        })
+        .collect()
 }
 
 /// The messages of `update.log` between `step <name> start` and the step's end.
