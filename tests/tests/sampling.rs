@@ -409,4 +409,54 @@ fn bascule_abort_at_the_acceptance_gate_rolls_back_and_accept_finishes() {
     let platform = std::fs::read_to_string(demo.state_dir.join("platform.toml")).unwrap();
     assert!(platform.contains("version = \"2.0.0\""), "{platform}");
     assert_eq!(get(&demo, "/_health"), (200, "ok 2.0.0\n".to_string()));
+
+    // Interactively: each case asked in turn on `accept`'s terminal, then whether to accept.
+    let back = bascule(&bundle, &demo, &["rollback"], &[]);
+    assert!(back.status.success(), "{}", text(&back));
+    let child = apply_until_the_gate(&bundle, &demo);
+    let mut accept = std::process::Command::new(bundle.join("bin/bascule"))
+        .args(["accept", "--interactive", "--host"])
+        .arg(&demo.host_profile)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write as _;
+        let mut answers = accept.stdin.take().unwrap();
+        // An unknown answer is asked again; case 2 fails, so the acceptance is refused.
+        answers.write_all(b"p\nmaybe\nf\ns\np\np\np\ny\n").unwrap();
+    }
+    let answered = accept.wait_with_output().unwrap();
+    assert!(!answered.status.success(), "{}", text(&answered));
+    assert!(
+        text(&answered).contains("case 6: "),
+        "every case asked: {}",
+        text(&answered)
+    );
+    assert!(
+        text(&answered).contains("case(s) 2 of the test book failed"),
+        "{}",
+        text(&answered)
+    );
+    record(&["accept", "--case", "2=passed"]);
+    record(&["accept"]);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let sheet: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run_dir_of(&out).join("intervention.json")).unwrap(),
+    )
+    .unwrap();
+    let results: Vec<&str> = sheet["testbook"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|case| case["result"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        results,
+        ["passed", "passed", "skipped", "passed", "passed", "passed"],
+        "{sheet}"
+    );
 }
