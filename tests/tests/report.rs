@@ -445,3 +445,62 @@ fn newest_journal(demo: &DemoHost) -> Option<PathBuf> {
     runs.sort();
     runs.pop().map(|run| run.join("journal.jsonl"))
 }
+
+/// On a terminal (a pseudo-terminal from `script`), a manual item is asked there: `y` goes on,
+/// `n` rolls the host back to exactly where it was; the sheet says who confirmed.
+#[test]
+fn a_manual_item_is_asked_on_the_run_terminal() {
+    let (_dir, demo, bundle) = setup(3, "2.0.0");
+    let _services = demo.start_services().unwrap();
+    let before = HostState::capture(&demo).unwrap();
+    let on_a_terminal = |answers: &str| {
+        let command = format!(
+            "{} apply --no-multiplexer --host {}",
+            bundle.join("bin/bascule").display(),
+            demo.host_profile.display()
+        );
+        let mut script = Command::new("script")
+            .args(["--quiet", "--return", "--command", &command, "/dev/null"])
+            .env("BASCULE_TODAY", "tue")
+            .env_remove("TMUX")
+            .env_remove("STY")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("script (util-linux)");
+        {
+            use std::io::Write as _;
+            let mut stdin = script.stdin.take().unwrap();
+            stdin.write_all(answers.as_bytes()).unwrap();
+        }
+        script.wait_with_output().unwrap()
+    };
+
+    let refused = on_a_terminal("y\nn\n");
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    let said = text(&refused);
+    assert!(
+        said.contains("done? [y = done, n = roll everything back]"),
+        "{said}"
+    );
+    assert!(
+        said.contains("checklist item 8 (after maintenance-on) was not done"),
+        "{said}"
+    );
+    HostState::capture(&demo)
+        .unwrap()
+        .assert_same(&before, "an item answered no");
+
+    let out = on_a_terminal("y\ny\ny\ny\n");
+    assert!(out.status.success(), "{}", text(&out));
+    let view = sheet(&newest_journal(&demo).unwrap().with_file_name(""));
+    let confirmed: Vec<usize> = view
+        .checklist
+        .iter()
+        .filter(|c| c.answer == "confirmed")
+        .map(|c| c.item)
+        .collect();
+    assert_eq!(confirmed, [5, 8, 9, 10], "{:?}", view.checklist);
+    assert!(view.checklist.iter().all(|c| !c.by.starts_with("--yes")));
+}
