@@ -390,16 +390,8 @@ fn bascule_abort_at_the_acceptance_gate_rolls_back_and_accept_finishes() {
     record(&["accept"]);
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", text(&out));
-    let sheet: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(run_dir_of(&out).join("intervention.json")).unwrap(),
-    )
-    .unwrap();
-    let results: Vec<&str> = sheet["testbook"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|case| case["result"].as_str().unwrap())
-        .collect();
+    let sheet = sheet_of(&out);
+    let results = testbook_results(&sheet);
     assert_eq!(
         &results[..4],
         ["passed", "passed", "skipped", "not recorded"],
@@ -444,19 +436,27 @@ fn bascule_abort_at_the_acceptance_gate_rolls_back_and_accept_finishes() {
     record(&["accept"]);
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", text(&out));
-    let sheet: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(run_dir_of(&out).join("intervention.json")).unwrap(),
-    )
-    .unwrap();
-    let results: Vec<&str> = sheet["testbook"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|case| case["result"].as_str().unwrap())
-        .collect();
+    let sheet = sheet_of(&out);
+    let results = testbook_results(&sheet);
     assert_eq!(
         results,
         ["passed", "passed", "skipped", "passed", "passed", "passed"],
         "{sheet}"
     );
+}
+
+/// The intervention sheet of the run `out` printed.
+fn sheet_of(out: &std::process::Output) -> serde_json::Value {
+    let path = run_dir_of(out).join("intervention.json");
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// Each test-book case's result on `sheet`, in order.
+fn testbook_results(sheet: &serde_json::Value) -> Vec<&str> {
+    sheet["testbook"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|case| case["result"].as_str().unwrap_or("?"))
+        .collect()
 }

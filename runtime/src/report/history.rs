@@ -2,15 +2,14 @@
 //! appended when the run ends (whatever its outcome), printed by `bascule history`.
 //!
 //! Deployer's `dep releases` and Octopus's "who deployed what, where, when" in one file a
-//! person can `tail` and a program can read line by line. Lines are only appended; a torn last
-//! line (a crash mid-write) is skipped when read.
+//! person can `tail` and a program can read line by line (see [`crate::jsonl`]).
 
-use std::io::Write as _;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use super::ReportError;
+use crate::jsonl;
 use bascule_pages::run_view::duration;
 
 pub const RELEASES_FILE: &str = "releases.jsonl";
@@ -34,48 +33,12 @@ pub struct Release {
 
 /// Appends `release` to the history in `state_dir`, synced.
 pub fn append(state_dir: &Path, release: &Release) -> Result<(), ReportError> {
-    let path = state_dir.join(RELEASES_FILE);
-    let io = |source| ReportError::Io {
-        path: path.clone(),
-        source,
-    };
-    let mut line = serde_json::to_string(release).map_err(|e| io(std::io::Error::other(e)))?;
-    line.push('\n');
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .map_err(io)?;
-    file.write_all(line.as_bytes())
-        .and_then(|()| file.sync_all())
-        .map_err(io)
+    Ok(jsonl::append(&state_dir.join(RELEASES_FILE), &[release])?)
 }
 
 /// The history in `state_dir`, oldest first; empty when no run ended here yet.
 pub fn read(state_dir: &Path) -> Result<Vec<Release>, ReportError> {
-    let path = state_dir.join(RELEASES_FILE);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => return Err(ReportError::Io { path, source }),
-    };
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    let mut releases = Vec::new();
-    for (n, line) in lines.iter().enumerate() {
-        match serde_json::from_str(line) {
-            Ok(release) => releases.push(release),
-            // Only the last line can be torn by a crash; anything else is damage to report.
-            Err(_) if n + 1 == lines.len() && !text.ends_with('\n') => {}
-            Err(e) => {
-                return Err(ReportError::Malformed {
-                    path,
-                    line: n + 1,
-                    message: e.to_string(),
-                })
-            }
-        }
-    }
-    Ok(releases)
+    Ok(jsonl::read(&state_dir.join(RELEASES_FILE))?)
 }
 
 /// The history as a table for a person.
@@ -148,15 +111,11 @@ mod tests {
     }
 
     #[test]
-    fn appended_lines_read_back_and_a_torn_last_one_is_skipped() {
+    fn appended_lines_read_back_as_a_table() {
         let dir = tempfile::tempdir().unwrap();
         assert!(read(dir.path()).unwrap().is_empty());
         append(dir.path(), &release("a", "committed")).unwrap();
         append(dir.path(), &release("b", "rolled back")).unwrap();
-        let path = dir.path().join(RELEASES_FILE);
-        let mut text = std::fs::read_to_string(&path).unwrap();
-        text.push_str("{\"run\":\"c\",\"ki");
-        std::fs::write(&path, text).unwrap();
         let read = read(dir.path()).unwrap();
         assert_eq!(read.len(), 2);
         assert_eq!(read[1].outcome, "rolled back");

@@ -34,14 +34,10 @@ pub enum ReportError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path}:{line}: {message}")]
-    Malformed {
-        path: PathBuf,
-        line: usize,
-        message: String,
-    },
     #[error(transparent)]
     Journal(#[from] JournalError),
+    #[error(transparent)]
+    Jsonl(#[from] crate::jsonl::JsonlError),
     #[error(transparent)]
     Log(#[from] LogError),
 }

@@ -17,7 +17,6 @@
 //! [`bascule_patch::AcceptanceSpec`] (an example in `runtime/patch/src/acceptance.rs`).
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -26,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::{Context, Step, StepError};
 use crate::gate::{self, Decision};
 use crate::journal::{now, Event, Intent};
+use crate::jsonl;
 
 /// Where `bascule accept --case` records results, in the run directory.
 pub const RESULTS_FILE: &str = "testbook.jsonl";
@@ -141,43 +141,15 @@ fn journal_results(cx: &Context<'_>) -> Result<(), StepError> {
 
 /// The latest recorded result of each case of the run in `run_dir`, by case number.
 pub fn latest_results(run_dir: &Path) -> Result<BTreeMap<usize, CaseResult>, StepError> {
-    let path = run_dir.join(RESULTS_FILE);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
-        Err(e) => return Err(StepError::io(&path)(e)),
-    };
-    let mut latest = BTreeMap::new();
-    for (n, line) in text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
-        let result: CaseResult = serde_json::from_str(line)
-            .map_err(|e| StepError::Failed(format!("{}:{}: {e}", path.display(), n + 1)))?;
-        latest.insert(result.case, result);
-    }
-    Ok(latest)
+    let results: Vec<CaseResult> =
+        jsonl::read(&run_dir.join(RESULTS_FILE)).map_err(|e| StepError::Failed(e.to_string()))?;
+    Ok(results.into_iter().map(|r| (r.case, r)).collect())
 }
 
 /// `bascule accept --case`: records `results` for the run waiting at the acceptance gate.
 pub fn record_results(run_dir: &Path, results: &[CaseResult]) -> Result<(), StepError> {
-    let path = run_dir.join(RESULTS_FILE);
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .map_err(StepError::io(&path))?;
-    let mut lines = String::new();
-    for result in results {
-        let line = serde_json::to_string(result)
-            .map_err(|e| StepError::Failed(format!("{}: {e}", path.display())))?;
-        lines.push_str(&line);
-        lines.push('\n');
-    }
-    file.write_all(lines.as_bytes())
-        .and_then(|()| file.sync_all())
-        .map_err(StepError::io(&path))
+    jsonl::append(&run_dir.join(RESULTS_FILE), results)
+        .map_err(|e| StepError::Failed(e.to_string()))
 }
 
 #[cfg(test)]
