@@ -101,6 +101,10 @@ fn an_apply_and_its_rollback_leave_their_sheets_reports_and_history() {
         ("rollback", "committed")
     );
     assert!(count(&rollback, BarKind::Undo) > 0, "{:?}", rollback.steps);
+    assert!(
+        rollback.downtime_ms.is_some(),
+        "a rollback shows the page too"
+    );
 
     let history = bascule(&bundle, &demo, &["history", "--format", "json"], &[]);
     assert!(history.status.success(), "{}", text(&history));

@@ -173,19 +173,21 @@ fn bars(events: &[Event]) -> Vec<Bar> {
     bars
 }
 
-/// From the maintenance page going up (the intent of `maintenance-on`) to its coming down
-/// (`maintenance-off` done, or `maintenance-on` undone).
+/// From the maintenance page going up — the intent of `maintenance-on`, or, in a rollback, the
+/// undo of `maintenance-off` done — to its coming down (`maintenance-off` done, or
+/// `maintenance-on` undone).
 fn downtime(events: &[Event]) -> Option<u64> {
-    let up = events.iter().find_map(|e| match e {
-        Event::Intent { step, at, .. } if step == "maintenance-on" => Some(at.as_str()),
-        _ => None,
+    let up = events.iter().position(|e| match e {
+        Event::Intent { step, .. } => step == "maintenance-on",
+        Event::UndoDone { step, .. } => step == "maintenance-off",
+        _ => false,
     })?;
-    let down = events.iter().find_map(|e| match e {
-        Event::StepDone { step, at, .. } if step == "maintenance-off" => Some(at.as_str()),
-        Event::UndoDone { step, at, .. } if step == "maintenance-on" => Some(at.as_str()),
-        _ => None,
+    let down = events[up..].iter().find(|e| match e {
+        Event::StepDone { step, .. } => step == "maintenance-off",
+        Event::UndoDone { step, .. } => step == "maintenance-on",
+        _ => false,
     })?;
-    Some(between(up, down))
+    Some(between(at(&events[up]), at(down)))
 }
 
 fn checklist(events: &[Event]) -> Vec<ChecklistAnswer> {
@@ -392,4 +394,48 @@ fn tail(log: String) -> (String, bool) {
     }
     let cut = log[from..].find('\n').map_or(from, |n| from + n + 1);
     (log[cut..].to_string(), true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(kind: &str, step: &str, at: &str) -> Event {
+        let at = format!("2026-03-10T10:00:{at}.000+01:00");
+        let step = step.to_string();
+        match kind {
+            "intent" => Event::Intent {
+                step,
+                intent: crate::journal::Intent::Maintenance { open: false },
+                at,
+            },
+            "done" => Event::StepDone { step, at, ms: 0 },
+            _ => Event::UndoDone { step, at, ms: 0 },
+        }
+    }
+
+    #[test]
+    fn downtime_runs_from_the_page_up_to_the_page_down() {
+        let apply = [
+            event("intent", "maintenance-on", "01"),
+            event("done", "maintenance-on", "02"),
+            event("done", "maintenance-off", "31"),
+        ];
+        assert_eq!(downtime(&apply), Some(30_000));
+        let failed = [
+            event("intent", "maintenance-on", "01"),
+            event("undo", "maintenance-on", "11"),
+        ];
+        assert_eq!(downtime(&failed), Some(10_000));
+        let rollback = [
+            event("undo", "maintenance-off", "05"),
+            event("undo", "maintenance-on", "25"),
+        ];
+        assert_eq!(downtime(&rollback), Some(20_000));
+        assert_eq!(
+            downtime(&[event("done", "maintenance-on", "01")]),
+            None,
+            "no page shown"
+        );
+    }
 }
