@@ -91,6 +91,10 @@ fn answer(
         return Ok(("confirmed", format!("--yes ({operator})")));
     }
     if std::io::stdin().is_terminal() {
+        if !cx.options.verbose {
+            // Asked even under --quiet: the question must say what it asks.
+            println!("CHECKLIST {n} ({moment}), manual: {}", item.text);
+        }
         return Ok(ask_terminal(operator));
     }
     cx.say(format_args!(

@@ -148,21 +148,22 @@ enum Command {
     /// Record test-book results, and let the run waiting at the acceptance gate go on.
     ///
     /// Finds the run holding the host lock; it must be waiting at its `acceptance` step. With
-    /// --case, records the results of the test book's cases (numbered as `docs/testbook.md` of
-    /// the bundle shows them) and the run goes on waiting; with --interactive, asks each case's
+    /// --case, records the results of the test book's cases (numbered as the run and
+    /// `docs/testbook.md` of the bundle show them) and the run goes on waiting; with --interactive, asks each case's
     /// result here, then whether to accept. Accepting is refused while a recorded case has
     /// failed: record it again once fixed, or abort. Every result goes in the journal and the
     /// intervention sheet, with who recorded it and when.
     Accept(AcceptArgs),
     /// Say that the manual checklist item the run waits for is done (from another terminal).
     ///
-    /// Finds the run holding the host lock; it must be waiting at a checklist item (a run with
-    /// no terminal of its own, started without --yes, waits there).
+    /// Finds the waiting run — the one holding the host lock, or a live run waiting at an item
+    /// due before it takes it — which must be waiting at a checklist item (a run with no
+    /// terminal of its own, started without --yes, waits there).
     Confirm(DecideArgs),
     /// Make the waiting run fail, at the acceptance gate or a checklist item: every step is
     /// rolled back.
     ///
-    /// Finds the run holding the host lock; it must be waiting at a gate.
+    /// Finds the waiting run, as `confirm` does; it must be waiting at a gate.
     Abort(DecideArgs),
     /// Say whether a run is going on or was interrupted here, and what the last runs did.
     ///
@@ -200,8 +201,8 @@ enum Command {
     Report(ReportArgs),
     /// Add a hitch to a run's intervention sheet: something that went badly, or oddly.
     ///
-    /// During a run (the run holding the host lock) or after it (the newest run, or --run). The
-    /// sheet of a finished run is redrawn at once; a live run's when it ends. Open hitches of a
+    /// To the newest run of this host (the one going on, if any), or to --run. The sheet of a
+    /// finished run is redrawn at once; a live run's when it ends. Open hitches of a
     /// release's sheets are carried into the next patch's checklist by `cargo xtask new-patch`.
     Note(NoteArgs),
     /// Print the host's release history: one line per run, oldest first.
