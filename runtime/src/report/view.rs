@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, FixedOffset};
 
 use super::{hitches, ReportError};
-use crate::journal::{Event, Journal};
+use crate::journal::{Event, Journal, JOURNAL_FILE};
 use crate::log::{ending, Ending, RunDir, Timings};
 use bascule_pages::run_view::{
     Bar, BarKind, CaseRow, ChecklistAnswer, ClassFigures, RunView, SampleDiff, StatementRow,
@@ -47,7 +47,7 @@ pub fn assemble(run: &RunDir) -> Result<RunView, ReportError> {
     };
     from_start(&mut view, &events);
     view.steps = bars(&events);
-    view.downtime_ms = downtime(&events);
+    view.downtime_ms = downtime(&events, undone_showed_the_page(run, &events));
     view.checklist = checklist(&events);
     view.testbook = testbook(run, &events);
     let timings = Timings::from_parts(&events, &log);
@@ -173,13 +173,13 @@ fn bars(events: &[Event]) -> Vec<Bar> {
     bars
 }
 
-/// From the maintenance page going up — the intent of `maintenance-on`, or, in a rollback, the
-/// undo of `maintenance-off` done — to its coming down (`maintenance-off` done, or
-/// `maintenance-on` undone).
-fn downtime(events: &[Event]) -> Option<u64> {
+/// From the maintenance page going up — the intent of `maintenance-on`, or, in a rollback whose
+/// apply showed the page (`undone_showed_page`), the undo of `maintenance-off` done — to its
+/// coming down (`maintenance-off` done, or `maintenance-on` undone).
+fn downtime(events: &[Event], undone_showed_page: bool) -> Option<u64> {
     let up = events.iter().position(|e| match e {
         Event::Intent { step, .. } => step == "maintenance-on",
-        Event::UndoDone { step, .. } => step == "maintenance-off",
+        Event::UndoDone { step, .. } => undone_showed_page && step == "maintenance-off",
         _ => false,
     })?;
     let down = events[up..].iter().find(|e| match e {
@@ -188,6 +188,32 @@ fn downtime(events: &[Event]) -> Option<u64> {
         _ => false,
     })?;
     Some(between(at(&events[up]), at(down)))
+}
+
+/// For a rollback, whether the apply it undoes showed the maintenance page (its journal, beside
+/// this run's, has the intent): the rollback shows it again while it undoes. Assumed so when
+/// that journal is not at hand (a copied run directory).
+fn undone_showed_the_page(run: &RunDir, events: &[Event]) -> bool {
+    let Some(Event::RunStart {
+        undoes: Some(undone),
+        ..
+    }) = events.first()
+    else {
+        return false;
+    };
+    let Some(journal) = run
+        .dir
+        .parent()
+        .map(|runs| runs.join(undone).join(JOURNAL_FILE))
+    else {
+        return true;
+    };
+    match Journal::read(&journal) {
+        Ok(events) => events
+            .iter()
+            .any(|e| matches!(e, Event::Intent { step, .. } if step == "maintenance-on")),
+        Err(_) => true,
+    }
 }
 
 fn checklist(events: &[Event]) -> Vec<ChecklistAnswer> {
@@ -421,19 +447,20 @@ mod tests {
             event("done", "maintenance-on", "02"),
             event("done", "maintenance-off", "31"),
         ];
-        assert_eq!(downtime(&apply), Some(30_000));
+        assert_eq!(downtime(&apply, false), Some(30_000));
         let failed = [
             event("intent", "maintenance-on", "01"),
             event("undo", "maintenance-on", "11"),
         ];
-        assert_eq!(downtime(&failed), Some(10_000));
+        assert_eq!(downtime(&failed, false), Some(10_000));
         let rollback = [
             event("undo", "maintenance-off", "05"),
             event("undo", "maintenance-on", "25"),
         ];
-        assert_eq!(downtime(&rollback), Some(20_000));
+        assert_eq!(downtime(&rollback, true), Some(20_000));
+        assert_eq!(downtime(&rollback, false), None, "its apply showed no page");
         assert_eq!(
-            downtime(&[event("done", "maintenance-on", "01")]),
+            downtime(&[event("done", "maintenance-on", "01")], false),
             None,
             "no page shown"
         );
