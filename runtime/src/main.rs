@@ -659,7 +659,11 @@ fn run_report(args: ReportArgs) -> anyhow::Result<ExitCode> {
         _ => HostProfile::load(&args.host)?.state_dir,
     };
     let run = RunDir::find(&state_dir, args.run.as_deref())?;
-    let view = report::view::assemble(&run)?;
+    let mut view = report::view::assemble(&run)?;
+    // Its files alone read a live run as interrupted: its journal's flock says it runs.
+    if bascule::journal::writer_alive(&run.journal_path()) == Some(true) {
+        view.outcome = "in progress".into();
+    }
     if let Some(path) = &args.html {
         std::fs::write(path, bascule_pages::report::html(&view))
             .with_context(|| format!("cannot write {}", path.display()))?;

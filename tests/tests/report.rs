@@ -339,6 +339,9 @@ fn a_manual_checklist_item_waits_for_confirm_or_abort() {
     );
     let note = bascule(&bundle, &demo, &["note", "support was told late"], &[]);
     assert!(note.status.success(), "{}", text(&note));
+    let live = bascule(&bundle, &demo, &["report", "--format", "json"], &[]);
+    let live: RunView = serde_json::from_slice(&live.stdout).unwrap();
+    assert_eq!(live.outcome, "in progress");
     let journal = newest_journal(&demo).unwrap();
     let answered = || {
         bascule::journal::Journal::read(&journal)
