@@ -112,7 +112,12 @@ mod tests {
         let f = &findings[0];
         assert_eq!(
             (f.path.to_str(), f.line, f.column, f.excerpt.as_str()),
-            (Some("docs/checklist.toml"), 2, 1, "text = \"x\"")
+            (
+                Some("docs/checklist.toml"),
+                3,
+                3,
+                "  after = \"migrations\""
+            )
         );
         assert!(f.message.contains("`migrations` is not a step"), "{f:?}");
     }
