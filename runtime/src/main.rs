@@ -834,6 +834,17 @@ fn decide(args: &DecideArgs, decision: Decision) -> anyhow::Result<ExitCode> {
 fn accept(args: AcceptArgs) -> anyhow::Result<ExitCode> {
     let host = HostProfile::load(&args.decide.host)?;
     let run = gate::waiting_run(&host)?;
+    let journal = run.join(bascule::journal::JOURNAL_FILE);
+    let waiting = gate::waiting_at(&bascule::journal::Journal::read(&journal)?);
+    if waiting.as_deref() != Some(gate::ACCEPTANCE) {
+        bail!(
+            "the run in {} is not waiting at the acceptance gate ({}): nothing was recorded",
+            run.display(),
+            waiting.map_or("it waits for nobody".into(), |gate| format!(
+                "it waits at {gate}"
+            ))
+        );
+    }
     let by = gate::operator();
     let record = |cases: Vec<(usize, String)>, comment: Option<String>| {
         let results: Vec<acceptance::CaseResult> = cases

@@ -337,6 +337,12 @@ fn a_manual_checklist_item_waits_for_confirm_or_abort() {
         "accept does not answer a checklist item: {}",
         text(&accept)
     );
+    let case = bascule(&bundle, &demo, &["accept", "--case", "1=passed"], &[]);
+    assert!(
+        text(&case).contains("not waiting at the acceptance gate (it waits at checklist 5)"),
+        "{}",
+        text(&case)
+    );
     let note = bascule(&bundle, &demo, &["note", "support was told late"], &[]);
     assert!(note.status.success(), "{}", text(&note));
     let live = bascule(&bundle, &demo, &["report", "--format", "json"], &[]);
