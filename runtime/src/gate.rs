@@ -122,8 +122,7 @@ pub fn decide(
 ) -> Result<(PathBuf, String), StepError> {
     let dir = waiting_run(host)?;
     let journal = dir.join(JOURNAL_FILE);
-    let gate = waiting_at(&Journal::read(&journal)?);
-    let gate = match gate {
+    let gate = match waiting_gate(&dir)? {
         Some(gate) if decision.answers(&gate) => gate,
         Some(gate) => {
             return Err(StepError::Failed(format!(
@@ -165,16 +164,13 @@ pub fn waiting_run(host: &HostProfile) -> Result<PathBuf, StepError> {
         return Ok(runs_dir(&host.state_dir).join(holder.run));
     }
     let runs = runs_dir(&host.state_dir);
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&runs)
-        .map(|entries| entries.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    dirs.sort();
-    dirs.into_iter()
+    crate::journal::run_ids(&host.state_dir)
+        .into_iter()
         .rev()
+        .map(|id| runs.join(id))
         .find(|dir| {
-            let journal = dir.join(JOURNAL_FILE);
-            crate::journal::writer_alive(&journal) == Some(true)
-                && Journal::read(&journal).is_ok_and(|events| waiting_at(&events).is_some())
+            crate::journal::writer_alive(&dir.join(JOURNAL_FILE)) == Some(true)
+                && waiting_gate(dir).is_ok_and(|gate| gate.is_some())
         })
         .ok_or_else(|| {
             StepError::Failed(format!(
@@ -183,6 +179,11 @@ pub fn waiting_run(host: &HostProfile) -> Result<PathBuf, StepError> {
                 runs.display()
             ))
         })
+}
+
+/// The gate the run in `run_dir` waits at, from its journal ([`waiting_at`]).
+pub fn waiting_gate(run_dir: &Path) -> Result<Option<String>, StepError> {
+    Ok(waiting_at(&Journal::read(&run_dir.join(JOURNAL_FILE))?))
 }
 
 /// The gate the journal's run waits at, if it waits: its last `waiting` not yet answered nor

@@ -238,6 +238,22 @@ pub enum Event {
     },
 }
 
+/// The ids of the runs under `state_dir` (those with a journal), in the order they started.
+pub fn run_ids(state_dir: &Path) -> Vec<String> {
+    let mut ids: Vec<String> = std::fs::read_dir(crate::state::runs_dir(state_dir))
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|e| e.path().join(JOURNAL_FILE).is_file())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    // Run ids start with their start time: sorted, they are in the order the runs started.
+    ids.sort();
+    ids
+}
+
 /// An append-only journal; every append is fsync'd before it returns.
 ///
 /// A run that cannot write its journal must stop and undo, and the undo must be able to write

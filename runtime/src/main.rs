@@ -834,8 +834,7 @@ fn decide(args: &DecideArgs, decision: Decision) -> anyhow::Result<ExitCode> {
 fn accept(args: AcceptArgs) -> anyhow::Result<ExitCode> {
     let host = HostProfile::load(&args.decide.host)?;
     let run = gate::waiting_run(&host)?;
-    let journal = run.join(bascule::journal::JOURNAL_FILE);
-    let waiting = gate::waiting_at(&bascule::journal::Journal::read(&journal)?);
+    let waiting = gate::waiting_gate(&run)?;
     if waiting.as_deref() != Some(gate::ACCEPTANCE) {
         bail!(
             "the run in {} is not waiting at the acceptance gate ({}): nothing was recorded",

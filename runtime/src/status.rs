@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::host::HostProfile;
 use crate::host_lock::{is_alive, lock_path, read_holder};
-use crate::journal::{Event, Intent, Journal, RunHistory, JOURNAL_FILE};
+use crate::journal::{run_ids, Event, Intent, Journal, RunHistory, JOURNAL_FILE};
 use crate::state::{runs_dir, PlatformState, StateError};
 
 /// The host as its state directory describes it.
@@ -128,22 +128,6 @@ impl Status {
         }
         out
     }
-}
-
-/// The ids of the runs under `state_dir` (those with a journal), in the order they started.
-pub fn run_ids(state_dir: &Path) -> Vec<String> {
-    let mut ids: Vec<String> = std::fs::read_dir(runs_dir(state_dir))
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .filter(|e| e.path().join(JOURNAL_FILE).is_file())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    // Run ids start with their start time: sorted, they are in the order the runs started.
-    ids.sort();
-    ids
 }
 
 fn summarize(runs: &Path, id: &str) -> RunSummary {

@@ -134,10 +134,14 @@ fn copy_new(path: &Path, from: u64, out: &mut dyn Write) -> Result<u64, LogError
 /// How `run` ended, from its journal's end records, then its report and the host lock. Only
 /// meaningful once its process is gone (a live run reads as interrupted).
 pub fn ending(run: &RunDir) -> Result<Ending, LogError> {
-    let events = read_events(run)?;
-    let history = RunHistory::from_events(&events);
+    Ok(ending_of(run, &read_events(run)?))
+}
+
+/// [`ending`], from the journal's `events` already read.
+pub fn ending_of(run: &RunDir, events: &[Event]) -> Ending {
+    let history = RunHistory::from_events(events);
     let any = |f: fn(&Event) -> bool| events.iter().any(f);
-    Ok(if history.committed {
+    if history.committed {
         Ending::Committed
     } else if history.rolled_back {
         // A failing run records its failure before its undo; `recover` undoes a killed one,
@@ -159,7 +163,7 @@ pub fn ending(run: &RunDir) -> Result<Ending, LogError> {
         Ending::NotStarted
     } else {
         Ending::Interrupted
-    })
+    }
 }
 
 #[cfg(test)]

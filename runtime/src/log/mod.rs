@@ -21,13 +21,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::host_lock::{self, read_holder};
-use crate::journal::{JournalError, JOURNAL_FILE};
+use crate::journal::{run_ids, JournalError, JOURNAL_FILE};
 use crate::state::runs_dir;
-use crate::status::run_ids;
 use bascule_runlog::LOG_FILE;
 
 pub use compare::{Change, Comparison};
-pub use follow::{ending, follow, Ending};
+pub use follow::{ending, ending_of, follow, Ending};
 pub use slowest::Slowest;
 pub use timings::{StatementTime, Timed, Timings};
 

@@ -9,7 +9,7 @@ use chrono::{DateTime, FixedOffset};
 
 use super::{hitches, ReportError};
 use crate::journal::{Event, Journal, JOURNAL_FILE};
-use crate::log::{ending, Ending, RunDir, Timings};
+use crate::log::{ending_of, Ending, RunDir, Timings};
 use bascule_pages::run_view::{
     Bar, BarKind, CaseRow, ChecklistAnswer, ClassFigures, RunView, SampleDiff, StatementRow,
 };
@@ -25,7 +25,7 @@ const DIFF_LIMIT: usize = 16 << 10;
 /// How many databases and statements the view names as the slowest.
 const SLOWEST: usize = 5;
 
-/// The view of `run`, how it ended as its files tell ([`ending`]).
+/// The view of `run`, how it ended as its files tell ([`ending_of`]).
 pub fn assemble(run: &RunDir) -> Result<RunView, ReportError> {
     let journal = run.journal_path();
     let events = if journal.is_file() {
@@ -36,7 +36,7 @@ pub fn assemble(run: &RunDir) -> Result<RunView, ReportError> {
     let log = read_lossy(&run.log_path())?;
     let mut view = RunView {
         run: run.id(),
-        outcome: word(ending(run)?),
+        outcome: word(ending_of(run, &events)),
         summary: read_lossy(&run.dir.join("report.txt"))?,
         signer: signer(&log),
         smoke: step_lines(&log, "smoke"),
