@@ -93,7 +93,7 @@ fn answer(
     if std::io::stdin().is_terminal() {
         if !cx.options.verbose {
             // Asked even under --quiet: the question must say what it asks.
-            println!("CHECKLIST {n} ({moment}), manual: {}", item.text);
+            eprintln!("CHECKLIST {n} ({moment}), manual: {}", item.text);
         }
         return Ok(ask_terminal(operator));
     }
@@ -122,8 +122,8 @@ fn answer(
 fn ask_terminal(operator: String) -> (&'static str, String) {
     let stdin = std::io::stdin();
     loop {
-        print!("   done? [y = done, n = roll everything back] ");
-        let _ = std::io::stdout().flush();
+        eprint!("   done? [y = done, n = roll everything back] ");
+        let _ = std::io::stderr().flush();
         let mut line = String::new();
         match stdin.lock().read_line(&mut line) {
             Ok(0) | Err(_) => return ("refused", format!("{operator} (end of input)")),

@@ -36,6 +36,7 @@ pub mod host;
 pub mod host_lock;
 pub mod http;
 pub mod journal;
+pub mod json_output;
 pub mod jsonl;
 pub mod log;
 pub mod maintenance;

@@ -9,11 +9,12 @@ use anyhow::{bail, Context as _};
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use bascule::detach::{self, Awaited, Started};
-use bascule::engine::{Options, Outcome};
+use bascule::engine::Options;
 use bascule::fingerprint::{rehearsal, Fingerprint};
 use bascule::gate::{self, Decision};
 use bascule::host::{HostProfile, DEFAULT_PROFILE};
 use bascule::journal::RunKind;
+use bascule::json_output::RunResult;
 use bascule::log::{Comparison, RunDir, Slowest, Timings};
 use bascule::report;
 use bascule::run::{self, RunReport, Setup};
@@ -400,6 +401,21 @@ struct PlanArgs {
     host: HostArgs,
     #[command(flatten)]
     rehearsal: RehearsalArg,
+    /// `text` for a person; `json` for a program: one object on stdout, as
+    /// runtime/schema/plan.schema.json describes (`action`, `changed`, `refusals`, …)
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    format: String,
+}
+
+#[derive(Args)]
+struct RunFormat {
+    /// `text` for a person; `json` for a program: the steps are not printed, and one object
+    /// goes to stdout when the run ends, as runtime/schema/run.schema.json describes (`outcome`,
+    /// `changed`, `steps` with their durations, per-class counts, `errors`); the exit code is
+    /// the same
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"],
+          conflicts_with = "detach")]
+    format: String,
 }
 
 #[derive(Args)]
@@ -421,6 +437,8 @@ struct RunArgs {
     /// <state_dir>/detached.log
     #[arg(long)]
     detach: bool,
+    #[command(flatten)]
+    output: RunFormat,
 }
 
 #[derive(Args)]
@@ -440,6 +458,8 @@ struct MigrateArgs {
     /// <state_dir>/detached.log
     #[arg(long)]
     detach: bool,
+    #[command(flatten)]
+    output: RunFormat,
 }
 
 #[derive(Args)]
@@ -605,15 +625,22 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             detached(&args.host.host, Awaited::New(RunKind::Migrate))
         }
         Command::Apply(args) => {
-            let mut setup = setup(&args.run, args.overrides)?;
-            setup.options.accept_differences = args.accept_differences;
-            setup.options.allow_low_disk = args.allow_low_disk;
-            setup.options.rehearsal = args.rehearsal.rehearsal;
-            setup.options.yes = args.yes;
-            finish(run::apply(&setup)?)
+            let json = args.run.output.format == "json";
+            finish("apply", json, || {
+                let mut setup = setup(&args.run, args.overrides)?;
+                setup.options.accept_differences = args.accept_differences;
+                setup.options.allow_low_disk = args.allow_low_disk;
+                setup.options.rehearsal = args.rehearsal.rehearsal;
+                setup.options.yes = args.yes;
+                Ok(run::apply(&setup)?)
+            })
         }
-        Command::Rollback(args) => finish(run::rollback(&setup(&args, Overrides::none())?)?),
-        Command::Recover(args) => finish(run::recover(&setup(&args, Overrides::none())?)?),
+        Command::Rollback(args) => finish("rollback", args.output.format == "json", || {
+            Ok(run::rollback(&setup(&args, Overrides::none())?)?)
+        }),
+        Command::Recover(args) => finish("recover", args.output.format == "json", || {
+            Ok(run::recover(&setup(&args, Overrides::none())?)?)
+        }),
         Command::Migrate(args) => migrate(args),
         Command::Accept(args) => accept(args),
         Command::Confirm(args) => decide(&args, Decision::Confirm),
@@ -987,10 +1014,11 @@ fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
     // What apply's preflight will refuse, plan refuses first.
     let trust = trusted::check_bundle(&host, &bundle_root, &manifest)?;
     let record = rehearsal::record_for(args.rehearsal.rehearsal.as_deref(), &bundle_root);
-    print!(
-        "{}",
-        bascule::plan::render(&host, &patch, &manifest, &trust, &record)?
-    );
+    let plan = bascule::plan::Plan::survey(&host, &patch, &manifest, &trust, &record)?;
+    match args.format.as_str() {
+        "json" => println!("{}", serde_json::to_string_pretty(&plan)?),
+        _ => print!("{}", plan.text),
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -1028,7 +1056,8 @@ fn setup(args: &RunArgs, overrides: Overrides) -> anyhow::Result<Setup> {
         crash_at: std::env::var("BASCULE_CRASH_AT").ok(),
         pause_at: std::env::var("BASCULE_PAUSE_AT").ok(),
         today: std::env::var("BASCULE_TODAY").ok(),
-        verbose: !args.quiet,
+        // A program reading the result reads nothing else on stdout.
+        verbose: !args.quiet && args.output.format != "json",
         yes: false,
         accept_differences: None,
         rehearsal: None,
@@ -1047,6 +1076,7 @@ fn setup(args: &RunArgs, overrides: Overrides) -> anyhow::Result<Setup> {
 }
 
 fn migrate(args: MigrateArgs) -> anyhow::Result<ExitCode> {
+    let json = args.output.format == "json";
     let run_args = RunArgs {
         host: args.host,
         // A deploy system's task runs without a terminal, let alone tmux.
@@ -1054,9 +1084,11 @@ fn migrate(args: MigrateArgs) -> anyhow::Result<ExitCode> {
         quiet: args.quiet,
         lock_timeout: args.lock_timeout,
         detach: args.detach,
+        output: args.output,
     };
-    let setup = setup(&run_args, args.overrides)?;
-    finish(run::migrate(&setup)?)
+    finish("migrate", json, || {
+        Ok(run::migrate(&setup(&run_args, args.overrides)?)?)
+    })
 }
 
 /// The bundle this binary was unpacked with: `<bundle>/bin/bascule`.
@@ -1074,18 +1106,37 @@ fn own_bundle() -> anyhow::Result<PathBuf> {
     }
 }
 
-fn finish(report: RunReport) -> anyhow::Result<ExitCode> {
-    println!("{}", report.summary);
-    println!(
-        "run {}: log and journal in {}",
-        report.run_id,
-        report.run_dir.display()
-    );
-    Ok(match report.outcome {
-        Outcome::Committed | Outcome::Recovered => ExitCode::SUCCESS,
-        Outcome::RolledBack { .. } => ExitCode::from(1),
-        Outcome::UndoIncomplete { .. } => ExitCode::from(3),
-    })
+/// Runs `command` and says how it ended: as text, or (`json`) as one
+/// [`RunResult`] on stdout — a refusal before any run started included, so a program always
+/// reads an object.
+fn finish(
+    command: &str,
+    json: bool,
+    run: impl FnOnce() -> anyhow::Result<RunReport>,
+) -> anyhow::Result<ExitCode> {
+    let report = match run() {
+        Ok(report) => report,
+        Err(error) if json => {
+            let result = RunResult::refused(command, error_text(&error));
+            println!("{}", serde_json::to_string_pretty(&result)?);
+            return Ok(ExitCode::from(result.exit_code));
+        }
+        Err(error) => return Err(error),
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&RunResult::of(command, &report))?
+        );
+    } else {
+        println!("{}", report.summary);
+        println!(
+            "run {}: log and journal in {}",
+            report.run_id,
+            report.run_dir.display()
+        );
+    }
+    Ok(ExitCode::from(report.exit_code()))
 }
 
 #[cfg(test)]

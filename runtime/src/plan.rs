@@ -4,6 +4,8 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use serde::Serialize;
+
 use crate::engine::StepError;
 use crate::fingerprint::rehearsal::{self, Verdict};
 use crate::fingerprint::{requirements, Fingerprint};
@@ -14,41 +16,119 @@ use crate::survey::{survey, ClassSurvey};
 use bascule_bundle::Manifest;
 use bascule_patch::{CheckWhen, Patch};
 
-/// The plan as a person reads it; `trust` is what checking the bundle found
-/// ([`crate::trusted::check_bundle`]), `record` the rehearsal record to compare this host with.
-pub fn render(
-    host: &HostProfile,
-    patch: &Patch,
-    manifest: &Manifest,
-    trust: &crate::trusted::Trust,
-    record: &Path,
-) -> Result<String, StepError> {
-    let mut out = String::new();
-    let classes = survey(host, patch)?;
-    let fingerprint = Fingerprint::capture(host, patch);
-    header(&mut out, host, patch, manifest, trust)?;
-    let mut refusals = requirements_section(&mut out, patch, &fingerprint);
-    refusals.extend(rehearsal_section(
-        &mut out,
-        patch,
-        manifest,
-        &fingerprint,
-        record,
-    ));
-    databases(&mut out, &classes);
-    checks(&mut out, patch)?;
-    let checklist = match bascule_patch::docs::Documents::load_for_run(&patch.dir) {
-        Ok(documents) => documents.checklist,
-        Err(problems) => {
-            refusals.extend(problems.iter().map(ToString::to_string));
-            Default::default()
+/// What `apply` would do here: the plan as a person reads it and, for a program, its gist
+/// (`bascule plan --format json`, described by `runtime/schema/plan.schema.json`).
+#[derive(Debug, Serialize)]
+pub struct Plan {
+    /// `bascule.plan.v1`: changes that break a reader get a new version.
+    pub format: &'static str,
+    /// The bundle's version.
+    pub version: String,
+    /// The version the host's platform is at; `None` when none is recorded.
+    pub platform: Option<String>,
+    /// `apply`, `nothing to do` (the platform is already at the bundle's version) or `refused`.
+    pub action: &'static str,
+    /// Whether `apply` would change the host.
+    pub changed: bool,
+    /// Why `apply` would refuse, each a sentence.
+    pub refusals: Vec<String>,
+    /// The steps of `apply`, in order.
+    pub steps: Vec<&'static str>,
+    pub classes: Vec<PlannedClass>,
+    /// The plan as `bascule plan` prints it.
+    pub text: String,
+}
+
+/// One class of databases and what the patch would run there.
+#[derive(Debug, Serialize)]
+pub struct PlannedClass {
+    pub class: String,
+    pub databases: usize,
+    /// Migrations still to run, summed over the databases.
+    pub pending: usize,
+}
+
+impl Plan {
+    /// Surveys the host; `trust` is what checking the bundle found
+    /// ([`crate::trusted::check_bundle`]), `record` the rehearsal record to compare this host with.
+    pub fn survey(
+        host: &HostProfile,
+        patch: &Patch,
+        manifest: &Manifest,
+        trust: &crate::trusted::Trust,
+        record: &Path,
+    ) -> Result<Plan, StepError> {
+        let mut text = String::new();
+        let classes = survey(host, patch)?;
+        let fingerprint = Fingerprint::capture(host, patch);
+        header(&mut text, host, patch, manifest, trust)?;
+        let mut refusals = requirements_section(&mut text, patch, &fingerprint);
+        refusals.extend(rehearsal_section(
+            &mut text,
+            patch,
+            manifest,
+            &fingerprint,
+            record,
+        ));
+        databases(&mut text, &classes);
+        checks(&mut text, patch)?;
+        let checklist = match bascule_patch::docs::Documents::load_for_run(&patch.dir) {
+            Ok(documents) => documents.checklist,
+            Err(problems) => {
+                refusals.extend(problems.iter().map(ToString::to_string));
+                Default::default()
+            }
+        };
+        steps(&mut text, &checklist);
+        abandoned(&mut text, &classes);
+        refusals.extend(classes.iter().flat_map(|c| c.problems()));
+        let spec = &patch.spec.patch;
+        let platform = PlatformState::read(&host.state_dir)?.map(|state| state.version);
+        let action = match &platform {
+            Some(version) if *version == spec.version => "nothing to do",
+            Some(version) if !spec.from.matches(version) => {
+                refusals.push(format!(
+                    "the platform is at {version} but this patch applies to `{}` only",
+                    spec.from
+                ));
+                "refused"
+            }
+            None => {
+                refusals.push("no platform version is recorded on this host".into());
+                "refused"
+            }
+            Some(_) if refusals.is_empty() => "apply",
+            Some(_) => "refused",
+        };
+        match action {
+            "nothing to do" => {
+                let _ = writeln!(
+                    text,
+                    "\nNothing to do: the platform is already at {}.",
+                    spec.version
+                );
+            }
+            _ => problems(&mut text, &refusals),
         }
-    };
-    steps(&mut out, &checklist);
-    abandoned(&mut out, &classes);
-    refusals.extend(classes.iter().flat_map(|c| c.problems()));
-    problems(&mut out, &refusals);
-    Ok(out)
+        Ok(Plan {
+            format: "bascule.plan.v1",
+            version: spec.version.to_string(),
+            platform: platform.map(|v| v.to_string()),
+            action,
+            changed: action == "apply",
+            refusals,
+            steps: apply_steps().iter().map(|step| step.name()).collect(),
+            classes: classes
+                .iter()
+                .map(|class| PlannedClass {
+                    class: class.class.clone(),
+                    databases: class.databases.len(),
+                    pending: class.pending_total(),
+                })
+                .collect(),
+            text,
+        })
+    }
 }
 
 /// Every requirement with what this host has; returns the refusals.

@@ -50,6 +50,21 @@ pub struct RunReport {
     pub outcome: Outcome,
     /// What the operator reads: also the content of `report.txt`.
     pub summary: String,
+    /// The platform's version when the run started, and when it ended.
+    pub platform_before: Option<String>,
+    pub platform_after: Option<String>,
+}
+
+impl RunReport {
+    /// The process's exit code: 0 done, 1 failed and undone, 3 undo incomplete
+    /// (2, refused before a run started, is the CLI's).
+    pub fn exit_code(&self) -> u8 {
+        match self.outcome {
+            Outcome::Committed | Outcome::Recovered => 0,
+            Outcome::RolledBack { .. } => 1,
+            Outcome::UndoIncomplete { .. } => 3,
+        }
+    }
 }
 
 /// An open run directory with its log and journal.
@@ -150,7 +165,7 @@ impl RunFiles {
         // At the end, not the start: the run's own writes come first on a full state disk.
         keep_testbook(cx.bundle_root, self);
         let to = platform_version(&cx.host.state_dir);
-        match report::finish_run(&cx.host.state_dir, &self.dir, self.from.clone(), to) {
+        match report::finish_run(&cx.host.state_dir, &self.dir, self.from.clone(), to.clone()) {
             Ok(view) => self.log.line(format_args!(
                 "intervention sheet and report written ({}, {}); downtime {}",
                 report::SHEET_HTML,
@@ -168,6 +183,8 @@ impl RunFiles {
             kind: self.kind,
             outcome,
             summary,
+            platform_before: self.from.clone(),
+            platform_after: to,
         }
     }
 }

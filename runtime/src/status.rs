@@ -18,6 +18,9 @@ use crate::state::{runs_dir, PlatformState, StateError};
 /// The host as its state directory describes it.
 #[derive(Debug, Serialize)]
 pub struct Status {
+    /// `bascule.status.v1` (`runtime/schema/status.schema.json`): a change that breaks a reader
+    /// gets a new one.
+    pub format: &'static str,
     /// The version `platform.toml` records; `None`: no run has committed here yet.
     pub platform: Option<String>,
     /// The run that brought the platform to it.
@@ -69,6 +72,7 @@ impl Status {
             .map(|id| summarize(&runs_dir(&host.state_dir), id))
             .collect();
         Ok(Status {
+            format: "bascule.status.v1",
             platform: state.as_ref().map(|s| s.version.to_string()),
             platform_run: state.and_then(|s| s.run),
             runs,

@@ -421,6 +421,28 @@ pub enum Outcome {
     },
 }
 
+impl Outcome {
+    /// What went wrong, one line each (`<step>: <error>`, then each failed undo); empty when
+    /// the run did what was asked.
+    pub fn errors(&self) -> Vec<String> {
+        match self {
+            Outcome::Committed | Outcome::Recovered => Vec::new(),
+            Outcome::RolledBack { step, error } => vec![format!("{step}: {error}")],
+            Outcome::UndoIncomplete {
+                step,
+                error,
+                undo_errors,
+            } => std::iter::once(format!("{step}: {error}"))
+                .chain(
+                    undo_errors
+                        .iter()
+                        .map(|(step, error)| format!("undo {step}: {error}")),
+                )
+                .collect(),
+        }
+    }
+}
+
 /// Runs `steps` in order; on failure, undoes every started step in reverse.
 pub fn run(steps: &[Box<dyn Step>], cx: &mut Context<'_>) -> Result<Outcome, StepError> {
     let mut started: Started<'_> = Vec::new();
