@@ -14,7 +14,8 @@
 //!   serving 1.0.0, so the patch's smoke test fails there): the play fails at the third host, the
 //!   two done hosts are rolled back latest first — the first one's rollback takes the schema back
 //!   with it — every host is exactly as before (state digest, databases, `current`, services
-//!   answering), and the fourth host is never touched.
+//!   answering), and the fourth host is never touched; then, on its first host, a health gate
+//!   that fails after the apply committed: the host rolls itself back in the rescue.
 //!
 //! The rollout's and the no-op run's times are printed, not asserted.
 
@@ -389,7 +390,7 @@ fn task_status(out: &Output, task: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Each host's runs, oldest first, as `<kind> <outcome> migrated=<n>`: from their journals
+/// Each host's runs, sorted, as `<kind> <outcome> migrated=<n>`: from their journals
 /// (`bascule status` lists them, `bascule report --format json` reads each).
 fn runs_of(hosts: &Hosts<'_>, bundle: &Path) -> Vec<Vec<String>> {
     let json = |host: &FleetHost, args: &[&str]| -> serde_json::Value {
@@ -427,7 +428,9 @@ fn runs_of(hosts: &Hosts<'_>, bundle: &Path) -> Vec<Vec<String>> {
                     )
                 })
                 .collect();
-            runs.reverse();
+            // Sorted: run ids have a one-second resolution, so a migrate and the apply after it
+            // may share their second, and `status` then lists them by name.
+            runs.sort();
             runs
         })
         .collect()
@@ -540,7 +543,7 @@ fn a_fleet_rollout_through_ansible_applies_once_stops_and_rolls_every_host_back(
     assert_eq!(
         runs,
         vec![
-            vec!["migrate committed migrated=4", "apply committed migrated=0"],
+            vec!["apply committed migrated=0", "migrate committed migrated=4"],
             vec!["apply committed migrated=0"],
             vec!["apply committed migrated=0"],
         ],
@@ -563,8 +566,13 @@ fn a_fleet_rollout_through_ansible_applies_once_stops_and_rolls_every_host_back(
     for (host, counters) in &counted {
         assert_eq!(counters["changed"], 0, "{host}: {}", text(&out));
     }
+    assert_eq!(
+        runs_of(&a, &bundle),
+        runs,
+        "the second run started a bascule run"
+    );
     eprintln!(
-        "(c) second run: changed=0 on every host, {:.1} s",
+        "(c) second run: changed=0 on every host, no bascule run started, {:.1} s",
         noop.as_secs_f64()
     );
 
@@ -624,6 +632,35 @@ fn a_fleet_rollout_through_ansible_applies_once_stops_and_rolls_every_host_back(
          host as before; {:.1} s",
         failed.as_secs_f64()
     );
+
+    // (e) The health gate fails after a committed apply: the rescue rolls that host back itself.
+    let out = controller.playbook(
+        &inventory_b,
+        &[
+            "--limit",
+            "b-0:b-1",
+            "-e",
+            r#"{"bascule_serial": 1, "bascule_health_expect": "ok 9.9.9", "bascule_health_retries": 1}"#,
+        ],
+    );
+    assert_played(&out, false);
+    assert_eq!(task_status(&out, "Apply the bundle")["b-0"], "changed");
+    assert_eq!(task_status(&out, "Health gate")["b-0"], "fatal");
+    assert_eq!(
+        task_status(
+            &out,
+            "Roll this host back (its apply committed, then the gate failed)"
+        )["b-0"],
+        "changed",
+        "{}",
+        text(&out)
+    );
+    assert!(!recap(&out).contains_key("b-1"), "{}", text(&out));
+    assert_eq!(b.digests(&bundle), digests, "a host is not as it was");
+    assert_eq!(database_checksums(&server, "fb_"), databases);
+    assert_eq!(b.healths(), vec!["ok 1.0.0"; 4]);
+    eprintln!("(e) health gate failed after b-0's apply committed: b-0 rolled itself back");
+
     eprintln!(
         "fleet of 3 hosts: rollout {:.1} s, no-op run {:.1} s",
         rollout.as_secs_f64(),
