@@ -71,8 +71,9 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 # Ansible for the fleet collection (runtime/ansible) and its end-to-end test (tests/tests/fleet.rs):
 # ansible-core at the version runtime/ansible/requirements.txt pins, in a venv under target/.
 ansible_venv="$PWD/target/ansible-venv"
-if [ ! -x "$ansible_venv/bin/ansible-playbook" ] \
-    || ! "$ansible_venv/bin/pip" freeze 2>/dev/null | grep -qxF "$(grep -v '^#' runtime/ansible/requirements.txt | head -n1)"; then
+ansible_pin="$(grep -v '^#' runtime/ansible/requirements.txt | head -n1)"
+ansible_has="$("$ansible_venv/bin/pip" freeze 2>/dev/null || true)"
+if [ ! -x "$ansible_venv/bin/ansible-playbook" ] || ! grep -qxF "$ansible_pin" <<<"$ansible_has"; then
     python3 -m venv "$ansible_venv"
     "$ansible_venv/bin/pip" install -q --disable-pip-version-check -r runtime/ansible/requirements.txt
 fi
