@@ -63,9 +63,17 @@ CONF
         -t bookworm-backports qemu-system-x86 qemu-utils \
         libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
 fi
-# The peer of `cargo xtask bench migrate` (a migration tool run once per database).
-if ! command -v dbmate >/dev/null && command -v npm >/dev/null; then
-    npm install -g dbmate >/dev/null 2>&1 || echo "warning: npm install -g dbmate failed; bench migrate needs it" >&2
+# dbmate: the peer of `cargo xtask bench migrate`, and the tool whose own runs
+# tests/tests/adopt.rs adopts, so the set-up fails without it.
+if ! command -v dbmate >/dev/null; then
+    if ! command -v npm >/dev/null; then
+        echo "error: dbmate is missing and npm is not installed to install it (npm install -g dbmate); tests/tests/adopt.rs needs it" >&2
+        exit 1
+    fi
+    if ! npm install -g dbmate >/dev/null 2>&1 || ! command -v dbmate >/dev/null; then
+        echo "error: npm install -g dbmate failed; tests/tests/adopt.rs and bench migrate need dbmate" >&2
+        exit 1
+    fi
 fi
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 # Ansible for the fleet collection (runtime/ansible) and its end-to-end test (tests/tests/fleet.rs):

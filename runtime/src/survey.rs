@@ -22,6 +22,9 @@ use bascule_patch::{Dialect, Patch};
 pub struct DbSurvey {
     pub target: DbTarget,
     pub state: VersionState,
+    /// Why its class's adopted tool history cannot give it a starting version (dirty, failed,
+    /// edited, a gap, an unknown id): a problem that refuses the run, the tenant named.
+    pub refusal: Option<String>,
 }
 
 /// One class: its databases and the patch's migrations for it.
@@ -85,6 +88,10 @@ impl ClassSurvey {
         let base = self.migrations.base_version();
         let target = self.migrations.target_version().unwrap_or(0);
         for d in &self.databases {
+            if let Some(refusal) = &d.refusal {
+                problems.push(refusal.clone());
+                continue;
+            }
             if self.abandoned(d).is_none() {
                 for row in d.state.applying() {
                     problems.push(format!(
@@ -170,14 +177,22 @@ pub fn survey(host: &HostProfile, patch: &Patch) -> Result<Vec<ClassSurvey>, Sur
         let targets = host.discover(class)?;
         let clock = Instant::now();
         let adopt = host.databases.get(class).and_then(|c| c.adopt.as_ref());
+        let counter = adopt.and_then(|a| a.counter());
         let states =
-            db::read_versions(&targets, host.workers(class), adopt).map_err(SurveyError::Db)?;
-        let elapsed = clock.elapsed();
-        let databases = targets
+            db::read_versions(&targets, host.workers(class), counter).map_err(SurveyError::Db)?;
+        let mut databases: Vec<DbSurvey> = targets
             .into_iter()
             .zip(states)
-            .map(|(target, state)| DbSurvey { target, state })
+            .map(|(target, state)| DbSurvey {
+                target,
+                state,
+                refusal: None,
+            })
             .collect();
+        if let Some(tool) = adopt.and_then(|a| a.tool()) {
+            adopt_history(host, patch, class, tool, &mut databases)?;
+        }
+        let elapsed = clock.elapsed();
         classes.push(ClassSurvey {
             class: class.clone(),
             dialect,
@@ -187,6 +202,65 @@ pub fn survey(host: &HostProfile, patch: &Patch) -> Result<Vec<ClassSurvey>, Sur
         });
     }
     Ok(classes)
+}
+
+/// The starting version of every database of `class` without a version table, from the history
+/// of the tool its class adopts ([`db::adopt`]) mapped by the bundle's `adopt/<class>.toml`; a
+/// history that cannot be adopted becomes the database's refusal.
+fn adopt_history(
+    host: &HostProfile,
+    patch: &Patch,
+    class: &str,
+    tool: &db::ToolAdopt,
+    databases: &mut [DbSurvey],
+) -> Result<(), SurveyError> {
+    let fresh: Vec<usize> = (0..databases.len())
+        .filter(|i| !databases[*i].state.table_exists)
+        .collect();
+    if fresh.is_empty() {
+        return Ok(());
+    }
+    let empty = bascule_patch::AdoptMap {
+        tool: tool.tool,
+        project: None,
+        migrations: Vec::new(),
+    };
+    let map = patch.adopt.get(class);
+    let targets: Vec<DbTarget> = fresh.iter().map(|i| databases[*i].target.clone()).collect();
+    let adoptions = db::parallel::map_grouped(
+        &targets,
+        |t| t.location.server().to_string(),
+        host.workers(class),
+        db::parallel::OnError::Stop,
+        db::Session::new,
+        |session, target| {
+            session.with(target, |conn| {
+                db::adopt::adopt(conn, target, tool, map.unwrap_or(&empty))
+            })
+        },
+    )
+    .map_err(|errors| SurveyError::Db(errors.into_iter().map(|(_, e)| e).collect()))?;
+    for (i, adoption) in fresh.into_iter().zip(adoptions) {
+        let d = &mut databases[i];
+        match adoption {
+            db::Adoption::Fresh | db::Adoption::At(0) => {}
+            db::Adoption::At(version) => d.state.adopted = Some(version),
+            db::Adoption::Refused(why) => {
+                let missing = if map.is_none() {
+                    format!(
+                        " (this bundle carries no adopt/{class}.toml: apply the patch `cargo xtask import` made first)"
+                    )
+                } else {
+                    String::new()
+                };
+                d.refusal = Some(format!(
+                    "{}: cannot adopt its {} history: {why}{missing}",
+                    d.target, tool.tool
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -273,12 +273,12 @@ fn match_segment(p: &[char], s: &[char]) -> bool {
 // ---------------------------------------------------------------------------------------------
 // stage
 
-/// patch.toml, migrations/, checks/, hooks/ (modes kept).
+/// patch.toml, migrations/, checks/, hooks/, adopt/ (modes kept).
 fn stage_patch_files(patch: &Patch, staging: &Path) -> anyhow::Result<()> {
     let file = bascule_patch::PATCH_FILE;
     fs::copy(patch.dir.join(file), staging.join(file))
         .with_context(|| format!("cannot copy {}", patch.dir.join(file).display()))?;
-    for dir in ["migrations", "checks", "hooks"] {
+    for dir in ["migrations", "checks", "hooks", bascule_patch::adopt::ADOPT_DIR] {
         let from = patch.dir.join(dir);
         if from.is_dir() {
             copy_tree(&from, &staging.join(dir), &|_| false, FileCopy::Copy)?;

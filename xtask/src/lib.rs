@@ -9,6 +9,7 @@ pub mod check_migrations;
 pub mod demo;
 pub mod demo_prod;
 pub mod draft_bulletin;
+pub mod import;
 pub mod lint;
 pub mod new_patch;
 pub mod rehearse;

@@ -4,7 +4,7 @@
 
 use clap::{Parser, Subcommand};
 use xtask::{
-    bench, build_patch, check_migrations, demo, demo_prod, draft_bulletin, lint, new_patch,
+    bench, build_patch, check_migrations, demo, demo_prod, draft_bulletin, import, lint, new_patch,
     rehearse, signing, vm_image,
 };
 
@@ -20,6 +20,9 @@ struct Cli {
 enum Command {
     /// Create a new patch source from `patch-template/`.
     NewPatch(new_patch::Args),
+    /// Import another tool's migrations (dbmate, golang-migrate, flyway, sqitch, liquibase) as a
+    /// patch source whose tenants start where that tool's history stands.
+    Import(import::Args),
     /// Build a patch source into a reproducible bundle `bascule-<version>.tar.gz`.
     BuildPatch(build_patch::Args),
     /// Make the release team's signing key pair (minisign format) for `build-patch --sign`.
@@ -45,6 +48,7 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::NewPatch(args) => new_patch::run(args),
+        Command::Import(args) => import::run(args),
         Command::BuildPatch(args) => build_patch::run(args),
         Command::Keygen(args) => signing::keygen_command(args),
         Command::Lint(args) => lint::run(args),

@@ -210,6 +210,27 @@ fn parse_versions(version: &str, from: &str) -> anyhow::Result<PatchInfo> {
         .map_err(|e| anyhow::anyhow!("--version {version:?} / --from {from:?}: {}", e.message()))
 }
 
+/// Copies the patch template to `dir`, which must not exist, for `version` applying `from`
+/// with `title`: what `cargo xtask import` starts from.
+pub fn create_from_template(
+    dir: &Path,
+    version: &str,
+    from: &str,
+    title: &str,
+) -> anyhow::Result<()> {
+    let info = parse_versions(version, from)?;
+    let values = Values {
+        version: info.version.to_string(),
+        from: info.from.to_string(),
+        title: title.to_string(),
+    };
+    create(
+        &crate::workspace_root().join("patch-template"),
+        dir,
+        &values,
+    )
+}
+
 /// Copies `template` to `dir`, which must not exist, substituting placeholders in every file.
 fn create(template: &Path, dir: &Path, values: &Values) -> anyhow::Result<()> {
     if dir.symlink_metadata().is_ok() {

@@ -25,7 +25,8 @@
 //! urls = ["mysql://app@db1:3306", "mysql://app@db2:3306"]
 //! query = "SELECT db_name FROM sites WHERE active"   # run on class `main` (`query_on`)
 //! workers = 4                      # per server (default: 4 per server, cores for SQLite)
-//! adopt = { table = "db_version", column = "version" }   # the platform's own counter
+//! adopt = { table = "db_version", column = "version" }   # the platform's own counter, or
+//! # adopt = { tool = "flyway" }    # another tool's history (dbmate, golang-migrate, sqitch, liquibase)
 //! allow_empty = true               # finding no database is not an error (default: it is)
 //! password_file = "/etc/bascule/db.password"   # or password_env = "DB_PASSWORD" (see credentials)
 //! ```
@@ -97,9 +98,11 @@ pub struct DatabaseClass {
     /// The class whose (single) database answers `query`; default `main`.
     #[serde(default)]
     pub query_on: Option<String>,
-    /// The platform's own version counter, read when a database has no version table yet.
+    /// Where a database without a version table yet starts: the platform's own version counter
+    /// (`{ table, column }`) or another migration tool's history (`{ tool = "flyway" }`, see
+    /// [`crate::adopt`]).
     #[serde(default)]
-    pub adopt: Option<crate::Adopt>,
+    pub adopt: Option<crate::AdoptSpec>,
     /// Whether finding no database of this class is normal (a class whose tenants are yet to
     /// come); otherwise it is an error, the symptom of a mistyped `pattern` or `glob`.
     #[serde(default)]

@@ -49,6 +49,7 @@
 //! `SET search_path` for PostgreSQL schemas). PostgreSQL databases cannot be switched inside a
 //! connection, so per-database tenants cost one connection each. See [`Session`].
 
+pub mod adopt;
 mod content;
 mod credentials;
 mod discovery;
@@ -63,6 +64,7 @@ pub mod sqlite;
 mod tls;
 mod versions;
 
+pub use adopt::{AdoptSpec, Adoption, ToolAdopt};
 pub use credentials::{redact_url, redact_urls_in, url_without_password, Credentials};
 pub use discovery::{discover, DatabaseClass, DiscoveryError};
 pub use facts::ServerFacts;
@@ -414,10 +416,11 @@ pub trait Connection: Send {
     /// Runs a script statement by statement, outside the version table (scratch schemas, tests).
     fn execute_script(&mut self, sql: &str, log: &RunLog) -> Result<(), DbError>;
 
-    /// Creates the version table with one `baseline` row at `version`: the first migration of a
-    /// database whose version was adopted from the platform's counter. Its undo is
-    /// [`Connection::drop_version_table`]; the counter table itself is never written.
-    fn record_baseline(&mut self, version: u32, adopt: &Adopt) -> Result<(), DbError>;
+    /// Creates the version table with one `baseline` row at `version`, named `origin`: the first
+    /// migration of a database whose version was adopted from the platform's counter or another
+    /// tool's history ([`adopt`]). Its undo is [`Connection::drop_version_table`]; the counter
+    /// or history table itself is never written.
+    fn record_baseline(&mut self, version: u32, origin: &str) -> Result<(), DbError>;
 
     /// The platform's counter, if its table exists: the highest value of `adopt.column`.
     fn adopted_version(&mut self, adopt: &Adopt) -> Result<Option<u32>, DbError>;

@@ -333,18 +333,12 @@ impl Connection for MysqlConnection {
             .map_err(|e| self.err(e))
     }
 
-    fn record_baseline(&mut self, version: u32, adopt: &Adopt) -> Result<(), DbError> {
+    fn record_baseline(&mut self, version: u32, origin: &str) -> Result<(), DbError> {
         self.conn
             .query_drop(CREATE_VERSION_TABLE)
             .map_err(|e| self.err(e))?;
         self.conn
-            .query_drop(insert_row(
-                version,
-                &adopt.baseline_name(),
-                "",
-                "",
-                RowState::Baseline,
-            ))
+            .query_drop(insert_row(version, origin, "", "", RowState::Baseline))
             .map_err(|e| self.err(e))
     }
 

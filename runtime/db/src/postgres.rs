@@ -376,16 +376,10 @@ impl Connection for PostgresConnection {
         self.undo_in_one_transaction(migrations, drop_version_table, log)
     }
 
-    fn record_baseline(&mut self, version: u32, adopt: &Adopt) -> Result<(), DbError> {
+    fn record_baseline(&mut self, version: u32, origin: &str) -> Result<(), DbError> {
         let sql = format!(
             "{CREATE_VERSION_TABLE}; {}",
-            insert_row(
-                version,
-                &adopt.baseline_name(),
-                "",
-                None,
-                RowState::Baseline
-            )
+            insert_row(version, origin, "", None, RowState::Baseline)
         );
         let name = self.name.as_str();
         let mut tx = self

@@ -257,7 +257,7 @@ impl Connection for SqliteConnection {
         tx.commit().map_err(|e| backend_error(db, e))
     }
 
-    fn record_baseline(&mut self, version: u32, adopt: &Adopt) -> Result<(), DbError> {
+    fn record_baseline(&mut self, version: u32, origin: &str) -> Result<(), DbError> {
         let db = self.name.as_str();
         let err = |e| backend_error(db, e);
         let tx = begin(db, &mut self.conn)?;
@@ -267,7 +267,7 @@ impl Connection for SqliteConnection {
                 "INSERT INTO {VERSION_TABLE} (id, name, checksum, patch, applied_at, state)
                  VALUES (?1, ?2, '', '', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), 'baseline')"
             ),
-            rusqlite::params![version, adopt.baseline_name()],
+            rusqlite::params![version, origin],
         )
         .map_err(err)?;
         tx.commit().map_err(err)
@@ -531,7 +531,7 @@ mod tests {
             (state.table_exists, state.adopted, state.version()),
             (false, Some(7), 7)
         );
-        conn.record_baseline(7, &adopt).unwrap();
+        conn.record_baseline(7, &adopt.baseline_name()).unwrap();
         conn.apply_up(
             &migration(8, "CREATE TABLE t (id INTEGER);", "DROP TABLE t;"),
             Stamp::new("2.0.0", "test"),

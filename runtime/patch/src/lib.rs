@@ -11,6 +11,7 @@
 //!                                              sampling, acceptance
 //! migrations/<class>/<NNNN>_<name>/up.sql      every up has its down.sql
 //! checks/<class>/*.sql                         consistency queries that must return zero rows
+//! adopt/<class>.toml                           the tool each imported migration came from (`adopt`)
 //! docs/bulletin.toml checklist.toml testbook.toml   the release documents (`docs`)
 //! hooks/
 //! ```
@@ -32,6 +33,7 @@
 //!   errors that name the file and the key.
 
 mod acceptance;
+pub mod adopt;
 mod class;
 pub mod docs;
 mod fingerprint;
@@ -46,6 +48,7 @@ mod smoke;
 mod split;
 
 pub use acceptance::AcceptanceSpec;
+pub use adopt::{AdoptError, AdoptMap, AdoptedMigration, Tool};
 pub use class::{ClassSpec, Dialect};
 pub use fingerprint::{
     default_critical, key_matches, FingerprintSpec, DB_FACTS, FINGERPRINT_ROOTS,

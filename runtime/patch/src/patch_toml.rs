@@ -49,6 +49,8 @@ pub enum PatchError {
     Migration(#[from] MigrationError),
     #[error(transparent)]
     File(#[from] crate::read::ReadError),
+    #[error(transparent)]
+    Adopt(#[from] crate::adopt::AdoptError),
 }
 
 /// Whether the platform is closed while the patch runs (the first seed) or stays up during a
@@ -139,6 +141,9 @@ pub struct Patch {
     pub dir: PathBuf,
     pub spec: PatchSpec,
     pub migrations: MigrationSet,
+    /// `adopt/<class>.toml`: the tool each class's migrations were imported from (see
+    /// [`crate::AdoptMap`]).
+    pub adopt: BTreeMap<String, crate::AdoptMap>,
 }
 
 impl Patch {
@@ -146,10 +151,32 @@ impl Patch {
     pub fn load(dir: &Path) -> Result<Patch, PatchError> {
         let spec = PatchSpec::read(&dir.join(PATCH_FILE))?;
         let migrations = MigrationSet::load(dir, &spec.classes)?;
+        let adopt = crate::AdoptMap::load_dir(dir)?;
+        for (class, map) in &adopt {
+            let path = dir
+                .join(crate::adopt::ADOPT_DIR)
+                .join(format!("{class}.toml"));
+            let invalid = |what: String| PatchError::Invalid {
+                path: path.clone(),
+                what,
+            };
+            let Some(ours) = migrations.class(class) else {
+                return Err(invalid(format!(
+                    "class `{class}` is not declared in patch.toml; add `[classes.{class}]` or remove this file"
+                )));
+            };
+            if let Some(m) = map.migrations.iter().find(|m| ours.get(m.number).is_none()) {
+                return Err(invalid(format!(
+                    "migration {:04} (`{}` of {}) is not in migrations/{class}/",
+                    m.number, m.id, map.tool
+                )));
+            }
+        }
         Ok(Patch {
             dir: dir.to_path_buf(),
             spec,
             migrations,
+            adopt,
         })
     }
 

@@ -431,6 +431,11 @@ mod tests {
             [Dialect::Sqlite, Dialect::Postgres, Dialect::Mysql]
         );
         assert!(profile.databases["site"].adopt.is_some());
+        let shop = profile.databases["shop"].adopt.as_ref();
+        assert_eq!(
+            shop.and_then(|a| a.tool()).map(|t| t.tool),
+            Some(bascule_patch::Tool::Flyway)
+        );
         assert_eq!(profile.services.len(), 2);
         assert!(profile.maintenance.is_some());
         assert!(!profile.caches.is_empty());

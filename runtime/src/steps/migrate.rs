@@ -211,7 +211,9 @@ fn migrate_class(cx: &Context<'_>, class: &ClassSurvey, run: &str) -> Result<(),
             abandoned: class.abandoned(db).unwrap_or_default(),
             pending: class.migrations.pending(db.state.version()).collect(),
         })
-        .filter(|w| !w.pending.is_empty() || !w.abandoned.is_empty())
+        .filter(|w| {
+            !w.pending.is_empty() || !w.abandoned.is_empty() || adopts_history(cx, class, w.db)
+        })
         .collect();
     let workers = cx.host.workers(&class.class);
     let servers = servers(class.databases.iter().map(|d| &d.target));
@@ -231,11 +233,15 @@ fn migrate_class(cx: &Context<'_>, class: &ClassSurvey, run: &str) -> Result<(),
         run,
     };
     let downtime = in_downtime(cx);
-    let adopt = cx
+    let baseline_name = cx
         .host
         .databases
         .get(&class.class)
-        .and_then(|c| c.adopt.as_ref());
+        .and_then(|c| c.adopt.as_ref())
+        .map(|adopt| match adopt {
+            db::AdoptSpec::Counter(counter) => counter.baseline_name(),
+            db::AdoptSpec::Tool(tool) => tool.baseline_name(class.dialect),
+        });
     let progress = Progress::new(cx, &class.class, "migrated", work.len());
     let result = parallel::map_grouped(
         &work,
@@ -246,15 +252,14 @@ fn migrate_class(cx: &Context<'_>, class: &ClassSurvey, run: &str) -> Result<(),
         |session, w| {
             let clock = Instant::now();
             session.with(&w.db.target, |conn| {
-                if let (false, Some(baseline), Some(adopt)) =
-                    (w.db.state.table_exists, w.db.state.adopted, adopt)
+                if let (false, Some(baseline), Some(origin)) =
+                    (w.db.state.table_exists, w.db.state.adopted, &baseline_name)
                 {
                     cx.log.line(format_args!(
-                        "{}: version table created at baseline {baseline} ({})",
+                        "{}: version table created at baseline {baseline} ({origin})",
                         w.db.target,
-                        adopt.baseline_name()
                     ));
-                    conn.record_baseline(baseline, adopt)?;
+                    conn.record_baseline(baseline, origin)?;
                 }
                 if !w.abandoned.is_empty() {
                     cx.log.line(format_args!(
@@ -279,6 +284,19 @@ fn migrate_class(cx: &Context<'_>, class: &ClassSurvey, run: &str) -> Result<(),
     result
         .map(|_| ())
         .map_err(|errors| summarize("migration", errors))
+}
+
+/// Whether `db` starts from another tool's history ([`db::adopt`]) and gets its baseline row
+/// even with nothing to migrate: the next patch's bundle carries no `adopt/<class>.toml`, so
+/// this is the run that records where the tool left it (and its undo drops the table again).
+fn adopts_history(cx: &Context<'_>, class: &ClassSurvey, db: &DbSurvey) -> bool {
+    let tool = cx
+        .host
+        .databases
+        .get(&class.class)
+        .and_then(|c| c.adopt.as_ref())
+        .is_some_and(|a| a.tool().is_some());
+    tool && !db.state.table_exists && db.state.adopted.is_some()
 }
 
 /// Whether nothing serves the platform while this run migrates: an `apply` (it stops the
