@@ -62,7 +62,7 @@ pub struct Built {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let out = args
         .out
-        .unwrap_or_else(|| crate::workspace_root().join("target").join("bundles"));
+        .unwrap_or_else(|| crate::project_root().join("target").join("bundles"));
     let built = build(&args.patch_dir, &out, args.runtime.as_deref())?;
     if let Some(key) = &args.sign {
         let signature = crate::signing::sign_bundle(&built.path, key)?;
@@ -79,9 +79,7 @@ pub fn build(patch_dir: &Path, out: &Path, runtime: Option<&Path>) -> anyhow::Re
     let documents = load_documents(&patch)?;
     let runtime = match runtime {
         Some(path) => static_runtime::inspect(path)?,
-        None => static_runtime::inspect(&static_runtime::build_static_runtime(
-            &crate::workspace_root(),
-        )?)?,
+        None => static_runtime::inspect(&static_runtime::build_for_project()?)?,
     };
     eprintln!("runtime: {} ({})", runtime.path.display(), runtime.target);
     let staging = tempfile::tempdir().context("cannot create a staging directory")?;
@@ -278,7 +276,12 @@ fn stage_patch_files(patch: &Patch, staging: &Path) -> anyhow::Result<()> {
     let file = bascule_patch::PATCH_FILE;
     fs::copy(patch.dir.join(file), staging.join(file))
         .with_context(|| format!("cannot copy {}", patch.dir.join(file).display()))?;
-    for dir in ["migrations", "checks", "hooks", bascule_patch::adopt::ADOPT_DIR] {
+    for dir in [
+        "migrations",
+        "checks",
+        "hooks",
+        bascule_patch::adopt::ADOPT_DIR,
+    ] {
         let from = patch.dir.join(dir);
         if from.is_dir() {
             copy_tree(&from, &staging.join(dir), &|_| false, FileCopy::Copy)?;

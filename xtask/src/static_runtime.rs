@@ -29,11 +29,27 @@ pub struct StaticRuntime {
 /// Builds the runtime as a static binary under `<workspace>/target/static`, checks it, and
 /// returns its path (`target/static/<triple>/release/bascule`).
 pub fn build_static_runtime(workspace: &Path) -> anyhow::Result<PathBuf> {
+    build_static_runtime_into(workspace, &workspace.join("target").join("static"))
+}
+
+/// Builds the runtime for the repository `cargo xtask` works for ([`crate::project_root`]):
+/// from this Bascule checkout's source (the one the developer library was built from, which a
+/// platform's `xtask` crate depends on), with this checkout's `Cargo.lock`, into
+/// `<cargo target dir>/static` of the project ([`crate::cargo_target_dir`]).
+pub fn build_for_project() -> anyhow::Result<PathBuf> {
+    build_static_runtime_into(
+        &crate::workspace_root(),
+        &crate::cargo_target_dir().join("static"),
+    )
+}
+
+/// Builds the runtime of the Bascule workspace `workspace` as a static binary under
+/// `target_dir`, checks it, and returns its path (`<target_dir>/<triple>/release/bascule`).
+pub fn build_static_runtime_into(workspace: &Path, target_dir: &Path) -> anyhow::Result<PathBuf> {
     let sh = Shell::new()?;
     sh.change_dir(workspace);
     let musl = musl_installed(&sh);
     let target = if musl { MUSL } else { GNU };
-    let target_dir = workspace.join("target").join("static");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let mut build = cmd!(
         sh,
