@@ -17,7 +17,7 @@ use bascule_db::{self as db, DbTarget, Location};
 use bascule_patch::{Dialect, Tool};
 use bascule_tests::{static_runtime, untar, workspace};
 use server_common::{bascule, text};
-use testdb::PostgresServer;
+use testdb::{MariaDb, PostgresServer};
 
 fn fixture(rel: &str) -> PathBuf {
     workspace().join("fixtures/adopt").join(rel)
@@ -31,13 +31,15 @@ struct Rig {
     profile: PathBuf,
 }
 
-/// Imports `from` as `tool` into `patches/1.0.0`, writes the downs the tool lacked (`downs`:
-/// migration directory, text), adds `next` (up, down) as the following migration, builds the
+/// Imports `from` as `tool` into `patches/1.0.0` (`without_down` of its migrations reported
+/// without a down), writes `downs` (migration directory, text: those the tool lacked, or
+/// those lint wants otherwise), adds `next` (up, down) as the following migration, builds the
 /// bundle, and writes a host profile whose `[databases.main]` is `databases` plus the adopt.
 fn rig(
     tool: Tool,
     from: &Path,
     dialect: Dialect,
+    without_down: usize,
     downs: &[(&str, &str)],
     next: (&str, &str),
     databases: &str,
@@ -49,7 +51,7 @@ fn rig(
         .unwrap_or_else(|e| panic!("import {tool}: {e:#}"));
     assert_eq!(
         report.without_down.len(),
-        downs.len(),
+        without_down,
         "{tool}: {:?}",
         report.without_down
     );
@@ -236,6 +238,7 @@ fn dbmate_databases_migrated_by_dbmate_itself_are_adopted() {
         Tool::Dbmate,
         &from,
         Dialect::Sqlite,
+        0,
         &[],
         NOTE_SQLITE,
         SQLITE_TENANTS,
@@ -278,6 +281,7 @@ fn golang_migrate_databases_are_adopted_and_a_dirty_one_is_refused() {
         Tool::GolangMigrate,
         &from,
         Dialect::Sqlite,
+        0,
         &[],
         NOTE_SQLITE,
         SQLITE_TENANTS,
@@ -325,6 +329,7 @@ fn flyway_databases_are_adopted_and_a_failed_or_edited_one_is_refused() {
         Tool::Flyway,
         &from,
         Dialect::Sqlite,
+        1,
         &[(
             "0003_add_person_email",
             "ALTER TABLE PERSON DROP COLUMN EMAIL;\n",
@@ -399,6 +404,7 @@ fn liquibase_databases_are_adopted_and_a_failed_one_is_refused() {
         Tool::Liquibase,
         &from,
         Dialect::Sqlite,
+        0,
         &[],
         NOTE_SQLITE,
         SQLITE_TENANTS,
@@ -471,6 +477,7 @@ fn sqitch_databases_on_postgres_are_adopted_and_a_failed_deploy_is_refused() {
         Tool::Sqitch,
         &from,
         Dialect::Postgres,
+        0,
         &[],
         (
             "CREATE TABLE flipr.notes (id BIGINT PRIMARY KEY, body TEXT);\n",
@@ -526,4 +533,115 @@ fn sqitch_databases_on_postgres_are_adopted_and_a_failed_deploy_is_refused() {
         )
         .unwrap();
     refused(&rig, &tenants, &tenants[1], "failed deploy of `widgets`");
+}
+
+fn mariadb() -> &'static MariaDb {
+    static SERVER: OnceLock<MariaDb> = OnceLock::new();
+    SERVER.get_or_init(|| MariaDb::start().unwrap_or_else(|e| panic!("{e}")))
+}
+
+/// Flyway's `flyway_schema_history` as Flyway creates it on MySQL and MariaDB.
+const FLYWAY_HISTORY_MYSQL: &str = "CREATE TABLE `flyway_schema_history` (
+    `installed_rank` INT NOT NULL,
+    `version` VARCHAR(50),
+    `description` VARCHAR(200) NOT NULL,
+    `type` VARCHAR(20) NOT NULL,
+    `script` VARCHAR(1000) NOT NULL,
+    `checksum` INT,
+    `installed_by` VARCHAR(100) NOT NULL,
+    `installed_on` TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    `execution_time` INT NOT NULL,
+    `success` BOOL NOT NULL,
+    CONSTRAINT `flyway_schema_history_pk` PRIMARY KEY (`installed_rank`)
+) ENGINE=InnoDB;
+CREATE INDEX `flyway_schema_history_s_idx` ON `flyway_schema_history` (`success`);";
+
+/// Runs each `;`-terminated statement of `sql` on a server tenant.
+fn execute_each(target: &DbTarget, sql: &str) {
+    let mut conn = db::connect(target).unwrap_or_else(|e| panic!("{e}"));
+    for statement in sql.split_inclusive(";\n").chain(std::iter::once("")) {
+        let statement = statement.trim().trim_end_matches(';');
+        if !statement.is_empty() {
+            conn.query_rows(statement)
+                .unwrap_or_else(|e| panic!("{target}: {statement}: {e}"));
+        }
+    }
+}
+
+#[test]
+fn flyway_databases_on_mariadb_are_adopted_and_a_failed_one_is_refused() {
+    let server = mariadb();
+    let names = ["fly_a", "fly_b"];
+    for name in names {
+        server.create_database(name).unwrap();
+    }
+    let from = fixture("flyway/db/migration");
+    // MariaDB DDL is not transactional: lint wants every down idempotent, the imported ones too.
+    let rig = rig(
+        Tool::Flyway,
+        &from,
+        Dialect::Mysql,
+        1,
+        &[
+            ("0001_create_person_table", "DROP TABLE IF EXISTS PERSON;\n"),
+            (
+                "0003_add_person_email",
+                "ALTER TABLE PERSON DROP COLUMN IF EXISTS EMAIL;\n",
+            ),
+        ],
+        (
+            "CREATE TABLE notes (id BIGINT PRIMARY KEY, body TEXT);\n",
+            "DROP TABLE IF EXISTS notes;\n",
+        ),
+        &format!(
+            "engine = \"mysql\"\nurl = \"{}\"\ndatabases = [\"fly_a\", \"fly_b\"]",
+            server.url()
+        ),
+    );
+    let tenants: Vec<DbTarget> = names
+        .iter()
+        .map(|name| DbTarget {
+            class: "main".into(),
+            name: name.to_string(),
+            location: Location::Mysql {
+                url: server.url(),
+                database: name.to_string(),
+            },
+        })
+        .collect();
+    let scripts = [
+        (
+            "1",
+            "Create person table",
+            "V1__Create_person_table.sql",
+            "1715188512",
+        ),
+        ("2", "Add people", "V2__Add_people.sql", "476766047"),
+        (
+            "3",
+            "Add person email",
+            "V3__Add_person_email.sql",
+            "1753191910",
+        ),
+    ];
+    for t in &tenants {
+        execute_each(t, FLYWAY_HISTORY_MYSQL);
+        for (rank, (version, description, script, checksum)) in scripts.iter().enumerate() {
+            execute_each(t, &std::fs::read_to_string(from.join(script)).unwrap());
+            execute_each(
+                t,
+                &format!(
+                    "INSERT INTO flyway_schema_history (installed_rank, version, description, type, script, checksum, installed_by, execution_time, success) \
+                     VALUES ({}, '{version}', '{description}', 'SQL', '{script}', {checksum}, 'root', 3, 1);",
+                    rank + 1
+                ),
+            );
+        }
+    }
+    apply_then_rollback(&rig, &tenants, "flyway_schema_history", 3);
+    execute_each(
+        &tenants[1],
+        "UPDATE flyway_schema_history SET success = 0 WHERE version = '3';",
+    );
+    refused(&rig, &tenants, &tenants[1], "success = false");
 }
