@@ -645,3 +645,60 @@ fn flyway_databases_on_mariadb_are_adopted_and_a_failed_one_is_refused() {
     );
     refused(&rig, &tenants, &tenants[1], "success = false");
 }
+
+#[test]
+fn golang_migrate_schemas_on_postgres_are_adopted_and_a_dirty_one_is_refused() {
+    let server = postgres();
+    server.create_database("gm_platform").unwrap();
+    let schemas = ["gm_a", "gm_b"];
+    let from = fixture("golang-migrate");
+    let rig = rig(
+        Tool::GolangMigrate,
+        &from,
+        Dialect::Postgres,
+        0,
+        &[],
+        (
+            "CREATE TABLE notes (id BIGINT PRIMARY KEY, body TEXT);\n",
+            "DROP TABLE IF EXISTS notes;\n",
+        ),
+        &format!(
+            "engine = \"postgres\"\nurl = \"{}\"\ndatabase = \"gm_platform\"\nschemas = [\"gm_a\", \"gm_b\"]",
+            server.url()
+        ),
+    );
+    let tenants: Vec<DbTarget> = schemas
+        .iter()
+        .map(|schema| DbTarget {
+            class: "main".into(),
+            name: schema.to_string(),
+            location: Location::Postgres {
+                url: server.url(),
+                database: "gm_platform".into(),
+                schema: Some(schema.to_string()),
+            },
+        })
+        .collect();
+    let mut client = server.connect("gm_platform").unwrap();
+    for schema in schemas {
+        // golang-migrate's postgres driver, run with `search_path=<schema>`: its table in the
+        // tenant's schema, one row.
+        let mut script = format!("CREATE SCHEMA {schema}; SET search_path TO {schema};\n");
+        for up in [
+            "000001_create_users_table.up.sql",
+            "000002_add_mood_to_users.up.sql",
+        ] {
+            script.push_str(&std::fs::read_to_string(from.join(up)).unwrap());
+        }
+        script.push_str(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version bigint not null primary key, dirty boolean not null);\n\
+             INSERT INTO schema_migrations (version, dirty) VALUES (2, false);\nRESET search_path;\n",
+        );
+        client.batch_execute(&script).unwrap();
+    }
+    apply_then_rollback(&rig, &tenants, "schema_migrations", 2);
+    client
+        .batch_execute("UPDATE gm_b.schema_migrations SET dirty = true;")
+        .unwrap();
+    refused(&rig, &tenants, &tenants[1], "dirty");
+}
