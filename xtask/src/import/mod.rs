@@ -115,11 +115,20 @@ fn dialect_name(name: &str) -> Result<Dialect, String> {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let version = match &args.version {
         Some(v) => v.clone(),
-        None => args
-            .into
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
+        None => {
+            let name = args
+                .into
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if semver::Version::parse(&name).is_err() {
+                bail!(
+                    "--into {}: `{name}` is not a version; name the directory after it (patches/1.0.0) or pass --version",
+                    args.into.display()
+                );
+            }
+            name
+        }
     };
     let report = import(
         &args.dir,

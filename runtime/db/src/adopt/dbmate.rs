@@ -9,7 +9,6 @@ use crate::{Connection, DbError};
 
 pub(super) fn read(
     conn: &mut dyn Connection,
-    _db: &str,
     dialect: Dialect,
     table: &str,
 ) -> Result<Option<History>, DbError> {

@@ -195,7 +195,6 @@ pub fn adopt(
 ) -> Result<Adoption, DbError> {
     let dialect = dialect_of(target);
     let table = spec.table(dialect);
-    let db = target.to_string();
     if map.tool != spec.tool {
         return Ok(Adoption::Refused(format!(
             "the host profile adopts {} history, but the bundle's adopt/{}.toml was imported from {}",
@@ -203,11 +202,11 @@ pub fn adopt(
         )));
     }
     let history = match spec.tool {
-        Tool::Dbmate => dbmate::read(conn, &db, dialect, &table)?,
-        Tool::GolangMigrate => golang_migrate::read(conn, &db, dialect, &table)?,
-        Tool::Flyway => flyway::read(conn, &db, dialect, &table)?,
-        Tool::Sqitch => sqitch::read(conn, &db, dialect, &table, map.project.as_deref())?,
-        Tool::Liquibase => liquibase::read(conn, &db, dialect, &table)?,
+        Tool::Dbmate => dbmate::read(conn, dialect, &table)?,
+        Tool::GolangMigrate => golang_migrate::read(conn, dialect, &table)?,
+        Tool::Flyway => flyway::read(conn, dialect, &table)?,
+        Tool::Sqitch => sqitch::read(conn, dialect, &table, map.project.as_deref())?,
+        Tool::Liquibase => liquibase::read(conn, dialect, &table)?,
     };
     let Some(history) = history else {
         return Ok(Adoption::Fresh);
