@@ -249,9 +249,35 @@ pub fn run_ids(state_dir: &Path) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default();
-    // Run ids start with their start time: sorted, they are in the order the runs started.
-    ids.sort();
+    // Run ids start with their start time to the second: sorted, they are in the order the runs
+    // started — but for runs started in the same second (a `migrate` and the `apply` right
+    // after it), which the start record of their journals orders to the millisecond.
+    let stamp = |id: &str| id.split('-').next().unwrap_or_default().to_string();
+    let mut seconds = std::collections::BTreeMap::<String, usize>::new();
+    for id in &ids {
+        *seconds.entry(stamp(id)).or_default() += 1;
+    }
+    let runs = crate::state::runs_dir(state_dir);
+    ids.sort_by_cached_key(|id| {
+        let second = stamp(id);
+        let started = (seconds[&second] > 1)
+            .then(|| started_at(&runs.join(id).join(JOURNAL_FILE)))
+            .flatten();
+        (second, started, id.clone())
+    });
     ids
+}
+
+/// When the run of `journal` started, from its first record.
+fn started_at(journal: &Path) -> Option<String> {
+    let mut first = String::new();
+    BufReader::new(File::open(journal).ok()?)
+        .read_line(&mut first)
+        .ok()?;
+    match serde_json::from_str(&first).ok()? {
+        Event::RunStart { at, .. } => Some(at),
+        _ => None,
+    }
 }
 
 /// An append-only journal; every append is fsync'd before it returns.
@@ -581,6 +607,52 @@ mod tests {
             Some(RunKind::Rollback)
         );
         assert_eq!(of("killed-run"), None);
+    }
+
+    #[test]
+    fn runs_started_in_the_same_second_are_listed_in_the_order_they_started() {
+        let state = tempfile::tempdir().unwrap();
+        let runs = crate::state::runs_dir(state.path());
+        let start = |id: &str, kind: RunKind, at: &str| {
+            std::fs::create_dir_all(runs.join(id)).unwrap();
+            let journal = Journal::create(&runs.join(id).join(JOURNAL_FILE)).unwrap();
+            journal
+                .append(&Event::RunStart {
+                    run: id.into(),
+                    kind,
+                    version: "2.0.0".into(),
+                    bundle_digest: "d".into(),
+                    undoes: None,
+                    operator: None,
+                    hostname: None,
+                    at: at.into(),
+                })
+                .unwrap();
+        };
+        // By name, `apply` comes before `migrate`; the migrate started first.
+        start(
+            "20261207T061500-2.0.0-apply",
+            RunKind::Apply,
+            "2026-12-07T06:15:00.800+00:00",
+        );
+        start(
+            "20261207T061500-2.0.0-migrate",
+            RunKind::Migrate,
+            "2026-12-07T06:15:00.100+00:00",
+        );
+        start(
+            "20261207T061459-1.0.0-apply",
+            RunKind::Apply,
+            "2026-12-07T06:14:59.900+00:00",
+        );
+        assert_eq!(
+            run_ids(state.path()),
+            [
+                "20261207T061459-1.0.0-apply",
+                "20261207T061500-2.0.0-migrate",
+                "20261207T061500-2.0.0-apply"
+            ]
+        );
     }
 
     #[test]
