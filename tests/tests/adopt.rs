@@ -702,3 +702,54 @@ fn golang_migrate_schemas_on_postgres_are_adopted_and_a_dirty_one_is_refused() {
         .unwrap();
     refused(&rig, &tenants, &tenants[1], "dirty");
 }
+
+#[test]
+fn dbmate_databases_on_postgres_migrated_by_dbmate_itself_are_adopted() {
+    let server = postgres();
+    let names = ["dbm_a", "dbm_b"];
+    for name in names {
+        server.create_database(name).unwrap();
+    }
+    let from = fixture("dbmate/db/migrations");
+    let rig = rig(
+        Tool::Dbmate,
+        &from,
+        Dialect::Postgres,
+        0,
+        &[],
+        (
+            "CREATE TABLE notes (id BIGINT PRIMARY KEY, body TEXT);\n",
+            "DROP TABLE IF EXISTS notes;\n",
+        ),
+        &format!(
+            "engine = \"postgres\"\nurl = \"{}\"\ndatabases = [\"dbm_a\", \"dbm_b\"]",
+            server.url()
+        ),
+    );
+    let tenants: Vec<DbTarget> = names
+        .iter()
+        .map(|name| DbTarget {
+            class: "main".into(),
+            name: name.to_string(),
+            location: Location::Postgres {
+                url: server.url(),
+                database: name.to_string(),
+                schema: None,
+            },
+        })
+        .collect();
+    for name in names {
+        let out = Command::new("dbmate")
+            .arg("--url")
+            .arg(format!("{}?sslmode=disable", server.url_for(name)))
+            .arg("--migrations-dir")
+            .arg(&from)
+            .arg("--no-dump-schema")
+            .arg("up")
+            .current_dir(&rig.root)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "dbmate up: {}", text(&out));
+    }
+    apply_then_rollback(&rig, &tenants, "schema_migrations", 2);
+}
