@@ -466,7 +466,7 @@ INSERT INTO sqitch.projects VALUES ('flipr', 'https://github.com/sqitchers/sqitc
 ";
 
 #[test]
-fn sqitch_databases_on_postgres_are_adopted_and_a_failed_deploy_is_refused() {
+fn sqitch_databases_on_postgres_are_adopted_and_an_edited_or_failed_one_is_refused() {
     let server = postgres();
     let names = ["flipr_a", "flipr_b"];
     for name in names {
@@ -524,6 +524,19 @@ fn sqitch_databases_on_postgres_are_adopted_and_a_failed_deploy_is_refused() {
         }
     }
     apply_then_rollback(&rig, &tenants, "sqitch.changes", 2);
+
+    // A deploy script edited after it ran: its recorded hash is not the imported script's.
+    let mut first = server.connect("flipr_a").unwrap();
+    first
+        .batch_execute("UPDATE sqitch.changes SET script_hash = 'deadbeef' WHERE change = 'users';")
+        .unwrap();
+    refused(&rig, &tenants, &tenants[0], "checksum deadbeef");
+    first
+        .batch_execute(&format!(
+            "UPDATE sqitch.changes SET script_hash = '{}' WHERE change = 'users';",
+            changes[1].1
+        ))
+        .unwrap();
 
     let mut client = server.connect("flipr_b").unwrap();
     client
