@@ -57,6 +57,9 @@ pub fn build_static_runtime_into(workspace: &Path, target_dir: &Path) -> anyhow:
     )
     .env_remove("CARGO_ENCODED_RUSTFLAGS")
     .quiet();
+    for name in inherited_package_vars() {
+        build = build.env_remove(name);
+    }
     build = if musl {
         build.env_remove("RUSTFLAGS")
     } else {
@@ -69,6 +72,32 @@ pub fn build_static_runtime_into(workspace: &Path, target_dir: &Path) -> anyhow:
     let path = target_dir.join(target).join("release").join("bascule");
     ensure_static(&path)?;
     Ok(path)
+}
+
+/// The variables cargo sets for the program it runs (`cargo run`, `cargo test`) that describe
+/// that program's package. A build script of the runtime's dependencies (ring's) records
+/// `CARGO_MANIFEST_DIR` as it finds it, so a build inheriting them from one caller (the tests'
+/// crate, Bascule's xtask, a platform's xtask) would be redone for the next: they are removed,
+/// and every caller shares one build.
+fn inherited_package_vars() -> Vec<std::ffi::OsString> {
+    const EXACT: [&str; 8] = [
+        "CARGO_MANIFEST_DIR",
+        "CARGO_MANIFEST_PATH",
+        "CARGO_CRATE_NAME",
+        "CARGO_BIN_NAME",
+        "CARGO_PRIMARY_PACKAGE",
+        "CARGO_TARGET_TMPDIR",
+        "CARGO_RUSTC_CURRENT_DIR",
+        "OUT_DIR",
+    ];
+    std::env::vars_os()
+        .map(|(name, _)| name)
+        .filter(|name| {
+            name.to_str().is_some_and(|n| {
+                EXACT.contains(&n) || n.starts_with("CARGO_PKG_") || n.starts_with("CARGO_BIN_EXE_")
+            })
+        })
+        .collect()
 }
 
 /// Checks that a runtime binary is static and names its target: from the path when it lies in
