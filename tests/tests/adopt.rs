@@ -322,6 +322,41 @@ const FLYWAY_HISTORY: &str = r#"CREATE TABLE "flyway_schema_history" (
 );
 CREATE INDEX "flyway_schema_history_s_idx" ON "flyway_schema_history" ("success");"#;
 
+/// Each versioned script of the Flyway fixture in `from`, with the `flyway_schema_history` row
+/// Flyway writes when `installed_by` runs it. The checksums are those Flyway records: CRC32 of
+/// the script's lines (computed independently of the importer, with zlib's CRC32 over the lines
+/// without their endings).
+fn flyway_migrated(from: &Path, installed_by: &str) -> Vec<(String, String)> {
+    let scripts = [
+        (
+            "1",
+            "Create person table",
+            "V1__Create_person_table.sql",
+            "1715188512",
+        ),
+        ("2", "Add people", "V2__Add_people.sql", "476766047"),
+        (
+            "3",
+            "Add person email",
+            "V3__Add_person_email.sql",
+            "1753191910",
+        ),
+    ];
+    scripts
+        .iter()
+        .enumerate()
+        .map(|(rank, (version, description, script, checksum))| {
+            let sql = std::fs::read_to_string(from.join(script)).unwrap();
+            let row = format!(
+                "INSERT INTO flyway_schema_history (installed_rank, version, description, type, script, checksum, installed_by, execution_time, success) \
+                 VALUES ({}, '{version}', '{description}', 'SQL', '{script}', {checksum}, '{installed_by}', 3, 1);",
+                rank + 1
+            );
+            (sql, row)
+        })
+        .collect()
+}
+
 #[test]
 fn flyway_databases_are_adopted_and_a_failed_or_edited_one_is_refused() {
     let from = fixture("flyway/db/migration");
@@ -338,35 +373,11 @@ fn flyway_databases_are_adopted_and_a_failed_or_edited_one_is_refused() {
         SQLITE_TENANTS,
     );
     let tenants = [rig.sqlite("site_a"), rig.sqlite("site_b")];
-    // The checksums Flyway records: CRC32 of each script's lines (computed independently of
-    // the importer, with zlib's CRC32 over the lines without their endings).
-    let scripts = [
-        (
-            "1",
-            "Create person table",
-            "V1__Create_person_table.sql",
-            "1715188512",
-        ),
-        ("2", "Add people", "V2__Add_people.sql", "476766047"),
-        (
-            "3",
-            "Add person email",
-            "V3__Add_person_email.sql",
-            "1753191910",
-        ),
-    ];
     for t in &tenants {
         execute(t, FLYWAY_HISTORY);
-        for (rank, (version, description, script, checksum)) in scripts.iter().enumerate() {
-            execute(t, &std::fs::read_to_string(from.join(script)).unwrap());
-            execute(
-                t,
-                &format!(
-                    "INSERT INTO flyway_schema_history (installed_rank, version, description, type, script, checksum, installed_by, execution_time, success) \
-                     VALUES ({}, '{version}', '{description}', 'SQL', '{script}', {checksum}, 'sa', 3, 1);",
-                    rank + 1
-                ),
-            );
+        for (script, row) in flyway_migrated(&from, "sa") {
+            execute(t, &script);
+            execute(t, &row);
         }
         // The repeatable migration: run and recorded without a version, and ignored.
         execute(
@@ -622,33 +633,11 @@ fn flyway_databases_on_mariadb_are_adopted_and_a_failed_one_is_refused() {
             },
         })
         .collect();
-    let scripts = [
-        (
-            "1",
-            "Create person table",
-            "V1__Create_person_table.sql",
-            "1715188512",
-        ),
-        ("2", "Add people", "V2__Add_people.sql", "476766047"),
-        (
-            "3",
-            "Add person email",
-            "V3__Add_person_email.sql",
-            "1753191910",
-        ),
-    ];
     for t in &tenants {
         execute_each(t, FLYWAY_HISTORY_MYSQL);
-        for (rank, (version, description, script, checksum)) in scripts.iter().enumerate() {
-            execute_each(t, &std::fs::read_to_string(from.join(script)).unwrap());
-            execute_each(
-                t,
-                &format!(
-                    "INSERT INTO flyway_schema_history (installed_rank, version, description, type, script, checksum, installed_by, execution_time, success) \
-                     VALUES ({}, '{version}', '{description}', 'SQL', '{script}', {checksum}, 'root', 3, 1);",
-                    rank + 1
-                ),
-            );
+        for (script, row) in flyway_migrated(&from, "root") {
+            execute_each(t, &script);
+            execute_each(t, &row);
         }
     }
     apply_then_rollback(&rig, &tenants, "flyway_schema_history", 3);
