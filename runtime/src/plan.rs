@@ -84,22 +84,7 @@ impl Plan {
         refusals.extend(classes.iter().flat_map(|c| c.problems()));
         let spec = &patch.spec.patch;
         let platform = PlatformState::read(&host.state_dir)?.map(|state| state.version);
-        let action = match &platform {
-            Some(version) if *version == spec.version => "nothing to do",
-            Some(version) if !spec.from.matches(version) => {
-                refusals.push(format!(
-                    "the platform is at {version} but this patch applies to `{}` only",
-                    spec.from
-                ));
-                "refused"
-            }
-            None => {
-                refusals.push("no platform version is recorded on this host".into());
-                "refused"
-            }
-            Some(_) if refusals.is_empty() => "apply",
-            Some(_) => "refused",
-        };
+        let action = action(platform.as_ref(), spec, &mut refusals);
         match action {
             "nothing to do" => {
                 let _ = writeln!(
@@ -128,6 +113,32 @@ impl Plan {
                 .collect(),
             text,
         })
+    }
+}
+
+/// What `apply` would do with the platform at `platform`: `nothing to do` when it is at the
+/// patch's version already, else `apply` unless something refuses it — a version outside the
+/// patch's `from`, none recorded (added to `refusals`), or what `refusals` holds already.
+fn action(
+    platform: Option<&semver::Version>,
+    spec: &bascule_patch::PatchInfo,
+    refusals: &mut Vec<String>,
+) -> &'static str {
+    match platform {
+        Some(version) if *version == spec.version => "nothing to do",
+        Some(version) if !spec.from.matches(version) => {
+            refusals.push(format!(
+                "the platform is at {version} but this patch applies to `{}` only",
+                spec.from
+            ));
+            "refused"
+        }
+        None => {
+            refusals.push("no platform version is recorded on this host".into());
+            "refused"
+        }
+        Some(_) if refusals.is_empty() => "apply",
+        Some(_) => "refused",
     }
 }
 
