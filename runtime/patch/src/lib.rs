@@ -53,8 +53,11 @@ pub use class::{ClassSpec, Dialect};
 pub use fingerprint::{
     default_critical, key_matches, FingerprintSpec, DB_FACTS, FINGERPRINT_ROOTS,
 };
-pub use marker::{marker_argument, marker_name, ALLOW, MARKER_PREFIX, NO_TRANSACTION, PHASE, RAW};
-pub use migration::{ClassMigrations, Migration, MigrationError, MigrationSet};
+pub use marker::{
+    comment_markers, marker_argument, marker_name, ALLOW, IRREVERSIBLE, MARKER_PREFIX,
+    NO_TRANSACTION, PHASE, RAW,
+};
+pub use migration::{ClassMigrations, IrreversibleMarker, Migration, MigrationError, MigrationSet};
 pub use patch_toml::{
     Check, CheckWhen, CodeSpec, Mode, Moment, Patch, PatchError, PatchInfo, PatchSpec, PATCH_FILE,
 };

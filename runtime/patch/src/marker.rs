@@ -13,6 +13,12 @@
 //! | `no-transaction` | PostgreSQL backend, lint | the migration runs outside a transaction (`CREATE INDEX CONCURRENTLY`) |
 //! | `allow <rule> <reason>` | lint | the finding of `<rule>` on this statement is deliberate |
 //! | `phase unused <table>[.<column>]` | lint history | an earlier release stopped using what a later one drops |
+//! | `irreversible <reason>` | lint, `plan`, `rollback`, `check-migrations` | the down cannot restore what the up removed; the reason says why |
+//!
+//! `irreversible` is a property of the whole migration, not of one statement: it may stand in
+//! `down.sql` with no statement after it (the down then does nothing), so it is read as a comment
+//! line of its own ([`comment_markers`]), wherever it stands, rather than from the statements the
+//! splitter returns.
 
 /// The prefix of a marker comment: `-- bascule:raw`.
 pub const MARKER_PREFIX: &str = "bascule:";
@@ -24,6 +30,30 @@ pub const NO_TRANSACTION: &str = "no-transaction";
 pub const ALLOW: &str = "allow";
 /// `-- bascule:phase unused <table>[.<column>]`: a fact for the lint history.
 pub const PHASE: &str = "phase";
+/// `-- bascule:irreversible <reason>`: the migration's down cannot restore what its up removed
+/// (a legacy clean-up, data dropped on purpose); `rollback` past it is refused.
+pub const IRREVERSIBLE: &str = "irreversible";
+
+/// The markers written as comment lines of their own (`-- bascule:<directive>`, whitespace
+/// before it allowed), with their 1-based line: `(3, "irreversible the old rows are gone")`.
+/// Unlike the splitter, this finds a marker with no statement after it.
+pub fn comment_markers(script: &str) -> impl Iterator<Item = (usize, &str)> {
+    comment_lines(script).filter_map(|(line, comment)| {
+        comment
+            .strip_prefix(MARKER_PREFIX)
+            .map(|marker| (line, marker.trim()))
+    })
+}
+
+/// The text after `--` of every line that is a `--` comment of its own, trimmed, with its
+/// 1-based line.
+fn comment_lines(script: &str) -> impl Iterator<Item = (usize, &str)> {
+    script.lines().enumerate().filter_map(|(i, line)| {
+        line.trim_start()
+            .strip_prefix("--")
+            .map(|comment| (i + 1, comment.trim()))
+    })
+}
 
 /// The name of a marker directive: `allow(drop-column) …` → `allow`.
 pub fn marker_name(marker: &str) -> &str {
@@ -64,5 +94,15 @@ mod tests {
         assert_eq!(marker_argument("phase unused t"), "unused t");
         assert_eq!(marker_argument("raw"), "");
         assert_eq!(marker_argument("allow(drop-column)"), "(drop-column)");
+    }
+
+    #[test]
+    fn comment_markers_are_whole_comment_lines_with_their_line() {
+        let script = "-- a note\n  -- bascule:irreversible the rows are gone \nSELECT 1; -- bascule:raw\n--bascule:phase unused t\n";
+        let found: Vec<_> = comment_markers(script).collect();
+        assert_eq!(
+            found,
+            [(2, "irreversible the rows are gone"), (4, "phase unused t")]
+        );
     }
 }

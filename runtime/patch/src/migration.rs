@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::class::{ClassSpec, Dialect};
-use crate::marker::NO_TRANSACTION;
+use crate::marker::{comment_markers, marker_argument, marker_name, IRREVERSIBLE, NO_TRANSACTION};
 use crate::split::split_statements;
 
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +69,29 @@ impl Migration {
         self.dir.join("down.sql")
     }
 
+    /// The reason given by `-- bascule:irreversible <reason>` in `down.sql` or `up.sql`: the
+    /// down does not restore what the up removed. `Some("")` when the marker gives no reason
+    /// (still irreversible; [`Migration::irreversible_marker`] says where, for the lint).
+    pub fn irreversible(&self) -> Option<&str> {
+        self.irreversible_marker().map(|m| m.reason)
+    }
+
+    /// The first `-- bascule:irreversible` comment line, `down.sql` read before `up.sql`. The
+    /// marker may be all `down.sql` holds.
+    pub fn irreversible_marker(&self) -> Option<IrreversibleMarker<'_>> {
+        [("down.sql", &self.down), ("up.sql", &self.up)]
+            .into_iter()
+            .find_map(|(file, script)| {
+                comment_markers(script)
+                    .find(|(_, marker)| marker_name(marker) == IRREVERSIBLE)
+                    .map(|(line, marker)| IrreversibleMarker {
+                        file,
+                        line,
+                        reason: marker_argument(marker),
+                    })
+            })
+    }
+
     /// Whether the migration runs statement by statement outside a transaction: always on
     /// MariaDB/MySQL (DDL commits implicitly), on PostgreSQL when its up or its down carries
     /// `-- bascule:no-transaction`, never on SQLite.
@@ -84,6 +107,19 @@ impl Migration {
             Dialect::Sqlite => false,
         }
     }
+}
+
+/// Where a migration is declared irreversible: `-- bascule:irreversible <reason>` in one of its
+/// scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IrreversibleMarker<'a> {
+    /// `up.sql` or `down.sql`.
+    pub file: &'static str,
+    /// 1-based line of the marker in that file.
+    pub line: usize,
+    /// What follows the marker, trimmed; empty when the marker gives no reason (an error the
+    /// lint reports: the reason is what `plan` and a refused `rollback` show).
+    pub reason: &'a str,
 }
 
 /// The migrations of one class, sorted by number.
@@ -313,6 +349,44 @@ mod tests {
         }
         assert!(plain_mysql().runs_outside_transaction(Dialect::Mysql));
         assert!(!marked.runs_outside_transaction(Dialect::Sqlite));
+    }
+
+    #[test]
+    fn irreversible_is_read_from_down_or_up_with_its_reason() {
+        let only_comment = migration(
+            "DROP TABLE legacy_sessions;",
+            "-- bascule:irreversible the legacy sessions are gone for good\n",
+        );
+        assert_eq!(
+            only_comment.irreversible(),
+            Some("the legacy sessions are gone for good")
+        );
+        assert_eq!(
+            only_comment.irreversible_marker(),
+            Some(IrreversibleMarker {
+                file: "down.sql",
+                line: 1,
+                reason: "the legacy sessions are gone for good"
+            })
+        );
+        let in_up = migration(
+            "-- drop what 1.x left\n-- bascule:irreversible: rows deleted\nDELETE FROM t;",
+            "SELECT 1;",
+        );
+        assert_eq!(in_up.irreversible(), Some("rows deleted"));
+        assert_eq!(
+            in_up.irreversible_marker().map(|m| (m.file, m.line)),
+            Some(("up.sql", 2))
+        );
+        let no_reason = migration("DROP TABLE t;", "-- bascule:irreversible\n");
+        assert_eq!(no_reason.irreversible(), Some(""));
+        for reversible in [
+            migration("DROP TABLE t;", "CREATE TABLE t (a INT);"),
+            migration("SELECT 1;", "-- irreversible, but not a marker\nSELECT 2;"),
+            migration("SELECT 1;", "-- bascule:irreversibles x\nSELECT 2;"),
+        ] {
+            assert_eq!(reversible.irreversible(), None, "{reversible:?}");
+        }
     }
 
     fn plain_mysql() -> Migration {
