@@ -49,7 +49,7 @@ mod split;
 
 pub use acceptance::AcceptanceSpec;
 pub use adopt::{AdoptError, AdoptMap, AdoptedMigration, Tool};
-pub use class::{ClassSpec, Dialect};
+pub use class::{ClassSpec, Dialect, Flavour, Server, ServerVersion};
 pub use fingerprint::{
     default_critical, key_matches, FingerprintSpec, DB_FACTS, FINGERPRINT_ROOTS,
 };

@@ -49,7 +49,8 @@ use serde::Serialize;
 use sqlparser::ast::Statement;
 
 use bascule_patch::{
-    marker_argument, marker_name, Dialect, LineIndex, Migration, Mode, Patch, SqlStatement, ALLOW,
+    marker_argument, marker_name, Dialect, LineIndex, Migration, Mode, Patch, Server, SqlStatement,
+    ALLOW,
 };
 use bascule_sql::{
     check_script, CheckedStatement, IssueKind, Reading, Recognized, RecognizedKind, SqlIssue,
@@ -172,9 +173,11 @@ impl Hit {
     }
 
     /// Points the hit at the first occurrence of `needle` (ASCII case-insensitive) in the
-    /// statement's text, or leaves it at the statement's start.
+    /// statement's text, as a whole word and outside comments and string literals, or leaves it
+    /// at the statement's start. A column `name` in `CREATE TABLE user_names (…, name …)` is the
+    /// word on its own line, not the end of the table's name.
     pub fn near(mut self, text: &str, needle: &str) -> Hit {
-        if let Some(at) = find_ci(text, needle) {
+        if let Some(at) = find_word_ci(text, needle) {
             self.offset = at;
         }
         self
@@ -190,6 +193,68 @@ pub fn find_ci(haystack: &str, needle: &str) -> Option<usize> {
     let needle = needle.as_bytes();
     hay.windows(needle.len())
         .position(|w| w.eq_ignore_ascii_case(needle))
+}
+
+/// Byte offset of the first ASCII-case-insensitive occurrence of `needle` in the SQL `text` that
+/// stands as a word of its own (no letter, digit, `_` or `$` right before or after it) and is
+/// not inside a comment or a `'…'` literal; failing that, the first occurrence in code as part
+/// of a longer word; failing that, none.
+pub fn find_word_ci(text: &str, needle: &str) -> Option<usize> {
+    if needle.is_empty() {
+        return None;
+    }
+    let code = code_mask(text);
+    let hay = text.as_bytes();
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80;
+    let mut first_in_code = None;
+    let mut from = 0;
+    while let Some(found) = find_ci(&text[from..], needle) {
+        let at = from + found;
+        let end = at + needle.len();
+        if code[at] {
+            let alone = (at == 0 || !word(hay[at - 1])) && (end >= hay.len() || !word(hay[end]));
+            if alone {
+                return Some(at);
+            }
+            first_in_code.get_or_insert(at);
+        }
+        from = at + text[at..].chars().next().map_or(1, char::len_utf8);
+    }
+    first_in_code
+}
+
+/// For each byte of `text`: whether it is SQL code, not a `--` or `/* */` comment nor a `'…'`
+/// string literal (quotes doubled inside).
+fn code_mask(text: &str) -> Vec<bool> {
+    let bytes = text.as_bytes();
+    let mut mask = vec![true; bytes.len()];
+    let mut i = 0;
+    while i < bytes.len() {
+        let end = if bytes[i..].starts_with(b"--") {
+            bytes[i..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(bytes.len(), |n| i + n)
+        } else if bytes[i..].starts_with(b"/*") {
+            find_ci(&text[i + 2..], "*/").map_or(bytes.len(), |n| i + 2 + n + 2)
+        } else if bytes[i] == b'\'' {
+            let mut j = i + 1;
+            loop {
+                match bytes.get(j) {
+                    None => break bytes.len(),
+                    Some(b'\'') if bytes.get(j + 1) == Some(&b'\'') => j += 2,
+                    Some(b'\'') => break j + 1,
+                    Some(_) => j += 1,
+                }
+            }
+        } else {
+            i += 1;
+            continue;
+        };
+        mask[i..end].iter_mut().for_each(|m| *m = false);
+        i = end;
+    }
+    mask
 }
 
 /// One parsed statement of an `up.sql`.
@@ -227,6 +292,9 @@ impl HasSql for RecognizedStatement {
 /// [`RecognizedStatement`] for [`Rule::check_recognized`].
 pub struct RuleContext<'a, S = Parsed> {
     pub dialect: Dialect,
+    /// The server the class names (`[classes.<name>] server`), if it does: rules suggest what
+    /// it accepts, and what every server of the dialect accepts when it is `None`.
+    pub server: Option<Server>,
     pub mode: Mode,
     pub migration: &'a Migration,
     /// The statement checked.
@@ -301,9 +369,10 @@ pub fn lint_patch(patch: &Patch, earlier: &[Patch]) -> Report {
     };
     for (class, set) in &patch.migrations.classes {
         let dialect = set.dialect.unwrap_or(Dialect::Sqlite);
+        let server = patch.spec.classes.get(class).and_then(|c| c.server);
         let history = History::of_class(earlier, class, dialect);
         for migration in &set.migrations {
-            lint_migration(migration, dialect, mode, &history, &mut report);
+            lint_migration(migration, dialect, server, mode, &history, &mut report);
         }
     }
     report.sort();
@@ -314,6 +383,7 @@ pub fn lint_patch(patch: &Patch, earlier: &[Patch]) -> Report {
 pub fn lint_migration(
     m: &Migration,
     dialect: Dialect,
+    server: Option<Server>,
     mode: Mode,
     history: &History,
     report: &mut Report,
@@ -335,7 +405,7 @@ pub fn lint_migration(
     for finding in rules::down_undoes_up::check_pair(m, dialect) {
         report.add(finding, None);
     }
-    rules::idempotent_down::check_down(m, dialect, report);
+    rules::idempotent_down::check_down(m, dialect, server, report);
     let mut parsed: Vec<Parsed> = Vec::new();
     for checked in &up.statements {
         if let Some(p) = as_parsed(checked) {
@@ -343,6 +413,7 @@ pub fn lint_migration(
             if let Some((statement, before)) = parsed.split_last() {
                 let cx = RuleContext {
                     dialect,
+                    server,
                     mode,
                     migration: m,
                     statement,
@@ -359,6 +430,7 @@ pub fn lint_migration(
             };
             let cx = RuleContext {
                 dialect,
+                server,
                 mode,
                 migration: m,
                 statement: &statement,

@@ -25,6 +25,7 @@ use crate::{suppressions, Finding, Hit, Level, Report, Rule, RuleContext};
 use bascule_patch::split_statements;
 use bascule_patch::Dialect;
 use bascule_patch::Migration;
+use bascule_patch::Server;
 
 pub const ID: &str = "idempotent-down";
 
@@ -70,7 +71,7 @@ impl Rule for IdempotentDown {
 
 /// Checks every statement of `m`'s `down.sql` into `report`, honouring
 /// `-- bascule:allow idempotent-down <reason>`.
-pub fn check_down(m: &Migration, dialect: Dialect, report: &mut Report) {
+pub fn check_down(m: &Migration, dialect: Dialect, _server: Option<Server>, report: &mut Report) {
     if !m.runs_outside_transaction(dialect) {
         return;
     }
@@ -302,7 +303,7 @@ mod tests {
 
     fn findings(dialect: Dialect, up: &str, down: &str) -> Report {
         let mut report = Report::default();
-        check_down(&migration(up, down), dialect, &mut report);
+        check_down(&migration(up, down), dialect, None, &mut report);
         report
     }
 

@@ -218,7 +218,7 @@ pub(crate) mod test_support {
             mode,
             ..Report::default()
         };
-        lint_migration(&m, dialect, mode, &history, &mut report);
+        lint_migration(&m, dialect, None, mode, &history, &mut report);
         report
     }
 
