@@ -559,3 +559,24 @@ pub fn suppressions(statement: &SqlStatement) -> Vec<Allow> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hit_points_at_the_word_not_at_a_longer_name_holding_it() {
+        let text = "CREATE TABLE user_names (\n  id bigint,\n  name varchar(50)\n);";
+        let hit = Hit::new("…").near(text, "name");
+        assert_eq!(&text[hit.offset..hit.offset + 4], "name");
+        assert_eq!(text[..hit.offset].lines().count(), 3, "on the third line");
+        // Not in a comment nor a literal either.
+        let text = "-- the name column\nALTER TABLE t ADD COLUMN x TEXT DEFAULT 'name', ADD COLUMN name TEXT;";
+        let at = find_word_ci(text, "NAME").unwrap();
+        assert_eq!(&text[at - 7..at], "COLUMN ");
+        // Part of a longer word only when the word is nowhere on its own; absent: none.
+        assert_eq!(find_word_ci("ALTER TABLE names", "name"), Some(12));
+        assert_eq!(find_word_ci("SELECT 1 -- name", "name"), None);
+        assert_eq!(Hit::new("…").near("SELECT 1", "name").offset, 0);
+    }
+}

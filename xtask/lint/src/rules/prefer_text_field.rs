@@ -53,7 +53,7 @@ fn flag(column: &ColumnDef) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::test_support::{assert_fires, rendered_report};
+    use crate::rules::test_support::{assert_fires, hits, rendered_report};
     use bascule_patch::Dialect::*;
 
     const ID: &str = "prefer-text-field";
@@ -93,6 +93,19 @@ mod tests {
             "ALTER TABLE members ADD COLUMN nick VARCHAR(30);",
             &[],
         );
+    }
+
+    #[test]
+    fn points_at_the_column_line_not_at_a_table_name_holding_the_column_name() {
+        let found = hits(
+            ID,
+            Postgres,
+            "CREATE TABLE user_names (\n  id bigint,\n  name varchar(50)\n);",
+            &[],
+        );
+        assert_eq!(found.len(), 1);
+        assert_eq!((found[0].line, found[0].column), (3, 3));
+        assert_eq!(found[0].excerpt, "  name varchar(50)");
     }
 
     #[test]
