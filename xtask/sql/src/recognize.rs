@@ -8,7 +8,8 @@
 //!
 //! - PostgreSQL: `DROP INDEX CONCURRENTLY`, `REINDEX`, `ALTER TABLE … ATTACH/DETACH PARTITION`,
 //!   `DO $$ … $$`, pg_dump's `CREATE SEQUENCE … AS integer START WITH …` and `ALTER SEQUENCE`,
-//!   `REFRESH MATERIALIZED VIEW`;
+//!   `REFRESH MATERIALIZED VIEW`, and the table commands of [`RecognizedKind::TableCommand`]
+//!   (`CLUSTER`, `VACUUM (…)`, `CREATE RULE`, `ALTER TABLE … SET TABLESPACE`, `[NO] INHERIT`, …);
 //! - MySQL: `CREATE PROCEDURE|FUNCTION|EVENT … BEGIN … END` (with or without `DEFINER=`),
 //!   triggers whose body is one statement, `ALTER TABLE` clauses `RENAME INDEX|KEY`,
 //!   `CONVERT TO CHARACTER SET`, `ENGINE=` and the other table options, `DISABLE|ENABLE KEYS`,
@@ -76,6 +77,17 @@ pub enum RecognizedKind {
     AlterSequence { name: String },
     /// PostgreSQL `REFRESH MATERIALIZED VIEW [CONCURRENTLY] name [WITH [NO] DATA]`.
     RefreshMaterializedView { name: String, concurrently: bool },
+    /// A PostgreSQL command on one table (or index) that sqlparser rejects, alone in its
+    /// statement. `command` is one of: `CLUSTER`, `VACUUM`, `VACUUM FULL` (the keyword and
+    /// parenthesised option forms), `CREATE RULE`, and the `ALTER TABLE` subforms `SET
+    /// TABLESPACE`, `SET ACCESS METHOD`, `SET WITHOUT CLUSTER`, `CLUSTER ON`, `INHERIT`, `NO
+    /// INHERIT`, `RESET`, `SET STATISTICS`, `SET STORAGE`, `SET COMPRESSION` (the last three of
+    /// `ALTER COLUMN`), or `ALTER INDEX SET TABLESPACE`. `table` is `None` for a `CLUSTER` or
+    /// `VACUUM` of every table.
+    TableCommand {
+        command: String,
+        table: Option<String>,
+    },
     /// MySQL `CREATE [DEFINER=…] {PROCEDURE | FUNCTION | TRIGGER | EVENT} name … body`.
     /// `table` is the table of a trigger.
     CreateRoutine {
@@ -158,6 +170,7 @@ impl RecognizedKind {
             RecognizedKind::CreateSequence { .. } => "CREATE SEQUENCE".into(),
             RecognizedKind::AlterSequence { .. } => "ALTER SEQUENCE".into(),
             RecognizedKind::RefreshMaterializedView { .. } => "REFRESH MATERIALIZED VIEW".into(),
+            RecognizedKind::TableCommand { command, .. } => command.clone(),
             RecognizedKind::CreateRoutine { kind, .. } => format!("CREATE {kind:?}").to_uppercase(),
             RecognizedKind::AlterTable { .. } => "ALTER TABLE".into(),
             RecognizedKind::CreatePartitionedTable { .. } => "CREATE TABLE … PARTITION BY".into(),
@@ -175,8 +188,17 @@ fn postgres(mut c: Cursor<'_>, dialect: Dialect) -> Option<RecognizedKind> {
         reindex(c)
     } else if c.eat_kws(&["ALTER", "TABLE"]) {
         alter_table_partition(c, dialect)
+    } else if c.eat_kws(&["ALTER", "INDEX"]) {
+        alter_index(c)
+    } else if c.eat_kw("CLUSTER") {
+        cluster(c)
+    } else if c.eat_kw("VACUUM") {
+        vacuum(c)
     } else if c.eat_kw("DO") {
         do_block(c)
+    } else if c.kw_at(c.pos, "CREATE") && (c.kw_at(c.pos + 1, "RULE") || c.kw_at(c.pos + 3, "RULE"))
+    {
+        create_rule(c)
     } else if c.eat_kw("CREATE") {
         let _ = c.eat_kw("TEMPORARY") || c.eat_kw("TEMP") || c.eat_kw("UNLOGGED");
         c.expect_kw("SEQUENCE")?;
@@ -266,8 +288,160 @@ fn alter_table_partition(mut c: Cursor<'_>, dialect: Dialect) -> Option<Recogniz
             concurrently,
         })
     } else {
-        None
+        alter_table_subform(c, table)
     }
+}
+
+/// The `ALTER TABLE` subforms of [`RecognizedKind::TableCommand`], alone in the statement.
+fn alter_table_subform(mut c: Cursor<'_>, table: String) -> Option<RecognizedKind> {
+    let command = if c.eat_kws(&["SET", "TABLESPACE"]) {
+        c.name()?;
+        c.eat_kw("NOWAIT");
+        "SET TABLESPACE"
+    } else if c.eat_kws(&["SET", "ACCESS", "METHOD"]) {
+        c.name()?;
+        "SET ACCESS METHOD"
+    } else if c.eat_kws(&["SET", "WITHOUT", "CLUSTER"]) {
+        "SET WITHOUT CLUSTER"
+    } else if c.eat_kws(&["CLUSTER", "ON"]) {
+        c.name()?;
+        "CLUSTER ON"
+    } else if c.eat_kw("INHERIT") {
+        c.name()?;
+        "INHERIT"
+    } else if c.eat_kws(&["NO", "INHERIT"]) {
+        c.name()?;
+        "NO INHERIT"
+    } else if c.peek_kw("RESET") {
+        c.advance()?;
+        c.paren_group()?;
+        "RESET"
+    } else if c.eat_kw("ALTER") {
+        c.eat_kw("COLUMN");
+        c.name()?;
+        c.expect_kw("SET")?;
+        if c.eat_kw("STATISTICS") {
+            c.number()?;
+            "SET STATISTICS"
+        } else if c.eat_kw("STORAGE") {
+            c.name()?;
+            "SET STORAGE"
+        } else if c.eat_kw("COMPRESSION") {
+            c.name()?;
+            "SET COMPRESSION"
+        } else {
+            return None;
+        }
+    } else {
+        return None;
+    };
+    c.end()?;
+    Some(RecognizedKind::TableCommand {
+        command: command.to_string(),
+        table: Some(table),
+    })
+}
+
+/// `ALTER INDEX [IF EXISTS] name SET TABLESPACE t [NOWAIT]`.
+fn alter_index(mut c: Cursor<'_>) -> Option<RecognizedKind> {
+    c.eat_kws(&["IF", "EXISTS"]);
+    let index = c.name()?;
+    c.expect_kw("SET")?;
+    c.expect_kw("TABLESPACE")?;
+    c.name()?;
+    c.eat_kw("NOWAIT");
+    c.end()?;
+    Some(RecognizedKind::TableCommand {
+        command: "ALTER INDEX SET TABLESPACE".into(),
+        table: Some(index),
+    })
+}
+
+/// `CLUSTER [VERBOSE] [(options)] [table [USING index]]`.
+fn cluster(mut c: Cursor<'_>) -> Option<RecognizedKind> {
+    c.eat_kw("VERBOSE");
+    if c.peek(|t| matches!(t, Token::LParen)) {
+        c.paren_group()?;
+    }
+    let table = if c.at_end() {
+        None
+    } else {
+        let table = c.name()?;
+        if c.eat_kw("USING") {
+            c.name()?;
+        }
+        Some(table)
+    };
+    c.end()?;
+    Some(RecognizedKind::TableCommand {
+        command: "CLUSTER".into(),
+        table,
+    })
+}
+
+/// `VACUUM (options) [table [(columns)], …]` and `VACUUM [FULL] [FREEZE] [VERBOSE] [ANALYZE]
+/// [table, …]`: `VACUUM FULL` when `FULL` is an option not turned off. The first table is kept.
+fn vacuum(mut c: Cursor<'_>) -> Option<RecognizedKind> {
+    let mut full = false;
+    if c.peek(|t| matches!(t, Token::LParen)) {
+        let start = c.pos;
+        c.paren_group()?;
+        let options = c.text(start, c.pos).to_uppercase();
+        let options = options.split_whitespace().collect::<Vec<_>>().join(" ");
+        full = options
+            .trim_matches(|ch| ch == '(' || ch == ')')
+            .split(',')
+            .map(str::trim)
+            .any(|o| {
+                o == "FULL" || o.starts_with("FULL ") && !matches!(&o[5..], "FALSE" | "OFF" | "0")
+            });
+    } else {
+        for kw in ["FULL", "FREEZE", "VERBOSE", "ANALYZE", "ANALYSE"] {
+            if c.eat_kw(kw) && kw == "FULL" {
+                full = true;
+            }
+        }
+    }
+    let mut table = None;
+    while !c.at_end() {
+        let name = c.name()?;
+        table.get_or_insert(name);
+        if c.peek(|t| matches!(t, Token::LParen)) {
+            c.paren_group()?;
+        }
+        if !c.eat(|t| matches!(t, Token::Comma)) {
+            break;
+        }
+    }
+    c.end()?;
+    Some(RecognizedKind::TableCommand {
+        command: if full { "VACUUM FULL" } else { "VACUUM" }.into(),
+        table,
+    })
+}
+
+/// `CREATE [OR REPLACE] RULE name AS ON event TO table …`: the rest (condition, actions) is not
+/// read.
+fn create_rule(mut c: Cursor<'_>) -> Option<RecognizedKind> {
+    c.expect_kw("CREATE")?;
+    c.eat_kws(&["OR", "REPLACE"]);
+    c.expect_kw("RULE")?;
+    c.name()?;
+    c.expect_kw("AS")?;
+    c.expect_kw("ON")?;
+    ["SELECT", "INSERT", "UPDATE", "DELETE"]
+        .into_iter()
+        .find(|kw| c.eat_kw(kw))?;
+    c.expect_kw("TO")?;
+    let table = c.name()?;
+    let rest = c.text(c.pos, c.len()).to_uppercase();
+    if !rest.contains("DO") {
+        return None;
+    }
+    Some(RecognizedKind::TableCommand {
+        command: "CREATE RULE".into(),
+        table: Some(table),
+    })
 }
 
 fn do_block(mut c: Cursor<'_>) -> Option<RecognizedKind> {
@@ -1119,6 +1293,84 @@ mod tests {
         not_recognized("DROP INDEX CONCURRENTLY a,", Postgres);
         not_recognized("DROP INDEX CONCURRENTLY a b", Postgres);
         not_recognized("DROP TABLE CONCURRENTLY a", Postgres);
+    }
+
+    #[test]
+    fn postgres_table_commands() {
+        let command = |sql: &str| match recognized(sql, Postgres) {
+            RecognizedKind::TableCommand { command, table } => (command, table),
+            other => panic!("{sql}: {other:?}"),
+        };
+        let t = |c: &str, table: Option<&str>| (c.to_string(), table.map(str::to_string));
+        assert_eq!(
+            command("CLUSTER members USING members_pkey"),
+            t("CLUSTER", Some("members"))
+        );
+        assert_eq!(command("CLUSTER VERBOSE"), t("CLUSTER", None));
+        assert_eq!(
+            command("VACUUM (FULL, ANALYZE) members"),
+            t("VACUUM FULL", Some("members"))
+        );
+        assert_eq!(
+            command("VACUUM (FULL false) members"),
+            t("VACUUM", Some("members"))
+        );
+        assert_eq!(
+            command("VACUUM FULL ANALYZE members, sites"),
+            t("VACUUM FULL", Some("members"))
+        );
+        assert_eq!(
+            command("VACUUM ANALYZE members (name)"),
+            t("VACUUM", Some("members"))
+        );
+        assert_eq!(
+            command("ALTER TABLE ONLY public.members SET TABLESPACE fast"),
+            t("SET TABLESPACE", Some("public.members"))
+        );
+        assert_eq!(
+            command("ALTER TABLE members SET ACCESS METHOD heap2").0,
+            "SET ACCESS METHOD"
+        );
+        assert_eq!(
+            command("ALTER TABLE members SET WITHOUT CLUSTER").0,
+            "SET WITHOUT CLUSTER"
+        );
+        assert_eq!(
+            command("ALTER TABLE members CLUSTER ON members_pkey").0,
+            "CLUSTER ON"
+        );
+        assert_eq!(command("ALTER TABLE members INHERIT people").0, "INHERIT");
+        assert_eq!(
+            command("ALTER TABLE members NO INHERIT people").0,
+            "NO INHERIT"
+        );
+        assert_eq!(command("ALTER TABLE members RESET (fillfactor)").0, "RESET");
+        assert_eq!(
+            command("ALTER TABLE members ALTER COLUMN name SET STATISTICS 500").0,
+            "SET STATISTICS"
+        );
+        assert_eq!(
+            command("ALTER TABLE members ALTER name SET STORAGE EXTERNAL").0,
+            "SET STORAGE"
+        );
+        assert_eq!(
+            command("ALTER INDEX members_name SET TABLESPACE fast"),
+            t("ALTER INDEX SET TABLESPACE", Some("members_name"))
+        );
+        assert_eq!(
+            command("CREATE OR REPLACE RULE keep AS ON DELETE TO members DO INSTEAD NOTHING"),
+            t("CREATE RULE", Some("members"))
+        );
+        not_recognized(
+            "ALTER TABLE members SET TABLESPACE fast, ADD COLUMN a int",
+            Postgres,
+        );
+        not_recognized("ALTER TABLE members INHERIT", Postgres);
+        not_recognized("CLUSTER members USING", Postgres);
+        not_recognized(
+            "CREATE RULE keep AS ON TRUNCATE TO members DO NOTHING",
+            Postgres,
+        );
     }
 
     #[test]
