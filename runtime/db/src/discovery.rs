@@ -29,6 +29,8 @@
 //! # adopt = { tool = "flyway" }    # another tool's history (dbmate, golang-migrate, sqitch, liquibase)
 //! allow_empty = true               # finding no database is not an error (default: it is)
 //! password_file = "/etc/bascule/db.password"   # or password_env = "DB_PASSWORD" (see credentials)
+//! lock_timeout = "10s"             # the migration sessions' limits, over the patch's [timeouts]
+//! statement_timeout = "off"        # (see crate::timeouts); idle_in_transaction_timeout too
 //! ```
 //!
 //! Names come from `databases`/`schemas`, `pattern` (asked of every server) and `query` (the
@@ -43,7 +45,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use bascule_patch::Dialect;
+use bascule_patch::{Dialect, Timeout, TimeoutSettings};
 use serde::Deserialize;
 
 use crate::{self as db, DbError, DbTarget, Location};
@@ -114,6 +116,16 @@ pub struct DatabaseClass {
     /// The environment variable holding the servers' password, likewise.
     #[serde(default)]
     pub password_env: Option<String>,
+    /// How long a migration waits for a lock, over the patch's `[timeouts]` (see
+    /// [`crate::timeouts`]).
+    #[serde(default)]
+    pub lock_timeout: Option<Timeout>,
+    /// How long one migration statement may run, over the patch's `[timeouts]`.
+    #[serde(default)]
+    pub statement_timeout: Option<Timeout>,
+    /// PostgreSQL: how long a migration session may sit idle in a transaction, likewise.
+    #[serde(default)]
+    pub idle_in_transaction_timeout: Option<Timeout>,
 }
 
 /// Every database of `class` on this host, sorted by name, so runs are repeatable.
@@ -204,6 +216,14 @@ impl DatabaseClass {
             set(self.query.is_some(), "query"),
             set(self.query_on.is_some(), "query_on"),
         ];
+        let timeout_fields = [
+            set(self.lock_timeout.is_some(), "lock_timeout"),
+            set(self.statement_timeout.is_some(), "statement_timeout"),
+            set(
+                self.idle_in_transaction_timeout.is_some(),
+                "idle_in_transaction_timeout",
+            ),
+        ];
         let schema_fields = [
             set(self.database.is_some(), "database"),
             set(!self.schemas.is_empty(), "schemas"),
@@ -226,6 +246,10 @@ impl DatabaseClass {
                     &schema_fields,
                     "SQLite databases are files; use `paths` or `glob`",
                 )?;
+                refuse(
+                    &timeout_fields,
+                    "SQLite has no lock or statement timeouts to set; remove it",
+                )?;
                 if self.paths.is_empty() && self.glob.is_none() {
                     return Err(
                         "say where its databases are, with `paths = [...]` or `glob = \"...\"`"
@@ -234,6 +258,14 @@ impl DatabaseClass {
                 }
             }
             Dialect::Mysql | Dialect::Postgres => {
+                self.timeouts().validate()?;
+                if self.engine == Dialect::Mysql && self.idle_in_transaction_timeout.is_some() {
+                    return Err(
+                        "`idle_in_transaction_timeout` does not apply to engine `mysql`: \
+                                MariaDB/MySQL have no such limit; remove it"
+                            .into(),
+                    );
+                }
                 refuse(
                     &file_fields,
                     "its databases live on a server; use `url` with `databases` or `pattern`",
@@ -272,6 +304,15 @@ impl DatabaseClass {
             }
         }
         Ok(())
+    }
+
+    /// What this class says of the migration sessions' limits (see [`crate::timeouts`]).
+    pub fn timeouts(&self) -> TimeoutSettings {
+        TimeoutSettings {
+            lock_timeout: self.lock_timeout,
+            statement_timeout: self.statement_timeout,
+            idle_in_transaction_timeout: self.idle_in_transaction_timeout,
+        }
     }
 
     /// SQLite: the files of `paths` and `glob`.

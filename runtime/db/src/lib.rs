@@ -48,6 +48,13 @@
 //! keeps one connection and moves it from database to database (`USE` on MariaDB/MySQL,
 //! `SET search_path` for PostgreSQL schemas). PostgreSQL databases cannot be switched inside a
 //! connection, so per-database tenants cost one connection each. See [`Session`].
+//!
+//! # Lock and statement timeouts
+//!
+//! A session that migrates ([`Session::migrating`]) gives each database's connection its
+//! limits ([`Connection::set_timeouts`]), which the backend sets before the first statement it
+//! runs there: a migration waiting too long for a lock fails instead of stalling the table. See
+//! [`timeouts`].
 
 pub mod adopt;
 mod content;
@@ -61,6 +68,7 @@ pub mod parallel;
 pub mod postgres;
 mod session;
 pub mod sqlite;
+pub mod timeouts;
 mod tls;
 mod versions;
 
@@ -70,6 +78,7 @@ pub use discovery::{discover, DatabaseClass, DiscoveryError};
 pub use facts::ServerFacts;
 pub use lock::DbLocks;
 pub use session::Session;
+pub use timeouts::{MigrationTimeouts, SessionTimeouts};
 pub use versions::{read_in_bulk, read_versions};
 
 use std::fmt;
@@ -424,6 +433,11 @@ pub trait Connection: Send {
 
     /// The platform's counter, if its table exists: the highest value of `adopt.column`.
     fn adopted_version(&mut self, adopt: &Adopt) -> Result<Option<u32>, DbError>;
+
+    /// The lock and statement limits of the migrations and downs this connection runs next, set
+    /// on the server before the first of their statements and written to the run log (see
+    /// [`timeouts`]). SQLite has none: the default ignores them.
+    fn set_timeouts(&mut self, _timeouts: SessionTimeouts) {}
 
     /// Moves this connection to `target` without reconnecting, if the backend can (same server:
     /// `USE`, `SET search_path`). `Ok(false)`: it cannot, open a new connection.

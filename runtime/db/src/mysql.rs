@@ -61,7 +61,7 @@ pub use versions::read_versions;
 
 use super::{
     backend_error, finish_dump, one_line, Adopt, Connection, DbError, DbTarget, Location, RowState,
-    Stamp, VersionState, VERSION_TABLE,
+    SessionTimeouts, Stamp, VersionState, VERSION_TABLE,
 };
 use bascule_patch::Migration;
 use bascule_runlog::RunLog;
@@ -73,6 +73,12 @@ pub struct MysqlConnection {
     /// The database the session is in (`USE`): whose work lock a batch takes.
     database: String,
     conn: mysql::Conn,
+    /// Limits given by [`Connection::set_timeouts`], set on the server before the next
+    /// migration or down (see [`crate::timeouts`]).
+    pending_timeouts: Option<SessionTimeouts>,
+    /// Whether the server is MariaDB (asked once, when limits are first set): only MariaDB has
+    /// `max_statement_time`.
+    mariadb: Option<bool>,
 }
 
 /// The version table, created by the first migration of a database.
@@ -126,6 +132,8 @@ impl MysqlConnection {
             url: url.to_string(),
             database: database.to_string(),
             conn,
+            pending_timeouts: None,
+            mariadb: None,
         })
     }
 
@@ -149,6 +157,29 @@ impl MysqlConnection {
                     .collect()
             })
             .collect())
+    }
+
+    /// Sets the limits [`Connection::set_timeouts`] gave, if not yet set, and logs the statement:
+    /// called before the first statement of migrations or downs.
+    fn set_pending_timeouts(&mut self, log: &RunLog) -> Result<(), DbError> {
+        let Some(timeouts) = self.pending_timeouts.take() else {
+            return Ok(());
+        };
+        let mariadb = match self.mariadb {
+            Some(known) => known,
+            None => {
+                let version: Option<String> = self
+                    .conn
+                    .query_first("SELECT VERSION()")
+                    .map_err(|e| self.err(e))?;
+                let mariadb = version.is_some_and(|v| v.contains("MariaDB"));
+                self.mariadb = Some(mariadb);
+                mariadb
+            }
+        };
+        let sql = timeouts.mysql_sql(mariadb);
+        log.line(format_args!("{}: session timeouts: {sql}", self.name));
+        self.conn.query_drop(&sql).map_err(|e| self.err(e))
     }
 
     /// Runs every statement of `sql` in order; a failure says how many had already committed.
@@ -293,6 +324,7 @@ impl Connection for MysqlConnection {
         stamp: Stamp<'_>,
         log: &RunLog,
     ) -> Result<(), DbError> {
+        self.set_pending_timeouts(log)?;
         let batch = up_batch(migrations, stamp);
         match self.try_batch(&batch, log) {
             // The first write to a database without a version table: nothing else ran.
@@ -313,6 +345,7 @@ impl Connection for MysqlConnection {
         if migrations.is_empty() {
             return Ok(());
         }
+        self.set_pending_timeouts(log)?;
         let batch = down_batch(migrations, true);
         match self.try_batch(&batch, log) {
             // No version table: no row to mark or delete.
@@ -324,6 +357,7 @@ impl Connection for MysqlConnection {
     }
 
     fn drop_version_table(&mut self, log: &RunLog) -> Result<(), DbError> {
+        self.set_pending_timeouts(log)?;
         log.line(format_args!(
             "{}: DROP TABLE IF EXISTS {VERSION_TABLE}",
             self.name
@@ -353,6 +387,10 @@ impl Connection for MysqlConnection {
         );
         let value: Option<Option<u64>> = self.conn.query_first(sql).map_err(|e| self.err(e))?;
         super::counter(&self.name, adopt, value.flatten())
+    }
+
+    fn set_timeouts(&mut self, timeouts: SessionTimeouts) {
+        self.pending_timeouts = Some(timeouts);
     }
 
     fn switch_to(&mut self, target: &DbTarget) -> Result<bool, DbError> {

@@ -46,7 +46,7 @@ use postgres::{Client, Config, SimpleQueryMessage};
 use super::run_statements_one_by_one;
 use super::{
     backend_error, finish_dump, one_line, Adopt, Connection, DbError, DbTarget, Location, RowState,
-    Stamp, VersionState, VERSION_TABLE,
+    SessionTimeouts, Stamp, VersionState, VERSION_TABLE,
 };
 use bascule_patch::Dialect;
 use bascule_patch::Migration;
@@ -68,6 +68,9 @@ pub struct PostgresConnection {
     url: String,
     database: String,
     client: Client,
+    /// Limits given by [`Connection::set_timeouts`], set on the server before the next
+    /// migration or down (see [`crate::timeouts`]).
+    pending_timeouts: Option<SessionTimeouts>,
 }
 
 const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS bascule_migrations (
@@ -175,6 +178,7 @@ impl PostgresConnection {
             url: url.to_string(),
             database: database.to_string(),
             client: client(name, url, database)?,
+            pending_timeouts: None,
         };
         if let Some(schema) = schema {
             this.enter_schema(schema)?;
@@ -234,6 +238,17 @@ impl PostgresConnection {
         run_statements_one_by_one(&name, label, sql, Dialect::Postgres, log, |text| {
             self.client.batch_execute(text).map_err(|e| error_text(&e))
         })
+    }
+
+    /// Sets the limits [`Connection::set_timeouts`] gave, if not yet set, and logs the statement:
+    /// called before the first statement of migrations or downs.
+    fn set_pending_timeouts(&mut self, log: &RunLog) -> Result<(), DbError> {
+        let Some(timeouts) = self.pending_timeouts.take() else {
+            return Ok(());
+        };
+        let sql = timeouts.postgres_sql();
+        log.line(format_args!("{}: session timeouts: {sql}", self.name));
+        self.execute(&sql)
     }
 
     /// Whether `table` exists in the current schema: two catalog index lookups (the
@@ -323,6 +338,7 @@ impl Connection for PostgresConnection {
         stamp: Stamp<'_>,
         log: &RunLog,
     ) -> Result<(), DbError> {
+        self.set_pending_timeouts(log)?;
         self.ups_by_group(migrations, stamp, log, Self::up_chain)
     }
 
@@ -335,10 +351,12 @@ impl Connection for PostgresConnection {
         stamp: Stamp<'_>,
         log: &RunLog,
     ) -> Result<(), DbError> {
+        self.set_pending_timeouts(log)?;
         self.ups_by_group(migrations, stamp, log, Self::up_in_one_transaction)
     }
 
     fn apply_downs(&mut self, migrations: &[&Migration], log: &RunLog) -> Result<(), DbError> {
+        self.set_pending_timeouts(log)?;
         for group in by_transaction(migrations) {
             match group {
                 Group::Outside(m) => self.down_outside_transaction(m, log)?,
@@ -352,6 +370,7 @@ impl Connection for PostgresConnection {
     }
 
     fn drop_version_table(&mut self, log: &RunLog) -> Result<(), DbError> {
+        self.set_pending_timeouts(log)?;
         log.line(format_args!(
             "{}: DROP TABLE IF EXISTS {VERSION_TABLE}",
             self.name
@@ -367,6 +386,7 @@ impl Connection for PostgresConnection {
         drop_version_table: bool,
         log: &RunLog,
     ) -> Result<(), DbError> {
+        self.set_pending_timeouts(log)?;
         if migrations
             .iter()
             .any(|m| m.runs_outside_transaction(Dialect::Postgres))
@@ -405,6 +425,10 @@ impl Connection for PostgresConnection {
             .and_then(|r| r.into_iter().next())
             .flatten();
         parse_counter(&self.name, adopt, value.as_deref())
+    }
+
+    fn set_timeouts(&mut self, timeouts: SessionTimeouts) {
+        self.pending_timeouts = Some(timeouts);
     }
 
     fn switch_to(&mut self, target: &DbTarget) -> Result<bool, DbError> {

@@ -8,8 +8,8 @@
 //! ```text
 //! patch.toml                                   the spec: version, from range, mode, code, classes,
 //!                                              requirements, policy, fingerprint, smoke,
-//!                                              sampling, acceptance
-//! migrations/<class>/<NNNN>_<name>/up.sql      every up has its down.sql
+//!                                              sampling, acceptance, timeouts
+//! migrations/<class>/<NNNN>_<name>/up.sql      every up has its down.sql (any number of digits)
 //! checks/<class>/*.sql                         consistency queries that must return zero rows
 //! adopt/<class>.toml                           the tool each imported migration came from (`adopt`)
 //! docs/bulletin.toml checklist.toml testbook.toml   the release documents (`docs`)
@@ -46,6 +46,7 @@ mod requirements;
 mod sampling;
 mod smoke;
 mod split;
+pub mod timeouts;
 
 pub use acceptance::AcceptanceSpec;
 pub use adopt::{AdoptError, AdoptMap, AdoptedMigration, Tool};
@@ -57,7 +58,10 @@ pub use marker::{
     comment_markers, marker_argument, marker_name, ALLOW, IRREVERSIBLE, MARKER_PREFIX,
     NO_TRANSACTION, PHASE, RAW,
 };
-pub use migration::{ClassMigrations, IrreversibleMarker, Migration, MigrationError, MigrationSet};
+pub use migration::{
+    parse_dir_name, BadName, ClassMigrations, IrreversibleMarker, Migration, MigrationError,
+    MigrationSet, MAX_MIGRATION_NUMBER, MIGRATION_NAME_RULE,
+};
 pub use patch_toml::{
     Check, CheckWhen, CodeSpec, Mode, Moment, Patch, PatchError, PatchInfo, PatchSpec, PATCH_FILE,
 };
@@ -70,6 +74,7 @@ pub use sampling::{
     compile_regex, compile_selector, ClassPanel, ExpectedDifference, NormaliseRule,
 };
 pub use smoke::{SiteChoice, SmokeCheck};
+pub use timeouts::{Timeout, TimeoutSettings, TimeoutsSpec};
 pub use split::{split_script, split_statements, LineIndex, Split, SplitProblem, SqlStatement};
 
 /// Lower-case hex SHA-256 of some bytes: the one digest used everywhere (manifest, migrations).

@@ -26,6 +26,7 @@ use crate::policy::Policy;
 use crate::requirements::Requirements;
 use crate::sampling::ClassPanel;
 use crate::smoke::SmokeCheck;
+use crate::timeouts::TimeoutsSpec;
 
 /// The file name of a patch's description, at the root of a patch source and of a bundle.
 pub const PATCH_FILE: &str = "patch.toml";
@@ -96,6 +97,10 @@ pub struct PatchSpec {
     /// `[acceptance]`: the optional human gate (the runtime's `acceptance` step).
     #[serde(default)]
     pub acceptance: AcceptanceSpec,
+    /// `[timeouts]` and `[timeouts.<class>]`: the lock and statement timeouts of every migration
+    /// session (see [`crate::timeouts`]).
+    #[serde(default, skip_serializing_if = "TimeoutsSpec::is_empty")]
+    pub timeouts: TimeoutsSpec,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -226,6 +231,7 @@ impl PatchSpec {
             .map_err(invalid)?;
         crate::smoke::validate(&self.smoke).map_err(invalid)?;
         crate::sampling::validate(&self.sampling).map_err(invalid)?;
+        self.timeouts.validate(&self.classes).map_err(invalid)?;
         Ok(())
     }
 }

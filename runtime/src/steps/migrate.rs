@@ -243,12 +243,13 @@ fn migrate_class(cx: &Context<'_>, class: &ClassSurvey, run: &str) -> Result<(),
             db::AdoptSpec::Tool(tool) => tool.baseline_name(class.dialect),
         });
     let progress = Progress::new(cx, &class.class, "migrated", work.len());
+    let timeouts = session_timeouts(cx);
     let result = parallel::map_grouped(
         &work,
         |w| w.db.target.location.server().to_string(),
         workers,
         OnError::Stop,
-        Session::new,
+        || Session::migrating(timeouts.clone()),
         |session, w| {
             let clock = Instant::now();
             session.with(&w.db.target, |conn| {
@@ -308,6 +309,12 @@ fn in_downtime(cx: &Context<'_>) -> bool {
     cx.kind() == RunKind::Apply && cx.patch.spec.patch.mode == Mode::Downtime
 }
 
+/// The lock and statement timeouts of every session that migrates or undoes: the patch's
+/// `[timeouts]`, overridden by the host profile's `[databases.<class>]` ([`db::timeouts`]).
+fn session_timeouts(cx: &Context<'_>) -> db::MigrationTimeouts {
+    db::MigrationTimeouts::resolve(&cx.patch.spec.timeouts, &cx.host.databases)
+}
+
 /// How many distinct servers hold these databases.
 fn servers<'t>(targets: impl Iterator<Item = &'t DbTarget>) -> usize {
     let mut servers: Vec<&str> = targets.map(|t| t.location.server()).collect();
@@ -338,12 +345,13 @@ fn undo_databases(
     }
     let progress = Progress::new(cx, "undo", "checked", databases.len());
     let left = AtomicUsize::new(0);
+    let timeouts = session_timeouts(cx);
     let result = parallel::map_grouped(
         &work,
         |(d, _)| d.target.location.server().to_string(),
         workers,
         OnError::Continue,
-        Session::new,
+        || Session::migrating(timeouts.clone()),
         |session, (start, known)| {
             let result = undo_one(cx, session, start, known.as_ref(), run);
             if let Ok(Undo::MigratedSince(other)) = &result {
@@ -541,6 +549,16 @@ fn carry_out(
     plan: &UndoPlan<'_>,
 ) -> Result<(), DbError> {
     let clock = Instant::now();
+    // The down runs as written, however little it does: it is how the rest goes back.
+    for m in &plan.downs {
+        if let Some(reason) = m.irreversible() {
+            cx.log.line(format_args!(
+                "{target}: {} is irreversible ({reason}): its down runs as written and does not \
+                 restore what its up removed",
+                m.label()
+            ));
+        }
+    }
     conn.undo(&plan.downs, plan.drop_version_table, cx.log)?;
     log_time(cx, target, "undone", clock);
     Ok(())
