@@ -94,13 +94,16 @@ impl ClassSurvey {
             }
             if self.abandoned(d).is_none() {
                 for row in d.state.applying() {
+                    let label = self
+                        .migrations
+                        .get(row.id)
+                        .filter(|m| m.name == row.name)
+                        .map_or_else(|| format!("{:04}_{}", row.id, row.name), |m| m.label());
                     problems.push(format!(
-                        "{}: migration {:04}_{} was left half-applied (state `applying` in {}) by run {}, \
+                        "{}: migration {label} was left half-applied (state `applying` in {}) by run {}, \
                          and this bundle cannot undo it (it does not ship that migration, ships another one, or a newer one is applied): \
                          run `bascule recover` on the host of that run, or `bascule migrate` with the bundle that applied it",
                         d.target,
-                        row.id,
-                        row.name,
                         db::VERSION_TABLE,
                         row.run.as_deref().unwrap_or("(unknown)")
                     ));
@@ -109,8 +112,13 @@ impl ClassSurvey {
             let version = d.state.version();
             if version < base {
                 problems.push(format!(
-                    "{}: at version {version}, but this patch's first {} migration is {:04}: apply the patches in between first",
-                    d.target, self.class, base + 1
+                    "{}: at version {version}, but this patch's first {} migration is {}: apply the patches in between first",
+                    d.target,
+                    self.class,
+                    self.migrations
+                        .migrations
+                        .first()
+                        .map_or_else(|| format!("{:04}", base + 1), |m| m.number())
                 ));
             }
             if version > target {

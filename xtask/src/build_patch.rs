@@ -324,7 +324,7 @@ fn build_facts(patch: &Patch, lint: &bascule_lint::Report) -> BuildFacts {
             .iter()
             .map(|m| MigrationFact {
                 class: m.class.clone(),
-                name: format!("{:04}_{}", m.id, m.name),
+                name: m.label(),
                 what: documents::what_of(&m.up),
             })
             .collect(),
@@ -436,6 +436,7 @@ fn pack_meta(patch: &Patch, runtime: &StaticRuntime, mtime: u64) -> PackMeta {
             name: m.name.clone(),
             up_sha256: m.checksum.clone(),
             down_sha256: bascule_patch::sha256_hex(m.down.as_bytes()),
+            dir_name: (m.label() != format!("{:04}_{}", m.id, m.name)).then(|| m.label()),
         })
         .collect();
     PackMeta {

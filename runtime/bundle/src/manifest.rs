@@ -59,12 +59,19 @@ pub struct MigrationEntry {
     pub name: String,
     pub up_sha256: String,
     pub down_sha256: String,
+    /// The directory's name as written, when it is not `<NNNN>_<name>` (`000003_create_teams`,
+    /// `17_add-index`); absent for four-digit names, so their manifests are unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir_name: Option<String>,
 }
 
 impl MigrationEntry {
-    /// `migrations/<class>/<NNNN>_<name>`, the directory of the scripts in the bundle.
+    /// `migrations/<class>/<number>_<name>`, the directory of the scripts in the bundle.
     pub fn dir(&self) -> String {
-        format!("migrations/{}/{:04}_{}", self.class, self.id, self.name)
+        match &self.dir_name {
+            Some(dir_name) => format!("migrations/{}/{dir_name}", self.class),
+            None => format!("migrations/{}/{:04}_{}", self.class, self.id, self.name),
+        }
     }
 }
 
@@ -338,9 +345,36 @@ mod tests {
             name: "avatar".into(),
             up_sha256: sha256_hex(b"up"),
             down_sha256: sha256_hex(b"down"),
+            dir_name: None,
         });
         m.validate(Path::new("M")).unwrap();
         m.migrations[0].up_sha256 = sha256_hex(b"other");
         assert!(m.validate(Path::new("M")).is_err());
+    }
+
+    #[test]
+    fn a_migration_named_with_another_width_is_found_under_its_own_directory() {
+        let mut m = manifest(vec![
+            file_entry("migrations/site/000003_add-index_v6.0/down.sql", b"down"),
+            file_entry("migrations/site/000003_add-index_v6.0/up.sql", b"up"),
+        ]);
+        let entry = MigrationEntry {
+            class: "site".into(),
+            id: 3,
+            name: "add-index_v6.0".into(),
+            up_sha256: sha256_hex(b"up"),
+            down_sha256: sha256_hex(b"down"),
+            dir_name: None,
+        };
+        m.migrations.push(entry.clone());
+        assert!(m.validate(Path::new("M")).is_err(), "0003_ is not listed");
+        m.migrations[0].dir_name = Some("000003_add-index_v6.0".into());
+        m.validate(Path::new("M")).unwrap();
+        let toml = m.to_toml().unwrap();
+        assert!(
+            toml.contains("dir_name = \"000003_add-index_v6.0\""),
+            "{toml}"
+        );
+        assert!(!manifest(vec![]).to_toml().unwrap().contains("dir_name"));
     }
 }

@@ -61,6 +61,7 @@ pub fn meta() -> PackMeta {
             name: "init".into(),
             up_sha256: sha256_hex(b"CREATE TABLE t (id INTEGER);\n"),
             down_sha256: sha256_hex(b"DROP TABLE t;\n"),
+            dir_name: None,
         }],
     }
 }

@@ -1,8 +1,14 @@
-//! Migrations: `migrations/<class>/<NNNN>_<name>/{up,down}.sql`.
+//! Migrations: `migrations/<class>/<number>_<name>/{up,down}.sql`.
 //!
 //! A database's version is the number of the last migration applied to it, kept in the
 //! database itself (see [`crate::db`]). A patch carries the migrations it adds; the ones a database
 //! still needs are those numbered above its version.
+//!
+//! Directories are named as projects name them ([`MIGRATION_NAME_RULE`]): any number of digits
+//! (`0002`, `000003`, `17`), then `_` and a name that may hold `.` and `-`. The number orders
+//! them, not the directory listing (`10_…` comes after `9_…`); gaps are fine. The name as written
+//! is the migration's [`Migration::label`], so what the developer named is what every log and
+//! report shows. Loading reports every misnamed directory at once.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -22,6 +28,22 @@ pub enum MigrationError {
     File(#[from] crate::read::ReadError),
     #[error("{path}: {what}")]
     Layout { path: PathBuf, what: String },
+    /// Every misnamed or doubly numbered migration directory of a patch, in one error.
+    #[error("{path}: {} migration director{} misnamed ({MIGRATION_NAME_RULE}):{}",
+        bad.len(),
+        if bad.len() == 1 { "y is" } else { "ies are" },
+        bad.iter().map(|b| format!("\n  - `{}`: {}", b.name, b.why)).collect::<String>())]
+    Names { path: PathBuf, bad: Vec<BadName> },
+}
+
+/// A migration directory whose name breaks [`MIGRATION_NAME_RULE`], or whose number another
+/// one of its class has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadName {
+    /// `<class>/<directory>`.
+    pub name: String,
+    /// What is wrong with it.
+    pub why: String,
 }
 
 /// One migration of one database class.
@@ -56,9 +78,22 @@ impl Migration {
         }
     }
 
-    /// `0002_add_avatar`: the directory name, used in logs and in the version table.
+    /// `0002_add_avatar`, `000003_create_teams`: the directory name as written, which logs,
+    /// reports and messages show.
     pub fn label(&self) -> String {
-        format!("{:04}_{}", self.id, self.name)
+        self.dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| format!("{:04}_{}", self.id, self.name))
+    }
+
+    /// The number as written in the directory name: `0002`, `000003`.
+    pub fn number(&self) -> String {
+        let label = self.label();
+        match label.split_once('_') {
+            Some((digits, _)) => digits.to_string(),
+            None => format!("{:04}", self.id),
+        }
     }
 
     pub fn up_path(&self) -> PathBuf {
@@ -177,6 +212,8 @@ impl MigrationSet {
         if !dir.is_dir() {
             return Ok(set);
         }
+        // Every misnamed directory is collected, so one run lists them all.
+        let mut bad = Vec::new();
         for class_dir in sorted_entries(&dir)? {
             let class = file_name(&class_dir);
             let Some(entry) = set.classes.get_mut(&class) else {
@@ -188,24 +225,38 @@ impl MigrationSet {
                 });
             };
             for migration_dir in sorted_entries(&class_dir)? {
-                let relative = Path::new("migrations")
-                    .join(&class)
-                    .join(file_name(&migration_dir));
-                let migration = load_one(&class, &migration_dir, relative)?;
-                if let Some(previous) = entry.migrations.last() {
-                    if previous.id == migration.id {
-                        return Err(MigrationError::Layout {
-                            path: migration_dir,
-                            what: format!(
-                                "number {:04} is used twice (also by {}); give each migration its own number",
-                                migration.id,
-                                previous.label()
-                            ),
+                let dir_name = file_name(&migration_dir);
+                let (id, name) = match parse_dir_name(&dir_name) {
+                    Ok(parsed) => parsed,
+                    Err(why) => {
+                        bad.push(BadName {
+                            name: format!("{class}/{dir_name}"),
+                            why,
                         });
+                        continue;
                     }
-                }
+                };
+                let relative = Path::new("migrations").join(&class).join(&dir_name);
+                let migration = load_one(&class, id, name, &migration_dir, relative)?;
                 entry.migrations.push(migration);
             }
+            // Directory order is not number order once numbers have different widths.
+            entry.migrations.sort_by_key(|m| m.id);
+            for pair in entry.migrations.windows(2) {
+                if pair[0].id == pair[1].id {
+                    bad.push(BadName {
+                        name: format!("{class}/{}", pair[1].label()),
+                        why: format!(
+                            "number {} is also {}'s; give each migration its own number",
+                            pair[1].id,
+                            pair[0].label()
+                        ),
+                    });
+                }
+            }
+        }
+        if !bad.is_empty() {
+            return Err(MigrationError::Names { path: dir, bad });
         }
         Ok(set)
     }
@@ -219,17 +270,17 @@ impl MigrationSet {
     }
 }
 
-fn load_one(class: &str, dir: &Path, relative: PathBuf) -> Result<Migration, MigrationError> {
+fn load_one(
+    class: &str,
+    id: u32,
+    name: &str,
+    dir: &Path,
+    relative: PathBuf,
+) -> Result<Migration, MigrationError> {
     let layout = |what: String| MigrationError::Layout {
         path: dir.to_path_buf(),
         what,
     };
-    let dir_name = file_name(dir);
-    let (id, name) = parse_dir_name(&dir_name).ok_or_else(|| {
-        layout(format!(
-            "`{dir_name}` is not a migration name; name it NNNN_what_it_does, e.g. 0002_add_avatar"
-        ))
-    })?;
     let read = |file: &str| {
         let path = dir.join(file);
         if std::fs::symlink_metadata(&path).is_err() {
@@ -247,18 +298,48 @@ fn load_one(class: &str, dir: &Path, relative: PathBuf) -> Result<Migration, Mig
     })
 }
 
-/// `0002_add_avatar` → `(2, "add_avatar")`.
-fn parse_dir_name(name: &str) -> Option<(u32, &str)> {
-    let (digits, rest) = name.split_once('_')?;
-    let valid_rest = !rest.is_empty()
-        && rest
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if digits.len() != 4 || !digits.chars().all(|c| c.is_ascii_digit()) || !valid_rest {
-        return None;
+/// The largest migration number: every backend's version table holds it (PostgreSQL's `integer`
+/// is the narrowest).
+pub const MAX_MIGRATION_NUMBER: u32 = i32::MAX as u32;
+
+/// The rule a migration directory's name follows, as errors state it.
+pub const MIGRATION_NAME_RULE: &str = "a migration directory is named <number>_<name>: \
+the number is digits (leading zeros allowed, from 1 to 2147483647), then `_`, then a name of \
+ASCII letters, digits, `_`, `.` and `-`; e.g. 0002_add_avatar, 000003_create_teams, 17_add-index_v6.0";
+
+/// A migration directory's name split into its number and its name: `000003_create_teams` →
+/// `(3, "create_teams")`. The error says what breaks [`MIGRATION_NAME_RULE`].
+pub fn parse_dir_name(dir_name: &str) -> Result<(u32, &str), String> {
+    let digits_end = dir_name
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(dir_name.len());
+    let (digits, rest) = dir_name.split_at(digits_end);
+    if digits.is_empty() {
+        return Err("it does not start with a number".into());
     }
-    let id: u32 = digits.parse().ok()?;
-    (id > 0).then_some((id, rest))
+    let Some(name) = rest.strip_prefix('_') else {
+        return Err(format!("the number {digits} is not followed by `_`"));
+    };
+    if name.is_empty() {
+        return Err("no name after the number".into());
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
+    {
+        return Err(format!("{c:?} is not allowed in the name"));
+    }
+    let significant = digits.trim_start_matches('0');
+    if significant.is_empty() {
+        return Err("the number is 0; numbers start at 1".into());
+    }
+    match significant.parse::<u32>() {
+        Ok(id) if id <= MAX_MIGRATION_NUMBER => Ok((id, name)),
+        _ => Err(format!(
+            "the number {significant} is above {MAX_MIGRATION_NUMBER}, the largest a version table holds; \
+             renumber the migrations in order (`cargo xtask import` does it for another tool's directory)"
+        )),
+    }
 }
 
 fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, MigrationError> {
@@ -293,12 +374,109 @@ mod tests {
     use super::*;
 
     #[test]
-    fn directory_names_carry_number_and_name() {
-        assert_eq!(parse_dir_name("0002_add_avatar"), Some((2, "add_avatar")));
-        assert_eq!(parse_dir_name("2_add_avatar"), None);
-        assert_eq!(parse_dir_name("0002-add"), None);
-        assert_eq!(parse_dir_name("0000_zero"), None);
-        assert_eq!(parse_dir_name("0003_Upper"), None);
+    fn directory_names_carry_a_number_of_any_width_and_a_name() {
+        for (dir, number, name) in [
+            ("0002_add_avatar", 2, "add_avatar"),
+            ("2_add_avatar", 2, "add_avatar"),
+            ("000003_create_teams", 3, "create_teams"),
+            (
+                "000124_add-channelid-to-reaction",
+                124,
+                "add-channelid-to-reaction",
+            ),
+            ("17_Upgrade_v6.0", 17, "Upgrade_v6.0"),
+            ("2147483647_last", 2_147_483_647, "last"),
+            ("0003_Upper", 3, "Upper"),
+        ] {
+            assert_eq!(parse_dir_name(dir), Ok((number, name)), "{dir}");
+        }
+    }
+
+    #[test]
+    fn a_bad_directory_name_says_what_breaks_the_rule() {
+        for (dir, why) in [
+            ("add_avatar", "it does not start with a number"),
+            ("0002-add", "the number 0002 is not followed by `_`"),
+            ("0002_", "no name after the number"),
+            ("0002_add avatar", "' ' is not allowed in the name"),
+            ("0002_add/x", "'/' is not allowed in the name"),
+            ("0000_zero", "the number is 0; numbers start at 1"),
+        ] {
+            assert_eq!(parse_dir_name(dir), Err(why.to_string()), "{dir}");
+        }
+        for too_large in ["2147483648_x", "20230101120000_x"] {
+            let why = parse_dir_name(too_large).unwrap_err();
+            assert!(
+                why.contains("is above 2147483647") && why.contains("cargo xtask import"),
+                "{why}"
+            );
+        }
+    }
+
+    fn patch_with(dirs: &[&str]) -> tempfile::TempDir {
+        let root = tempfile::tempdir().expect("temp dir");
+        for dir in dirs {
+            let path = root.path().join("migrations").join(dir);
+            std::fs::create_dir_all(&path).expect("migration dir");
+            std::fs::write(path.join("up.sql"), "SELECT 1;").expect("up.sql");
+            std::fs::write(path.join("down.sql"), "SELECT 2;").expect("down.sql");
+        }
+        root
+    }
+
+    fn classes(names: &[&str]) -> BTreeMap<String, ClassSpec> {
+        names
+            .iter()
+            .map(|name| {
+                let spec: ClassSpec = toml::from_str("dialect = \"sqlite\"").expect("class spec");
+                (name.to_string(), spec)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn migrations_are_ordered_by_number_with_gaps_and_labelled_as_written() {
+        let root = patch_with(&["site/10_ten", "site/000009_nine", "site/2_add-index_v6.0"]);
+        let set = MigrationSet::load(root.path(), &classes(&["site"])).expect("loads");
+        let site = set.class("site").expect("class site");
+        let labels: Vec<_> = site.migrations.iter().map(Migration::label).collect();
+        assert_eq!(labels, ["2_add-index_v6.0", "000009_nine", "10_ten"]);
+        let numbers: Vec<_> = site.migrations.iter().map(Migration::number).collect();
+        assert_eq!(numbers, ["2", "000009", "10"]);
+        assert_eq!(site.base_version(), 1);
+        assert_eq!(site.target_version(), Some(10));
+        assert_eq!(site.pending(2).map(|m| m.id).collect::<Vec<_>>(), [9, 10]);
+    }
+
+    #[test]
+    fn every_bad_name_and_duplicate_number_is_listed_in_one_error() {
+        let root = patch_with(&[
+            "site/0001_ok",
+            "site/add_avatar",
+            "site/0002_add avatar",
+            "site/0003_a",
+            "site/3_b",
+            "main/0000_zero",
+            "main/0001_fine",
+        ]);
+        let err = MigrationSet::load(root.path(), &classes(&["site", "main"])).unwrap_err();
+        let MigrationError::Names { bad, .. } = &err else {
+            panic!("not a names error: {err}");
+        };
+        let names: Vec<_> = bad.iter().map(|b| b.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "main/0000_zero",
+                "site/0002_add avatar",
+                "site/add_avatar",
+                "site/3_b"
+            ]
+        );
+        let text = err
+            .to_string()
+            .replace(&root.path().display().to_string(), "<patch>");
+        insta::assert_snapshot!(text);
     }
 
     fn migration(up: &str, down: &str) -> Migration {

@@ -4,7 +4,8 @@
 //!   too (named `undo <step>`).
 //! - A database's time is the line the migrate step ends its work with,
 //!   `<class>/<name>: migrated in <ms> ms` (`undone in` for an undo, named `<db> (undo)`).
-//! - A statement's line names its database and migration: `<db>: <NNNN_name> up: <sql>`, or
+//! - A statement's line names its database and migration: `<db>: <NNNN_name> up: <sql>` (the
+//!   migration's directory name, its number of any width), or
 //!   `<db>: <NNNN_name> up: statement 2/3: <sql>`. SQLite and PostgreSQL write it as the
 //!   statement starts (a statement that hangs is the last line of its database, in `--follow`
 //!   as after a kill), so its time runs to the database's next line: the next statement, a
@@ -187,9 +188,7 @@ fn database_time(rest: &str) -> Option<(&str, u64)> {
 fn statement(rest: &str) -> Option<(String, Option<u64>)> {
     let (label, text) = rest.split_once(": ")?;
     let (migration, direction) = label.rsplit_once(' ')?;
-    let numbered = migration.len() > 5
-        && migration.as_bytes()[..4].iter().all(u8::is_ascii_digit)
-        && migration.as_bytes()[4] == b'_';
+    let numbered = bascule_patch::parse_dir_name(migration).is_ok();
     if !numbered || !matches!(direction, "up" | "down") || text.starts_with("version row") {
         return None;
     }
