@@ -21,6 +21,8 @@ pub mod down_undoes_up;
 pub mod dropping_column;
 pub mod dropping_table;
 pub mod idempotent_down;
+pub mod mysql_blocking_lock;
+pub mod mysql_online_ddl;
 pub mod mysql_table_copy;
 pub mod prefer_bigint_over_int;
 pub mod prefer_identity;
@@ -53,6 +55,7 @@ pub fn all() -> &'static [&'static dyn Rule] {
         &require_concurrent_index::RequireConcurrentIndex,
         &require_concurrent_index_deletion::RequireConcurrentIndexDeletion,
         &mysql_table_copy::MysqlTableCopy,
+        &mysql_blocking_lock::MysqlBlockingLock,
         &adding_serial_primary_key_field::AddingSerialPrimaryKeyField,
         &adding_field_with_volatile_default::AddingFieldWithVolatileDefault,
         &adding_check_constraint::AddingCheckConstraint,
@@ -241,6 +244,24 @@ pub(crate) mod test_support {
     pub fn assert_fires(n: usize, id: &str, dialect: Dialect, up: &str, earlier: &[&str]) {
         let found = hits(id, dialect, up, earlier);
         assert_eq!(found.len(), n, "{id} on {dialect}: {up}\n{found:#?}");
+    }
+
+    /// The findings of rule `id` on `up` in online mode for a class on `server`
+    /// (`"mysql 8.0"`).
+    pub fn lint_on(server: &str, up: &str, earlier: &[&str], id: &str) -> Vec<Finding> {
+        let server: bascule_patch::Server = server.parse().expect("a server");
+        let dialect = server.flavour.dialect();
+        let mut history = History::default();
+        for script in earlier {
+            history.learn_all(&parse_script(script, dialect));
+        }
+        let m = Migration::new("site", 3, "change", up, "SELECT 1;");
+        let mut report = Report {
+            mode: Mode::Online,
+            ..Report::default()
+        };
+        lint_migration(&m, dialect, Some(server), Mode::Online, &history, &mut report);
+        report.findings.into_iter().filter(|f| f.rule == id).collect()
     }
 
     /// What a person reads when rule `id` fires on `up` in online mode: its findings as the
