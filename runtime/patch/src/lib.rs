@@ -55,8 +55,8 @@ pub use fingerprint::{
     default_critical, key_matches, FingerprintSpec, DB_FACTS, FINGERPRINT_ROOTS,
 };
 pub use marker::{
-    comment_markers, marker_argument, marker_name, ALLOW, IRREVERSIBLE, MARKER_PREFIX,
-    NO_TRANSACTION, PHASE, RAW,
+    comment_markers, marker_argument, marker_name, other_tool_no_transaction, ALLOW, IRREVERSIBLE,
+    MARKER_PREFIX, NO_TRANSACTION, PHASE, RAW,
 };
 pub use migration::{
     parse_dir_name, BadName, ClassMigrations, IrreversibleMarker, Migration, MigrationError,

@@ -15,6 +15,24 @@
 //! | `phase unused <table>[.<column>]` | lint history | an earlier release stopped using what a later one drops |
 //! | `irreversible <reason>` | lint, `plan`, `rollback`, `check-migrations` | the down cannot restore what the up removed; the reason says why |
 //!
+//! # Other tools' markers
+//!
+//! Migrations imported from another tool keep that tool's way of saying "not in a transaction";
+//! [`other_tool_no_transaction`] honours them as `-- bascule:no-transaction` is honoured, so they
+//! need no rewriting. Each is a `--` comment line of its own, spelled as its tool reads it:
+//!
+//! | tool | comment line | where the tool reads it |
+//! |---|---|---|
+//! | sqlx | `-- no-transaction` | the first line of the file (sqlx reads the first bytes) |
+//! | morph | `-- morph:nontransactional` | any line (by custom, the first) |
+//! | dbmate | `-- migrate:up transaction:false`, `-- migrate:down transaction:false` | the section's header line |
+//! | goose | `-- +goose NO TRANSACTION` | any line (goose reads it case-insensitively) |
+//! | Flyway | `-- flyway:executeInTransaction=false` | any line (script configuration in the script) |
+//! | Liquibase | `--changeset <author>:<id> runInTransaction:false` | the changeset's header line |
+//!
+//! golang-migrate has none: it runs each file as one multi-statement exec and leaves
+//! transactions to the file itself.
+//!
 //! `irreversible` is a property of the whole migration, not of one statement: it may stand in
 //! `down.sql` with no statement after it (the down then does nothing), so it is read as a comment
 //! line of its own ([`comment_markers`]), wherever it stands, rather than from the statements the
@@ -42,6 +60,35 @@ pub fn comment_markers(script: &str) -> impl Iterator<Item = (usize, &str)> {
         comment
             .strip_prefix(MARKER_PREFIX)
             .map(|marker| (line, marker.trim()))
+    })
+}
+
+/// The tool whose "run outside a transaction" comment the script carries, if any (the table in
+/// the module's doc): `Some("dbmate")` for `-- migrate:up transaction:false`.
+pub fn other_tool_no_transaction(script: &str) -> Option<&'static str> {
+    let first_line = script.lines().next().map(str::trim);
+    if first_line == Some("-- no-transaction") {
+        return Some("sqlx");
+    }
+    comment_lines(script).find_map(|(_, comment)| {
+        let mut words = comment.split_whitespace();
+        let first = words.next().unwrap_or("");
+        let mut rest = words;
+        if comment == "morph:nontransactional" {
+            Some("morph")
+        } else if matches!(first, "migrate:up" | "migrate:down")
+            && rest.any(|w| w == "transaction:false")
+        {
+            Some("dbmate")
+        } else if comment.eq_ignore_ascii_case("+goose NO TRANSACTION") {
+            Some("goose")
+        } else if comment.replace(' ', "") == "flyway:executeInTransaction=false" {
+            Some("Flyway")
+        } else if first == "changeset" && rest.any(|w| w == "runInTransaction:false") {
+            Some("Liquibase")
+        } else {
+            None
+        }
     })
 }
 
@@ -94,6 +141,54 @@ mod tests {
         assert_eq!(marker_argument("phase unused t"), "unused t");
         assert_eq!(marker_argument("raw"), "");
         assert_eq!(marker_argument("allow(drop-column)"), "(drop-column)");
+    }
+
+    #[test]
+    fn other_tools_no_transaction_comments_are_recognised_as_their_tools_write_them() {
+        for (script, tool) in [
+            (
+                "-- no-transaction\nCREATE INDEX CONCURRENTLY i ON t (a);",
+                "sqlx",
+            ),
+            (
+                "-- morph:nontransactional\nCREATE INDEX CONCURRENTLY i ON t (a);",
+                "morph",
+            ),
+            (
+                "-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY i ON t (a);",
+                "dbmate",
+            ),
+            (
+                "-- migrate:down transaction:false\nDROP INDEX CONCURRENTLY i;",
+                "dbmate",
+            ),
+            (
+                "-- +goose Up\n-- +goose NO TRANSACTION\nCREATE INDEX CONCURRENTLY i ON t (a);",
+                "goose",
+            ),
+            ("-- +goose no transaction\nSELECT 1;", "goose"),
+            (
+                "-- V5 index\n-- flyway:executeInTransaction=false\nSELECT 1;",
+                "Flyway",
+            ),
+            (
+                "--changeset ana:12 runInTransaction:false\nSELECT 1;",
+                "Liquibase",
+            ),
+        ] {
+            assert_eq!(other_tool_no_transaction(script), Some(tool), "{script}");
+        }
+        for script in [
+            "-- no-transaction, but not a marker\nCREATE INDEX i ON t (c);",
+            "SELECT 1;\n-- no-transaction\n",
+            "-- migrate:up\nCREATE TABLE t (a INT);",
+            "-- migrate:up transaction:true\nSELECT 1;",
+            "-- morph:nontransactional is what we do not use here\nSELECT 1;",
+            "--changeset ana:12\nSELECT 1;",
+            "SELECT '-- +goose NO TRANSACTION';",
+        ] {
+            assert_eq!(other_tool_no_transaction(script), None, "{script}");
+        }
     }
 
     #[test]

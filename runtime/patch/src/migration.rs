@@ -14,7 +14,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::class::{ClassSpec, Dialect};
-use crate::marker::{comment_markers, marker_argument, marker_name, IRREVERSIBLE, NO_TRANSACTION};
+use crate::marker::{
+    comment_markers, marker_argument, marker_name, other_tool_no_transaction, IRREVERSIBLE,
+    NO_TRANSACTION,
+};
 use crate::split::split_statements;
 
 #[derive(Debug, thiserror::Error)]
@@ -129,16 +132,24 @@ impl Migration {
 
     /// Whether the migration runs statement by statement outside a transaction: always on
     /// MariaDB/MySQL (DDL commits implicitly), on PostgreSQL when its up or its down carries
-    /// `-- bascule:no-transaction`, never on SQLite.
+    /// `-- bascule:no-transaction` or another tool's comment for the same thing
+    /// ([`crate::marker::other_tool_no_transaction`]: `-- morph:nontransactional`, …), never on
+    /// SQLite.
     pub fn runs_outside_transaction(&self, dialect: Dialect) -> bool {
         let marked = |script: &str| {
             split_statements(script, dialect)
                 .iter()
                 .any(|s| s.has_marker(NO_TRANSACTION))
         };
+        let other_tool = |script: &str| other_tool_no_transaction(script).is_some();
         match dialect {
             Dialect::Mysql => true,
-            Dialect::Postgres => marked(&self.up) || marked(&self.down),
+            Dialect::Postgres => {
+                marked(&self.up)
+                    || marked(&self.down)
+                    || other_tool(&self.up)
+                    || other_tool(&self.down)
+            }
             Dialect::Sqlite => false,
         }
     }
@@ -526,6 +537,17 @@ mod tests {
             assert!(!plain.runs_outside_transaction(Dialect::Postgres));
         }
         assert!(plain_mysql().runs_outside_transaction(Dialect::Mysql));
+        let imported = migration(
+            "-- morph:nontransactional\nCREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a);",
+            "-- morph:nontransactional\nDROP INDEX CONCURRENTLY IF EXISTS i;",
+        );
+        assert!(imported.runs_outside_transaction(Dialect::Postgres));
+        assert!(!imported.runs_outside_transaction(Dialect::Sqlite));
+        let dbmate_down_only = migration(
+            "SELECT 1;",
+            "-- migrate:down transaction:false\nDROP INDEX CONCURRENTLY i;",
+        );
+        assert!(dbmate_down_only.runs_outside_transaction(Dialect::Postgres));
         assert!(!marked.runs_outside_transaction(Dialect::Sqlite));
     }
 
