@@ -239,7 +239,7 @@ pub fn table_name(name: &ObjectName) -> String {
     last_part(&name.to_string())
 }
 
-fn last_part(name: &str) -> String {
+pub(crate) fn last_part(name: &str) -> String {
     name.rsplit('.')
         .next()
         .unwrap_or(name)

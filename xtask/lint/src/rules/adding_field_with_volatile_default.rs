@@ -72,8 +72,9 @@ impl Rule for AddingFieldWithVolatileDefault {
     }
 }
 
-/// Whether an expression calls a function not known to be stable.
-fn volatile(e: &Expr) -> bool {
+/// Whether an expression calls a function not known to be stable (also how `pg_locks` tells a
+/// rewriting `ADD COLUMN … DEFAULT` from a catalog-only one).
+pub(crate) fn volatile(e: &Expr) -> bool {
     match e {
         Expr::Function(f) => {
             let name = f.name.to_string().to_lowercase();

@@ -67,19 +67,34 @@ impl Rule for ChangingColumnType {
                 None => !restated,
             };
             if fires {
-                let from = old.map_or(String::new(), |o| format!(" from {o}"));
-                hits.push(
-                    Hit::new(format!(
-                        "changing the type of `{table}.{}`{from} to {new_type} rewrites the table \
-                         under lock and may break the code still running",
+                let message = match old {
+                    Some(old) => format!(
+                        "changing the type of `{table}.{}` from {old} to {new_type} rewrites the \
+                         table under lock and may break the code still running",
                         column.value
-                    ))
-                    .near(cx.text(), &column.value),
-                );
+                    ),
+                    None => unknown_old_type(&table, &column.value, &new_type),
+                };
+                hits.push(Hit::new(message).near(cx.text(), &column.value));
             }
         }
         hits
     }
+}
+
+/// The message when no earlier patch or statement gives the old type (PostgreSQL: MySQL's
+/// restated `MODIFY` is judged only against a known type). Whether PostgreSQL rewrites depends on
+/// the old type (ALTER TABLE reference page, Notes: no rewrite when the old type is
+/// binary-coercible to the new one), so the linter says what it cannot tell.
+fn unknown_old_type(table: &str, column: &str, new_type: &str) -> String {
+    format!(
+        "cannot tell whether changing the type of `{table}.{column}` to {new_type} rewrites the \
+         table: no earlier patch or statement gives its old type. A binary-coercible change \
+         (varchar(n) to varchar(m) with m >= n, or to text; numeric(p,s) to numeric(q,s) with \
+         q >= p, or to numeric) is a catalog change; any other type change rewrites the table \
+         and its indexes under ACCESS EXCLUSIVE, and the code still running may write values \
+         the new type rejects"
+    )
 }
 
 /// The history with the statements before this one in the migration learned on top.
@@ -123,7 +138,7 @@ fn split_type(t: &str) -> (String, Option<u64>) {
 #[cfg(test)]
 mod tests {
     use super::same_or_wider;
-    use crate::rules::test_support::{assert_fires, rendered_report};
+    use crate::rules::test_support::{assert_fires, hits, rendered_report};
     use bascule_patch::Dialect::{self, *};
 
     const ID: &str = "changing-column-type";
@@ -201,6 +216,46 @@ mod tests {
         assert!(same_or_wider("VARCHAR(100)", "TEXT", pg));
         assert!(!same_or_wider("VARCHAR(100)", "TEXT", Dialect::Mysql));
         assert!(!same_or_wider("INT", "BIGINT", pg));
+    }
+
+    #[test]
+    fn postgres_says_it_cannot_tell_when_the_old_type_is_unknown() {
+        let unknown = hits(
+            ID,
+            Postgres,
+            "ALTER TABLE members ALTER COLUMN n TYPE bigint;",
+            &[],
+        );
+        assert!(
+            unknown[0].message.starts_with("cannot tell whether"),
+            "{unknown:?}"
+        );
+        assert!(
+            unknown[0].message.contains("binary-coercible"),
+            "{unknown:?}"
+        );
+        let known = hits(
+            ID,
+            Postgres,
+            "ALTER TABLE members ALTER COLUMN n TYPE bigint;",
+            EARLIER,
+        );
+        assert!(
+            known[0]
+                .message
+                .contains("from INT to BIGINT rewrites the table"),
+            "{known:?}"
+        );
+    }
+
+    #[test]
+    fn the_report_with_a_known_old_type() {
+        insta::assert_snapshot!(rendered_report(
+            ID,
+            Postgres,
+            "ALTER TABLE members ALTER COLUMN avatar TYPE varchar(50);",
+            EARLIER,
+        ));
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod ban_char_field;
 pub mod ban_concurrent_index_creation_in_transaction;
 pub mod ban_drop_database;
 pub mod ban_truncate;
+pub mod blocking_lock;
 pub mod changing_column_type;
 pub mod down_undoes_up;
 pub mod dropping_column;
@@ -24,6 +25,7 @@ pub mod idempotent_down;
 pub mod mysql_blocking_lock;
 pub mod mysql_online_ddl;
 pub mod mysql_table_copy;
+pub mod pg_locks;
 pub mod prefer_bigint_over_int;
 pub mod prefer_identity;
 pub mod prefer_robust_stmts;
@@ -59,6 +61,7 @@ pub fn all() -> &'static [&'static dyn Rule] {
         &adding_serial_primary_key_field::AddingSerialPrimaryKeyField,
         &adding_field_with_volatile_default::AddingFieldWithVolatileDefault,
         &adding_check_constraint::AddingCheckConstraint,
+        &blocking_lock::BlockingLock,
         &require_timeout::RequireTimeout,
         &require_concurrent_detach_partition::RequireConcurrentDetachPartition,
         &ban_concurrent_index_creation_in_transaction::BanConcurrentIndexCreationInTransaction,
