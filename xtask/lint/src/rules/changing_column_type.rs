@@ -9,6 +9,7 @@
 
 use sqlparser::ast::{AlterColumnOperation, AlterTableOperation};
 
+use super::mysql_online_ddl::{type_change, TypeChange};
 use super::renaming_column::EXPAND_CONTRACT;
 use super::{alter_table, created_here};
 use crate::{History, Hit, Rule, RuleContext};
@@ -28,8 +29,14 @@ impl Rule for ChangingColumnType {
          reads and writes, and the code still running may write values the new type rejects \
          (a shorter VARCHAR truncates or fails)."
     }
-    fn recipe(&self, _dialect: Dialect) -> String {
-        format!("{EXPAND_CONTRACT}\n(widening a VARCHAR is safe and does not fire this rule)")
+    fn recipe(&self, dialect: Dialect) -> String {
+        let widening = if dialect == Dialect::Mysql {
+            "widening a VARCHAR does not fire this rule; past 255 bytes (characters × bytes per \
+             character) it copies the table: see mysql-table-copy, MySQL 8.0 manual §15.12.1"
+        } else {
+            "widening a VARCHAR is safe and does not fire this rule"
+        };
+        format!("{EXPAND_CONTRACT}\n({widening})")
     }
     fn dialects(&self) -> &'static [Dialect] {
         &[Dialect::Mysql, Dialect::Postgres]
@@ -62,9 +69,16 @@ impl Rule for ChangingColumnType {
                 _ => continue,
             };
             let old = known.column_type(&table, &column.value);
+            if restated {
+                // MySQL's MODIFY/CHANGE restate the whole column: judged against the old one.
+                if let Some(message) = mysql_restated(&table, &column.value, old, &new_type) {
+                    hits.push(Hit::new(message).near(cx.text(), &column.value));
+                }
+                continue;
+            }
             let fires = match old {
                 Some(old) => !same_or_wider(old, &new_type, cx.dialect),
-                None => !restated,
+                None => true,
             };
             if fires {
                 let message = match old {
@@ -95,6 +109,32 @@ fn unknown_old_type(table: &str, column: &str, new_type: &str) -> String {
          and its indexes under ACCESS EXCLUSIVE, and the code still running may write values \
          the new type rejects"
     )
+}
+
+/// What to say of a MySQL `MODIFY`/`CHANGE` of `table.column` to `new_type`, given the old type
+/// if an earlier patch or statement declared it: nothing when the type stays (a longer
+/// `VARCHAR`, members added to an `ENUM`, an integer's display width; a `VARCHAR` past InnoDB's
+/// 255-byte length prefix is `mysql-table-copy`'s), a type change otherwise, and "cannot tell"
+/// when the old definition is unknown.
+fn mysql_restated(table: &str, column: &str, old: Option<&str>, new_type: &str) -> Option<String> {
+    let Some(old) = old else {
+        return Some(format!(
+            "cannot tell whether this changes the type of `{table}.{column}` (and copies the \
+             table): the old definition is not in an earlier patch. Compare with SHOW CREATE \
+             TABLE {table}: the same type, or a VARCHAR made longer within the same side of 255 \
+             bytes, is done in place; any other type change copies the table while writes wait \
+             (MySQL 8.0 manual §15.12.1); if it is unchanged, say so with `-- bascule:allow \
+             changing-column-type <reason>`"
+        ));
+    };
+    match type_change(old, new_type, None) {
+        TypeChange::Other => Some(format!(
+            "changing the type of `{table}.{column}` from {old} to {new_type} copies the table \
+             while writes wait (ALGORITHM=COPY, MySQL 8.0 manual §15.12.1) and may break the code \
+             still running"
+        )),
+        TypeChange::Same | TypeChange::Widen { .. } | TypeChange::EnumExtended => None,
+    }
 }
 
 /// The history with the statements before this one in the migration learned on top.
@@ -203,9 +243,54 @@ mod tests {
             0,
             ID,
             Mysql,
-            "ALTER TABLE members MODIFY unknown_col INT NULL;",
+            "ALTER TABLE members MODIFY n INT(11) NOT NULL;",
             EARLIER,
         );
+    }
+
+    #[test]
+    fn mysql_says_it_cannot_tell_when_the_old_definition_is_unknown() {
+        for up in [
+            "ALTER TABLE members MODIFY unknown_col INT NULL;",
+            "ALTER TABLE members CHANGE mail email VARCHAR(255);",
+        ] {
+            let found = hits(ID, Mysql, up, EARLIER);
+            assert_eq!(found.len(), 1, "{up}: {found:?}");
+            assert!(
+                found[0]
+                    .message
+                    .starts_with("cannot tell whether this changes the type"),
+                "{found:?}"
+            );
+            assert!(found[0].message.contains("SHOW CREATE TABLE"), "{found:?}");
+        }
+        // Known from an earlier statement of the same migration: judged, not guessed.
+        assert_fires(
+            0,
+            ID,
+            Mysql,
+            "ALTER TABLE members ADD COLUMN label VARCHAR(20);\n\
+             ALTER TABLE members MODIFY label VARCHAR(40) NOT NULL;",
+            &[],
+        );
+        // A CHAR is fixed-length: longer is a type change that copies.
+        assert_fires(
+            1,
+            ID,
+            Mysql,
+            "ALTER TABLE members MODIFY code CHAR(20);",
+            &["CREATE TABLE members (code CHAR(10));"],
+        );
+    }
+
+    #[test]
+    fn the_mysql_report_when_the_old_definition_is_unknown() {
+        insta::assert_snapshot!(rendered_report(
+            ID,
+            Mysql,
+            "ALTER TABLE members MODIFY label VARCHAR(200) NOT NULL;",
+            &[],
+        ));
     }
 
     #[test]

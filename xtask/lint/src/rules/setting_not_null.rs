@@ -9,6 +9,7 @@
 
 use sqlparser::ast::{AlterColumnOperation, AlterTableOperation, ColumnOption};
 
+use super::mysql_online_ddl::known_definitions;
 use super::{alter_table, created_here};
 use crate::{Hit, Rule, RuleContext};
 use bascule_patch::Dialect;
@@ -44,6 +45,9 @@ impl Rule for SettingNotNull {
         if created_here(cx, &table) {
             return Vec::new();
         }
+        // What earlier patches and the statements before this one declared: a column added
+        // nullable earlier in this migration and made NOT NULL here is a tightening too.
+        let known = known_definitions(cx.history, cx.before);
         let mut hits = Vec::new();
         for op in ops {
             let column = match op {
@@ -52,16 +56,24 @@ impl Rule for SettingNotNull {
                     op: AlterColumnOperation::SetNotNull,
                 } => column_name,
                 AlterTableOperation::ModifyColumn {
-                    col_name, options, ..
-                }
-                | AlterTableOperation::ChangeColumn {
-                    new_name: col_name,
+                    col_name: old_name,
                     options,
                     ..
-                } if options.iter().any(|o| matches!(o, ColumnOption::NotNull))
-                    && cx.history.nullable(&table, &col_name.value) == Some(true) =>
-                {
-                    col_name
+                }
+                | AlterTableOperation::ChangeColumn {
+                    old_name, options, ..
+                } if options.iter().any(|o| matches!(o, ColumnOption::NotNull)) => {
+                    match known.nullable(&table, &old_name.value) {
+                        Some(true) => old_name,
+                        Some(false) => continue,
+                        None => {
+                            hits.push(
+                                Hit::new(cannot_tell(&table, &old_name.value))
+                                    .near(cx.text(), &old_name.value),
+                            );
+                            continue;
+                        }
+                    }
                 }
                 _ => continue,
             };
@@ -79,6 +91,17 @@ impl Rule for SettingNotNull {
         }
         hits
     }
+}
+
+/// The message for a MySQL `MODIFY`/`CHANGE … NOT NULL` of a column no earlier patch or
+/// statement declared: it restates the whole column, so it may tighten nullability or not.
+fn cannot_tell(table: &str, column: &str) -> String {
+    format!(
+        "cannot tell whether this tightens `{table}.{column}` to NOT NULL: the old definition \
+         is not in an earlier patch. Check SHOW CREATE TABLE {table}: if the column is already \
+         NOT NULL, say so with `-- bascule:allow setting-not-null <reason>`; if it is nullable, \
+         the running code must already write it for every row and the NULLs be backfilled first"
+    )
 }
 
 #[cfg(test)]
@@ -113,6 +136,60 @@ mod tests {
              ALTER TABLE members ALTER COLUMN avatar SET NOT NULL;",
             &[],
         );
+    }
+
+    #[test]
+    fn mysql_modify_not_null_on_an_unknown_or_just_added_column() {
+        // No earlier patch declares `avatar`: the restated column may or may not tighten it.
+        let found = crate::rules::test_support::hits(
+            ID,
+            Mysql,
+            "ALTER TABLE members MODIFY avatar VARCHAR(100) NOT NULL;",
+            &[],
+        );
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0]
+            .message
+            .starts_with("cannot tell whether this tightens"));
+        // Added nullable by this migration, then made NOT NULL: the old code inserts NULLs.
+        let found = crate::rules::test_support::hits(
+            ID,
+            Mysql,
+            "ALTER TABLE members ADD COLUMN avatar VARCHAR(100);\n\
+             ALTER TABLE members MODIFY avatar VARCHAR(100) NOT NULL;",
+            &[],
+        );
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].message.contains("no earlier release writes it"),
+            "{found:?}"
+        );
+        // Already NOT NULL in an earlier patch: a restatement.
+        assert_fires(
+            0,
+            ID,
+            Mysql,
+            "ALTER TABLE members MODIFY avatar VARCHAR(200) NOT NULL;",
+            &["CREATE TABLE members (id INT, avatar VARCHAR(100) NOT NULL);"],
+        );
+        // Not NOT NULL: not this rule's business.
+        assert_fires(
+            0,
+            ID,
+            Mysql,
+            "ALTER TABLE members MODIFY avatar VARCHAR(100) NULL;",
+            &[],
+        );
+    }
+
+    #[test]
+    fn the_mysql_report_when_the_old_definition_is_unknown() {
+        insta::assert_snapshot!(rendered_report(
+            ID,
+            Mysql,
+            "ALTER TABLE members MODIFY avatar VARCHAR(100) NOT NULL;",
+            &[],
+        ));
     }
 
     #[test]
