@@ -25,7 +25,7 @@ use crate::{suppressions, Finding, Hit, Level, Report, Rule, RuleContext};
 use bascule_patch::split_statements;
 use bascule_patch::Dialect;
 use bascule_patch::Migration;
-use bascule_patch::Server;
+use bascule_patch::{Flavour, Server};
 
 pub const ID: &str = "idempotent-down";
 
@@ -71,7 +71,7 @@ impl Rule for IdempotentDown {
 
 /// Checks every statement of `m`'s `down.sql` into `report`, honouring
 /// `-- bascule:allow idempotent-down <reason>`.
-pub fn check_down(m: &Migration, dialect: Dialect, _server: Option<Server>, report: &mut Report) {
+pub fn check_down(m: &Migration, dialect: Dialect, server: Option<Server>, report: &mut Report) {
     if !m.runs_outside_transaction(dialect) {
         return;
     }
@@ -82,13 +82,34 @@ pub fn check_down(m: &Migration, dialect: Dialect, _server: Option<Server>, repo
             .find(|a| a.rule == ID && !a.reason.is_empty())
             .map(|a| a.reason);
         for problem in problems(&statement.text) {
-            let finding = finding(&path, &m.down, statement.offset, &problem, dialect);
+            let finding = finding(&path, &m.down, statement.offset, &problem, dialect, server);
             report.add(finding, reason.clone());
+        }
+        if server.is_some_and(|s| s.is(Flavour::Mysql)) {
+            for clause in mariadb_only(&statement.text) {
+                let finding = Finding::at(
+                    ID,
+                    Level::Always.severity(bascule_patch::Mode::Online),
+                    &path,
+                    &m.down,
+                    statement.offset,
+                    format!("{clause} is MariaDB's: MySQL 8 rejects it, and the undo stops here"),
+                )
+                .with_help(help(dialect, server));
+                report.add(finding, reason.clone());
+            }
         }
     }
 }
 
-fn finding(path: &Path, script: &str, offset: usize, problem: &str, dialect: Dialect) -> Finding {
+fn finding(
+    path: &Path,
+    script: &str,
+    offset: usize,
+    problem: &str,
+    dialect: Dialect,
+    server: Option<Server>,
+) -> Finding {
     Finding::at(
         ID,
         Level::Always.severity(bascule_patch::Mode::Online),
@@ -97,7 +118,88 @@ fn finding(path: &Path, script: &str, offset: usize, problem: &str, dialect: Dia
         offset,
         format!("{problem}: the undo of a half-applied migration stops here"),
     )
-    .with_help(IdempotentDown.recipe(dialect))
+    .with_help(help(dialect, server))
+}
+
+/// The idiom MySQL 8 has for a guarded column or index change: ask INFORMATION_SCHEMA, then
+/// run the statement or a no-op through PREPARE.
+pub const PREPARE_IDIOM: &str = "SET @s = (SELECT IF(EXISTS(SELECT 1 FROM \
+     information_schema.columns WHERE table_schema = DATABASE() AND table_name = 't' AND \
+     column_name = 'c'), 'ALTER TABLE t DROP COLUMN c', 'SELECT 1')); PREPARE stmt FROM @s; \
+     EXECUTE stmt; DEALLOCATE PREPARE stmt; (information_schema.statistics and index_name for \
+     an index)";
+
+/// What to suggest, for the class's server: only what it accepts, and on a MySQL class with no
+/// server named, only what both MySQL 8 and MariaDB accept.
+pub fn help(dialect: Dialect, server: Option<Server>) -> String {
+    if dialect != Dialect::Mysql || server.is_some_and(|s| s.is(Flavour::Mariadb)) {
+        return IdempotentDown.recipe(dialect);
+    }
+    let unnamed = if server.is_none() {
+        "; MariaDB also has ALTER TABLE … DROP COLUMN|INDEX IF EXISTS and ADD … IF NOT EXISTS: \
+         name the server (`server = \"mariadb 10.11\"` under [classes.<name>]) to use them"
+    } else {
+        ""
+    };
+    format!(
+        "write every down statement so it can run when its up statement did not: DROP TABLE … \
+         IF EXISTS, CREATE TABLE … IF NOT EXISTS, CREATE OR REPLACE VIEW; MySQL 8 has no IF \
+         [NOT] EXISTS for columns, indexes or foreign keys, so guard those with \
+         INFORMATION_SCHEMA and PREPARE: {PREPARE_IDIOM}{unnamed}"
+    )
+}
+
+/// The MariaDB-only guards of one statement (`DROP COLUMN IF EXISTS` in an `ALTER TABLE`,
+/// `DROP INDEX IF EXISTS`, `CREATE INDEX IF NOT EXISTS`, `RENAME TABLE IF EXISTS`), as words.
+pub fn mariadb_only(sql: &str) -> Vec<String> {
+    let tokens = tokens(sql);
+    let words: Vec<&str> = tokens.iter().map(String::as_str).collect();
+    match words.as_slice() {
+        ["DROP", "INDEX", "IF", "EXISTS", ..] => vec!["DROP INDEX IF EXISTS".to_string()],
+        ["RENAME", "TABLE", "IF", "EXISTS", ..] => vec!["RENAME TABLE IF EXISTS".to_string()],
+        ["CREATE", rest @ ..] => {
+            let at = rest.iter().position(|w| *w == "INDEX");
+            match at {
+                Some(at) if starts_with(&rest[at + 1..], &["IF", "NOT", "EXISTS"]) => {
+                    vec!["CREATE INDEX IF NOT EXISTS".to_string()]
+                }
+                _ => Vec::new(),
+            }
+        }
+        ["ALTER", "TABLE", rest @ ..] => {
+            let rest = skip(rest, &["IF", "EXISTS"]);
+            let Some((_table, clauses)) = rest.split_first() else {
+                return Vec::new();
+            };
+            clauses
+                .split(|w| *w == ",")
+                .filter_map(|clause| {
+                    let (verb, kind) = (clause.first()?, clause.get(1)?);
+                    let guarded = clause.windows(2).any(|w| w == ["IF", "EXISTS"])
+                        || clause.windows(3).any(|w| w == ["IF", "NOT", "EXISTS"]);
+                    let mysql_has = *verb == "DROP" && matches!(*kind, "CHECK" | "CONSTRAINT")
+                        || matches!(*kind, "PARTITION");
+                    (guarded
+                        && matches!(*verb, "DROP" | "ADD" | "MODIFY" | "CHANGE" | "RENAME")
+                        && !mysql_has)
+                        .then(|| {
+                            let kind = if matches!(*verb, "MODIFY" | "CHANGE") {
+                                "COLUMN"
+                            } else {
+                                kind_name(kind)
+                            };
+                            let guard = if *verb == "ADD" {
+                                "IF NOT EXISTS"
+                            } else {
+                                "IF EXISTS"
+                            };
+                            format!("{verb} {kind} {guard}")
+                        })
+                })
+                .collect()
+        }
+        _ => Vec::new(),
+    }
 }
 
 /// What in one down statement fails when its object is absent (or, for a re-creation, present).
@@ -305,6 +407,65 @@ mod tests {
         let mut report = Report::default();
         check_down(&migration(up, down), dialect, None, &mut report);
         report
+    }
+
+    fn findings_on(server: &str, up: &str, down: &str) -> Report {
+        let server: Server = server.parse().unwrap();
+        let mut report = Report::default();
+        check_down(
+            &migration(up, down),
+            Dialect::Mysql,
+            Some(server),
+            &mut report,
+        );
+        report
+    }
+
+    #[test]
+    fn the_server_chooses_what_is_suggested() {
+        let down = "ALTER TABLE members DROP COLUMN nick;";
+        let mysql = findings_on("mysql 8.0", UP, down);
+        assert_eq!(mysql.findings.len(), 1, "{:?}", mysql.findings);
+        let help = mysql.findings[0].help.clone().unwrap_or_default();
+        assert!(!help.contains("DROP COLUMN IF EXISTS"), "{help}");
+        assert!(help.contains("PREPARE stmt FROM @s"), "{help}");
+        assert!(help.contains("information_schema.columns"), "{help}");
+        // No server named: only what both accept, and how to get MariaDB's forms.
+        let unnamed = findings(Dialect::Mysql, UP, down);
+        let help = unnamed.findings[0].help.clone().unwrap_or_default();
+        assert!(help.contains("PREPARE stmt FROM @s"), "{help}");
+        assert!(help.contains("name the server"), "{help}");
+        // MariaDB: its own IF EXISTS forms.
+        let maria = findings_on("mariadb 10.11", UP, down);
+        let help = maria.findings[0].help.clone().unwrap_or_default();
+        assert!(help.contains("DROP COLUMN IF EXISTS"), "{help}");
+        assert!(!help.contains("PREPARE"), "{help}");
+    }
+
+    #[test]
+    fn mariadb_guards_fail_on_mysql_8() {
+        let down = "ALTER TABLE members DROP COLUMN IF EXISTS nick, DROP INDEX IF EXISTS i;\n\
+                    DROP INDEX IF EXISTS members_nick ON members;\n\
+                    ALTER TABLE members DROP CHECK IF EXISTS c;\n\
+                    DROP TABLE IF EXISTS badges;";
+        let mysql = findings_on("mysql 8.0", UP, down);
+        let shown: Vec<&str> = mysql.findings.iter().map(|f| f.message.as_str()).collect();
+        assert_eq!(
+            shown,
+            [
+                "DROP COLUMN IF EXISTS is MariaDB's: MySQL 8 rejects it, and the undo stops here",
+                "DROP INDEX IF EXISTS is MariaDB's: MySQL 8 rejects it, and the undo stops here",
+                "DROP INDEX IF EXISTS is MariaDB's: MySQL 8 rejects it, and the undo stops here",
+            ]
+        );
+        assert_eq!(findings_on("mariadb 10.11", UP, down).findings, []);
+        assert_eq!(findings(Dialect::Mysql, UP, down).findings, []);
+        // The PREPARE idiom is what MySQL 8 runs: nothing to say.
+        let idiom = "SET @s = (SELECT IF(EXISTS(SELECT 1 FROM information_schema.columns \
+                     WHERE table_name = 'members' AND column_name = 'nick'), \
+                     'ALTER TABLE members DROP COLUMN nick', 'SELECT 1'));\n\
+                     PREPARE stmt FROM @s;\nEXECUTE stmt;\nDEALLOCATE PREPARE stmt;";
+        assert_eq!(findings_on("mysql 8.0", UP, idiom).findings, []);
     }
 
     const UP: &str = "ALTER TABLE members ADD COLUMN nick VARCHAR(40);\nCREATE INDEX members_nick ON members (nick);";
