@@ -38,14 +38,18 @@
 //! and [`MigrationReport::recognized`] counts it. A statement neither knows stays an error, and
 //! the rest of the script is checked all the same.
 
+pub mod embedded;
 mod parser;
 pub mod recognize;
 pub mod validate;
 
 use std::path::Path;
 
+pub use embedded::{Container, Embedded};
 pub use parser::parser_dialect;
-pub use recognize::{recognize, AlterAction, Recognized, RecognizedKind, RoutineKind};
+pub use recognize::{
+    recognize, AlterAction, PreparedText, Recognized, RecognizedKind, RoutineKind,
+};
 pub use validate::{
     check_script, render_issues, validate_script, CheckedStatement, IssueKind, Reading,
     ScriptCheck, SqlIssue,
@@ -66,6 +70,12 @@ pub struct MigrationReport {
     /// Statements of both scripts sqlparser rejects and Bascule's own recognizer accepted
     /// ([`recognize`](mod@recognize)): checked, less thoroughly.
     pub recognized: usize,
+    /// Statements of both scripts read inside others ([`embedded`](mod@embedded): a prepared
+    /// statement's string, a `DO` block's body, a called procedure's body). Not counted in
+    /// `statements_up`/`statements_down`, which count what is written, nor in `recognized`.
+    pub embedded: usize,
+    /// Of the embedded statements, those known only at run time or that do not parse: unchecked.
+    pub opaque: usize,
 }
 
 /// Validates both scripts of a migration; the issues of both are returned together, up's first.
@@ -85,11 +95,14 @@ pub fn validate_migration(
         return Err(up.issues.into_iter().chain(down.issues).collect());
     }
     let both = || up.statements.iter().chain(&down.statements);
+    let written = || both().filter(|s| s.is_written());
     Ok(MigrationReport {
-        statements_up: up.statements.len(),
-        statements_down: down.statements.len(),
-        raw: both().filter(|s| s.outcome == Reading::Raw).count(),
-        recognized: both().filter(|s| s.recognized().is_some()).count(),
+        statements_up: up.statements.iter().filter(|s| s.is_written()).count(),
+        statements_down: down.statements.iter().filter(|s| s.is_written()).count(),
+        raw: written().filter(|s| s.outcome == Reading::Raw).count(),
+        recognized: written().filter(|s| s.recognized().is_some()).count(),
+        embedded: both().filter(|s| !s.is_written()).count(),
+        opaque: both().filter(|s| s.is_opaque()).count(),
     })
 }
 
@@ -115,7 +128,9 @@ mod tests {
                 statements_up: 2,
                 statements_down: 1,
                 raw: 1,
-                recognized: 0
+                recognized: 0,
+                embedded: 0,
+                opaque: 0,
             }
         );
     }

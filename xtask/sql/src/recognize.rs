@@ -68,7 +68,8 @@ pub enum RecognizedKind {
         partition: String,
         concurrently: bool,
     },
-    /// PostgreSQL `DO [LANGUAGE l] $$ … $$`: an anonymous code block, not checked inside.
+    /// PostgreSQL `DO [LANGUAGE l] $$ … $$`: an anonymous code block. What it runs, where it is
+    /// literal, follows it as embedded statements ([`crate::embedded`]).
     DoBlock { language: Option<String> },
     /// PostgreSQL `CREATE SEQUENCE` with options sqlparser does not take (pg_dump's `AS integer`,
     /// `START WITH` before `INCREMENT BY`).
@@ -107,6 +108,40 @@ pub enum RecognizedKind {
         table: String,
         create: Box<Statement>,
     },
+    /// MySQL `PREPARE name FROM {@variable | 'statement'}`.
+    Prepare { name: String, from: PreparedText },
+    /// MySQL `DROP PREPARE name`, the synonym of `DEALLOCATE PREPARE` (which sqlparser parses).
+    DropPrepare { name: String },
+    /// MySQL `SET @v := expr, …`: the same statement written with `=`, as sqlparser parsed it.
+    Assignment { set: Box<Statement> },
+    /// MySQL `SELECT … INTO var, …` with `INTO` last (the form stored routines use): the query
+    /// without its `INTO`, as sqlparser parsed it, and the variables it sets.
+    SelectInto {
+        variables: Vec<String>,
+        query: Box<Statement>,
+    },
+    /// MySQL `UPDATE a, b SET … [WHERE …]`: the tables, and the update as sqlparser parsed it
+    /// with each comma read as the `CROSS JOIN` it means.
+    MultiTableUpdate {
+        tables: Vec<String>,
+        update: Box<Statement>,
+    },
+    /// MySQL `DO expr, …`: expressions evaluated for their effect only (`DO 0`, `DO SLEEP(1)`).
+    Do,
+    /// SQL that exists only at run time: an embedded statement ([`crate::embedded`]) whose text is
+    /// built from a variable (`CONCAT('ALTER TABLE ', @t, …)`, `EXECUTE format(…)`), a literal
+    /// that does not parse, a body that cannot be read. Never a written statement, never an error:
+    /// the database alone will tell. `reason` says which.
+    Opaque { reason: String },
+}
+
+/// Where a MySQL `PREPARE` takes its statement from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PreparedText {
+    /// A user variable, `@name` as written (the `@` kept).
+    Variable(String),
+    /// A string literal, as written between its quotes (escapes not undone).
+    Literal(String),
 }
 
 /// The kind of a MySQL stored program.
@@ -174,6 +209,13 @@ impl RecognizedKind {
             RecognizedKind::CreateRoutine { kind, .. } => format!("CREATE {kind:?}").to_uppercase(),
             RecognizedKind::AlterTable { .. } => "ALTER TABLE".into(),
             RecognizedKind::CreatePartitionedTable { .. } => "CREATE TABLE … PARTITION BY".into(),
+            RecognizedKind::Prepare { .. } => "PREPARE".into(),
+            RecognizedKind::DropPrepare { .. } => "DROP PREPARE".into(),
+            RecognizedKind::Assignment { .. } => "SET … :=".into(),
+            RecognizedKind::SelectInto { .. } => "SELECT … INTO".into(),
+            RecognizedKind::MultiTableUpdate { .. } => "UPDATE a, b".into(),
+            RecognizedKind::Do => "DO".into(),
+            RecognizedKind::Opaque { .. } => "opaque SQL".into(),
         }
     }
 }
@@ -196,6 +238,10 @@ fn postgres(mut c: Cursor<'_>, dialect: Dialect) -> Option<RecognizedKind> {
         vacuum(c)
     } else if c.eat_kw("DO") {
         do_block(c)
+    } else if c.peek_kws(&["CREATE", "PROCEDURE"])
+        || c.peek_kws(&["CREATE", "OR", "REPLACE", "PROCEDURE"])
+    {
+        create_procedure(c, dialect)
     } else if c.kw_at(c.pos, "CREATE") && (c.kw_at(c.pos + 1, "RULE") || c.kw_at(c.pos + 3, "RULE"))
     {
         create_rule(c)
@@ -461,6 +507,52 @@ fn do_block(mut c: Cursor<'_>) -> Option<RecognizedKind> {
     Some(RecognizedKind::DoBlock { language })
 }
 
+/// `CREATE [OR REPLACE] PROCEDURE name (args) {LANGUAGE l | AS body | [EXTERNAL] SECURITY …}…`.
+/// The arguments are checked by sqlparser, which reads them in a `CREATE FUNCTION`.
+fn create_procedure(mut c: Cursor<'_>, dialect: Dialect) -> Option<RecognizedKind> {
+    c.expect_kw("CREATE")?;
+    c.eat_kws(&["OR", "REPLACE"]);
+    c.expect_kw("PROCEDURE")?;
+    let name_at = c.pos;
+    let name = c.name()?;
+    c.paren_group()?;
+    let head = c.text(name_at, c.pos);
+    let (mut body, mut language) = (false, false);
+    while !c.at_end() {
+        if !language && c.eat_kw("LANGUAGE") {
+            c.name()?;
+            language = true;
+        } else if !body && c.eat_kw("AS") {
+            c.expect(|t| {
+                matches!(
+                    t,
+                    Token::DollarQuotedString(_) | Token::SingleQuotedString(_)
+                )
+            })?;
+            body = true;
+        } else if c.eat_kws(&["SECURITY", "DEFINER"])
+            || c.eat_kws(&["SECURITY", "INVOKER"])
+            || c.eat_kws(&["EXTERNAL", "SECURITY", "DEFINER"])
+            || c.eat_kws(&["EXTERNAL", "SECURITY", "INVOKER"])
+        {
+        } else {
+            return None;
+        }
+    }
+    if !body {
+        return None;
+    }
+    let probe = format!("CREATE FUNCTION {head} AS $$ $$ LANGUAGE plpgsql");
+    match parse_one(&probe, dialect)? {
+        Statement::CreateFunction(_) => Some(RecognizedKind::CreateRoutine {
+            name,
+            kind: RoutineKind::Procedure,
+            table: None,
+        }),
+        _ => None,
+    }
+}
+
 fn alter_sequence(mut c: Cursor<'_>) -> Option<RecognizedKind> {
     c.eat_kws(&["IF", "EXISTS"]);
     let name = c.name()?;
@@ -517,6 +609,30 @@ fn mysql(mut c: Cursor<'_>, dialect: Dialect) -> Option<RecognizedKind> {
     if c.eat_kws(&["ALTER", "TABLE"]) {
         return mysql_alter_table(c, dialect);
     }
+    if c.eat_kw("PREPARE") {
+        return prepare(c);
+    }
+    if c.eat_kws(&["DROP", "PREPARE"]) {
+        let name = c.name()?;
+        c.end()?;
+        return Some(RecognizedKind::DropPrepare { name });
+    }
+    if c.peek_kw("SET") {
+        return assignment(&c, dialect);
+    }
+    if c.peek_kw("SELECT") {
+        return select_into(&c, dialect);
+    }
+    if c.eat_kw("UPDATE") {
+        return multi_table_update(c, dialect);
+    }
+    if c.eat_kw("DO") {
+        let probe = format!("SELECT {}", c.text(c.pos, c.len()));
+        return match parse_one(&probe, dialect)? {
+            Statement::Query(_) if !c.at_end() => Some(RecognizedKind::Do),
+            _ => None,
+        };
+    }
     c.expect_kw("CREATE")?;
     let start = c.pos;
     if c.eat_kw("DEFINER") {
@@ -527,6 +643,126 @@ fn mysql(mut c: Cursor<'_>, dialect: Dialect) -> Option<RecognizedKind> {
         return create_partitioned_table(c, dialect);
     }
     routine(c, dialect)
+}
+
+/// `PREPARE name FROM {@variable | 'text' | "text"}`, after `PREPARE`.
+fn prepare(mut c: Cursor<'_>) -> Option<RecognizedKind> {
+    let name = c.name()?;
+    c.expect_kw("FROM")?;
+    let from = match c.token(c.pos) {
+        Token::Word(w) if w.quote_style.is_none() && is_user_variable(&w.value) => {
+            PreparedText::Variable(w.value.clone())
+        }
+        Token::SingleQuotedString(s) | Token::DoubleQuotedString(s) => {
+            PreparedText::Literal(s.clone())
+        }
+        _ => return None,
+    };
+    c.advance()?;
+    c.end()?;
+    Some(RecognizedKind::Prepare { name, from })
+}
+
+/// `@name`: a user variable (not `@@system`, not a bare `@`).
+pub(crate) fn is_user_variable(word: &str) -> bool {
+    word.len() > 1 && word.starts_with('@') && !word.starts_with("@@")
+}
+
+/// `SET @v := expr, …`: each top-level `:=` read as `=`, then sqlparser parses the statement.
+fn assignment(c: &Cursor<'_>, dialect: Dialect) -> Option<RecognizedKind> {
+    let mut depth = 0usize;
+    let mut rewritten = false;
+    let mut text = String::new();
+    for (i, token) in c.tokens.iter().enumerate() {
+        match token {
+            Token::LParen => depth += 1,
+            Token::RParen => depth = depth.saturating_sub(1),
+            Token::Assignment if depth == 0 && c.sig.contains(&i) => {
+                text.push('=');
+                rewritten = true;
+                continue;
+            }
+            _ => {}
+        }
+        text.push_str(&token.to_string());
+    }
+    if !rewritten {
+        return None;
+    }
+    match parse_one(&text, dialect)? {
+        set @ Statement::Set(_) => Some(RecognizedKind::Assignment { set: Box::new(set) }),
+        _ => None,
+    }
+}
+
+/// `SELECT … INTO var, …` with `INTO` last: the query without it must parse.
+fn select_into(c: &Cursor<'_>, dialect: Dialect) -> Option<RecognizedKind> {
+    let mut depth = 0usize;
+    let mut into = None;
+    for i in 0..c.len() {
+        match c.token(i) {
+            Token::LParen => depth += 1,
+            Token::RParen => depth = depth.saturating_sub(1),
+            _ if depth == 0 && c.kw_at(i, "INTO") => into = Some(i),
+            _ => {}
+        }
+    }
+    let into = into?;
+    let mut targets = c.sub(into + 1, c.len());
+    let mut variables = Vec::new();
+    loop {
+        variables.push(targets.name()?);
+        if targets.at_end() {
+            break;
+        }
+        targets.expect(|t| matches!(t, Token::Comma))?;
+    }
+    match parse_one(&c.text(0, into), dialect)? {
+        query @ Statement::Query(_) => Some(RecognizedKind::SelectInto {
+            variables,
+            query: Box::new(query),
+        }),
+        _ => None,
+    }
+}
+
+/// `UPDATE [LOW_PRIORITY] [IGNORE] a [AS x], b … SET …`, after `UPDATE`: the top-level commas
+/// between the tables are `CROSS JOIN`s for sqlparser, which reads the rest.
+fn multi_table_update(mut c: Cursor<'_>, dialect: Dialect) -> Option<RecognizedKind> {
+    c.eat_kw("LOW_PRIORITY");
+    c.eat_kw("IGNORE");
+    let from = c.pos;
+    let mut depth = 0usize;
+    let set = (from..c.len()).find(|&i| {
+        match c.token(i) {
+            Token::LParen => depth += 1,
+            Token::RParen => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        depth == 0 && c.kw_at(i, "SET")
+    })?;
+    let references = c.top_level_commas_in(from, set);
+    if references.len() < 2 {
+        return None;
+    }
+    let mut tables = Vec::new();
+    for &(a, b) in &references {
+        let mut reference = c.sub(a, b);
+        tables.push(unquote(reference.name()?));
+    }
+    let joined = references
+        .iter()
+        .map(|&(a, b)| c.text(a, b))
+        .collect::<Vec<_>>()
+        .join(" CROSS JOIN ");
+    let probe = format!("{} {joined} {}", c.text(0, from), c.text(set, c.len()));
+    match parse_one(&probe, dialect)? {
+        update @ Statement::Update(_) => Some(RecognizedKind::MultiTableUpdate {
+            tables,
+            update: Box::new(update),
+        }),
+        _ => None,
+    }
 }
 
 /// `DEFINER = user[@host]` or `DEFINER = CURRENT_USER[()]`, after `DEFINER`.
@@ -1103,6 +1339,13 @@ impl<'t> Cursor<'t> {
 
     fn peek_kw(&self, kw: &str) -> bool {
         self.kw_at(self.pos, kw)
+    }
+
+    /// All of `kws` in a row at the cursor, nothing consumed.
+    fn peek_kws(&self, kws: &[&str]) -> bool {
+        kws.iter()
+            .enumerate()
+            .all(|(i, kw)| self.kw_at(self.pos + i, kw))
     }
 
     /// `label:` (a word and a colon) at the cursor.

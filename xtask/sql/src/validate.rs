@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use sqlparser::ast::Statement;
 use sqlparser::parser::{Parser, ParserError};
 
+use super::embedded::{self, Embedded};
 use super::parser::parser_dialect;
 use super::recognize::{recognize, Recognized};
 use bascule_patch::Dialect;
@@ -114,8 +115,14 @@ pub enum Reading {
 /// One statement and how it fared.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckedStatement {
+    /// The statement; for an embedded one, its text once the literal's escapes are undone, placed
+    /// at its first character in the file, with the markers of the statement that holds it.
     pub statement: SqlStatement,
     pub outcome: Reading,
+    /// `Some` when the statement is not written in the script but held in another one — a string
+    /// a `PREPARE` runs, the body of a `DO` block or of a procedure the script calls — and read
+    /// from there ([`crate::embedded`]). It follows the statement that holds it.
+    pub embedded: Option<Embedded>,
 }
 
 impl CheckedStatement {
@@ -134,10 +141,28 @@ impl CheckedStatement {
             _ => None,
         }
     }
+
+    /// Whether the statement is written in the script (not embedded in another one).
+    pub fn is_written(&self) -> bool {
+        self.embedded.is_none()
+    }
+
+    /// Whether the statement is SQL that exists only at run time and could not be read
+    /// ([`crate::RecognizedKind::Opaque`]): what it does is unknown.
+    pub fn is_opaque(&self) -> bool {
+        matches!(
+            &self.outcome,
+            Reading::Recognized(Recognized {
+                kind: crate::RecognizedKind::Opaque { .. }
+            })
+        )
+    }
 }
 
 /// Every statement of a script with its [`Reading`], and every issue (split problems, syntax
-/// errors, an empty script), sorted by position. Nothing stops at the first error.
+/// errors, an empty script), sorted by position. Nothing stops at the first error. The
+/// statements embedded in others follow their holder ([`CheckedStatement::embedded`]); they
+/// never make an issue.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScriptCheck {
     pub statements: Vec<CheckedStatement>,
@@ -204,38 +229,52 @@ pub fn check_script(path: &Path, sql: &str, dialect: Dialect) -> ScriptCheck {
         } else if broken {
             Reading::Invalid
         } else {
-            match Parser::parse_sql(parser_dialect(dialect), &statement.text) {
-                Ok(ast) => Reading::Parsed(ast),
-                Err(error) => match recognize(&statement.text, dialect) {
-                    Some(recognized) => Reading::Recognized(recognized),
-                    None => {
-                        let (message, location) = parser_message(&error);
-                        let position = match location {
-                            Some(location) => file_position(&statement, location),
-                            None => lines.position(statement.end()),
-                        };
-                        issues.push(issue(
-                            IssueKind::Syntax,
-                            position,
-                            format!("syntax error ({dialect}): {message}"),
-                            Some(format!(
-                                "if {dialect} accepts this statement and only Bascule's parser \
-                                 does not, write `-- bascule:raw` on the line before it: it will \
-                                 run unchecked"
-                            )),
-                        ));
-                        Reading::Invalid
-                    }
-                },
+            match read(&statement.text, dialect) {
+                Ok(reading) => reading,
+                Err(error) => {
+                    let (message, location) = parser_message(&error);
+                    let position = match location {
+                        Some(location) => file_position(&statement, location),
+                        None => lines.position(statement.end()),
+                    };
+                    issues.push(issue(
+                        IssueKind::Syntax,
+                        position,
+                        format!("syntax error ({dialect}): {message}"),
+                        Some(format!(
+                            "if {dialect} accepts this statement and only Bascule's parser \
+                             does not, write `-- bascule:raw` on the line before it: it will \
+                             run unchecked"
+                        )),
+                    ));
+                    Reading::Invalid
+                }
             }
         };
-        statements.push(CheckedStatement { statement, outcome });
+        statements.push(CheckedStatement {
+            statement,
+            outcome,
+            embedded: None,
+        });
     }
     if statements.is_empty() && split.problems.is_empty() {
         issues.push(issue(IssueKind::Empty, (1, 1), empty_message(path), None));
     }
     issues.sort_by_key(|i| (i.line, i.column));
+    let statements = embedded::expand(statements, sql, dialect);
     ScriptCheck { statements, issues }
+}
+
+/// One statement's text read by sqlparser, or by the recognizer where sqlparser fails; the
+/// parser's error when neither knows it.
+pub(crate) fn read(text: &str, dialect: Dialect) -> Result<Reading, ParserError> {
+    match Parser::parse_sql(parser_dialect(dialect), text) {
+        Ok(ast) => Ok(Reading::Parsed(ast)),
+        Err(error) => match recognize(text, dialect) {
+            Some(recognized) => Ok(Reading::Recognized(recognized)),
+            None => Err(error),
+        },
+    }
 }
 
 fn empty_message(path: &Path) -> String {
