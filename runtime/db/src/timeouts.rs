@@ -133,6 +133,8 @@ fn whole_seconds(d: Duration) -> u64 {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MigrationTimeouts {
     classes: BTreeMap<String, SessionTimeouts>,
+    /// A class neither file names: the patch's `[timeouts]` over the defaults.
+    other: SessionTimeouts,
 }
 
 impl MigrationTimeouts {
@@ -155,12 +157,15 @@ impl MigrationTimeouts {
                 (class.clone(), SessionTimeouts::from_settings(&settings))
             })
             .collect();
-        MigrationTimeouts { classes }
+        MigrationTimeouts {
+            classes,
+            other: SessionTimeouts::from_settings(&patch.all),
+        }
     }
 
-    /// The limits of `class`'s sessions (the defaults for a class neither file names).
+    /// The limits of `class`'s sessions.
     pub fn for_class(&self, class: &str) -> SessionTimeouts {
-        self.classes.get(class).copied().unwrap_or_default()
+        self.classes.get(class).copied().unwrap_or(self.other)
     }
 }
 
@@ -202,7 +207,15 @@ mod tests {
                 idle_in_transaction: DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT,
             }
         );
-        assert_eq!(all.for_class("unknown"), SessionTimeouts::default());
+        assert_eq!(
+            all.for_class("unknown").lock,
+            Duration::from_secs(3),
+            "the patch's [timeouts]"
+        );
+        assert_eq!(
+            MigrationTimeouts::default().for_class("site"),
+            SessionTimeouts::default()
+        );
     }
 
     #[test]
