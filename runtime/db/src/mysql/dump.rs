@@ -62,17 +62,20 @@ pub(super) const QUERIES: &[DumpQuery] = &[
             line
         },
     },
+    // The subqueries name the schema as a constant, not through `tc`: MariaDB then reads only
+    // this database's tables for each constraint instead of every table of the server, which
+    // made a dump grow with the square of the table count.
     DumpQuery {
         sql: "SELECT tc.CONSTRAINT_NAME, tc.TABLE_NAME, tc.CONSTRAINT_TYPE,
                 (SELECT GROUP_CONCAT(k.COLUMN_NAME ORDER BY k.ORDINAL_POSITION SEPARATOR ', ')
                    FROM information_schema.KEY_COLUMN_USAGE k
-                  WHERE k.CONSTRAINT_SCHEMA = tc.CONSTRAINT_SCHEMA
+                  WHERE k.TABLE_SCHEMA = DATABASE() AND k.CONSTRAINT_SCHEMA = DATABASE()
                     AND k.TABLE_NAME = tc.TABLE_NAME AND k.CONSTRAINT_NAME = tc.CONSTRAINT_NAME),
                 (SELECT CONCAT(MAX(k.REFERENCED_TABLE_NAME), ' (',
                         GROUP_CONCAT(k.REFERENCED_COLUMN_NAME ORDER BY k.ORDINAL_POSITION
                                      SEPARATOR ', '), ')')
                    FROM information_schema.KEY_COLUMN_USAGE k
-                  WHERE k.CONSTRAINT_SCHEMA = tc.CONSTRAINT_SCHEMA
+                  WHERE k.TABLE_SCHEMA = DATABASE() AND k.CONSTRAINT_SCHEMA = DATABASE()
                     AND k.TABLE_NAME = tc.TABLE_NAME AND k.CONSTRAINT_NAME = tc.CONSTRAINT_NAME
                     AND k.REFERENCED_TABLE_NAME IS NOT NULL)
               FROM information_schema.TABLE_CONSTRAINTS tc
