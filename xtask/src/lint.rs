@@ -113,6 +113,8 @@ pub fn counts(report: &Report) -> bascule_pages::documents::LintCounts {
             lint::Severity::Error => counts.errors += 1,
             lint::Severity::Warning if advice(&f.rule) => counts.advisories += 1,
             lint::Severity::Warning => counts.warnings += 1,
+            // An irreversible migration's note: the bulletin lists the migrations themselves.
+            lint::Severity::Note => {}
         }
     }
     counts

@@ -21,11 +21,21 @@
 //!
 //! # Suppressions
 //!
-//! `-- bascule:allow <rule-id> <reason>` before (or inside) a statement silences that rule for that
-//! statement. The reason is mandatory — a suppression without one is itself an error
+//! `-- bascule:allow <id> <reason>` before (or inside) a statement silences the finding `<id>`
+//! about that statement: any rule's id, and the pair check's (`down-undoes-up`), in `up.sql` or
+//! `down.sql` ([`suppressions`] says where each goes and which ids are never silenced). The
+//! reason is mandatory — a suppression without one is itself an error
 //! (`suppression-without-reason`) — and every suppressed finding is still listed in the report.
 //! Statements marked `-- bascule:raw` are not parsed, so no rule sees them; they are counted as
 //! unchecked.
+//!
+//! # Irreversible migrations
+//!
+//! A migration whose down cannot restore what its up removed (a legacy clean-up, rows deleted on
+//! purpose) says so with `-- bascule:irreversible <reason>` in `down.sql` (which may hold nothing
+//! else) or `up.sql`. Its down may then be empty, the pair check is skipped, and the report
+//! carries a note `irreversible` with the reason at the marker, counted in the summary, so a
+//! reviewer sees it; a marker without a reason is an error.
 //!
 //! # What the rules see
 //!
@@ -42,6 +52,7 @@ pub mod documents;
 pub mod history;
 pub mod report;
 pub mod rules;
+pub mod suppressions;
 
 use std::path::{Path, PathBuf};
 
@@ -49,8 +60,7 @@ use serde::Serialize;
 use sqlparser::ast::Statement;
 
 use bascule_patch::{
-    marker_argument, marker_name, Dialect, LineIndex, Migration, Mode, Patch, Server, SqlStatement,
-    ALLOW,
+    Dialect, IrreversibleMarker, LineIndex, Migration, Mode, Patch, Server, SqlStatement,
 };
 use bascule_sql::{
     check_script, CheckedStatement, IssueKind, Reading, Recognized, RecognizedKind, SqlIssue,
@@ -58,13 +68,16 @@ use bascule_sql::{
 
 pub use history::History;
 pub use report::Report;
+pub use suppressions::{suppressions, Allow};
 
-/// How bad a finding is: errors stop `build-patch`, warnings are printed.
+/// How bad a finding is: errors stop `build-patch`, warnings are printed, notes tell a reviewer
+/// what the team declared (an irreversible migration).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Error,
     Warning,
+    Note,
 }
 
 /// How a rule's findings are graded, given the patch's mode.
@@ -391,19 +404,33 @@ pub fn lint_migration(
     report.migrations += 1;
     let up = check_script(&m.up_path(), &m.up, dialect);
     let down = check_script(&m.down_path(), &m.down, dialect);
-    for check in [&up, &down] {
+    let irreversible = m.irreversible_marker();
+    for (check, path, script) in [(&up, m.up_path(), &m.up), (&down, m.down_path(), &m.down)] {
         report.statements += check.statements.len();
         report.unchecked += check
             .statements
             .iter()
             .filter(|s| s.outcome == Reading::Raw)
             .count();
-        report
-            .findings
-            .extend(check.issues.iter().cloned().map(Finding::from_issue));
+        // An irreversible migration's down may hold nothing but its marker.
+        let empty_down_allowed = irreversible.is_some() && path == m.down_path();
+        report.findings.extend(
+            check
+                .issues
+                .iter()
+                .filter(|i| !(empty_down_allowed && i.kind == IssueKind::Empty))
+                .cloned()
+                .map(Finding::from_issue),
+        );
+        suppressions::check_markers(&path, script, &check.statements, report);
     }
-    for finding in rules::down_undoes_up::check_pair(m, dialect) {
-        report.add(finding, None);
+    match irreversible {
+        Some(marker) => report.add(irreversible_finding(m, &marker), None),
+        None => {
+            for (finding, reason) in rules::down_undoes_up::check_pair(m, dialect) {
+                report.add(finding, reason);
+            }
+        }
     }
     rules::idempotent_down::check_down(m, dialect, server, report);
     let mut parsed: Vec<Parsed> = Vec::new();
@@ -443,6 +470,56 @@ pub fn lint_migration(
     }
 }
 
+/// What the report says of a migration declared `-- bascule:irreversible <reason>`, at the
+/// marker: a note with the reason (the pair check is skipped, `rollback` past it is refused), or
+/// an error when the marker gives no reason.
+fn irreversible_finding(m: &Migration, marker: &IrreversibleMarker<'_>) -> Finding {
+    let (path, script) = if marker.file == "up.sql" {
+        (m.up_path(), &m.up)
+    } else {
+        (m.down_path(), &m.down)
+    };
+    let line_start: usize = script
+        .split_inclusive('\n')
+        .take(marker.line.saturating_sub(1))
+        .map(str::len)
+        .sum();
+    let indent = script[line_start..].len() - script[line_start..].trim_start().len();
+    let offset = line_start + indent;
+    if marker.reason.is_empty() {
+        return Finding::at(
+            "irreversible",
+            Severity::Error,
+            &path,
+            script,
+            offset,
+            "`-- bascule:irreversible` gives no reason",
+        )
+        .with_help(
+            "say why the migration cannot be undone: `-- bascule:irreversible <reason>`; \
+             `plan` and a refused `rollback` show the reason",
+        );
+    }
+    Finding::at(
+        "irreversible",
+        Severity::Note,
+        &path,
+        script,
+        offset,
+        format!(
+            "migration {} is declared irreversible: {}",
+            m.dir
+                .file_name()
+                .map_or_else(|| m.name.clone(), |n| n.to_string_lossy().into_owned()),
+            marker.reason
+        ),
+    )
+    .with_help(
+        "its down.sql is not checked against its up.sql, and `rollback` past it is refused \
+         before anything is undone",
+    )
+}
+
 /// The statement as the AST rules see it: what sqlparser parsed (exactly one statement), or the
 /// `CREATE TABLE` of a MySQL partitioned table without its partitioning clause.
 fn as_parsed(checked: &CheckedStatement) -> Option<Parsed> {
@@ -474,7 +551,8 @@ pub fn parse_script(script: &str, dialect: Dialect) -> Vec<Parsed> {
         .collect()
 }
 
-/// Runs every rule of the dialect on one statement through `check`, honouring its suppressions.
+/// Runs every rule of the dialect on one statement through `check`, honouring its suppressions
+/// (whose markers [`suppressions::check_markers`] has checked).
 fn run_rules<S: HasSql>(
     cx: &RuleContext<'_, S>,
     report: &mut Report,
@@ -482,35 +560,6 @@ fn run_rules<S: HasSql>(
 ) {
     let m = cx.migration;
     let sql = cx.statement.sql();
-    let allows = suppressions(sql);
-    for allow in &allows {
-        if allow.reason.is_empty() {
-            let finding = Finding::at(
-                "suppression-without-reason",
-                Severity::Error,
-                &m.up_path(),
-                &m.up,
-                sql.offset,
-                format!("`-- bascule:allow {}` has no reason", allow.rule),
-            )
-            .with_help(format!(
-                "say why it is safe here: `-- bascule:allow {} <reason>`",
-                allow.rule
-            ));
-            report.add(finding, None);
-        } else if rules::by_id(&allow.rule).is_none() {
-            let finding = Finding::at(
-                "unknown-rule",
-                Severity::Error,
-                &m.up_path(),
-                &m.up,
-                sql.offset,
-                format!("`-- bascule:allow {}`: no rule has this id", allow.rule),
-            )
-            .with_help("`cargo xtask lint --rules` lists the rule ids");
-            report.add(finding, None);
-        }
-    }
     for rule in rules::all() {
         if !rule.dialects().contains(&cx.dialect) {
             continue;
@@ -525,44 +574,184 @@ fn run_rules<S: HasSql>(
                 hit.message,
             )
             .with_help(rule.recipe(cx.dialect));
-            let reason = allows
-                .iter()
-                .find(|a| a.rule == rule.id() && !a.reason.is_empty())
-                .map(|a| a.reason.clone());
-            report.add(finding, reason);
+            report.add(finding, suppressions::allowed(sql, rule.id()));
         }
     }
-}
-
-/// One `-- bascule:allow <rule-id> <reason>` marker.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Allow {
-    pub rule: String,
-    pub reason: String,
-}
-
-/// The `allow` markers of a statement.
-pub fn suppressions(statement: &SqlStatement) -> Vec<Allow> {
-    statement
-        .markers
-        .iter()
-        .filter_map(|m| {
-            if marker_name(m) != ALLOW {
-                return None;
-            }
-            let rest = marker_argument(m);
-            let (rule, reason) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
-            Some(Allow {
-                rule: rule.trim_end_matches(':').to_string(),
-                reason: reason.trim().trim_start_matches(':').trim().to_string(),
-            })
-        })
-        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn lint(dialect: Dialect, up: &str, down: &str) -> Report {
+        let m = Migration::new("site", 7, "purge_sessions", up, down);
+        let mut report = Report {
+            mode: Mode::Online,
+            ..Report::default()
+        };
+        lint_migration(
+            &m,
+            dialect,
+            None,
+            Mode::Online,
+            &History::default(),
+            &mut report,
+        );
+        report.sort();
+        report
+    }
+
+    fn rules_of(report: &Report) -> Vec<&str> {
+        report.findings.iter().map(|f| f.rule.as_str()).collect()
+    }
+
+    #[test]
+    fn the_pair_checks_id_is_accepted_and_its_finding_listed_as_suppressed() {
+        let report = lint(
+            Dialect::Sqlite,
+            "-- bascule:allow down-undoes-up the index is kept across rollbacks on purpose\n\
+             CREATE INDEX members_email ON members (email);\n",
+            "SELECT 1;\n",
+        );
+        assert!(report.findings.is_empty(), "{}", report.render_human());
+        assert_eq!(report.suppressed.len(), 1);
+        assert_eq!(report.suppressed[0].finding.rule, "down-undoes-up");
+        assert_eq!(
+            report.suppressed[0].reason,
+            "the index is kept across rollbacks on purpose"
+        );
+        // In the down: a drop of what the up did not create, and an idempotent-down finding.
+        let report = lint(
+            Dialect::Postgres,
+            "ALTER TABLE posts ADD COLUMN remote_id TEXT;\n",
+            "-- bascule:no-transaction\n\
+             ALTER TABLE posts DROP COLUMN IF EXISTS remote_id;\n\
+             -- bascule:allow down-undoes-up left over by 5.x, empty since\n\
+             -- bascule:allow idempotent-down the table exists on every server of this class\n\
+             DROP TABLE old_posts;\n",
+        );
+        let in_down: Vec<&Finding> = report
+            .findings
+            .iter()
+            .filter(|f| f.path.ends_with("down.sql"))
+            .collect();
+        assert!(in_down.is_empty(), "{}", report.render_human());
+        let mut silenced: Vec<&str> = report
+            .suppressed
+            .iter()
+            .map(|s| s.finding.rule.as_str())
+            .collect();
+        silenced.sort();
+        assert_eq!(silenced, ["down-undoes-up", "idempotent-down"]);
+    }
+
+    #[test]
+    fn bad_allow_markers_are_errors_wherever_they_stand() {
+        let report = lint(
+            Dialect::Mysql,
+            "-- bascule:allow syntax the server takes it\nSELECT 1;\n",
+            "-- bascule:allow down-undo-up typo\nSELECT 1;\n\
+             -- bascule:allow whatever nobody knows\nSELECT 2;\n\
+             -- bascule:allow down-undoes-up\nSELECT 3;\n",
+        );
+        assert_eq!(
+            rules_of(&report),
+            [
+                "unknown-rule",
+                "unknown-rule",
+                "suppression-without-reason",
+                "unknown-rule"
+            ],
+            "{}",
+            report.render_human()
+        );
+        let by_line = |path: &str, line: usize| {
+            report
+                .findings
+                .iter()
+                .find(|f| f.path.ends_with(path) && f.line == line)
+                .unwrap_or_else(|| panic!("nothing at {path}:{line}: {}", report.render_human()))
+        };
+        let never = by_line("up.sql", 2);
+        assert!(
+            never
+                .message
+                .contains("`syntax` findings cannot be silenced"),
+            "{never:?}"
+        );
+        assert!(
+            never.help.as_deref().unwrap_or("").contains("parse error"),
+            "{never:?}"
+        );
+        let typo = by_line("down.sql", 2);
+        assert_eq!(
+            typo.help.as_deref(),
+            Some("did you mean `down-undoes-up`? (`cargo xtask lint --rules` lists the rule ids)")
+        );
+        let unknown = by_line("down.sql", 4);
+        let help = unknown.help.as_deref().unwrap_or("");
+        assert!(
+            help.contains("down-undoes-up") && help.contains("prefer-text-field"),
+            "{help}"
+        );
+        assert_eq!(by_line("down.sql", 6).rule, "suppression-without-reason");
+    }
+
+    #[test]
+    fn an_irreversible_migration_may_have_an_empty_down_and_is_not_pair_checked() {
+        let up = "DELETE FROM Sessions WHERE Props LIKE '%legacy%';\n";
+        // Without the marker: the empty down speaks.
+        assert_eq!(
+            rules_of(&lint(Dialect::Mysql, up, "-- nothing\n")),
+            ["empty-script"]
+        );
+        let report = lint(
+            Dialect::Mysql,
+            up,
+            "-- bascule:irreversible the legacy sessions were migrated in 5.2; nothing to restore\n",
+        );
+        assert_eq!(
+            rules_of(&report),
+            ["irreversible"],
+            "{}",
+            report.render_human()
+        );
+        let note = &report.findings[0];
+        assert_eq!(note.severity, Severity::Note);
+        assert!(
+            note.path.ends_with("down.sql") && note.line == 1,
+            "{note:?}"
+        );
+        assert_eq!(report.notes(), 1);
+        assert!(!report.has_errors());
+        insta::assert_snapshot!(report.render_human());
+        // In the up, with a down that does something all the same: the pair check, which
+        // would want the table back, is skipped.
+        let up =
+            "-- bascule:irreversible: rows merged into sessions\nDROP TABLE legacy_sessions;\n";
+        let pair = |report: &Report| {
+            let mut ids: Vec<&str> = rules_of(report)
+                .into_iter()
+                .filter(|r| ["irreversible", "down-undoes-up", "empty-script"].contains(r))
+                .collect();
+            ids.sort();
+            ids.join(" ")
+        };
+        assert_eq!(
+            pair(&lint(Dialect::Postgres, up, "SELECT 1;\n")),
+            "irreversible"
+        );
+        let plain = up.replace("-- bascule:irreversible: rows merged into sessions\n", "");
+        assert_eq!(
+            pair(&lint(Dialect::Postgres, &plain, "SELECT 1;\n")),
+            "down-undoes-up"
+        );
+        // Without a reason: an error.
+        let report = lint(Dialect::Postgres, &plain, "-- bascule:irreversible\n");
+        assert_eq!(pair(&report), "irreversible");
+        assert_eq!(report.findings[0].severity, Severity::Error);
+        assert!(report.findings[0].message.contains("gives no reason"));
+    }
 
     #[test]
     fn a_hit_points_at_the_word_not_at_a_longer_name_holding_it() {

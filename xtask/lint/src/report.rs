@@ -1,15 +1,23 @@
 //! The lint report and its two renderings: human (like rustc) and JSON (for CI).
 //!
 //! The JSON field names are a stable interface: `mode`, `summary` {`errors`, `warnings`,
-//! `suppressed`, `unchecked`, `statements`, `migrations`}, `findings` and `suppressed`
+//! `notes`, `suppressed`, `unchecked`, `statements`, `migrations`}, `findings` and `suppressed`
 //! (each {`rule`, `severity`, `path`, `line`, `column`, `message`, `excerpt`, `help`}, the
 //! suppressed ones with a `reason`). New fields may be added; none will be renamed.
+//!
+//! # Advice is counted, not spelled out
+//!
+//! A real project's first lint can hold hundreds of findings of one advice rule (a `varchar(n)`
+//! in every table); printed like errors they bury the few that matter. The human report prints
+//! errors, warnings and notes in full, and each [`Level::Advice`] rule as one line: its id, its
+//! count, its summary and its first [`ADVICE_PLACES`] places. `--explain <id>` tells why; the JSON
+//! report keeps every finding.
 
 use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::{Finding, Severity};
+use super::{rules, Finding, Level, Severity};
 use bascule_patch::Mode;
 
 /// Everything the linter found in one patch.
@@ -53,6 +61,8 @@ pub struct Suppressed {
 pub struct Summary {
     pub errors: usize,
     pub warnings: usize,
+    /// Declarations a reviewer should see: irreversible migrations.
+    pub notes: usize,
     pub suppressed: usize,
     pub unchecked: usize,
     pub statements: usize,
@@ -83,6 +93,10 @@ impl Report {
         self.count(Severity::Warning)
     }
 
+    pub fn notes(&self) -> usize {
+        self.count(Severity::Note)
+    }
+
     fn count(&self, severity: Severity) -> usize {
         self.findings
             .iter()
@@ -103,6 +117,7 @@ impl Report {
         Summary {
             errors: self.errors(),
             warnings: self.warnings(),
+            notes: self.notes(),
             suppressed: self.suppressed.len(),
             unchecked: self.unchecked,
             statements: self.statements,
@@ -110,13 +125,19 @@ impl Report {
         }
     }
 
-    /// The report as a person reads it: every finding like rustc, the suppressed ones listed,
-    /// then one summary line.
+    /// The report as a person reads it: every error, warning and note like rustc, each advice
+    /// rule's findings counted on one line, the suppressed ones listed, then one summary line.
     pub fn render_human(&self) -> String {
         let mut out = String::new();
-        for finding in &self.findings {
+        let (advice, full): (Vec<&Finding>, Vec<&Finding>) =
+            self.findings.iter().partition(|f| is_advice(f));
+        for finding in full {
             out.push_str(&render_finding(finding));
             out.push_str("\n\n");
+        }
+        if !advice.is_empty() {
+            out.push_str(&render_advice(&advice));
+            out.push('\n');
         }
         if !self.suppressed.is_empty() {
             out.push_str("suppressed:\n");
@@ -142,8 +163,13 @@ impl Report {
     /// `lint (online): 2 errors, 1 warning, 1 suppressed, 0 unchecked (14 statements in 3 migrations)`.
     pub fn summary_line(&self) -> String {
         let s = self.summary();
+        let notes = if s.notes > 0 {
+            format!(", {}", plural(s.notes, "note"))
+        } else {
+            String::new()
+        };
         format!(
-            "lint ({}): {}, {}, {} suppressed, {} unchecked ({} in {})",
+            "lint ({}): {}, {}{notes}, {} suppressed, {} unchecked ({} in {})",
             self.mode,
             plural(s.errors, "error"),
             plural(s.warnings, "warning"),
@@ -173,6 +199,53 @@ impl Report {
     }
 }
 
+/// How many places of each advice rule the human report names.
+pub const ADVICE_PLACES: usize = 3;
+
+/// Whether a finding is a warning of an advice rule.
+fn is_advice(f: &Finding) -> bool {
+    f.severity == Severity::Warning
+        && rules::by_id(&f.rule).is_some_and(|r| r.level() == Level::Advice)
+}
+
+/// The advice findings, one line per rule in the order of its first finding:
+///
+/// ```text
+/// advice (`cargo xtask lint --explain <id>` says why; `--format json` lists every one):
+///   prefer-text-field: 392 × new varchar(n) column (PostgreSQL), at a/up.sql:3:3, b/up.sql:2:5, c/up.sql:7:3 and 389 more
+/// ```
+fn render_advice(advice: &[&Finding]) -> String {
+    let mut rules: Vec<(&str, Vec<&Finding>)> = Vec::new();
+    for f in advice {
+        match rules.iter_mut().find(|(id, _)| *id == f.rule) {
+            Some((_, found)) => found.push(f),
+            None => rules.push((&f.rule, vec![f])),
+        }
+    }
+    let mut out = String::from(
+        "advice (`cargo xtask lint --explain <id>` says why; `--format json` lists every one):\n",
+    );
+    for (id, found) in rules {
+        let summary = rules::by_id(id).map_or("", |r| r.summary());
+        let places: Vec<String> = found
+            .iter()
+            .take(ADVICE_PLACES)
+            .map(|f| format!("{}:{}:{}", f.path.display(), f.line, f.column))
+            .collect();
+        let more = match found.len().saturating_sub(ADVICE_PLACES) {
+            0 => String::new(),
+            n => format!(" and {n} more"),
+        };
+        let _ = writeln!(
+            out,
+            "  {id}: {} × {summary}, at {}{more}",
+            found.len(),
+            places.join(", ")
+        );
+    }
+    out
+}
+
 fn plural(n: usize, word: &str) -> String {
     if n == 1 {
         format!("{n} {word}")
@@ -195,6 +268,7 @@ pub fn render_finding(f: &Finding) -> String {
     let severity = match f.severity {
         Severity::Error => "error",
         Severity::Warning => "warning",
+        Severity::Note => "note",
     };
     let number = f.line.to_string();
     let pad = " ".repeat(number.len());
@@ -276,5 +350,55 @@ mod tests {
         assert_eq!(json["suppressed"][0]["reason"], "unused since 1.1");
         assert_eq!(json["findings"][1]["severity"], "warning");
         assert_eq!(json["findings"][0]["line"], 2);
+    }
+
+    #[test]
+    fn advice_is_one_counted_line_per_rule_and_json_keeps_every_finding() {
+        let mut report = Report {
+            mode: Mode::Online,
+            statements: 392,
+            migrations: 392,
+            ..Report::default()
+        };
+        for n in 1..=392 {
+            let path = format!("migrations/site/{n:06}_table_{n}/up.sql");
+            let script = "CREATE TABLE t (\n  id bigint,\n  name varchar(50)\n);";
+            let f = Finding::at(
+                "prefer-text-field",
+                Severity::Warning,
+                Path::new(&path),
+                script,
+                script.find("name").unwrap(),
+                "`t.name`: VARCHAR(50): changing its limit later rewrites the table under lock",
+            );
+            report.add(f, None);
+        }
+        report.add(finding(Severity::Error), None);
+        report.sort();
+        let human = report.render_human();
+        assert_eq!(human.matches("prefer-text-field").count(), 1, "{human}");
+        assert_eq!(
+            human.matches("error[dropping-column]").count(),
+            1,
+            "{human}"
+        );
+        insta::assert_snapshot!(human);
+        let json: serde_json::Value = serde_json::from_str(&report.render_json()).unwrap();
+        assert_eq!(json["findings"].as_array().map(Vec::len), Some(393));
+        assert_eq!(json["summary"]["warnings"], 392);
+    }
+
+    #[test]
+    fn notes_are_counted_apart() {
+        let mut report = Report::default();
+        let mut note = finding(Severity::Note);
+        note.rule = "irreversible".into();
+        report.add(note, None);
+        assert_eq!(report.notes(), 1);
+        assert!(!report.has_errors());
+        assert!(report
+            .summary_line()
+            .contains("0 warnings, 1 note, 0 suppressed"));
+        assert!(report.render_human().starts_with("note[irreversible]: "));
     }
 }

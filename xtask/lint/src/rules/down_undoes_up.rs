@@ -34,15 +34,17 @@
 //! (`public.members` is `members`). Statements that do not parse are left to the parse step; when
 //! the up has one (or a `-- bascule:raw` one), the down's drops are not judged, since the
 //! unread statement may be what created them.
-//! A finding is silenced like a rule's, with `-- bascule:allow down-undoes-up <reason>` on the
-//! statement it points at.
+//! A finding is silenced like a rule's, with `-- bascule:allow down-undoes-up <reason>`: on the
+//! statement it points at, or — for what the down fails to undo, which points at the up — on a
+//! down statement acting on the same object. A migration that cannot be undone at all is declared
+//! `-- bascule:irreversible <reason>` instead, and this check is skipped for it.
 
 use std::collections::HashSet;
 use std::fmt;
 
 use sqlparser::ast::{
-    AlterColumnOperation, AlterTableOperation, ObjectName, ObjectType, RenameTableNameKind,
-    Statement, TableConstraint,
+    AlterColumnOperation, AlterTableOperation, ColumnOption, Expr, IndexColumn, ObjectName,
+    ObjectType, RenameTableNameKind, Statement, TableConstraint,
 };
 
 use crate::{Finding, Severity};
@@ -56,10 +58,15 @@ use bascule_sql::{
 pub const RULE: &str = "down-undoes-up";
 
 /// The findings of the pair check for one migration: errors, one per thing the down fails to
-/// undo or undoes without the up having done it.
-pub fn check_pair(m: &Migration, dialect: Dialect) -> Vec<Finding> {
+/// undo or undoes without the up having done it, each with the reason of the
+/// `-- bascule:allow down-undoes-up <reason>` that silences it, if one does (on the up statement
+/// the finding is about, or on a down statement acting on the same object; see
+/// [`crate::suppressions`]).
+pub fn check_pair(m: &Migration, dialect: Dialect) -> Vec<(Finding, Option<String>)> {
     let (up, up_complete) = effects(&m.up, dialect, &m.up_path());
     let (down, _) = effects(&m.down, dialect, &m.down_path());
+    let up_transient = transient(&up);
+    let down_transient = transient(&down);
     let mut findings = Vec::new();
     let created_tables: HashSet<&str> = up
         .iter()
@@ -79,7 +86,30 @@ pub fn check_pair(m: &Migration, dialect: Dialect) -> Vec<Finding> {
             .any(|u| matches!(&u.effect, Effect::Create(o) if o.same(object)))
             || object.table().is_some_and(|t| created_tables.contains(t))
     };
-    for u in &up {
+    // An index or constraint goes with the columns it covers: PostgreSQL drops it with any of
+    // them, MySQL with the last of them; SQLite refuses to drop an indexed column.
+    let goes_with_its_columns = |object: &Object| {
+        up.iter().any(|u| match &u.effect {
+            Effect::Covers {
+                object: o,
+                table,
+                columns,
+            } if o.same(object) && !columns.is_empty() => {
+                let dropped =
+                    |c: &String| dropped_by_down(&Object::Column(table.clone(), c.clone()));
+                match dialect {
+                    Dialect::Postgres => columns.iter().any(dropped),
+                    Dialect::Mysql => columns.iter().all(dropped),
+                    Dialect::Sqlite => false,
+                }
+            }
+            _ => false,
+        })
+    };
+    for (i, u) in up.iter().enumerate() {
+        if up_transient.contains(&i) {
+            continue;
+        }
         let missing = match &u.effect {
             Effect::Create(object) => {
                 let goes_with_table = object.table().is_some_and(|t| {
@@ -92,7 +122,11 @@ pub fn check_pair(m: &Migration, dialect: Dialect) -> Vec<Finding> {
                 ) && down
                     .iter()
                     .any(|d| matches!(&d.effect, Effect::Create(o) if o.same(object)));
-                (!dropped_by_down(object) && !goes_with_table && !replaced_back).then(|| {
+                let undone = dropped_by_down(object)
+                    || goes_with_table
+                    || replaced_back
+                    || goes_with_its_columns(object);
+                (!undone).then(|| {
                     format!(
                         "down.sql does not drop {object} created by up.sql:{}",
                         u.line
@@ -122,10 +156,40 @@ pub fn check_pair(m: &Migration, dialect: Dialect) -> Vec<Finding> {
                     )
                 })
             }
+            Effect::Covers { .. } => None,
             // A column the up adds (or whose table it creates) goes away with its drop in the
-            // down: there is no earlier type to restore.
-            Effect::Retype { column, .. } if created_by_up(column) => None,
-            Effect::Retype { column, to } => {
+            // down: there is no earlier type or nullability to restore.
+            Effect::Retype { column, .. } | Effect::Nullability { column, .. }
+                if created_by_up(column) =>
+            {
+                None
+            }
+            Effect::Nullability { column, not_null } => {
+                let restored = down.iter().any(|d| match &d.effect {
+                    Effect::Nullability {
+                        column: c,
+                        not_null: back,
+                    } => c.same(column) && back != not_null,
+                    Effect::Retype {
+                        column: c,
+                        not_null: back,
+                        ..
+                    } => c.same(column) && *back != Some(*not_null),
+                    _ => false,
+                });
+                let wanted = if *not_null { "DROP" } else { "SET" };
+                (!restored).then(|| {
+                    format!(
+                        "down.sql does not {wanted} NOT NULL on {column} again, changed by up.sql:{}",
+                        u.line
+                    )
+                })
+            }
+            Effect::Retype {
+                column,
+                to,
+                not_null,
+            } => {
                 let restore = down.iter().find(
                     |d| matches!(&d.effect, Effect::Retype { column: c, .. } if c.same(column)),
                 );
@@ -134,21 +198,41 @@ pub fn check_pair(m: &Migration, dialect: Dialect) -> Vec<Finding> {
                         "down.sql does not restore the type of {column}, changed to {to} by up.sql:{}",
                         u.line
                     )),
+                    // The same type and the same nullability: nothing is restored. A `MODIFY`
+                    // that only changes nullability (`INT NOT NULL` → `INT NULL`) does restore.
                     Some(Located {
-                        effect: Effect::Retype { to: back, .. },
+                        effect:
+                            Effect::Retype {
+                                to: back,
+                                not_null: back_not_null,
+                                ..
+                            },
                         line,
                         ..
-                    }) if back.eq_ignore_ascii_case(to) => Some(format!(
-                        "down.sql:{line} sets {column} to {back}, the type up.sql:{} gives it: \
-                         the old type is not restored",
-                        u.line
-                    )),
+                    }) if back.eq_ignore_ascii_case(to) && back_not_null == not_null => {
+                        Some(format!(
+                            "down.sql:{line} sets {column} to {back}, the type up.sql:{} gives it: \
+                             the old type is not restored",
+                            u.line
+                        ))
+                    }
                     Some(_) => None,
                 }
             }
         };
-        if let (Some(message), false) = (missing, u.allowed) {
-            findings.push(
+        if let Some(message) = missing {
+            let about = u.effect.objects();
+            let allow = u.allow.clone().or_else(|| {
+                down.iter()
+                    .filter(|d| {
+                        d.effect
+                            .objects()
+                            .iter()
+                            .any(|o| about.iter().any(|x| x.same(o)))
+                    })
+                    .find_map(|d| d.allow.clone())
+            });
+            findings.push((
                 Finding::at(
                     RULE,
                     Severity::Error,
@@ -161,20 +245,25 @@ pub fn check_pair(m: &Migration, dialect: Dialect) -> Vec<Finding> {
                     "write in down.sql, in reverse order, the statement that undoes each \
                          statement of up.sql",
                 ),
-            );
+                allow,
+            ));
         }
     }
-    for d in &down {
+    for (i, d) in down.iter().enumerate() {
         let Effect::Drop(object) = &d.effect else {
             continue;
         };
+        // What the down makes for itself and drops (a helper routine) is its own business.
+        if down_transient.contains(&i) {
+            continue;
+        }
         let created = up
             .iter()
             .any(|u| matches!(&u.effect, Effect::Create(o) if o.same(object)))
             || object.table().is_some_and(|t| created_tables.contains(t));
         // An up statement that could not be read may be the one that created it.
-        if !created && !d.allowed && up_complete {
-            findings.push(
+        if !created && up_complete {
+            findings.push((
                 Finding::at(
                     RULE,
                     Severity::Error,
@@ -186,10 +275,94 @@ pub fn check_pair(m: &Migration, dialect: Dialect) -> Vec<Finding> {
                 .with_help(
                     "a down script undoes its own up script only; drop only what up.sql creates",
                 ),
-            );
+                d.allow.clone(),
+            ));
         }
     }
+    for (path, script) in [(m.up_path(), &m.up), (m.down_path(), &m.down)] {
+        findings.extend(statistics_guards(&path, script, dialect));
+    }
     findings
+}
+
+/// The effects a script undoes itself, by index: an object it creates and later drops (a helper
+/// routine created, `CALL`ed and dropped), and a `DROP … IF EXISTS` before the script creates
+/// the same object (the guard of a re-runnable script). Neither asks anything of the other
+/// script.
+fn transient(effects: &[Located]) -> HashSet<usize> {
+    let mut out = HashSet::new();
+    for (i, e) in effects.iter().enumerate() {
+        let later = &effects[i + 1..];
+        match &e.effect {
+            Effect::Create(o) => {
+                if let Some(j) = later
+                    .iter()
+                    .position(|l| matches!(&l.effect, Effect::Drop(d) if d.same(o)))
+                {
+                    out.insert(i);
+                    out.insert(i + 1 + j);
+                }
+            }
+            Effect::Drop(o)
+                if e.if_exists
+                    && later
+                        .iter()
+                        .any(|l| matches!(&l.effect, Effect::Create(c) if c.same(o))) =>
+            {
+                out.insert(i);
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// A `DROP COLUMN` guarded by a look-up in `INFORMATION_SCHEMA.STATISTICS` (MySQL's idempotent
+/// idiom, `SELECT IF(<column exists>, 'ALTER TABLE … DROP COLUMN …', 'SELECT 1')`):
+/// STATISTICS lists the columns of *indexes*, so for a column without an index the guard finds
+/// nothing and the column is never dropped — the rollback "succeeds" and leaves it. Its guard
+/// must query `INFORMATION_SCHEMA.COLUMNS`.
+fn statistics_guards(
+    path: &std::path::Path,
+    script: &str,
+    dialect: Dialect,
+) -> Vec<(Finding, Option<String>)> {
+    if dialect != Dialect::Mysql {
+        return Vec::new();
+    }
+    let squeeze = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let check = check_script(path, script, dialect);
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    for checked in &check.statements {
+        let sql = &checked.statement;
+        let text = squeeze(&sql.text.to_uppercase());
+        let guarded_by_statistics = text.contains("INFORMATION_SCHEMA.STATISTICS")
+            && text.contains("DROP COLUMN")
+            && !text.contains("INFORMATION_SCHEMA.COLUMNS");
+        if !guarded_by_statistics || !seen.insert(sql.offset) {
+            continue;
+        }
+        let at = crate::find_ci(&sql.text, "STATISTICS").unwrap_or(0);
+        out.push((
+            Finding::at(
+                RULE,
+                Severity::Error,
+                path,
+                script,
+                sql.offset + at,
+                "this DROP COLUMN is guarded by a look-up in INFORMATION_SCHEMA.STATISTICS, which \
+                 lists indexed columns only: a column without an index is never found, so never \
+                 dropped",
+            )
+            .with_help(
+                "look the column up in INFORMATION_SCHEMA.COLUMNS (TABLE_SCHEMA = DATABASE() AND \
+                 TABLE_NAME = '<table>' AND COLUMN_NAME = '<column>')",
+            ),
+            crate::suppressions::allowed(sql, RULE),
+        ));
+    }
+    out
 }
 
 /// A named schema object. Names are normalized: unquoted, lower case, without schema.
@@ -281,11 +454,37 @@ enum Effect {
         from: Object,
         to: Object,
     },
-    /// A column's type set to `to` (as sqlparser prints it).
+    /// A column's type set to `to` (as sqlparser prints it), and its nullability when the
+    /// statement sets it (MySQL's `MODIFY`/`CHANGE` always does: no `NOT NULL` means NULL).
     Retype {
         column: Object,
         to: String,
+        not_null: Option<bool>,
     },
+    /// `ALTER COLUMN … SET NOT NULL` (`not_null`) or `DROP NOT NULL`.
+    Nullability {
+        column: Object,
+        not_null: bool,
+    },
+    /// The columns of `table` an index or constraint the statement creates covers: it goes
+    /// with them when they are dropped.
+    Covers {
+        object: Object,
+        table: String,
+        columns: Vec<String>,
+    },
+}
+
+impl Effect {
+    /// The objects the effect acts on.
+    fn objects(&self) -> Vec<&Object> {
+        match self {
+            Effect::Create(o) | Effect::Drop(o) => vec![o],
+            Effect::Rename { from, to } => vec![from, to],
+            Effect::Retype { column, .. } | Effect::Nullability { column, .. } => vec![column],
+            Effect::Covers { object, .. } => vec![object],
+        }
+    }
 }
 
 /// An effect, with the statement's byte offset and line in its script.
@@ -294,29 +493,42 @@ struct Located {
     effect: Effect,
     offset: usize,
     line: usize,
-    /// The statement carries `-- bascule:allow down-undoes-up …`.
-    allowed: bool,
+    /// The reason of the statement's `-- bascule:allow down-undoes-up <reason>`.
+    allow: Option<String>,
+    /// The statement is a `DROP … IF EXISTS`.
+    if_exists: bool,
 }
 
 /// The effects of a script's statements, and whether every statement was read (none raw or
 /// broken: what the unread ones do is unknown).
 fn effects(script: &str, dialect: Dialect, path: &std::path::Path) -> (Vec<Located>, bool) {
     let check = check_script(path, script, dialect);
-    let complete = check
-        .statements
-        .iter()
-        .all(|s| matches!(s.outcome, Reading::Parsed(_) | Reading::Recognized(_)));
+    // A statement not read, or a `CALL` of a routine whose body is not read, does what the
+    // check cannot see.
+    let complete = check.statements.iter().all(|s| match &s.outcome {
+        Reading::Parsed(ast) => !ast.iter().any(|a| matches!(a, Statement::Call(_))),
+        Reading::Recognized(_) => true,
+        Reading::Raw | Reading::Invalid => false,
+    });
     let mut out = Vec::new();
     for checked in &check.statements {
-        let allowed = crate::suppressions(&checked.statement)
-            .iter()
-            .any(|a| a.rule == RULE);
+        let allow = crate::suppressions::allowed(&checked.statement, RULE);
+        let words: Vec<String> = checked
+            .statement
+            .text
+            .split_whitespace()
+            .take(6)
+            .map(str::to_uppercase)
+            .collect();
+        let if_exists = words.first().is_some_and(|w| w == "DROP")
+            && words.windows(2).any(|w| w[0] == "IF" && w[1] == "EXISTS");
         for effect in statement_effects(checked) {
             out.push(Located {
                 effect,
                 offset: checked.statement.offset,
                 line: checked.statement.line,
-                allowed,
+                allow: allow.clone(),
+                if_exists,
             });
         }
     }
@@ -351,9 +563,19 @@ fn ast_effects(statement: &Statement) -> Vec<Effect> {
         Statement::CreateIndex(i) => i
             .name
             .as_ref()
-            .map(|n| Create(Object::Index(norm(n), Some(norm(&i.table_name)))))
-            .into_iter()
-            .collect(),
+            .map(|n| {
+                let table = norm(&i.table_name);
+                let index = Object::Index(norm(n), Some(table.clone()));
+                vec![
+                    Create(index.clone()),
+                    Effect::Covers {
+                        object: index,
+                        table,
+                        columns: index_columns(&i.columns),
+                    },
+                ]
+            })
+            .unwrap_or_default(),
         Statement::CreateTrigger(t) => vec![Create(Object::Trigger(
             norm(&t.name),
             Some(norm(&t.table_name)),
@@ -448,6 +670,7 @@ fn alter_effects(table: &str, op: &AlterTableOperation) -> Vec<Effect> {
             old_name,
             new_name,
             data_type,
+            options,
             ..
         } => {
             let mut effects = Vec::new();
@@ -460,6 +683,7 @@ fn alter_effects(table: &str, op: &AlterTableOperation) -> Vec<Effect> {
                 effects.push(Effect::Retype {
                     column: column(new_name),
                     to: data_type.to_string(),
+                    not_null: Some(options.iter().any(|o| matches!(o, ColumnOption::NotNull))),
                 });
             }
             effects
@@ -467,10 +691,12 @@ fn alter_effects(table: &str, op: &AlterTableOperation) -> Vec<Effect> {
         AlterTableOperation::ModifyColumn {
             col_name,
             data_type,
+            options,
             ..
         } => vec![Effect::Retype {
             column: column(col_name),
             to: data_type.to_string(),
+            not_null: Some(options.iter().any(|o| matches!(o, ColumnOption::NotNull))),
         }],
         AlterTableOperation::AlterColumn {
             column_name,
@@ -478,12 +704,35 @@ fn alter_effects(table: &str, op: &AlterTableOperation) -> Vec<Effect> {
         } => vec![Effect::Retype {
             column: column(column_name),
             to: data_type.to_string(),
+            not_null: None,
+        }],
+        AlterTableOperation::AlterColumn {
+            column_name,
+            op: AlterColumnOperation::SetNotNull,
+        } => vec![Effect::Nullability {
+            column: column(column_name),
+            not_null: true,
+        }],
+        AlterTableOperation::AlterColumn {
+            column_name,
+            op: AlterColumnOperation::DropNotNull,
+        } => vec![Effect::Nullability {
+            column: column(column_name),
+            not_null: false,
         }],
         AlterTableOperation::AddConstraint { constraint, .. } => {
-            constraint_effect(table, constraint)
-                .map(Create)
-                .into_iter()
-                .collect()
+            let Some(object) = constraint_effect(table, constraint) else {
+                return Vec::new();
+            };
+            let columns = constraint_columns(constraint);
+            vec![
+                Create(object.clone()),
+                Effect::Covers {
+                    object,
+                    table: table.to_string(),
+                    columns,
+                },
+            ]
         }
         AlterTableOperation::DropConstraint { name, .. }
         | AlterTableOperation::DropForeignKey { name, .. } => {
@@ -499,6 +748,29 @@ fn alter_effects(table: &str, op: &AlterTableOperation) -> Vec<Effect> {
             from: Object::Constraint(norm_str(&old_name.value), t()),
             to: Object::Constraint(norm_str(&new_name.value), t()),
         }],
+        _ => Vec::new(),
+    }
+}
+
+/// The plain column names of an index's columns (expressions are left out).
+fn index_columns(columns: &[IndexColumn]) -> Vec<String> {
+    columns
+        .iter()
+        .filter_map(|c| match &c.column.expr {
+            Expr::Identifier(ident) => Some(norm_str(&ident.value)),
+            Expr::CompoundIdentifier(parts) => parts.last().map(|p| norm_str(&p.value)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The columns a constraint covers (its own columns; a foreign key's, not those it refers to).
+fn constraint_columns(constraint: &TableConstraint) -> Vec<String> {
+    match constraint {
+        TableConstraint::PrimaryKey(c) => index_columns(&c.columns),
+        TableConstraint::Unique(c) => index_columns(&c.columns),
+        TableConstraint::Index(c) => index_columns(&c.columns),
+        TableConstraint::ForeignKey(c) => c.columns.iter().map(|i| norm_str(&i.value)).collect(),
         _ => Vec::new(),
     }
 }
@@ -577,7 +849,8 @@ mod tests {
     fn found(up: &str, down: &str, dialect: Dialect) -> Vec<String> {
         check_pair(&migration(up, down), dialect)
             .into_iter()
-            .map(|f| {
+            .filter(|(_, reason)| reason.is_none())
+            .map(|(f, _)| {
                 assert_eq!(f.rule, RULE);
                 assert_eq!(f.severity, Severity::Error);
                 let file = f.path.file_name().map(|n| n.to_string_lossy().into_owned());
@@ -634,13 +907,221 @@ mod tests {
             "ALTER TABLE members DROP INDEX members_email;\n",
             Mysql,
         );
+        // SQLite refuses to drop an indexed column: the index must go first.
+        assert_eq!(
+            found(up, "ALTER TABLE members DROP COLUMN email;\n", Sqlite),
+            ["up.sql:3 down.sql does not drop index members_email created by up.sql:3"],
+        );
         for dialect in [Sqlite, Mysql, Postgres] {
             assert_eq!(
-                found(up, "ALTER TABLE members DROP COLUMN email;\n", dialect),
-                ["up.sql:3 down.sql does not drop index members_email created by up.sql:3"],
+                found(up, "SELECT 1;\n", dialect),
+                [
+                    "up.sql:1 down.sql does not drop column members.email created by up.sql:1",
+                    "up.sql:3 down.sql does not drop index members_email created by up.sql:3"
+                ],
                 "{dialect}"
             );
         }
+    }
+
+    #[test]
+    fn dropping_a_column_drops_the_indexes_and_constraints_on_it() {
+        // MySQL and PostgreSQL drop an index with the column it covers.
+        let up = "ALTER TABLE Posts ADD COLUMN RemoteId VARCHAR(26);\n\
+                  CREATE INDEX idx_posts_remote_id ON Posts (RemoteId);\n";
+        for dialect in [Mysql, Postgres] {
+            clean(up, "ALTER TABLE Posts DROP COLUMN RemoteId;\n", dialect);
+        }
+        clean(
+            "ALTER TABLE Posts ADD COLUMN RemoteId VARCHAR(26), ADD INDEX idx_posts_remote_id (RemoteId);\n",
+            "ALTER TABLE Posts DROP COLUMN RemoteId;\n",
+            Mysql,
+        );
+        // PostgreSQL: a constraint too, and an index that covers the column among others.
+        clean(
+            "ALTER TABLE posts ADD COLUMN remote_id TEXT;\n\
+             ALTER TABLE posts ADD CONSTRAINT posts_remote_fk FOREIGN KEY (remote_id) REFERENCES remotes (id);\n\
+             CREATE INDEX idx_posts_channel_remote ON posts (channel_id, remote_id);\n",
+            "ALTER TABLE posts DROP COLUMN remote_id;\n",
+            Postgres,
+        );
+        // MySQL keeps a composite index with its other columns: it still needs its drop.
+        assert_eq!(
+            found(
+                "ALTER TABLE Posts ADD COLUMN RemoteId VARCHAR(26);\n\
+                 CREATE INDEX idx_posts_channel_remote ON Posts (ChannelId, RemoteId);\n",
+                "ALTER TABLE Posts DROP COLUMN RemoteId;\n",
+                Mysql
+            ),
+            ["up.sql:2 down.sql does not drop index idx_posts_channel_remote created by up.sql:2"]
+        );
+        // An index on a column the down keeps is still the down's to drop.
+        assert_eq!(
+            found(
+                "ALTER TABLE Posts ADD COLUMN RemoteId VARCHAR(26);\n\
+                 CREATE INDEX idx_posts_remote_id ON Posts (RemoteId);\n\
+                 CREATE INDEX idx_posts_create_at ON Posts (CreateAt);\n",
+                "ALTER TABLE Posts DROP COLUMN RemoteId;\n",
+                Postgres
+            ),
+            ["up.sql:3 down.sql does not drop index idx_posts_create_at created by up.sql:3"]
+        );
+    }
+
+    #[test]
+    fn a_helper_routine_the_up_creates_calls_and_drops_asks_nothing_of_the_down() {
+        let up = "DROP PROCEDURE IF EXISTS MigrateThreads;\n\
+                  DELIMITER //\n\
+                  CREATE PROCEDURE MigrateThreads()\n\
+                  BEGIN\n\
+                    IF NOT EXISTS (SELECT * FROM INFORMATION_SCHEMA.COLUMNS WHERE TABLE_NAME = 'Threads' AND COLUMN_NAME = 'ThreadDeleteAt') THEN\n\
+                      ALTER TABLE Threads ADD COLUMN ThreadDeleteAt BIGINT;\n\
+                    END IF;\n\
+                  END//\n\
+                  DELIMITER ;\n\
+                  CALL MigrateThreads();\n\
+                  DROP PROCEDURE IF EXISTS MigrateThreads;\n";
+        // What the routine's body did is not read: the down's drop of it is not judged.
+        clean(
+            up,
+            "ALTER TABLE Threads DROP COLUMN ThreadDeleteAt;\n",
+            Mysql,
+        );
+        // Without the guard before it as well.
+        clean(
+            "DELIMITER //\nCREATE PROCEDURE Tidy() BEGIN DELETE FROM Sessions WHERE ExpiresAt = 0; END//\nDELIMITER ;\n\
+             CALL Tidy();\nDROP PROCEDURE Tidy;\n",
+            "SELECT 1;\n",
+            Mysql,
+        );
+        // The down's own helper, created, called and dropped, is its business too.
+        clean(
+            "ALTER TABLE Threads ADD COLUMN ThreadDeleteAt BIGINT;\n",
+            "DROP PROCEDURE IF EXISTS Undo;\nDELIMITER //\nCREATE PROCEDURE Undo() BEGIN ALTER TABLE Threads DROP COLUMN ThreadDeleteAt; END//\nDELIMITER ;\n\
+             CALL Undo();\nDROP PROCEDURE Undo;\nALTER TABLE Threads DROP COLUMN ThreadDeleteAt;\n",
+            Mysql,
+        );
+        // A true defect beside the helper is still found: the index the up creates itself.
+        assert_eq!(
+            found(
+                &format!("{up}CREATE INDEX idx_threads_last_reply ON Threads (LastReplyAt);\n"),
+                "ALTER TABLE Threads DROP COLUMN ThreadDeleteAt;\n",
+                Mysql
+            ),
+            ["up.sql:12 down.sql does not drop index idx_threads_last_reply created by up.sql:12"]
+        );
+        // A routine the up leaves behind is still the down's to drop.
+        assert_eq!(
+            found(
+                "DELIMITER //\nCREATE PROCEDURE Tidy() BEGIN DELETE FROM Sessions; END//\nDELIMITER ;\n",
+                "SELECT 1;\n",
+                Mysql
+            ),
+            ["up.sql:2 down.sql does not drop routine tidy created by up.sql:2"]
+        );
+    }
+
+    #[test]
+    fn a_nullability_change_is_undone_by_the_opposite_one() {
+        clean(
+            "ALTER TABLE Channels MODIFY TotalMsgCount BIGINT NOT NULL;\n",
+            "ALTER TABLE Channels MODIFY TotalMsgCount BIGINT NULL;\n",
+            Mysql,
+        );
+        clean(
+            "ALTER TABLE Channels MODIFY COLUMN Type VARCHAR(1) NULL;\n",
+            "ALTER TABLE Channels MODIFY COLUMN Type VARCHAR(1) NOT NULL;\n",
+            Mysql,
+        );
+        clean(
+            "ALTER TABLE channels ALTER COLUMN total_msg_count SET NOT NULL;\n",
+            "ALTER TABLE channels ALTER COLUMN total_msg_count DROP NOT NULL;\n",
+            Postgres,
+        );
+        // The very same definition back is still not a restore.
+        assert_eq!(
+            found(
+                "ALTER TABLE Channels MODIFY TotalMsgCount BIGINT NOT NULL;\n",
+                "ALTER TABLE Channels MODIFY TotalMsgCount BIGINT NOT NULL;\n",
+                Mysql
+            ),
+            ["up.sql:1 down.sql:1 sets column channels.totalmsgcount to BIGINT, the type up.sql:1 \
+              gives it: the old type is not restored"]
+        );
+        assert_eq!(
+            found(
+                "ALTER TABLE channels ALTER COLUMN total_msg_count SET NOT NULL;\n",
+                "SELECT 1;\n",
+                Postgres
+            ),
+            ["up.sql:1 down.sql does not DROP NOT NULL on column channels.total_msg_count again, \
+              changed by up.sql:1"]
+        );
+    }
+
+    #[test]
+    fn a_drop_column_guarded_by_index_statistics_is_found() {
+        let guard = |view: &str| {
+            format!(
+                "SET @preparedStatement = (SELECT IF(\n\
+                   (SELECT COUNT(*) FROM INFORMATION_SCHEMA.{view}\n\
+                    WHERE table_name = 'Drafts' AND table_schema = DATABASE() AND column_name = 'Priority') > 0,\n\
+                   'ALTER TABLE Drafts DROP COLUMN Priority;',\n\
+                   'SELECT 1'\n\
+                ));\n"
+            )
+        };
+        let up = "ALTER TABLE Drafts ADD COLUMN Priority TEXT;\n";
+        let wrong = found(up, &guard("STATISTICS"), Mysql);
+        assert!(
+            wrong.iter().any(|f| f.starts_with("down.sql:2 this DROP COLUMN is guarded by a look-up in INFORMATION_SCHEMA.STATISTICS")),
+            "{wrong:#?}"
+        );
+        let right = found(up, &guard("COLUMNS"), Mysql);
+        assert!(
+            right.iter().all(|f| !f.contains("STATISTICS")),
+            "{right:#?}"
+        );
+    }
+
+    #[test]
+    fn a_typo_in_the_downs_table_name_is_found() {
+        assert_eq!(
+            found(
+                "ALTER TABLE ChannelMembers ADD COLUMN AutoFollow BOOLEAN;\n",
+                "ALTER TABLE ChannelMember DROP COLUMN AutoFollow;\n",
+                Mysql
+            ),
+            [
+                "up.sql:1 down.sql does not drop column channelmembers.autofollow created by up.sql:1",
+                "down.sql:1 down.sql drops column channelmember.autofollow, which up.sql did not \
+                 create: a rollback would destroy data the release found"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_allow_in_the_down_silences_the_finding_about_the_same_object() {
+        let m = migration(
+            "ALTER TABLE members MODIFY avatar VARCHAR(500);\n",
+            "-- bascule:allow down-undoes-up 1.x wrote VARCHAR(500) already; nothing to restore\n\
+             ALTER TABLE members MODIFY avatar VARCHAR(500);\n",
+        );
+        let findings = check_pair(&m, Mysql);
+        assert_eq!(findings.len(), 1);
+        assert_eq!(
+            findings[0].1.as_deref(),
+            Some("1.x wrote VARCHAR(500) already; nothing to restore")
+        );
+        // An allow on an unrelated down statement does not.
+        let m = migration(
+            "ALTER TABLE members MODIFY avatar VARCHAR(500);\n",
+            "-- bascule:allow down-undoes-up kept\nDROP TABLE IF EXISTS scratch;\n",
+        );
+        let findings = check_pair(&m, Mysql);
+        assert!(findings
+            .iter()
+            .any(|(f, reason)| f.path.ends_with("up.sql") && reason.is_none()));
     }
 
     #[test]
@@ -983,11 +1464,14 @@ mod tests {
             &migration(
                 "ALTER TABLE members ADD COLUMN email TEXT;\n\
                  CREATE INDEX members_email ON members (email);\n",
-                "ALTER TABLE members DROP COLUMN email;\nDROP TABLE avatars;\n",
+                "DROP INDEX members_email;\nDROP TABLE avatars;\n",
             ),
             Postgres,
         );
-        let rendered: Vec<String> = findings.iter().map(crate::report::render_finding).collect();
+        let rendered: Vec<String> = findings
+            .iter()
+            .map(|(f, _)| crate::report::render_finding(f))
+            .collect();
         insta::assert_snapshot!(rendered.join("\n\n"));
     }
 }
