@@ -1281,6 +1281,154 @@ mod tests {
     }
 
     #[test]
+    fn text_known_only_at_run_time_is_opaque_and_never_an_issue() {
+        let sql = "SET @s = CONCAT('ALTER TABLE ', @t, ' ADD COLUMN c INT');\n\
+                   PREPARE s FROM @s;\n\
+                   PREPARE bad FROM 'ALTER TABLE t ADD COLUMN c INT NOT NUL';\n\
+                   SET @u = @other;\nPREPARE u FROM @u;\n";
+        let check = check_script(Path::new("up.sql"), sql, Mysql);
+        assert_eq!(check.issues, [], "{}", crate::render_issues(&check.issues));
+        let opaque: Vec<(usize, String)> = check
+            .statements
+            .iter()
+            .filter(|s| s.is_opaque())
+            .map(|s| match &s.outcome {
+                Reading::Recognized(Recognized {
+                    kind: RecognizedKind::Opaque { reason },
+                }) => (s.statement.line, reason.clone()),
+                _ => unreachable!(),
+            })
+            .collect();
+        assert_eq!(opaque.len(), 3, "{opaque:#?}");
+        assert_eq!(opaque[0].0, 1);
+        assert!(opaque[0].1.contains("CONCAT"), "{}", opaque[0].1);
+        assert_eq!(opaque[1].0, 3);
+        assert!(opaque[1].1.starts_with("does not parse"), "{}", opaque[1].1);
+        assert_eq!(opaque[2].0, 4);
+        // A CONCAT of literals only is known: read.
+        let known = embedded(
+            "SET @s = CONCAT('ALTER TABLE t ', 'ADD COLUMN c INT');\nPREPARE s FROM @s;\n",
+            Mysql,
+        );
+        assert_eq!(known.len(), 1);
+        assert_eq!(known[0].3, "ALTER TABLE t ADD COLUMN c INT");
+        assert_eq!((known[0].1, known[0].2), (1, 18));
+    }
+
+    #[test]
+    fn only_variables_a_prepare_runs_are_read_and_the_last_assignment_counts() {
+        assert_eq!(
+            embedded(
+                "SET @greeting = 'DROP TABLE not_sql';\nSELECT @greeting;\n",
+                Mysql
+            ),
+            []
+        );
+        let found = embedded(
+            "SET @s = 'DROP TABLE first';\nSET @s = 'DROP TABLE second';\n\
+             PREPARE s FROM @S;\nEXECUTE s;\n",
+            Mysql,
+        );
+        assert_eq!(
+            found,
+            [(
+                Container::PreparedStatement,
+                2,
+                11,
+                "DROP TABLE second".to_string()
+            )]
+        );
+        // `SELECT … INTO @v` feeds a PREPARE as well.
+        let found = embedded(
+            "SELECT IF(COUNT(*) = 0, 'ALTER TABLE t ADD c INT', 'SELECT 1') INTO @sql\n  \
+             FROM information_schema.columns WHERE column_name = 'c';\n\
+             PREPARE s FROM @sql;\n",
+            Mysql,
+        );
+        let texts: Vec<&str> = found.iter().map(|f| f.3.as_str()).collect();
+        assert_eq!(texts, ["ALTER TABLE t ADD c INT", "SELECT 1"]);
+    }
+
+    #[test]
+    fn a_procedure_body_is_read_only_when_the_script_calls_it() {
+        let create = "DELIMITER //\n\
+                      CREATE PROCEDURE add_nick()\nBEGIN\n  \
+                      DECLARE n INT DEFAULT 0;\n  \
+                      DECLARE CONTINUE HANDLER FOR SQLEXCEPTION BEGIN DROP TABLE oops; END;\n  \
+                      SELECT COUNT(*) INTO n FROM information_schema.columns WHERE column_name = 'nick';\n  \
+                      IF n = 0 THEN\n    ALTER TABLE users ADD COLUMN nick varchar(20);\n  \
+                      ELSEIF n > 1 THEN\n    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'twice';\n  \
+                      END IF;\n  \
+                      SET @sql = CONCAT('ALTER TABLE users ADD INDEX idx_nick', ' (nick)');\n  \
+                      PREPARE s FROM @sql;\n  EXECUTE s;\nEND//\nDELIMITER ;\n";
+        assert_eq!(embedded(create, Mysql), []);
+        let called = format!("{create}CALL add_nick();\nDROP PROCEDURE IF EXISTS add_nick;\n");
+        let found = embedded(&called, Mysql);
+        let texts: Vec<(Container, usize, &str)> =
+            found.iter().map(|f| (f.0, f.1, f.3.as_str())).collect();
+        assert_eq!(
+            texts,
+            [
+                (
+                    Container::RoutineBody,
+                    6,
+                    "SELECT COUNT(*) INTO n FROM information_schema.columns WHERE column_name = 'nick'"
+                ),
+                (
+                    Container::RoutineBody,
+                    8,
+                    "ALTER TABLE users ADD COLUMN nick varchar(20)"
+                ),
+                (
+                    Container::RoutineBody,
+                    12,
+                    "SET @sql = CONCAT('ALTER TABLE users ADD INDEX idx_nick', ' (nick)')"
+                ),
+                (
+                    Container::PreparedStatement,
+                    12,
+                    "ALTER TABLE users ADD INDEX idx_nick (nick)"
+                ),
+                (Container::RoutineBody, 13, "PREPARE s FROM @sql"),
+                (Container::RoutineBody, 14, "EXECUTE s"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_block_that_cannot_be_read_is_one_opaque_statement() {
+        let check = check_script(
+            Path::new("up.sql"),
+            "DO $$ BEGIN IF x THEN ALTER TABLE t ADD c int; END $$;\n",
+            Postgres,
+        );
+        assert_eq!(check.issues, []);
+        assert_eq!(check.statements.len(), 2);
+        assert!(check.statements[1].is_opaque());
+        assert_eq!(
+            check.statements[1].embedded.map(|e| e.within),
+            Some(Container::DoBlock)
+        );
+        // Another language is not read either.
+        let check = check_script(
+            Path::new("up.sql"),
+            "DO LANGUAGE plpython3u $$ plpy.execute('DROP TABLE t') $$;\n",
+            Postgres,
+        );
+        assert!(check.statements[1].is_opaque());
+    }
+
+    #[test]
+    fn embedded_statements_keep_their_holders_markers() {
+        let sql = "-- bascule:allow require-concurrent-index the table is small\n\
+                   DO $$ BEGIN CREATE INDEX i ON t (c); END $$;\n";
+        let check = check_script(Path::new("up.sql"), sql, Postgres);
+        let index = &check.statements[1];
+        assert!(index.statement.markers[0].starts_with("allow require-concurrent-index"));
+        assert!(!index.statement.raw);
+    }
+
+    #[test]
     fn realistic_idioms_mysql() {
         let sql = "CREATE PROCEDURE MigrateRootId_Posts ()\nBEGIN\n\
                    DECLARE ParentId_EXIST INT;\n\

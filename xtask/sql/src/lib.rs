@@ -37,6 +37,17 @@
 //! sqlparser fails: such a statement is accepted, its [`Reading`] says [`Reading::Recognized`],
 //! and [`MigrationReport::recognized`] counts it. A statement neither knows stays an error, and
 //! the rest of the script is checked all the same.
+//!
+//! # SQL inside statements: [`embedded`](mod@embedded)
+//!
+//! The DDL of an idempotent migration often sits in a string (`SET @s = IF(…, 'CREATE INDEX …',
+//! 'SELECT 1'); PREPARE s FROM @s`), a `DO` block or a procedure the script calls. Where that
+//! text is known before run time it is read too, and each statement found is handed on as a
+//! [`CheckedStatement`] of its own, right after the one that holds it, marked
+//! [`CheckedStatement::embedded`] and placed at its text in the file: the lint rules and the pair
+//! check see it like a written one. Text made at run time is an opaque statement, never an
+//! error; [`MigrationReport::embedded`] and [`MigrationReport::opaque`] count them apart from the
+//! written statements.
 
 pub mod embedded;
 mod parser;
@@ -83,14 +94,19 @@ pub struct MigrationReport {
 /// The scripts are taken from `m`, already read when the patch was loaded from `_patch_root`;
 /// messages name them by their path relative to the patch root (`m.up_path()`, `m.down_path()`),
 /// as a developer sees them from the patch directory. An empty script, up or down, is an
-/// [`IssueKind::Empty`] issue: every up must do something and every down must undo it.
+/// [`IssueKind::Empty`] issue: every up must do something and every down must undo it — except
+/// the down of a migration declared `-- bascule:irreversible <reason>`, which may hold nothing
+/// but that marker.
 pub fn validate_migration(
     _patch_root: &Path,
     m: &Migration,
     dialect: Dialect,
 ) -> Result<MigrationReport, Vec<SqlIssue>> {
     let up = check_script(&m.up_path(), &m.up, dialect);
-    let down = check_script(&m.down_path(), &m.down, dialect);
+    let mut down = check_script(&m.down_path(), &m.down, dialect);
+    if m.irreversible().is_some() {
+        down.issues.retain(|issue| issue.kind != IssueKind::Empty);
+    }
     if !up.issues.is_empty() || !down.issues.is_empty() {
         return Err(up.issues.into_iter().chain(down.issues).collect());
     }
@@ -153,6 +169,29 @@ mod tests {
     }
 
     #[test]
+    fn embedded_statements_are_counted_apart() {
+        let m = migration(
+            "SET @s = (SELECT IF(COUNT(*) > 0, 'SELECT 1', 'CREATE INDEX i ON t (c)') \
+             FROM INFORMATION_SCHEMA.STATISTICS WHERE index_name = 'i');\n\
+             PREPARE s FROM @s;\nEXECUTE s;\nDEALLOCATE PREPARE s;\n",
+            "SET @s = CONCAT('DROP INDEX i ON ', @t);\nPREPARE s FROM @s;\nEXECUTE s;\n",
+        );
+        let report = validate_migration(Path::new("."), &m, Dialect::Mysql)
+            .unwrap_or_else(|e| panic!("{}", render_issues(&e)));
+        assert_eq!(
+            report,
+            MigrationReport {
+                statements_up: 4,
+                statements_down: 3,
+                raw: 0,
+                recognized: 2,
+                embedded: 3,
+                opaque: 1,
+            }
+        );
+    }
+
+    #[test]
     fn issues_of_both_scripts_name_their_files() {
         let m = migration(
             "ALTER TABLE members ADD COLUMN avatar TEXT NOT NUL;\n",
@@ -170,5 +209,19 @@ mod tests {
             Path::new("migrations/site/0002_add_avatar/down.sql")
         );
         assert_eq!(issues[1].kind, IssueKind::Empty);
+    }
+
+    #[test]
+    fn an_irreversible_migration_may_have_an_empty_down() {
+        let irreversible = migration(
+            "DELETE FROM sessions WHERE legacy;\n",
+            "-- bascule:irreversible the legacy sessions are gone for good\n",
+        );
+        let report = validate_migration(Path::new("."), &irreversible, Dialect::Mysql)
+            .unwrap_or_else(|e| panic!("{}", render_issues(&e)));
+        assert_eq!(report.statements_down, 0);
+        let plain = migration("DELETE FROM sessions WHERE legacy;\n", "-- gone\n");
+        let issues = validate_migration(Path::new("."), &plain, Dialect::Mysql).unwrap_err();
+        assert_eq!(issues[0].kind, IssueKind::Empty);
     }
 }

@@ -9,11 +9,16 @@
 //! - PostgreSQL: `DROP INDEX CONCURRENTLY`, `REINDEX`, `ALTER TABLE … ATTACH/DETACH PARTITION`,
 //!   `DO $$ … $$`, pg_dump's `CREATE SEQUENCE … AS integer START WITH …` and `ALTER SEQUENCE`,
 //!   `REFRESH MATERIALIZED VIEW`, and the table commands of [`RecognizedKind::TableCommand`]
-//!   (`CLUSTER`, `VACUUM (…)`, `CREATE RULE`, `ALTER TABLE … SET TABLESPACE`, `[NO] INHERIT`, …);
+//!   (`CLUSTER`, `VACUUM (…)`, `CREATE RULE`, `ALTER TABLE … SET TABLESPACE`, `[NO] INHERIT`, …),
+//!   `CREATE [OR REPLACE] PROCEDURE` (its arguments checked by sqlparser as a function's);
 //! - MySQL: `CREATE PROCEDURE|FUNCTION|EVENT … BEGIN … END` (with or without `DEFINER=`),
 //!   triggers whose body is one statement, `ALTER TABLE` clauses `RENAME INDEX|KEY`,
 //!   `CONVERT TO CHARACTER SET`, `ENGINE=` and the other table options, `DISABLE|ENABLE KEYS`,
-//!   partitioning clauses, and `CREATE TABLE … PARTITION BY`;
+//!   partitioning clauses, and `CREATE TABLE … PARTITION BY`; the dynamic-SQL idiom's
+//!   `PREPARE s FROM @v | 'text'` and `DROP PREPARE s` (sqlparser reads `EXECUTE` and
+//!   `DEALLOCATE PREPARE`), `SET @v := …`, stored programs' `SELECT … INTO var` with `INTO` last,
+//!   multi-table `UPDATE a, b SET …` (read as `CROSS JOIN`s; `UPDATE a JOIN b` is sqlparser's),
+//!   and `DO expr`;
 //! - MariaDB: the `IF [NOT] EXISTS` guards of `ALTER TABLE` clauses (`ADD COLUMN IF NOT EXISTS`,
 //!   `ADD INDEX IF NOT EXISTS`, `DROP INDEX|KEY|FOREIGN KEY IF EXISTS`, `MODIFY|CHANGE COLUMN IF
 //!   EXISTS`) that idempotent downs are written with: the clause without its guard is parsed by
@@ -1965,6 +1970,144 @@ mod tests {
             "CREATE TABLE t (id INT,) PARTITION BY HASH (id) PARTITIONS 4",
             Mysql,
         );
+    }
+
+    #[test]
+    fn mysql_prepared_statements() {
+        assert_eq!(
+            recognized(
+                "PREPARE createIndexIfNotExists FROM @preparedStatement",
+                Mysql
+            ),
+            RecognizedKind::Prepare {
+                name: "createIndexIfNotExists".into(),
+                from: PreparedText::Variable("@preparedStatement".into())
+            }
+        );
+        assert_eq!(
+            recognized("PREPARE s FROM 'ALTER TABLE t ADD c INT'", Mysql),
+            RecognizedKind::Prepare {
+                name: "s".into(),
+                from: PreparedText::Literal("ALTER TABLE t ADD c INT".into())
+            }
+        );
+        assert_eq!(
+            recognized("DROP PREPARE s", Mysql),
+            RecognizedKind::DropPrepare { name: "s".into() }
+        );
+        not_recognized("PREPARE s FROM", Mysql);
+        not_recognized("PREPARE s FROM @@sql_mode", Mysql);
+        not_recognized("PREPARE s FROM @a @b", Mysql);
+        not_recognized("PREPARE s FROM CONCAT('a', 'b')", Mysql);
+        not_recognized("DROP PREPARE s t", Mysql);
+        // The rest of the idiom is sqlparser's own.
+        for sql in [
+            "EXECUTE s",
+            "EXECUTE s USING @a, @b",
+            "DEALLOCATE PREPARE s",
+            "SET @s = (SELECT IF((SELECT COUNT(*) FROM INFORMATION_SCHEMA.STATISTICS \
+             WHERE index_name = 'i') > 0, 'SELECT 1', 'CREATE INDEX i ON t (c)'))",
+            "CALL MigrateRootId_Posts()",
+            "UPDATE a JOIN b ON a.id = b.id SET a.x = b.y",
+        ] {
+            assert!(
+                Parser::parse_sql(parser_dialect(Mysql), sql).is_ok(),
+                "sqlparser no longer parses: {sql}"
+            );
+        }
+    }
+
+    #[test]
+    fn mysql_assignments_and_select_into() {
+        let RecognizedKind::Assignment { set } = recognized(
+            "SET @sql := IF(@exists = 0, 'ALTER TABLE t ADD c INT', 'SELECT 1')",
+            Mysql,
+        ) else {
+            panic!("not an assignment")
+        };
+        assert!(matches!(*set, Statement::Set(_)));
+        assert!(matches!(
+            recognized(
+                "SELECT COUNT(*) FROM INFORMATION_SCHEMA.COLUMNS WHERE TABLE_NAME = 'Posts' \
+                 INTO ParentId_EXIST",
+                Mysql
+            ),
+            RecognizedKind::SelectInto { variables, .. } if variables == ["ParentId_EXIST"]
+        ));
+        assert!(matches!(
+            recognized("SELECT a, b FROM t LIMIT 1 INTO @x, @y", Mysql),
+            RecognizedKind::SelectInto { variables, .. } if variables == ["@x", "@y"]
+        ));
+        not_recognized("SET @s := ", Mysql);
+        not_recognized("SET @s := IF(1, 'a')) ", Mysql);
+        not_recognized("SELECT a FROM t INTO 1", Mysql);
+        not_recognized("SELECT a FROM t INTO @x @y", Mysql);
+        not_recognized("SELECT a FROM t WHERE INTO @x", Mysql);
+    }
+
+    #[test]
+    fn mysql_multi_table_update_and_do() {
+        let RecognizedKind::MultiTableUpdate { tables, update } = recognized(
+            "UPDATE Posts p, Channels c SET p.TeamId = c.TeamId WHERE p.ChannelId = c.Id",
+            Mysql,
+        ) else {
+            panic!("not a multi-table update")
+        };
+        assert_eq!(tables, ["Posts", "Channels"]);
+        assert!(matches!(*update, Statement::Update(_)));
+        assert!(matches!(
+            recognized("UPDATE LOW_PRIORITY `a`, `b` SET a.x = 1", Mysql),
+            RecognizedKind::MultiTableUpdate { tables, .. } if tables == ["a", "b"]
+        ));
+        assert_eq!(recognized("DO 0", Mysql), RecognizedKind::Do);
+        assert_eq!(
+            recognized("DO SLEEP(1), RELEASE_LOCK('m')", Mysql),
+            RecognizedKind::Do
+        );
+        not_recognized("UPDATE a, SET x = 1", Mysql);
+        not_recognized("UPDATE a, b x = 1", Mysql);
+        not_recognized("UPDATE a, b SET x = ", Mysql);
+        not_recognized("DO", Mysql);
+        not_recognized("DO 1 +", Mysql);
+    }
+
+    #[test]
+    fn postgres_procedures() {
+        assert_eq!(
+            recognized(
+                "CREATE OR REPLACE PROCEDURE billing.close_period(p_month date)\n\
+                 LANGUAGE plpgsql AS $$\nBEGIN\n  UPDATE periods SET closed = true;\nEND;\n$$",
+                Postgres
+            ),
+            RecognizedKind::CreateRoutine {
+                name: "billing.close_period".into(),
+                kind: RoutineKind::Procedure,
+                table: None
+            }
+        );
+        assert!(matches!(
+            recognized(
+                "CREATE PROCEDURE add_doctor(p_first varchar, p_spec varchar DEFAULT 'none', \
+                 INOUT n int = NULL) AS $proc$ BEGIN NULL; END $proc$ LANGUAGE plpgsql \
+                 SECURITY DEFINER",
+                Postgres
+            ),
+            RecognizedKind::CreateRoutine {
+                kind: RoutineKind::Procedure,
+                ..
+            }
+        ));
+        not_recognized("CREATE PROCEDURE p() LANGUAGE plpgsql", Postgres);
+        not_recognized("CREATE PROCEDURE p( LANGUAGE plpgsql AS $$ $$", Postgres);
+        not_recognized(
+            "CREATE PROCEDURE p(a) LANGUAGE plpgsql AS $$ $$ AS $$ $$",
+            Postgres,
+        );
+        not_recognized(
+            "CREATE PROCEDURE p() LANGUAGE plpgsql AS $$ $$ VOLATILE",
+            Postgres,
+        );
+        assert!(Parser::parse_sql(parser_dialect(Postgres), "CALL p(1, 'a')").is_ok());
     }
 
     #[test]
