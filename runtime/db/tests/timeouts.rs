@@ -117,7 +117,10 @@ fn postgres_a_migration_waiting_on_a_lock_fails_at_the_session_s_lock_timeout() 
     let took = clock.elapsed();
     eprintln!("the ALTER gave up after {} ms", took.as_millis());
     assert!(err.contains("lock timeout"), "{err}");
-    assert!(took >= Duration::from_millis(800) && took < BOUND, "{took:?}");
+    assert!(
+        took >= Duration::from_millis(800) && took < BOUND,
+        "{took:?}"
+    );
     reader.batch_execute("ROLLBACK").unwrap();
     // Nothing of it stayed: the version row and the column were rolled back with it.
     let rows = admin
@@ -185,7 +188,11 @@ fn mariadb_an_alter_waiting_on_a_metadata_lock_fails_at_the_session_s_lock_wait_
     );
     let read = "SELECT @@lock_wait_timeout, @@innodb_lock_wait_timeout, @@max_statement_time";
     assert_eq!(show(&mut session, &a, read)[0], "20", "its own SET wins");
-    let plain = migration(2, "CREATE TABLE badges (id INT);", "DROP TABLE IF EXISTS badges;");
+    let plain = migration(
+        2,
+        "CREATE TABLE badges (id INT);",
+        "DROP TABLE IF EXISTS badges;",
+    );
     session
         .with(&b, |c| c.apply_ups(&[&plain], STAMP, &log))
         .unwrap();
@@ -221,6 +228,9 @@ fn mariadb_an_alter_waiting_on_a_metadata_lock_fails_at_the_session_s_lock_wait_
     session
         .with(&b, |c| c.apply_downs(&[&alter], &log))
         .unwrap();
-    assert_eq!(session.with(&b, |c| c.version_state()).unwrap().version(), 2);
+    assert_eq!(
+        session.with(&b, |c| c.version_state()).unwrap().version(),
+        2
+    );
     reader.query_drop("COMMIT").unwrap();
 }

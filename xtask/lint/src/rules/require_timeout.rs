@@ -194,8 +194,8 @@ fn unlimited_statement_timeout(before: &[Parsed]) -> Option<String> {
     let last = before
         .iter()
         .flat_map(|p| assignments(&p.ast))
-        .filter(|(name, _)| name == "statement_timeout")
-        .last()?;
+        .rev()
+        .find(|(name, _)| name == "statement_timeout")?;
     matches!(postgres_millis(&last.1), Limit::None).then_some(last.1)
 }
 
