@@ -10,6 +10,18 @@
 //! 2. applied up again, dumped: it must equal S1 (the down left something that changes what the
 //!    up does, or the up is not repeatable after its own down).
 //!
+//! A migration marked `-- bascule:irreversible <reason>` is applied up only and listed with its
+//! reason: its down is not meant to restore the schema, so it is not a defect.
+//!
+//! # Going on after a defect
+//!
+//! One run reports every defect. After a failed round trip the scratch database is in no known
+//! state, so it is rebuilt: a new database, the previous schema, then the ups of this patch that
+//! held, up to and including the failed migration's (its up worked; its down is what is wrong).
+//! The next migration finds the schema it expects. A migration whose *up* fails is left out of the
+//! rebuild, and the report says that the migrations after it run without it. Gaps in the
+//! numbering are fine: migrations are applied in number order, whatever numbers are missing.
+//!
 //! # The previous schema
 //!
 //! A patch lives in `patches/<version>/` beside the platform's earlier patches. The scratch
@@ -23,7 +35,13 @@
 //!
 //! SQLite: a file in a temporary directory. MariaDB and PostgreSQL: without `--url`, a private
 //! throwaway server ([`testdb`]) started for the run; with `--url`, a database
-//! `bascule_check_<pid>_<class>` created on that server and dropped at the end.
+//! `bascule_check_<pid>_<class>` (and `…_<n>` for each rebuild) created on that server and
+//! dropped at the end.
+//!
+//! `--db mysql` is for patches written for MySQL 8: with `--url` it runs on that server (its
+//! version is printed); without, the throwaway server is MariaDB, the only one the testdb crate
+//! starts — Debian ships no MySQL server package — and a line says so, naming the MySQL server
+//! when one is installed (`mysqld --version`), so a run on real MySQL is one `--url` away.
 //!
 //! Schema dumps come from [`bascule_db::Connection::schema_dump`], the same the runtime tests
 //! use to prove rollbacks.
@@ -46,7 +64,9 @@ const RUN: &str = "check-migrations";
 pub struct Args {
     /// The patch source: the directory holding patch.toml (earlier patches are its siblings).
     pub patch_dir: PathBuf,
-    /// The database to run the migrations on; it must fit the patch's dialect.
+    /// The database to run the migrations on; it must fit the patch's dialect. `mysql` runs on
+    /// the server given by --url; without one, on a throwaway MariaDB (Debian packages no MySQL
+    /// server), saying so.
     #[arg(long, value_enum)]
     pub db: DbKind,
     /// An existing server to create the scratch databases on, e.g. mysql://root@127.0.0.1:3306
@@ -59,6 +79,8 @@ pub struct Args {
 pub enum DbKind {
     Sqlite,
     Mariadb,
+    /// MySQL 8: the server of --url, else a throwaway MariaDB.
+    Mysql,
     Postgres,
 }
 
@@ -66,7 +88,7 @@ impl DbKind {
     fn dialect(self) -> Dialect {
         match self {
             DbKind::Sqlite => Dialect::Sqlite,
-            DbKind::Mariadb => Dialect::Mysql,
+            DbKind::Mariadb | DbKind::Mysql => Dialect::Mysql,
             DbKind::Postgres => Dialect::Postgres,
         }
     }
@@ -75,17 +97,35 @@ impl DbKind {
         match self {
             DbKind::Sqlite => "sqlite",
             DbKind::Mariadb => "mariadb",
+            DbKind::Mysql => "mysql",
             DbKind::Postgres => "postgres",
         }
     }
 }
 
-/// The outcome of a check: what to print and how many migrations failed.
+/// The outcome of a check: what to print and how many migrations passed, failed, were applied
+/// up only (irreversible) or could not be checked.
 #[derive(Debug, Default)]
 pub struct Report {
     pub text: String,
     pub ok: usize,
     pub failed: usize,
+    pub irreversible: usize,
+    pub unchecked: usize,
+}
+
+impl Report {
+    /// `3 ok, 2 FAILED[, 1 irreversible][, 4 not checked]`.
+    fn summary(&self) -> String {
+        let mut line = format!("{} ok, {} FAILED", self.ok, self.failed);
+        if self.irreversible > 0 {
+            line.push_str(&format!(", {} irreversible", self.irreversible));
+        }
+        if self.unchecked > 0 {
+            line.push_str(&format!(", {} not checked", self.unchecked));
+        }
+        line
+    }
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -113,14 +153,16 @@ pub fn check(patch_dir: &Path, kind: DbKind, url: Option<&str>) -> anyhow::Resul
         patch.version(),
         kind.name()
     )?;
+    if let Some(note) = &scratch.note {
+        writeln!(report.text, "{note}")?;
+    }
     let result = classes.iter().try_for_each(|class| {
         let previous = previous_migrations(&patch, &earlier, class)?;
-        let target = scratch.database(class)?;
-        check_class(&mut report, class, &patch, &previous, &target)
+        check_class(&mut report, class, &patch, &previous, &mut scratch)
     });
     scratch.cleanup();
     result?;
-    writeln!(report.text, "{} ok, {} FAILED", report.ok, report.failed)?;
+    writeln!(report.text, "{}", report.summary())?;
     Ok(report)
 }
 
@@ -209,27 +251,28 @@ fn previous_migrations<'p>(
             by_id.insert(m.id, (older, m));
         }
     }
-    if let Some(missing) = (1..=base).find(|id| !by_id.contains_key(id)) {
+    // Gaps are fine; no earlier migration at all is a missing patch.
+    if base > 0 && by_id.is_empty() {
         bail!(
-            "{}: class `{class}` starts at migration {:04}, but no earlier patch beside it has migration {missing:04}: \
+            "{}: class `{class}` starts at migration {}, but no earlier patch beside it has a migration of it: \
              the previous schema cannot be built (keep the earlier patches in sibling directories)",
             patch.dir.display(),
-            base + 1
+            own.migrations.first().map(Migration::label).unwrap_or_default()
         );
     }
     Ok(by_id.into_values().collect())
 }
 
-/// Builds the previous schema on `target`, then round-trips each migration of `class`.
+/// Builds the previous schema of `class` on a scratch database, then round-trips each of its
+/// migrations, rebuilding the schema after each failure so the next ones are checked too.
 fn check_class(
     report: &mut Report,
     class: &str,
     patch: &Patch,
     previous: &[(&Patch, &Migration)],
-    target: &DbTarget,
+    scratch: &mut Scratch,
 ) -> anyhow::Result<()> {
     let log = RunLog::discard();
-    let mut conn = db::connect(target)?;
     let sources: BTreeSet<String> = previous
         .iter()
         .map(|(p, _)| p.version().to_string())
@@ -244,56 +287,126 @@ fn check_class(
             format!(" of {}", sources.into_iter().collect::<Vec<_>>().join(", "))
         }
     )?;
-    for (older, m) in previous {
-        conn.apply_up(m, Stamp::new(&older.version().to_string(), RUN), &log)
-            .with_context(|| format!("building the previous schema of class `{class}`"))?;
-    }
     let migrations = patch
         .migrations
         .class(class)
         .map(|c| c.migrations.as_slice())
         .unwrap_or_default();
     let version = patch.version().to_string();
+    let mut conn = scratch.rebuild(class, previous, &[], &version, &log)?;
+    // The ups that held, in order: what a rebuilt schema replays.
+    let mut held: Vec<&Migration> = Vec::new();
     for (i, m) in migrations.iter().enumerate() {
-        let problems = round_trip(conn.as_mut(), m, &version, &log)?;
-        if problems.is_empty() {
-            report.ok += 1;
-            writeln!(report.text, "  {} ... ok", m.label())?;
-            continue;
+        let label = m.label();
+        let outcome = match m.irreversible() {
+            Some(reason) => match conn.apply_up(m, Stamp::new(&version, RUN), &log) {
+                Ok(()) => Outcome::Irreversible(reason.to_string()),
+                Err(e) => Outcome::UpFails(format!("{} fails: {e}", m.up_path().display())),
+            },
+            None => round_trip(conn.as_mut(), m, &version, &log)?,
+        };
+        let rest = &migrations[i + 1..];
+        match outcome {
+            Outcome::Ok => {
+                report.ok += 1;
+                writeln!(report.text, "  {label} ... ok")?;
+                held.push(m);
+                continue;
+            }
+            Outcome::Irreversible(reason) => {
+                report.irreversible += 1;
+                let reason = if reason.is_empty() {
+                    "(no reason given)"
+                } else {
+                    &reason
+                };
+                writeln!(report.text, "  {label} ... irreversible: {reason}")?;
+                held.push(m);
+                continue;
+            }
+            Outcome::UpFails(problem) => {
+                report.failed += 1;
+                writeln!(report.text, "  {label} ... FAILED")?;
+                write_indented(&mut report.text, &problem)?;
+                if !rest.is_empty() {
+                    writeln!(
+                        report.text,
+                        "      the migrations after it are checked on the schema without it"
+                    )?;
+                }
+            }
+            Outcome::Defect(problems) => {
+                report.failed += 1;
+                writeln!(report.text, "  {label} ... FAILED")?;
+                for problem in problems {
+                    write_indented(&mut report.text, &problem)?;
+                }
+                held.push(m);
+            }
         }
-        report.failed += 1;
-        writeln!(report.text, "  {} ... FAILED", m.label())?;
-        for line in problems {
-            writeln!(report.text, "      {line}")?;
+        if rest.is_empty() {
+            break;
         }
-        for rest in &migrations[i + 1..] {
-            writeln!(
-                report.text,
-                "  {} ... not checked (the schema is no longer known after a failure)",
-                rest.label()
-            )?;
+        match scratch.rebuild(class, previous, &held, &version, &log) {
+            Ok(rebuilt) => conn = rebuilt,
+            Err(e) => {
+                writeln!(
+                    report.text,
+                    "  the schema cannot be rebuilt after {label}: {e:#}"
+                )?;
+                for m in rest {
+                    report.unchecked += 1;
+                    writeln!(report.text, "  {} ... not checked", m.label())?;
+                }
+                break;
+            }
         }
-        break;
     }
     Ok(())
 }
 
-/// Up, down, up again on `conn`; the problems found, empty when the round trip holds.
+/// A problem under its migration's line, each of its lines indented (a database error may hold
+/// several: the statement after the message).
+fn write_indented(text: &mut String, problem: &str) -> std::fmt::Result {
+    for line in problem.lines() {
+        writeln!(text, "      {line}")?;
+    }
+    Ok(())
+}
+
+/// What checking one migration found.
+enum Outcome {
+    /// Up, down, up again: the schemas agree.
+    Ok,
+    /// Marked irreversible, with its reason: applied up only.
+    Irreversible(String),
+    /// Its up fails: the schema goes on without it.
+    UpFails(String),
+    /// Its up works, its down or its second up does not: the problems, one per line.
+    Defect(Vec<String>),
+}
+
+/// Up, down, up again on `conn`.
 fn round_trip(
     conn: &mut dyn Connection,
     m: &Migration,
     version: &str,
     log: &RunLog,
-) -> anyhow::Result<Vec<String>> {
+) -> anyhow::Result<Outcome> {
     let up = "up.sql";
     let down = m.down_path().display().to_string();
     let before = conn.schema_dump()?;
     if let Err(e) = conn.apply_up(m, Stamp::new(version, RUN), log) {
-        return Ok(vec![format!("{} fails: {e}", m.up_path().display())]);
+        return Ok(Outcome::UpFails(format!(
+            "{} fails: {e}",
+            m.up_path().display()
+        )));
     }
     let after_up = conn.schema_dump()?;
     if let Err(e) = conn.apply_down(m, log) {
-        return Ok(vec![format!("{down} fails right after {up}: {e}")]);
+        return Ok(Outcome::Defect(vec![format!(
+            "{down} fails right after {up}: {e}"
+        )]));
     }
     let after_down = conn.schema_dump()?;
     if after_down != before {
@@ -301,12 +414,12 @@ fn round_trip(
             "{down} does not undo up.sql: the schema after down differs from before up"
         )];
         problems.extend(diff(&before, &after_down, "after down.sql"));
-        return Ok(problems);
+        return Ok(Outcome::Defect(problems));
     }
     if let Err(e) = conn.apply_up(m, Stamp::new(version, RUN), log) {
-        return Ok(vec![format!(
+        return Ok(Outcome::Defect(vec![format!(
             "{up} fails when applied again after {down}: {e}"
-        )]);
+        )]));
     }
     let again = conn.schema_dump()?;
     if again != after_up {
@@ -314,9 +427,9 @@ fn round_trip(
             "{up} applied again after {down} gives another schema than the first time"
         )];
         problems.extend(diff(&after_up, &again, "after up.sql again"));
-        return Ok(problems);
+        return Ok(Outcome::Defect(problems));
     }
-    Ok(Vec::new())
+    Ok(Outcome::Ok)
 }
 
 /// Readable differences between two dumps: what is still there, what is missing.
@@ -339,6 +452,10 @@ struct Scratch {
     url: String,
     /// Databases created on a server we do not own, dropped by `cleanup`.
     created: Vec<String>,
+    /// How many databases each class has had (a rebuild makes a new one).
+    made: BTreeMap<String, usize>,
+    /// A line to print before the classes: which server stands in for which.
+    note: Option<String>,
     dir: tempfile::TempDir,
     _mariadb: Option<testdb::MariaDb>,
     _postgres: Option<testdb::PostgresServer>,
@@ -350,15 +467,27 @@ impl Scratch {
             kind,
             url: url.unwrap_or_default().to_string(),
             created: Vec::new(),
+            made: BTreeMap::new(),
+            note: None,
             dir: tempfile::tempdir().context("cannot create a scratch directory")?,
             _mariadb: None,
             _postgres: None,
         };
+        if let (Some(url), DbKind::Mysql) = (url, kind) {
+            scratch.note = Some(format!("server: {}", server_sql::mysql_version(url)?));
+        }
         if url.is_some() || kind == DbKind::Sqlite {
             return Ok(scratch);
         }
         let hint = "start one, or pass --url of a server to use";
         match kind {
+            DbKind::Mysql => {
+                let server = testdb::MariaDb::start()
+                    .with_context(|| format!("cannot start a scratch MariaDB server; {hint}"))?;
+                scratch.url = server.url();
+                scratch._mariadb = Some(server);
+                scratch.note = Some(mysql_stand_in(installed_mysql().as_deref()));
+            }
             DbKind::Mariadb => {
                 let server = testdb::MariaDb::start()
                     .with_context(|| format!("cannot start a scratch MariaDB server; {hint}"))?;
@@ -376,16 +505,45 @@ impl Scratch {
         Ok(scratch)
     }
 
-    /// A new, empty database for `class`.
+    /// A new database for `class` holding the previous schema, then the ups of `held`: where
+    /// the checks start, and where they go on after a failure.
+    fn rebuild(
+        &mut self,
+        class: &str,
+        previous: &[(&Patch, &Migration)],
+        held: &[&Migration],
+        version: &str,
+        log: &RunLog,
+    ) -> anyhow::Result<Box<dyn Connection>> {
+        let target = self.database(class)?;
+        let mut conn = db::connect(&target)?;
+        for (older, m) in previous {
+            conn.apply_up(m, Stamp::new(&older.version().to_string(), RUN), log)
+                .with_context(|| format!("building the previous schema of class `{class}`"))?;
+        }
+        for m in held {
+            conn.apply_up(m, Stamp::new(version, RUN), log)
+                .with_context(|| format!("applying {} up again", m.label()))?;
+        }
+        Ok(conn)
+    }
+
+    /// A new, empty database for `class`: `bascule_check_<pid>_<class>`, then `…_<n>`.
     fn database(&mut self, class: &str) -> anyhow::Result<DbTarget> {
-        let name = format!("bascule_check_{}_{class}", std::process::id());
+        let made = self.made.entry(class.to_string()).or_default();
+        let suffix = match *made {
+            0 => String::new(),
+            n => format!("_{n}"),
+        };
+        *made += 1;
+        let name = format!("bascule_check_{}_{class}{suffix}", std::process::id());
         let location = match self.kind {
             DbKind::Sqlite => {
-                let path = self.dir.path().join(format!("{class}.sqlite"));
+                let path = self.dir.path().join(format!("{class}{suffix}.sqlite"));
                 SqliteConnection::create(class, &path)?;
                 Location::SqliteFile(path)
             }
-            DbKind::Mariadb => {
+            DbKind::Mariadb | DbKind::Mysql => {
                 server_sql::mysql(&self.url, &format!("CREATE DATABASE `{name}`"))?;
                 self.created.push(name.clone());
                 Location::Mysql {
@@ -414,7 +572,7 @@ impl Scratch {
     fn cleanup(&mut self) {
         for name in std::mem::take(&mut self.created) {
             let dropped = match self.kind {
-                DbKind::Mariadb => {
+                DbKind::Mariadb | DbKind::Mysql => {
                     server_sql::mysql(&self.url, &format!("DROP DATABASE IF EXISTS `{name}`"))
                 }
                 DbKind::Postgres => server_sql::postgres(
@@ -430,6 +588,31 @@ impl Scratch {
     }
 }
 
+/// What `mysqld --version` says when it is MySQL's server (not MariaDB's, which answers to the
+/// same name on some systems).
+fn installed_mysql() -> Option<String> {
+    let output = std::process::Command::new("mysqld")
+        .arg("--version")
+        .output()
+        .ok()?;
+    let version = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    (version.contains("MySQL") && !version.contains("MariaDB")).then_some(version)
+}
+
+/// The line that says a throwaway MariaDB stands in for MySQL, and how to check on MySQL.
+fn mysql_stand_in(installed: Option<&str>) -> String {
+    match installed {
+        Some(version) => format!(
+            "note: running on a throwaway MariaDB, the only server started for a run; \
+             MySQL is installed ({version}): start it and pass its --url to check on MySQL itself"
+        ),
+        None => "note: no MySQL server is installed (Debian packages only MariaDB): \
+                 running on a throwaway MariaDB, where MySQL 8 may differ; pass --url of a MySQL \
+                 server to check on MySQL itself"
+            .to_string(),
+    }
+}
+
 /// Server-level statements (create and drop the scratch databases).
 mod server_sql {
     use anyhow::Context;
@@ -439,6 +622,14 @@ mod server_sql {
         let opts = mysql::Opts::from_url(url).context("--url is not a mysql:// URL")?;
         let mut conn = mysql::Conn::new(opts).context("cannot connect to the MariaDB server")?;
         conn.query_drop(sql).with_context(|| sql.to_string())
+    }
+
+    /// `VERSION()` of the server at `url`: `8.0.36`, `10.11.6-MariaDB-0+deb12u1`.
+    pub fn mysql_version(url: &str) -> anyhow::Result<String> {
+        let opts = mysql::Opts::from_url(url).context("--url is not a mysql:// URL")?;
+        let mut conn = mysql::Conn::new(opts).context("cannot connect to the MySQL server")?;
+        let version: Option<String> = conn.query_first("SELECT VERSION()")?;
+        Ok(version.unwrap_or_default())
     }
 
     pub fn postgres(url: &str, sql: &str) -> anyhow::Result<()> {

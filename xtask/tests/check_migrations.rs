@@ -142,3 +142,95 @@ fn a_database_that_does_not_fit_the_dialect_is_refused() {
     assert!(!output.status.success());
     insta::assert_snapshot!(stderr(&output).trim_end());
 }
+
+/// Two defects far apart are both reported in one run; the migrations between and after them,
+/// which need what the failing migrations' ups made, pass on the rebuilt schema; the gap in the
+/// numbering passes; the irreversible migration is listed with its reason.
+#[test]
+fn every_defect_is_reported_in_one_run_and_the_rest_is_checked() {
+    let output = check(
+        "fixtures/roundtrip/sqlite-going-on/patches/1.1.0",
+        "sqlite",
+        None,
+    );
+    let out = stdout(&output);
+    assert!(!output.status.success(), "{out}");
+    for line in [
+        "  000002_add_tags ... ok",
+        "  000003_badges_and_email_index ... FAILED",
+        "        index members_email on members (email) is still there after down.sql",
+        "  000004_badge-labels ... ok",
+        "  000007_drop_legacy_sessions ... irreversible: the 1.x sessions are not kept: every member signs in again",
+        "  000008_teams ... FAILED",
+        "  000009_team_members ... ok",
+        "  000010_teams_v2.0_name_index ... ok",
+        "4 ok, 2 FAILED, 1 irreversible",
+    ] {
+        assert!(out.lines().any(|l| l == line), "missing `{line}` in:\n{out}");
+    }
+    assert!(
+        out.contains("migrations/site/000008_teams/down.sql fails right after up.sql")
+            && out.contains("teem"),
+        "{out}"
+    );
+    assert!(
+        stderr(&output).contains("2 migration(s) failed the round trip"),
+        "{}",
+        stderr(&output)
+    );
+    insta::assert_snapshot!(out);
+}
+
+/// A migration whose up fails is a defect; the next is checked on the schema without it, and
+/// the report says so. The numbers between the previous patch's last migration and this one's
+/// first never existed: a gap, not a missing patch.
+#[test]
+fn a_failing_up_is_reported_and_the_next_runs_without_it_across_a_gap() {
+    let output = check(
+        "fixtures/roundtrip/sqlite-going-on/patches/1.2.0",
+        "sqlite",
+        None,
+    );
+    let out = stdout(&output);
+    assert!(!output.status.success(), "{out}");
+    assert!(
+        out.contains("class site: previous schema from 8 migration(s) of 1.0.0, 1.1.0"),
+        "{out}"
+    );
+    assert!(
+        out.contains("  000013_notes_on_a_missing_table ... FAILED\n      migrations/site/000013_notes_on_a_missing_table/up.sql fails: ")
+            && out.contains("member_notes")
+            && out.contains("      the migrations after it are checked on the schema without it\n  000014_audit ... ok\n"),
+        "{out}"
+    );
+    assert!(out.ends_with("1 ok, 1 FAILED\n"), "{out}");
+}
+
+/// `--db mysql` without a MySQL server here runs on a throwaway MariaDB and says so.
+#[test]
+fn mysql_without_a_mysql_server_runs_on_mariadb_and_says_so() {
+    let output = check(
+        "fixtures/roundtrip/mysql/patches/1.1.0-fixed",
+        "mysql",
+        None,
+    );
+    let out = stdout(&output);
+    assert!(output.status.success(), "{out}\n{}", stderr(&output));
+    let installed = Command::new("mysqld")
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let expected = if installed.contains("MySQL") && !installed.contains("MariaDB") {
+        "note: running on a throwaway MariaDB"
+    } else {
+        "note: no MySQL server is installed (Debian packages only MariaDB): running on a throwaway MariaDB"
+    };
+    assert!(
+        out.starts_with(&format!(
+            "check-migrations 1.1.0-fixed on mysql\n{expected}"
+        )),
+        "{out}"
+    );
+    assert!(out.contains(" ok, 0 FAILED"), "{out}");
+}
