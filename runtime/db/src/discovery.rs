@@ -533,4 +533,34 @@ mod tests {
             .collect();
         assert_eq!(names, ["a", "b"]);
     }
+
+    #[test]
+    fn the_timeouts_of_a_class_are_checked_when_the_profile_is_loaded() {
+        let check = |fields: &str| -> Result<(), String> {
+            let class: DatabaseClass = toml::from_str(fields).map_err(|e| e.to_string())?;
+            class.check_fields()
+        };
+        let server = "engine = \"postgres\"\nurl = \"postgres://u@h\"\npattern = \"s%\"\n";
+        assert_eq!(check(&format!("{server}lock_timeout = \"2s\"")), Ok(()));
+        for (extra, expected) in [
+            ("lock_timeout = \"off\"", "lock_timeout cannot be \"off\""),
+            ("lock_timeout = 5", "`5` has no unit"),
+            ("statement_timeout = \"soon\"", "`soon` is not a duration"),
+        ] {
+            let err = check(&format!("{server}{extra}")).unwrap_err();
+            assert!(err.contains(expected), "{extra}: {err}");
+        }
+        let err = check(
+            "engine = \"mysql\"\nurl = \"mysql://u@h\"\npattern = \"s%\"\n\
+             idle_in_transaction_timeout = \"1min\"",
+        )
+        .unwrap_err();
+        assert!(err.contains("does not apply to engine `mysql`"), "{err}");
+        let err =
+            check("engine = \"sqlite\"\npaths = [\"a.db\"]\nlock_timeout = \"2s\"").unwrap_err();
+        assert!(
+            err.contains("SQLite has no lock or statement timeouts"),
+            "{err}"
+        );
+    }
 }
