@@ -70,6 +70,11 @@ pub struct Embedded {
     /// Byte offset in the file of the statement that holds it (for a statement embedded in an
     /// embedded one, of that one).
     pub holder: usize,
+    /// It runs only under a condition: a branch of `IF(…)` or `CASE` in the expression a
+    /// `PREPARE` runs, a branch of an `IF` or a loop's body in a block (or inside a statement
+    /// that does). The idiom's guard (`IF(<the index exists>, 'SELECT 1', 'CREATE INDEX …')`)
+    /// makes such a statement idempotent.
+    pub conditional: bool,
 }
 
 /// What holds an embedded statement.
@@ -183,6 +188,7 @@ impl Source<'_> {
     ) -> CheckedStatement {
         let offset = holder.statement.offset + piece.at;
         let (line, column) = self.lines.position(offset);
+        let conditional = piece.conditional || holder.embedded.is_some_and(|e| e.conditional);
         let mut markers = holder.statement.markers.clone();
         markers.retain(|m| bascule_patch::marker_name(m) != "raw");
         let outcome = match piece.text {
@@ -209,6 +215,7 @@ impl Source<'_> {
             embedded: Some(Embedded {
                 within,
                 holder: holder.statement.offset,
+                conditional,
             }),
         }
     }
@@ -269,6 +276,8 @@ struct Piece {
     text: Text,
     /// The holder's text the piece comes from, as written (what an opaque statement shows).
     written: String,
+    /// It runs only under a condition (a branch of `IF` or `CASE`, a loop's body).
+    conditional: bool,
 }
 
 #[derive(Debug)]
@@ -317,6 +326,7 @@ impl Literal {
                     "the string is not complete SQL (a quote or comment is not closed)".into(),
                 ),
                 written: written.to_string(),
+                conditional: false,
             }];
         }
         split
@@ -326,6 +336,7 @@ impl Literal {
                 at: self.origin_of(s.offset),
                 written: s.text.clone(),
                 text: Text::Sql(s.text),
+                conditional: false,
             })
             .collect()
     }
@@ -542,6 +553,7 @@ impl Lexed {
             at: self.start(from),
             text: Text::Opaque(reason.to_string()),
             written: self.text(from, to).to_string(),
+            conditional: false,
         }
     }
 
@@ -551,6 +563,7 @@ impl Lexed {
             at: self.start(from),
             written: text.clone(),
             text: Text::Sql(text),
+            conditional: false,
         }
     }
 }
@@ -693,8 +706,10 @@ fn values(l: &Lexed, mut from: usize, mut to: usize, dialect: Dialect, out: &mut
     if call("IF") {
         let args = l.commas(from + 2, to - 1);
         if let [_, then, otherwise] = args.as_slice() {
+            let before = out.len();
             values(l, then.0, then.1, dialect, out);
             values(l, otherwise.0, otherwise.1, dialect, out);
+            mark_conditional(&mut out[before..]);
             return;
         }
     } else if call("CONCAT") {
@@ -708,6 +723,7 @@ fn values(l: &Lexed, mut from: usize, mut to: usize, dialect: Dialect, out: &mut
         // Each THEN … and the ELSE …, at the CASE's own level.
         let mut i = from + 1;
         let mut found = false;
+        let before = out.len();
         while let Some(at) = l.find_top(i, to - 1, |l, k| l.any_kw_at(k, &["THEN", "ELSE"])) {
             let end = l
                 .find_top(at + 1, to - 1, |l, k| l.any_kw_at(k, &["WHEN", "ELSE"]))
@@ -717,10 +733,17 @@ fn values(l: &Lexed, mut from: usize, mut to: usize, dialect: Dialect, out: &mut
             i = end;
         }
         if found {
+            mark_conditional(&mut out[before..]);
             return;
         }
     }
     out.push(l.piece_opaque(from, to, RUN_TIME));
+}
+
+fn mark_conditional(pieces: &mut [Piece]) {
+    for piece in pieces {
+        piece.conditional = true;
+    }
 }
 
 /// A string known before run time: a literal, `CONCAT` of such strings, or (PostgreSQL) their
@@ -1038,7 +1061,41 @@ impl Walker<'_> {
             } else {
                 self.declare()
             }
-        } else if self.kw("IF") {
+        } else if ["IF", "CASE", "LOOP", "WHILE", "REPEAT", "FOR", "FOREACH"]
+            .iter()
+            .any(|kw| self.peek_kw(kw))
+        {
+            let before = self.out.len();
+            self.compound()?;
+            mark_conditional(&mut self.out[before..]);
+            Some(())
+        } else if plpgsql && self.peek_kw("EXECUTE") {
+            self.execute()
+        } else if (plpgsql && PLPGSQL_ONLY.iter().any(|kw| self.peek_kw(kw)))
+            || (!plpgsql && MYSQL_ONLY.iter().any(|kw| self.peek_kw(kw)))
+            || matches!(l.token(self.pos + 1), Token::Assignment)
+            || (plpgsql
+                && matches!(
+                    l.token(self.pos + 1),
+                    Token::Eq | Token::Period | Token::LBracket
+                ))
+        {
+            // Control flow, messages, assignments: nothing the schema sees.
+            self.skip_statement()
+        } else {
+            let from = self.pos;
+            self.skip_to_top(|l, i| matches!(l.token(i), Token::SemiColon))?;
+            if self.discard == 0 {
+                self.out.push(l.piece_sql(from, self.pos));
+            }
+            self.semicolon()
+        }
+    }
+
+    /// `IF`, `CASE`, and the loops: their statements run under a condition.
+    fn compound(&mut self) -> Option<()> {
+        let plpgsql = self.language == Language::Plpgsql;
+        if self.kw("IF") {
             self.condition("THEN")?;
             self.statements(&["ELSIF", "ELSEIF", "ELSE", "END"])?;
             while self.kw("ELSIF") || self.kw("ELSEIF") {
@@ -1078,26 +1135,8 @@ impl Walker<'_> {
         } else if plpgsql && (self.kw("FOR") || self.kw("FOREACH")) {
             self.condition("LOOP")?;
             self.loop_body("LOOP")
-        } else if plpgsql && self.peek_kw("EXECUTE") {
-            self.execute()
-        } else if (plpgsql && PLPGSQL_ONLY.iter().any(|kw| self.peek_kw(kw)))
-            || (!plpgsql && MYSQL_ONLY.iter().any(|kw| self.peek_kw(kw)))
-            || matches!(l.token(self.pos + 1), Token::Assignment)
-            || (plpgsql
-                && matches!(
-                    l.token(self.pos + 1),
-                    Token::Eq | Token::Period | Token::LBracket
-                ))
-        {
-            // Control flow, messages, assignments: nothing the schema sees.
-            self.skip_statement()
         } else {
-            let from = self.pos;
-            self.skip_to_top(|l, i| matches!(l.token(i), Token::SemiColon))?;
-            if self.discard == 0 {
-                self.out.push(l.piece_sql(from, self.pos));
-            }
-            self.semicolon()
+            None
         }
     }
 
@@ -1252,7 +1291,8 @@ mod tests {
             index.embedded,
             Some(Embedded {
                 within: Container::PreparedStatement,
-                holder: check.statements[0].statement.offset
+                holder: check.statements[0].statement.offset,
+                conditional: true,
             })
         );
         assert!(matches!(
@@ -1305,6 +1345,16 @@ mod tests {
         assert_eq!(opaque[1].0, 3);
         assert!(opaque[1].1.starts_with("does not parse"), "{}", opaque[1].1);
         assert_eq!(opaque[2].0, 4);
+        // A literal PREPAREd as such runs unconditionally.
+        let direct = check_script(
+            Path::new("up.sql"),
+            "PREPARE s FROM 'DROP INDEX i ON t';\n",
+            Mysql,
+        );
+        assert_eq!(
+            direct.statements[1].embedded.map(|e| e.conditional),
+            Some(false)
+        );
         // A CONCAT of literals only is known: read.
         let known = embedded(
             "SET @s = CONCAT('ALTER TABLE t ', 'ADD COLUMN c INT');\nPREPARE s FROM @s;\n",
@@ -1363,6 +1413,13 @@ mod tests {
                       PREPARE s FROM @sql;\n  EXECUTE s;\nEND//\nDELIMITER ;\n";
         assert_eq!(embedded(create, Mysql), []);
         let called = format!("{create}CALL add_nick();\nDROP PROCEDURE IF EXISTS add_nick;\n");
+        let conditional: Vec<bool> = check_script(Path::new("up.sql"), &called, Mysql)
+            .statements
+            .iter()
+            .filter_map(|s| s.embedded.map(|e| e.conditional))
+            .collect();
+        // Only the ALTER inside `IF n = 0 THEN` is guarded.
+        assert_eq!(conditional, [false, true, false, false, false, false]);
         let found = embedded(&called, Mysql);
         let texts: Vec<(Container, usize, &str)> =
             found.iter().map(|f| (f.0, f.1, f.3.as_str())).collect();
