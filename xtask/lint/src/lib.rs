@@ -406,11 +406,13 @@ pub fn lint_migration(
     let down = check_script(&m.down_path(), &m.down, dialect);
     let irreversible = m.irreversible_marker();
     for (check, path, script) in [(&up, m.up_path(), &m.up), (&down, m.down_path(), &m.down)] {
-        report.statements += check.statements.len();
+        // Statements as written; embedded ones (a `PREPARE`d string, a `DO` block's body) are
+        // checked like them, and unchecked when their text is known only at run time.
+        report.statements += check.statements.iter().filter(|s| s.is_written()).count();
         report.unchecked += check
             .statements
             .iter()
-            .filter(|s| s.outcome == Reading::Raw)
+            .filter(|s| s.outcome == Reading::Raw || s.is_opaque())
             .count();
         // An irreversible migration's down may hold nothing but its marker.
         let empty_down_allowed = irreversible.is_some() && path == m.down_path();

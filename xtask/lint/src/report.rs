@@ -28,9 +28,10 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// Findings silenced by `-- bascule:allow`, with their reasons.
     pub suppressed: Vec<Suppressed>,
-    /// Statements marked `-- bascule:raw`: not parsed, not checked.
+    /// Statements marked `-- bascule:raw`, and embedded SQL known only at run time (a `PREPARE`
+    /// of a string built with `CONCAT(… @var …)`): not parsed, not checked.
     pub unchecked: usize,
-    /// Statements of every script, raw ones included.
+    /// Statements of every script as written, raw ones included (not the SQL embedded in them).
     pub statements: usize,
     pub migrations: usize,
 }

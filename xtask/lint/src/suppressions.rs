@@ -115,15 +115,10 @@ pub fn check_markers(
     report: &mut Report,
 ) {
     let ids = allowable_ids();
-    let mut written: Vec<std::ops::Range<usize>> = Vec::new();
-    for checked in statements {
+    // A statement embedded in another (a `PREPARE`d string, a `DO` block's body) carries its
+    // holder's markers: they are checked once, on the holder.
+    for checked in statements.iter().filter(|s| s.is_written()) {
         let sql = &checked.statement;
-        // A statement embedded in another (a `PREPARE`d string, a `DO` block's body) carries
-        // its holder's markers: they are checked once, on the holder.
-        if written.iter().any(|span| span.contains(&sql.offset)) {
-            continue;
-        }
-        written.push(sql.offset..sql.end().max(sql.offset + 1));
         for allow in suppressions(sql) {
             let at = |rule: &str, message: String| {
                 Finding::at(rule, Severity::Error, path, script, sql.offset, message)

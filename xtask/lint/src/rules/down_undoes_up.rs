@@ -503,13 +503,20 @@ struct Located {
 /// broken: what the unread ones do is unknown).
 fn effects(script: &str, dialect: Dialect, path: &std::path::Path) -> (Vec<Located>, bool) {
     let check = check_script(path, script, dialect);
-    // A statement not read, or a `CALL` of a routine whose body is not read, does what the
-    // check cannot see.
-    let complete = check.statements.iter().all(|s| match &s.outcome {
-        Reading::Parsed(ast) => !ast.iter().any(|a| matches!(a, Statement::Call(_))),
-        Reading::Recognized(_) => true,
-        Reading::Raw | Reading::Invalid => false,
-    });
+    // A statement not read, text known only at run time, or a `CALL` of a routine whose body
+    // was not read (its statements would follow the call), does what the check cannot see.
+    let statements = &check.statements;
+    let complete = statements
+        .iter()
+        .enumerate()
+        .all(|(i, s)| match &s.outcome {
+            _ if s.is_opaque() => false,
+            Reading::Parsed(ast) if ast.iter().any(|a| matches!(a, Statement::Call(_))) => {
+                statements.get(i + 1).is_some_and(|next| !next.is_written())
+            }
+            Reading::Parsed(_) | Reading::Recognized(_) => true,
+            Reading::Raw | Reading::Invalid => false,
+        });
     let mut out = Vec::new();
     for checked in &check.statements {
         let allow = crate::suppressions::allowed(&checked.statement, RULE);
@@ -1081,6 +1088,91 @@ mod tests {
         assert!(
             right.iter().all(|f| !f.contains("STATISTICS")),
             "{right:#?}"
+        );
+    }
+
+    /// MySQL's idempotent idiom: the DDL in a string a `PREPARE` runs, guarded by a look-up.
+    fn prepared(guard_view: &str, condition: &str, ddl: &str) -> String {
+        format!(
+            "SET @preparedStatement = (SELECT IF(\n\
+               (SELECT COUNT(*) FROM INFORMATION_SCHEMA.{guard_view}\n\
+                WHERE table_schema = DATABASE() AND {condition}) > 0,\n\
+               'SELECT 1',\n\
+               '{ddl}'\n\
+            ));\n\
+            PREPARE stmt FROM @preparedStatement;\nEXECUTE stmt;\nDEALLOCATE PREPARE stmt;\n"
+        )
+    }
+
+    #[test]
+    fn the_ddl_of_prepared_statements_and_do_blocks_is_paired() {
+        let up = prepared(
+            "STATISTICS",
+            "table_name = 'Posts' AND index_name = 'idx_posts_root_id'",
+            "CREATE INDEX idx_posts_root_id ON Posts(RootId);",
+        );
+        // The down's guard inverted: drop when present.
+        let down = |ddl: &str| {
+            format!(
+                "SET @preparedStatement = (SELECT IF(\n\
+                   (SELECT COUNT(*) FROM INFORMATION_SCHEMA.STATISTICS\n\
+                    WHERE table_schema = DATABASE() AND table_name = 'Posts' AND index_name = 'idx_posts_root_id') > 0,\n\
+                   '{ddl}',\n\
+                   'SELECT 1'\n\
+                ));\n\
+                PREPARE stmt FROM @preparedStatement;\nEXECUTE stmt;\nDEALLOCATE PREPARE stmt;\n"
+            )
+        };
+        clean(&up, &down("DROP INDEX idx_posts_root_id ON Posts;"), Mysql);
+        // A typo in the down's index name: neither pairs.
+        assert_eq!(
+            found(&up, &down("DROP INDEX idx_posts_rootid ON Posts;"), Mysql),
+            [
+                "up.sql:5 down.sql does not drop index idx_posts_root_id created by up.sql:5",
+                "down.sql:4 down.sql drops index idx_posts_rootid, which up.sql did not create: \
+                 a rollback would destroy data the release found"
+            ]
+        );
+        // PostgreSQL DO blocks.
+        clean(
+            "DO $$\nBEGIN\n  IF NOT EXISTS (SELECT 1 FROM pg_indexes WHERE indexname = 'idx_posts_root_id') THEN\n    \
+             CREATE INDEX idx_posts_root_id ON posts (root_id);\n  END IF;\nEND $$;\n",
+            "DO $$\nBEGIN\n  DROP INDEX IF EXISTS idx_posts_root_id;\nEND $$;\n",
+            Postgres,
+        );
+        assert_eq!(
+            found(
+                "DO $$\nBEGIN\n  IF NOT EXISTS (SELECT 1 FROM pg_indexes WHERE indexname = 'idx_posts_root_id') THEN\n    \
+                 CREATE INDEX idx_posts_root_id ON posts (root_id);\n  END IF;\nEND $$;\n",
+                "SELECT 1;\n",
+                Postgres
+            ),
+            ["up.sql:4 down.sql does not drop index idx_posts_root_id created by up.sql:4"]
+        );
+    }
+
+    #[test]
+    fn a_column_dropped_through_a_statistics_guard_is_found_and_a_columns_guard_is_not() {
+        let up = "ALTER TABLE Drafts ADD COLUMN Priority TEXT;\n";
+        let by_statistics = prepared(
+            "STATISTICS",
+            "table_name = 'Drafts' AND column_name = 'Priority'",
+            "ALTER TABLE Drafts DROP COLUMN Priority;",
+        )
+        .replace(
+            "'SELECT 1',\n'ALTER TABLE Drafts DROP COLUMN Priority;'",
+            "'ALTER TABLE Drafts DROP COLUMN Priority;',\n'SELECT 1'",
+        );
+        let by_columns = by_statistics.replace(
+            "INFORMATION_SCHEMA.STATISTICS",
+            "INFORMATION_SCHEMA.COLUMNS",
+        );
+        clean(up, &by_columns, Mysql);
+        assert_eq!(
+            found(up, &by_statistics, Mysql),
+            ["down.sql:2 this DROP COLUMN is guarded by a look-up in INFORMATION_SCHEMA.STATISTICS, \
+              which lists indexed columns only: a column without an index is never found, so never \
+              dropped"]
         );
     }
 
