@@ -53,6 +53,7 @@ fn every_rule_of_each_dialect_fires() {
                 "ban-concurrent-index-creation-in-transaction",
                 "ban-drop-database",
                 "ban-truncate",
+                "blocking-lock",
                 "changing-column-type",
                 "dropping-column",
                 "dropping-table",

@@ -117,7 +117,7 @@ impl Work {
             Work::Catalog => "changes the catalog only",
             Work::Scan => "reads every row",
             Work::Build => "builds an index over every row",
-            Work::Rewrite => "rewrites the table and its indexes",
+            Work::Rewrite => "writes a new copy of it (and of its indexes)",
             Work::UntilCommit => "holds the lock until the migration commits",
         }
     }
@@ -219,8 +219,8 @@ impl LockRow {
         )
     }
 
-    /// What a person reads: "rewrites the table and its indexes under ACCESS EXCLUSIVE (reads
-    /// and writes wait)".
+    /// What a person reads: "writes a new copy of it under ACCESS EXCLUSIVE (reads and writes
+    /// wait)".
     pub fn consequence(&self) -> String {
         let waits = if self.lock.blocks_reads() {
             "reads and writes wait"
@@ -229,11 +229,13 @@ impl LockRow {
         } else {
             "reads and writes go on"
         };
-        format!(
-            "{} under {} ({waits})",
-            self.work.describe(),
-            self.lock.name()
-        )
+        match self.work {
+            Work::UntilCommit => format!(
+                "holds {} until the migration commits ({waits})",
+                self.lock.name()
+            ),
+            work => format!("{} under {} ({waits})", work.describe(), self.lock.name()),
+        }
     }
 }
 
