@@ -122,13 +122,38 @@ pub fn platform_main(xtask_manifest_dir: &str) -> std::process::ExitCode {
     let root = manifest_dir.parent().unwrap_or(manifest_dir).to_path_buf();
     // Set once, before any command reads it: a second call keeps the first root.
     let _ = PROJECT_ROOT.set(root);
-    match main() {
+    exit_code(main())
+}
+
+/// How a `cargo xtask` command ends: success, or its error and the error's causes on stderr and
+/// exit code 1. Never the error's `Debug` form, which carries a backtrace when `RUST_BACKTRACE`
+/// is set: a developer asked for a lint, not for stack frames.
+pub fn exit_code(result: anyhow::Result<()>) -> std::process::ExitCode {
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("Error: {e:?}");
+            eprintln!("{}", render_error(&e));
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// `Error: <message>` and, when there are any, its causes (`Caused by:`), as anyhow lays them
+/// out, without the backtrace.
+pub fn render_error(error: &anyhow::Error) -> String {
+    let mut out = format!("Error: {error}");
+    let causes: Vec<String> = error.chain().skip(1).map(ToString::to_string).collect();
+    match causes.as_slice() {
+        [] => {}
+        [cause] => out.push_str(&format!("\n\nCaused by:\n    {cause}")),
+        _ => {
+            out.push_str("\n\nCaused by:");
+            for (i, cause) in causes.iter().enumerate() {
+                out.push_str(&format!("\n    {i}: {cause}"));
+            }
+        }
+    }
+    out
 }
 
 /// A sibling patch source: its directory and version.

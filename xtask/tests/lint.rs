@@ -378,3 +378,95 @@ fn rewrite(path: &Path, from: &str, to: &str) {
     assert!(text.contains(from), "{}: no `{from}`", path.display());
     std::fs::write(path, text.replace(from, to)).unwrap();
 }
+
+/// Every command's error is printed as a message, never as a backtrace, even with
+/// `RUST_BACKTRACE=1` (which a developer may have set for their own code).
+#[test]
+fn errors_print_without_a_backtrace_even_with_rust_backtrace() {
+    let bad = xtask::workspace_root().join("fixtures/bad/bad-name");
+    let scratch = tempfile::tempdir().unwrap();
+    let commands: [&[&str]; 3] = [
+        &["lint"],
+        &["check-migrations", "--db", "sqlite"],
+        &["build-patch", "--out"],
+    ];
+    for command in commands {
+        let mut run = Command::new(env!("CARGO_BIN_EXE_xtask"));
+        run.args(command);
+        if command.contains(&"--out") {
+            run.arg(scratch.path());
+        }
+        let out = run.arg(&bad).env("RUST_BACKTRACE", "1").output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{command:?}: {stderr}");
+        assert!(
+            stderr.starts_with("Error: ") && stderr.contains("v2_add_thing"),
+            "{command:?}: {stderr}"
+        );
+        assert!(
+            !stderr.contains("stack backtrace") && !stderr.contains("Stack backtrace"),
+            "{command:?}: {stderr}"
+        );
+    }
+}
+
+/// A patch with an irreversible migration (its down only the marker) and a pair-check finding
+/// allowed in the down: no error, the note and the suppression reported.
+#[test]
+fn irreversible_migrations_and_allowed_pair_findings() {
+    let scratch = tempfile::tempdir().unwrap();
+    let patch = scratch.path().join("1.0.0");
+    copy_dir(&fixture("sqlite/quiet"), &patch);
+    let write = |migration: &str, up: &str, down: &str| {
+        let dir = patch.join("migrations/site").join(migration);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("up.sql"), up).unwrap();
+        std::fs::write(dir.join("down.sql"), down).unwrap();
+    };
+    write(
+        "0003_purge_legacy_sessions",
+        "DELETE FROM sessions WHERE legacy = 1;\n",
+        "-- bascule:irreversible the legacy sessions were replaced in 0.9; nothing to restore\n",
+    );
+    write(
+        "0004_index_seen",
+        "CREATE INDEX members_seen ON members (seen);\n",
+        "-- bascule:allow down-undoes-up 0.9 already had this index on some hosts; keep it\n\
+         DROP INDEX IF EXISTS members_seen_at;\nDROP INDEX members_seen;\n",
+    );
+    let report = lint_dir(&patch).unwrap();
+    assert!(!report.has_errors(), "{}", report.render_human());
+    assert_eq!(report.notes(), 1);
+    let human = report.render_human();
+    assert!(
+        human.contains("note[irreversible]: migration 0003_purge_legacy_sessions is declared irreversible: the legacy sessions were replaced in 0.9")
+            && human.contains("0004_index_seen/down.sql:2:1: down-undoes-up (0.9 already had this index"),
+        "{human}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["lint", "--format", "json"])
+        .arg(&patch)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["summary"]["notes"], 1);
+    assert_eq!(json["findings"][0]["rule"], "irreversible");
+    assert_eq!(json["findings"][0]["severity"], "note");
+    assert_eq!(json["suppressed"][0]["rule"], "down-undoes-up");
+
+    // Without a reason the marker is an error, and the lint fails.
+    std::fs::write(
+        patch.join("migrations/site/0003_purge_legacy_sessions/down.sql"),
+        "-- bascule:irreversible\n",
+    )
+    .unwrap();
+    let report = lint_dir(&patch).unwrap();
+    assert_eq!(
+        report.rules(),
+        ["irreversible"],
+        "{}",
+        report.render_human()
+    );
+    assert!(report.has_errors());
+}
