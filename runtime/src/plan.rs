@@ -71,6 +71,7 @@ impl Plan {
             record,
         ));
         databases(&mut text, &classes);
+        irreversible(&mut text, &classes);
         checks(&mut text, patch)?;
         let checklist = match bascule_patch::docs::Documents::load_for_run(&patch.dir) {
             Ok(documents) => documents.checklist,
@@ -281,6 +282,49 @@ fn databases(out: &mut String, classes: &[ClassSurvey]) {
             class.pending_total(),
             names.join(", ")
         );
+    }
+}
+
+/// The migrations `apply` would run on at least one database that declare their down does not
+/// restore what their up removed (`-- bascule:irreversible <reason>`): once they are applied,
+/// `rollback` is refused. Nothing is printed when there are none.
+fn irreversible(out: &mut String, classes: &[ClassSurvey]) {
+    let mut lines = Vec::new();
+    for class in classes {
+        for m in &class.migrations.migrations {
+            let Some(reason) = m.irreversible() else {
+                continue;
+            };
+            let databases = class
+                .databases
+                .iter()
+                .filter(|d| m.id > d.state.version())
+                .count();
+            if databases == 0 {
+                continue;
+            }
+            let reason = if reason.is_empty() {
+                "(no reason given)"
+            } else {
+                reason
+            };
+            lines.push(format!(
+                "  {} {}: {reason} (to apply on {databases} database(s))",
+                class.class,
+                m.label()
+            ));
+        }
+    }
+    if lines.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\nIrreversible migrations (their down does not restore what their up removes: \
+         once they are applied, `bascule rollback` is refused)"
+    );
+    for line in lines {
+        let _ = writeln!(out, "{line}");
     }
 }
 

@@ -10,6 +10,7 @@
 //! `rollback` and `recover` do not have undo code of their own: they read a journal back and
 //! hand each step its recorded intents, exactly as a failing `apply` does in memory.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::engine::{self, Context, Options, Outcome, Step, StepError};
@@ -412,6 +413,7 @@ pub fn rollback(setup: &Setup) -> Result<RunReport, StepError> {
     }
     let history = committed_history(setup, &last)?;
     check_previous_releases(&history)?;
+    check_irreversible(setup, &history, &last)?;
     let files = RunFiles::create(setup, RunKind::Rollback, Some(last))?;
     // An undo runs no guard step: the forbidden days protect against starting a release, and
     // taking one back is allowed at any time.
@@ -457,6 +459,57 @@ fn check_previous_releases(history: &RunHistory) -> Result<(), StepError> {
         }
     }
     Ok(())
+}
+
+/// Refuses a rollback of a run that applied a migration declared irreversible
+/// (`-- bascule:irreversible <reason>`): its down does not restore what its up removed, so the
+/// old code would run on databases without it. Read from the journal and the bundle alone,
+/// before anything is written or locked: nothing is undone.
+fn check_irreversible(setup: &Setup, history: &RunHistory, run: &str) -> Result<(), StepError> {
+    // (class, label, reason) → databases the run brought past it.
+    let mut applied: BTreeMap<(String, String, String), usize> = BTreeMap::new();
+    for step in history.steps.iter().filter(|step| !step.undone) {
+        for intent in &step.intents {
+            let Intent::Migrate { databases, .. } = intent else {
+                continue;
+            };
+            for start in databases {
+                let Some(class) = setup.patch.migrations.class(&start.target.class) else {
+                    continue;
+                };
+                for m in class.pending(start.version) {
+                    if let Some(reason) = m.irreversible() {
+                        let key = (m.class.clone(), m.label(), reason.to_string());
+                        *applied.entry(key).or_default() += 1;
+                    }
+                }
+            }
+        }
+    }
+    if applied.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = applied
+        .into_iter()
+        .map(|((class, label, reason), databases)| {
+            let reason = if reason.is_empty() {
+                "no reason given".to_string()
+            } else {
+                reason
+            };
+            format!(
+                "class `{class}`, migration {label} ({reason}), applied on {databases} database(s)"
+            )
+        })
+        .collect();
+    Err(StepError::Failed(format!(
+        "run {run} applied {} irreversible migration(s): {}. Their down does not restore what their \
+         up removed, so the previous release's code would run on databases without it. Nothing was \
+         undone: fix forward with a new patch, or restore those databases from the backup taken \
+         before the run",
+        list.len(),
+        list.join("; ")
+    )))
 }
 
 fn check_same_bundle(setup: &Setup, history: &RunHistory, path: &Path) -> Result<(), StepError> {
