@@ -384,8 +384,17 @@ pub fn lint_patch(patch: &Patch, earlier: &[Patch]) -> Report {
         let dialect = set.dialect.unwrap_or(Dialect::Sqlite);
         let server = patch.spec.classes.get(class).and_then(|c| c.server);
         let history = History::of_class(earlier, class, dialect);
+        let mut indexes = rules::down_undoes_up::KnownIndexes::default();
         for migration in &set.migrations {
             lint_migration(migration, dialect, server, mode, &history, &mut report);
+            if migration.irreversible().is_none() {
+                let restored =
+                    rules::down_undoes_up::check_restored_indexes(migration, dialect, &indexes);
+                for (finding, reason) in restored {
+                    report.add(finding, reason);
+                }
+            }
+            indexes.learn(migration, dialect);
         }
     }
     report.sort();

@@ -27,7 +27,22 @@
 //!   `DROP CONSTRAINT members_pkey` as well as by MySQL's `DROP PRIMARY KEY`; an unnamed one by
 //!   `DROP CONSTRAINT <table>_pkey`, the name PostgreSQL gives it;
 //! - whatever the down **drops** that the up did not create is reported: a rollback that
-//!   destroys data the release found there.
+//!   destroys data the release found there;
+//! - what a script makes and removes itself asks nothing of the other: a helper routine the up
+//!   creates, `CALL`s and drops (a `DROP … IF EXISTS` before its `CREATE` is its guard);
+//! - an index or constraint goes with the column it covers: dropping the column in the down
+//!   undoes an index the up made on it (PostgreSQL: on any of its columns; MySQL: on all of
+//!   them; SQLite refuses to drop an indexed column, so there the index must be dropped first);
+//! - a change of nullability (`MODIFY c INT NOT NULL`, `ALTER COLUMN c SET NOT NULL`) is undone
+//!   by the opposite one (`MODIFY c INT NULL`, `DROP NOT NULL`);
+//! - a `DROP COLUMN` whose guard looks the column up in `INFORMATION_SCHEMA.STATISTICS` (which
+//!   lists indexed columns only) is reported: without an index the column is never dropped;
+//! - with the earlier migrations of the class ([`KnownIndexes`]), an index the up drops and the
+//!   down creates on other columns than it had is reported ([`check_restored_indexes`]).
+//!
+//! The DDL the SQL checker finds inside other statements — the string a MySQL `PREPARE` runs,
+//! a PostgreSQL `DO` block, the body of a procedure the script calls — is read like written
+//! DDL, so the idempotent idiom's `CREATE INDEX` pairs with its `DROP INDEX`.
 //!
 //! Data statements (`INSERT`, `UPDATE`, `DELETE`) and what the check does not model (grants,
 //! comments, options) need no mirror. Names compare case-insensitively, without quotes or schema
@@ -39,7 +54,7 @@
 //! down statement acting on the same object. A migration that cannot be undone at all is declared
 //! `-- bascule:irreversible <reason>` instead, and this check is skipped for it.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use sqlparser::ast::{
@@ -281,6 +296,113 @@ pub fn check_pair(m: &Migration, dialect: Dialect) -> Vec<(Finding, Option<Strin
     }
     for (path, script) in [(m.up_path(), &m.up), (m.down_path(), &m.down)] {
         findings.extend(statistics_guards(&path, script, dialect));
+    }
+    findings
+}
+
+/// The indexes (and keys) the earlier migrations of a class created and did not drop: name →
+/// definition. What [`check_restored_indexes`] compares a down's re-creation with.
+#[derive(Debug, Clone, Default)]
+pub struct KnownIndexes(HashMap<String, IndexDefinition>);
+
+/// How an index was created: its table, its columns and the migration that created it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexDefinition {
+    pub table: String,
+    pub columns: Vec<String>,
+    pub migration: String,
+}
+
+impl KnownIndexes {
+    /// Learns what `m`'s up does to indexes (run it on each migration, in order, after
+    /// checking it).
+    pub fn learn(&mut self, m: &Migration, dialect: Dialect) {
+        let name = migration_name(m);
+        for located in effects(&m.up, dialect, &m.up_path()).0 {
+            match located.effect {
+                Effect::Covers {
+                    object: Object::Index(index, _) | Object::Constraint(index, _),
+                    table,
+                    columns,
+                } if !columns.is_empty() => {
+                    let definition = IndexDefinition {
+                        table,
+                        columns,
+                        migration: name.clone(),
+                    };
+                    self.0.insert(index, definition);
+                }
+                Effect::Drop(Object::Index(index, _) | Object::Constraint(index, _)) => {
+                    self.0.remove(&index);
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+fn migration_name(m: &Migration) -> String {
+    m.dir
+        .file_name()
+        .map_or_else(|| m.name.clone(), |n| n.to_string_lossy().into_owned())
+}
+
+/// An index the up drops and the down creates again on other columns than an earlier migration
+/// gave it (a typo'd column, a copy of the neighbouring index): the rollback "succeeds" and leaves
+/// a different schema. Needs the earlier migrations' indexes (`known`); an index of unknown
+/// origin is not judged.
+pub fn check_restored_indexes(
+    m: &Migration,
+    dialect: Dialect,
+    known: &KnownIndexes,
+) -> Vec<(Finding, Option<String>)> {
+    let (up, _) = effects(&m.up, dialect, &m.up_path());
+    let (down, _) = effects(&m.down, dialect, &m.down_path());
+    let mut findings = Vec::new();
+    for u in &up {
+        let Effect::Drop(dropped @ (Object::Index(name, _) | Object::Constraint(name, _))) =
+            &u.effect
+        else {
+            continue;
+        };
+        let Some(before) = known.0.get(name) else {
+            continue;
+        };
+        for d in &down {
+            let Effect::Covers {
+                object, columns, ..
+            } = &d.effect
+            else {
+                continue;
+            };
+            if !object.same(dropped) || columns.is_empty() || *columns == before.columns {
+                continue;
+            }
+            findings.push((
+                Finding::at(
+                    RULE,
+                    Severity::Error,
+                    &m.down_path(),
+                    &m.down,
+                    d.offset,
+                    format!(
+                        "down.sql creates index {name} again on ({}), but {} created it on {}({}): \
+                         the rollback leaves another index than the one up.sql:{} dropped",
+                        columns.join(", "),
+                        before.migration,
+                        before.table,
+                        before.columns.join(", "),
+                        u.line
+                    ),
+                )
+                .with_help(format!(
+                    "create it again as it was: on {}({})",
+                    before.table,
+                    before.columns.join(", ")
+                )),
+                d.allow.clone(),
+            ));
+        }
     }
     findings
 }
@@ -1174,6 +1296,48 @@ mod tests {
               which lists indexed columns only: a column without an index is never found, so never \
               dropped"]
         );
+    }
+
+    #[test]
+    fn an_index_restored_on_another_column_than_it_had_is_found() {
+        let mut known = KnownIndexes::default();
+        let created = Migration::new(
+            "site",
+            2,
+            "index_posts",
+            "CREATE INDEX idx_posts_root_id ON Posts (RootId);\n\
+             CREATE INDEX idx_posts_create_at ON Posts (CreateAt);\n",
+            "DROP INDEX idx_posts_create_at ON Posts;\nDROP INDEX idx_posts_root_id ON Posts;\n",
+        );
+        known.learn(&created, Mysql);
+        let dropping = |down: &str| {
+            Migration::new(
+                "site",
+                3,
+                "drop_root_index",
+                "ALTER TABLE Posts DROP INDEX idx_posts_root_id;\n",
+                down,
+            )
+        };
+        let right = dropping("CREATE INDEX idx_posts_root_id ON Posts (RootId);\n");
+        assert!(check_restored_indexes(&right, Mysql, &known).is_empty());
+        assert!(check_pair(&right, Mysql).is_empty());
+        let wrong = dropping("CREATE INDEX idx_posts_root_id ON Posts (CreateAt);\n");
+        let findings: Vec<String> = check_restored_indexes(&wrong, Mysql, &known)
+            .into_iter()
+            .map(|(f, _)| format!("{}:{} {}", f.path.display(), f.line, f.message))
+            .collect();
+        assert_eq!(
+            findings,
+            [
+                "migrations/site/0003_drop_root_index/down.sql:1 down.sql creates index \
+              idx_posts_root_id again on (createat), but 0002_index_posts created it on \
+              posts(rootid): the rollback leaves another index than the one up.sql:1 dropped"
+            ]
+        );
+        // An index dropped since is forgotten.
+        known.learn(&right, Mysql);
+        assert!(check_restored_indexes(&wrong, Mysql, &known).is_empty());
     }
 
     #[test]
