@@ -656,7 +656,7 @@ pub fn bundle_wanting_site_server(engine: &Engine, range: &str, into: &Path) -> 
 
 /// `engine`'s 2.0.0 patch copied under `target/test-patches/<pid>-<tag>/`, its code source
 /// made relative to the copy, changed by `edit`, then built and unpacked in `into`.
-fn variant_of_2(engine: &Engine, tag: &str, into: &Path, edit: impl FnOnce(&Path)) -> PathBuf {
+pub fn variant_of_2(engine: &Engine, tag: &str, into: &Path, edit: impl FnOnce(&Path)) -> PathBuf {
     let base = engine.patch_dir("2.0.0");
     let dialect = base.parent().unwrap().file_name().unwrap();
     let work = workspace()
