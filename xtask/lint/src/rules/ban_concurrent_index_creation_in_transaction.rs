@@ -8,7 +8,9 @@
 //! Bascule runs each PostgreSQL migration in one transaction with its version row, and PostgreSQL
 //! refuses these statements inside a transaction block: such a migration fails on every host. A
 //! migration whose `up.sql` carries `-- bascule:no-transaction` (anywhere, usually on its first
-//! line) is run without the transaction, statement by statement, between a version row written
+//! line), or another tool's comment for the same thing (`-- morph:nontransactional`, …: the
+//! runtime honours them all, [`bascule_patch::Migration::runs_outside_transaction`]), is run
+//! without the transaction, statement by statement, between a version row written
 //! `applying` before the first one and `applied` after the last (a database left `applying` is
 //! undone by the migration's down). Nothing is all-or-nothing there any more, so the concurrent
 //! statement must be alone in its migration (`SET` statements, e.g. `lock_timeout`, may go with
@@ -19,7 +21,6 @@ use sqlparser::ast::Statement;
 
 use crate::{HasSql, Hit, Level, RecognizedStatement, Rule, RuleContext};
 use bascule_patch::Dialect;
-use bascule_patch::NO_TRANSACTION;
 use bascule_sql::{Reading, RecognizedKind};
 
 pub struct BanConcurrentIndexCreationInTransaction;
@@ -76,7 +77,7 @@ impl Rule for BanConcurrentIndexCreationInTransaction {
 
 fn judge<S: HasSql>(cx: &RuleContext<'_, S>, what: &str) -> Vec<Hit> {
     let this = cx.statement.sql().offset;
-    if !cx.script_has_marker(NO_TRANSACTION) {
+    if !cx.migration.runs_outside_transaction(cx.dialect) {
         return vec![Hit::new(format!(
             "{what} cannot run inside the transaction Bascule runs this migration in; mark the \
              migration `-- bascule:no-transaction`"
@@ -157,6 +158,27 @@ mod tests {
             ID,
             Postgres,
             "CREATE INDEX members_name ON members (name);",
+            &[],
+        );
+    }
+
+    #[test]
+    fn another_tools_marker_is_the_same_as_bascules() {
+        assert_fires(
+            0,
+            ID,
+            Postgres,
+            "-- morph:nontransactional\n\
+             CREATE INDEX CONCURRENTLY IF NOT EXISTS members_name ON members (name);",
+            &[],
+        );
+        assert_fires(
+            1,
+            ID,
+            Postgres,
+            "-- morph:nontransactional\n\
+             CREATE INDEX CONCURRENTLY members_name ON members (name);\n\
+             UPDATE members SET name = lower(name);",
             &[],
         );
     }

@@ -19,7 +19,6 @@ use sqlparser::ast::{AlterTableOperation, ObjectType, Statement};
 
 use crate::{Hit, Level, Rule, RuleContext};
 use bascule_patch::Dialect;
-use bascule_patch::NO_TRANSACTION;
 use bascule_sql::Reading;
 
 pub struct PreferRobustStmts;
@@ -55,7 +54,7 @@ impl Rule for PreferRobustStmts {
     }
     fn check(&self, cx: &RuleContext<'_>) -> Vec<Hit> {
         let transactional =
-            cx.dialect == Dialect::Postgres && !cx.script_has_marker(NO_TRANSACTION);
+            cx.dialect == Dialect::Postgres && !cx.migration.runs_outside_transaction(cx.dialect);
         if transactional || changes(cx) < 2 {
             return Vec::new();
         }
