@@ -233,4 +233,19 @@ fn mysql_without_a_mysql_server_runs_on_mariadb_and_says_so() {
         "{out}"
     );
     assert!(out.contains(" ok, 0 FAILED"), "{out}");
+
+    // With --url, the given server is used and its version printed: what a run on MySQL shows.
+    let server = testdb::MariaDb::start().unwrap();
+    let output = check(
+        "fixtures/roundtrip/mysql/patches/1.1.0-fixed",
+        "mysql",
+        Some(&server.url()),
+    );
+    let out = stdout(&output);
+    assert!(output.status.success(), "{out}\n{}", stderr(&output));
+    let second = out.lines().nth(1).unwrap_or_default();
+    assert!(
+        second.starts_with("server: ") && second.contains("MariaDB"),
+        "{out}"
+    );
 }
