@@ -687,7 +687,22 @@ fn norm_str(text: &str) -> String {
 fn ast_effects(statement: &Statement) -> Vec<Effect> {
     use Effect::{Create, Drop};
     match statement {
-        Statement::CreateTable(t) => vec![Create(Object::Table(norm(&t.name)))],
+        // The keys declared inside the table go with it; their columns are remembered for a
+        // later migration that drops one and a down that creates it again.
+        Statement::CreateTable(t) => {
+            let table = norm(&t.name);
+            let keys = t.constraints.iter().filter_map(|c| {
+                let object = constraint_effect(&table, c)?;
+                Some(Effect::Covers {
+                    object,
+                    table: table.clone(),
+                    columns: constraint_columns(c),
+                })
+            });
+            std::iter::once(Create(Object::Table(table.clone())))
+                .chain(keys)
+                .collect()
+        }
         Statement::CreateView(v) => vec![Create(Object::View(norm(&v.name)))],
         Statement::CreateIndex(i) => i
             .name
@@ -1338,6 +1353,30 @@ mod tests {
         // An index dropped since is forgotten.
         known.learn(&right, Mysql);
         assert!(check_restored_indexes(&wrong, Mysql, &known).is_empty());
+    }
+
+    #[test]
+    fn a_key_declared_in_create_table_is_known_to_later_migrations() {
+        let mut known = KnownIndexes::default();
+        known.learn(
+            &Migration::new(
+                "site",
+                3,
+                "create_team_members",
+                "CREATE TABLE team_members (\n  team_id VARCHAR(26),\n  user_id VARCHAR(26),\n  \
+                 KEY idx_team_members_user_id (user_id)\n);\n",
+                "DROP TABLE team_members;\n",
+            ),
+            Mysql,
+        );
+        let wrong = Migration::new(
+            "site",
+            88,
+            "team_members_index",
+            "DROP INDEX idx_team_members_user_id ON team_members;\n",
+            "CREATE INDEX idx_team_members_user_id ON team_members(team_id);\n",
+        );
+        assert_eq!(check_restored_indexes(&wrong, Mysql, &known).len(), 1);
     }
 
     #[test]
