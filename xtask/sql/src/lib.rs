@@ -59,7 +59,8 @@ use std::path::Path;
 pub use embedded::{Container, Embedded};
 pub use parser::parser_dialect;
 pub use recognize::{
-    recognize, AlterAction, PreparedText, Recognized, RecognizedKind, RoutineKind,
+    recognize, AlterAction, IndexKind, MaintenanceCommand, PreparedText, Recognized,
+    RecognizedKind, RoutineKind,
 };
 pub use validate::{
     check_script, render_issues, validate_script, CheckedStatement, IssueKind, Reading,

@@ -18,7 +18,11 @@
 //!   `PREPARE s FROM @v | 'text'` and `DROP PREPARE s` (sqlparser reads `EXECUTE` and
 //!   `DEALLOCATE PREPARE`), `SET @v := …`, stored programs' `SELECT … INTO var` with `INTO` last,
 //!   multi-table `UPDATE a, b SET …` (read as `CROSS JOIN`s; `UPDATE a JOIN b` is sqlparser's),
-//!   and `DO expr`;
+//!   and `DO expr`; the table maintenance statements `OPTIMIZE`, `REPAIR`, `CHECK`, `CHECKSUM`
+//!   `TABLE` and `ANALYZE NO_WRITE_TO_BINLOG|LOCAL TABLE` ([`RecognizedKind::TableMaintenance`]),
+//!   `CREATE FULLTEXT|SPATIAL INDEX` (the rest is sqlparser's `CREATE INDEX`), and the `ALTER
+//!   TABLE` clauses `FORCE`, `DISCARD|IMPORT TABLESPACE`, `ORDER BY` and MariaDB's
+//!   `ALGORITHM=NOCOPY`;
 //! - MariaDB: the `IF [NOT] EXISTS` guards of `ALTER TABLE` clauses (`ADD COLUMN IF NOT EXISTS`,
 //!   `ADD INDEX IF NOT EXISTS`, `DROP INDEX|KEY|FOREIGN KEY IF EXISTS`, `MODIFY|CHANGE COLUMN IF
 //!   EXISTS`) that idempotent downs are written with: the clause without its guard is parsed by
@@ -133,6 +137,23 @@ pub enum RecognizedKind {
     },
     /// MySQL `DO expr, …`: expressions evaluated for their effect only (`DO 0`, `DO SLEEP(1)`).
     Do,
+    /// MySQL `{OPTIMIZE | REPAIR} [NO_WRITE_TO_BINLOG | LOCAL] TABLE t, …`, `CHECK TABLE t, …
+    /// [FOR UPGRADE | QUICK | FAST | MEDIUM | EXTENDED | CHANGED]…`, `CHECKSUM TABLE t, … [QUICK |
+    /// EXTENDED]`, and `ANALYZE {NO_WRITE_TO_BINLOG | LOCAL} TABLE t, …` (sqlparser reads the plain
+    /// `ANALYZE TABLE`). `TABLES` is accepted for `TABLE`; `tables` as written, unquoted.
+    TableMaintenance {
+        command: MaintenanceCommand,
+        tables: Vec<String>,
+    },
+    /// MySQL `CREATE {FULLTEXT | SPATIAL} INDEX name ON t (…) [ALGORITHM=…] [LOCK=…]`: the
+    /// statement without its index kind, as sqlparser parsed it (a `CREATE INDEX`, whose
+    /// `alter_options` hold the `ALGORITHM=`/`LOCK=` asked for).
+    CreateIndex {
+        kind: IndexKind,
+        name: String,
+        table: String,
+        create: Box<Statement>,
+    },
     /// SQL that exists only at run time: an embedded statement ([`crate::embedded`]) whose text is
     /// built from a variable (`CONCAT('ALTER TABLE ', @t, …)`, `EXECUTE format(…)`), a literal
     /// that does not parse, a body that cannot be read. Never a written statement, never an error:
@@ -147,6 +168,36 @@ pub enum PreparedText {
     Variable(String),
     /// A string literal, as written between its quotes (escapes not undone).
     Literal(String),
+}
+
+/// A MySQL table maintenance statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaintenanceCommand {
+    Optimize,
+    Repair,
+    Check,
+    Checksum,
+    Analyze,
+}
+
+impl MaintenanceCommand {
+    /// `OPTIMIZE TABLE`, `CHECK TABLE`, …
+    pub fn label(self) -> &'static str {
+        match self {
+            MaintenanceCommand::Optimize => "OPTIMIZE TABLE",
+            MaintenanceCommand::Repair => "REPAIR TABLE",
+            MaintenanceCommand::Check => "CHECK TABLE",
+            MaintenanceCommand::Checksum => "CHECKSUM TABLE",
+            MaintenanceCommand::Analyze => "ANALYZE TABLE",
+        }
+    }
+}
+
+/// The MySQL index kinds sqlparser's `CREATE INDEX` does not take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexKind {
+    Fulltext,
+    Spatial,
 }
 
 /// The kind of a MySQL stored program.
@@ -175,6 +226,17 @@ pub enum AlterAction {
     TableOption { name: String, value: String },
     /// `DISABLE KEYS` / `ENABLE KEYS` (mysqldump).
     Keys { enable: bool },
+    /// `FORCE`: rebuilds the table (the null rebuild `OPTIMIZE TABLE` does on InnoDB).
+    Force,
+    /// `DISCARD TABLESPACE` (`import: false`) or `IMPORT TABLESPACE`: the table's data file
+    /// removed, or another one taken in its place.
+    Tablespace { import: bool },
+    /// `ORDER BY col [ASC | DESC], …`: the table rebuilt with its rows in that order; the
+    /// columns as written.
+    OrderBy(Vec<String>),
+    /// MariaDB's `ALGORITHM [=] NOCOPY`: in place without rebuilding the clustered index, or
+    /// refused (sqlparser knows the other algorithms).
+    AlgorithmNocopy,
     /// `ADD PARTITION (…)`, `DROP PARTITION …`, `REORGANIZE PARTITION …`, `PARTITION BY …`,
     /// `REMOVE PARTITIONING`, …: the clause as written.
     Partitioning(String),
@@ -220,6 +282,11 @@ impl RecognizedKind {
             RecognizedKind::SelectInto { .. } => "SELECT … INTO".into(),
             RecognizedKind::MultiTableUpdate { .. } => "UPDATE a, b".into(),
             RecognizedKind::Do => "DO".into(),
+            RecognizedKind::TableMaintenance { command, .. } => command.label().into(),
+            RecognizedKind::CreateIndex { kind, .. } => match kind {
+                IndexKind::Fulltext => "CREATE FULLTEXT INDEX".into(),
+                IndexKind::Spatial => "CREATE SPATIAL INDEX".into(),
+            },
             RecognizedKind::Opaque { .. } => "opaque SQL".into(),
         }
     }
@@ -631,6 +698,12 @@ fn mysql(mut c: Cursor<'_>, dialect: Dialect) -> Option<RecognizedKind> {
     if c.eat_kw("UPDATE") {
         return multi_table_update(c, dialect);
     }
+    if let Some(command) = maintenance_command(&mut c) {
+        return table_maintenance(c, command);
+    }
+    if c.peek_kws(&["CREATE", "FULLTEXT"]) || c.peek_kws(&["CREATE", "SPATIAL"]) {
+        return create_fulltext_or_spatial_index(c, dialect);
+    }
     if c.eat_kw("DO") {
         let probe = format!("SELECT {}", c.text(c.pos, c.len()));
         return match parse_one(&probe, dialect)? {
@@ -648,6 +721,105 @@ fn mysql(mut c: Cursor<'_>, dialect: Dialect) -> Option<RecognizedKind> {
         return create_partitioned_table(c, dialect);
     }
     routine(c, dialect)
+}
+
+/// The maintenance statement's keyword, consumed.
+fn maintenance_command(c: &mut Cursor<'_>) -> Option<MaintenanceCommand> {
+    [
+        ("OPTIMIZE", MaintenanceCommand::Optimize),
+        ("REPAIR", MaintenanceCommand::Repair),
+        ("CHECK", MaintenanceCommand::Check),
+        ("CHECKSUM", MaintenanceCommand::Checksum),
+        ("ANALYZE", MaintenanceCommand::Analyze),
+    ]
+    .into_iter()
+    .find(|(kw, _)| c.eat_kw(kw))
+    .map(|(_, command)| command)
+}
+
+/// The rest of a maintenance statement, after its keyword: the binlog modifier where the
+/// command takes one, `TABLE|TABLES`, the tables, and the command's own options.
+fn table_maintenance(mut c: Cursor<'_>, command: MaintenanceCommand) -> Option<RecognizedKind> {
+    use MaintenanceCommand::{Analyze, Check, Checksum, Optimize, Repair};
+    let modifier = matches!(command, Optimize | Repair | Analyze)
+        && (c.eat_kw("NO_WRITE_TO_BINLOG") || c.eat_kw("LOCAL"));
+    // The plain `ANALYZE TABLE t` is sqlparser's: rejected, it is wrong for another reason.
+    if command == Analyze && !modifier {
+        return None;
+    }
+    if !(c.eat_kw("TABLE") || c.eat_kw("TABLES")) {
+        return None;
+    }
+    let mut tables = vec![unquote(c.name()?)];
+    while c.eat(|t| matches!(t, Token::Comma)) {
+        tables.push(unquote(c.name()?));
+    }
+    match command {
+        Check => {
+            while c.eat_kws(&["FOR", "UPGRADE"])
+                || ["QUICK", "FAST", "MEDIUM", "EXTENDED", "CHANGED"]
+                    .iter()
+                    .any(|kw| c.eat_kw(kw))
+            {}
+        }
+        Checksum => {
+            let _ = c.eat_kw("QUICK") || c.eat_kw("EXTENDED");
+        }
+        // `FORCE` is MariaDB's.
+        Repair => {
+            while ["QUICK", "EXTENDED", "USE_FRM", "FORCE"]
+                .iter()
+                .any(|kw| c.eat_kw(kw))
+            {}
+        }
+        // MariaDB's `WAIT n | NOWAIT`.
+        Optimize => {
+            if c.eat_kw("WAIT") {
+                c.number()?;
+            } else {
+                c.eat_kw("NOWAIT");
+            }
+        }
+        Analyze => {}
+    }
+    c.end()?;
+    Some(RecognizedKind::TableMaintenance { command, tables })
+}
+
+/// `CREATE {FULLTEXT | SPATIAL} INDEX …`: the rest is what sqlparser parses as a `CREATE
+/// INDEX` once the kind is gone, with a name, and no `UNIQUE` or `USING` (neither kind takes
+/// them).
+fn create_fulltext_or_spatial_index(mut c: Cursor<'_>, dialect: Dialect) -> Option<RecognizedKind> {
+    c.expect_kw("CREATE")?;
+    let at = c.pos;
+    let kind = if c.eat_kw("FULLTEXT") {
+        IndexKind::Fulltext
+    } else {
+        c.expect_kw("SPATIAL")?;
+        IndexKind::Spatial
+    };
+    if !c.peek_kw("INDEX") {
+        return None;
+    }
+    let without = format!("{} {}", c.text(0, at), c.text(at + 1, c.len()));
+    match parse_one(&without, dialect)? {
+        Statement::CreateIndex(create)
+            if !create.unique
+                && create.using.is_none()
+                && create.predicate.is_none()
+                && !create.concurrently =>
+        {
+            let name = unquote(create.name.as_ref()?.to_string());
+            let table = unquote(create.table_name.to_string());
+            Some(RecognizedKind::CreateIndex {
+                kind,
+                name,
+                table,
+                create: Box::new(Statement::CreateIndex(create)),
+            })
+        }
+        _ => None,
+    }
 }
 
 /// `PREPARE name FROM {@variable | 'text' | "text"}`, after `PREPARE`.
@@ -962,8 +1134,49 @@ fn mysql_alter_table(mut c: Cursor<'_>, dialect: Dialect) -> Option<RecognizedKi
     let table_text = c.text(head_end, c.pos);
     let mut actions = Vec::new();
     let mut unknown = false;
-    for (from, to) in c.top_level_commas(c.pos) {
+    let clauses = c.top_level_commas(c.pos);
+    // An empty clause (`a,, b`, a trailing comma) is no clause: the statement is wrong.
+    let mut depth = 0usize;
+    let commas = (c.pos..c.len())
+        .filter(|&i| match c.token(i) {
+            Token::LParen => {
+                depth += 1;
+                false
+            }
+            Token::RParen => {
+                depth = depth.saturating_sub(1);
+                false
+            }
+            Token::Comma => depth == 0,
+            _ => false,
+        })
+        .count();
+    if clauses.len() != commas + 1 {
+        return None;
+    }
+    let mut next = 0;
+    while let Some(&(from, to)) = clauses.get(next) {
+        next += 1;
         let mut clause = c.sub(from, to);
+        if clause.eat_kws(&["ORDER", "BY"]) {
+            // `ORDER BY a, b DESC`: the commas after it separate its columns, not clauses.
+            let mut columns = vec![order_column(&mut clause)?];
+            while let Some(&(from, to)) = clauses.get(next) {
+                let mut item = c.sub(from, to);
+                if item.peek_kw("FORCE") {
+                    break;
+                }
+                match order_column(&mut item) {
+                    Some(column) => columns.push(column),
+                    None => break,
+                }
+                next += 1;
+            }
+            unknown = true;
+            actions.push(AlterAction::OrderBy(columns));
+            continue;
+        }
+        clause.pos = 0;
         if let Some(options) = table_options(&mut clause) {
             unknown = true;
             actions.extend(options);
@@ -1001,6 +1214,14 @@ fn mysql_alter_table(mut c: Cursor<'_>, dialect: Dialect) -> Option<RecognizedKi
     }
     // All clauses known to sqlparser: the statement failed for another reason.
     unknown.then_some(RecognizedKind::AlterTable { table, actions })
+}
+
+/// One column of `ALTER TABLE … ORDER BY`: `name [ASC | DESC]` and nothing after it.
+fn order_column(c: &mut Cursor<'_>) -> Option<String> {
+    let column = unquote(c.name()?);
+    let _ = c.eat_kw("ASC") || c.eat_kw("DESC");
+    c.end()?;
+    Some(column)
 }
 
 /// MariaDB's `IF [NOT] EXISTS` inside an `ALTER TABLE` clause, significant tokens `from..to`.
@@ -1127,6 +1348,16 @@ fn mysql_alter_clause(c: &mut Cursor<'_>) -> Option<AlterAction> {
             None
         };
         AlterAction::ConvertCharset { charset, collation }
+    } else if c.eat_kw("FORCE") {
+        AlterAction::Force
+    } else if c.eat_kws(&["DISCARD", "TABLESPACE"]) {
+        AlterAction::Tablespace { import: false }
+    } else if c.eat_kws(&["IMPORT", "TABLESPACE"]) {
+        AlterAction::Tablespace { import: true }
+    } else if c.eat_kw("ALGORITHM") {
+        c.eat(|t| matches!(t, Token::Eq));
+        c.expect_kw("NOCOPY")?;
+        AlterAction::AlgorithmNocopy
     } else if c.eat_kws(&["DISABLE", "KEYS"]) {
         AlterAction::Keys { enable: false }
     } else if c.eat_kws(&["ENABLE", "KEYS"]) {
@@ -2108,6 +2339,190 @@ mod tests {
             Postgres,
         );
         assert!(Parser::parse_sql(parser_dialect(Postgres), "CALL p(1, 'a')").is_ok());
+    }
+
+    #[test]
+    fn mysql_table_maintenance() {
+        use MaintenanceCommand::*;
+        for (sql, command, tables) in [
+            ("OPTIMIZE TABLE members", Optimize, &["members"][..]),
+            (
+                "OPTIMIZE NO_WRITE_TO_BINLOG TABLE `members`, shop.orders",
+                Optimize,
+                &["members", "shop.orders"][..],
+            ),
+            (
+                "OPTIMIZE LOCAL TABLES members NOWAIT",
+                Optimize,
+                &["members"][..],
+            ),
+            ("OPTIMIZE TABLE members WAIT 5", Optimize, &["members"][..]),
+            ("REPAIR TABLE members", Repair, &["members"][..]),
+            (
+                "REPAIR NO_WRITE_TO_BINLOG TABLE members QUICK USE_FRM",
+                Repair,
+                &["members"][..],
+            ),
+            ("CHECK TABLE members", Check, &["members"][..]),
+            (
+                "CHECK TABLE members, orders FOR UPGRADE QUICK",
+                Check,
+                &["members", "orders"][..],
+            ),
+            ("CHECKSUM TABLE members", Checksum, &["members"][..]),
+            (
+                "CHECKSUM TABLE members, orders EXTENDED",
+                Checksum,
+                &["members", "orders"][..],
+            ),
+            (
+                "ANALYZE NO_WRITE_TO_BINLOG TABLE members",
+                Analyze,
+                &["members"][..],
+            ),
+            (
+                "ANALYZE LOCAL TABLE members, orders",
+                Analyze,
+                &["members", "orders"][..],
+            ),
+        ] {
+            assert_eq!(
+                recognized(sql, Mysql),
+                RecognizedKind::TableMaintenance {
+                    command,
+                    tables: tables.iter().map(|t| t.to_string()).collect()
+                },
+                "{sql}"
+            );
+        }
+        // The plain ANALYZE TABLE is sqlparser's.
+        assert!(Parser::parse_sql(parser_dialect(Mysql), "ANALYZE TABLE members").is_ok());
+        not_recognized("OPTIMIZE members", Mysql);
+        not_recognized("OPTIMIZE TABLE", Mysql);
+        not_recognized("OPTIMIZE TABLE members,", Mysql);
+        not_recognized("OPTIMIZE TABLE members QUICK", Mysql);
+        not_recognized("OPTIMIZE TABLE members WAIT", Mysql);
+        not_recognized("CHECK NO_WRITE_TO_BINLOG TABLE members", Mysql);
+        not_recognized("CHECK TABLE members USE_FRM", Mysql);
+        not_recognized("CHECKSUM TABLE members QUICK EXTENDED", Mysql);
+        not_recognized("CHECKSUM LOCAL TABLE members", Mysql);
+        not_recognized("REPAIR TABLE members FAST", Mysql);
+        not_recognized("ANALYZE LOCAL members", Mysql);
+        not_recognized("ANALYZE LOCAL TABLE members UPDATE HISTOGRAM ON a", Mysql);
+        // PostgreSQL has no such statements.
+        assert_eq!(recognize("OPTIMIZE TABLE members", Postgres), None);
+    }
+
+    #[test]
+    fn mysql_fulltext_and_spatial_indexes() {
+        let RecognizedKind::CreateIndex {
+            kind,
+            name,
+            table,
+            create,
+        } = recognized(
+            "CREATE FULLTEXT INDEX posts_message ON `Posts` (Message, Hashtags)",
+            Mysql,
+        )
+        else {
+            panic!("not a CREATE INDEX")
+        };
+        assert_eq!(
+            (kind, name.as_str(), table.as_str()),
+            (IndexKind::Fulltext, "posts_message", "Posts")
+        );
+        let Statement::CreateIndex(create) = *create else {
+            panic!("not sqlparser's CREATE INDEX")
+        };
+        assert_eq!(create.columns.len(), 2);
+        let RecognizedKind::CreateIndex { kind, create, .. } = recognized(
+            "CREATE SPATIAL INDEX places_pt ON places (pt) ALGORITHM=INPLACE LOCK=NONE",
+            Mysql,
+        ) else {
+            panic!("not a CREATE INDEX")
+        };
+        assert_eq!(kind, IndexKind::Spatial);
+        assert!(matches!(*create, Statement::CreateIndex(c) if c.alter_options.len() == 2));
+        // sqlparser reads the ALTER TABLE forms itself.
+        for sql in [
+            "ALTER TABLE posts ADD FULLTEXT INDEX posts_message (message)",
+            "ALTER TABLE posts ADD FULLTEXT KEY posts_message (message)",
+            "ALTER TABLE places ADD SPATIAL INDEX places_pt (pt)",
+        ] {
+            assert!(
+                Parser::parse_sql(parser_dialect(Mysql), sql).is_ok(),
+                "{sql}"
+            );
+        }
+        not_recognized("CREATE FULLTEXT posts_message ON posts (message)", Mysql);
+        not_recognized("CREATE FULLTEXT INDEX ON posts (message)", Mysql);
+        not_recognized("CREATE FULLTEXT INDEX posts_message ON posts", Mysql);
+        not_recognized("CREATE FULLTEXT UNIQUE INDEX m ON posts (message)", Mysql);
+        not_recognized("CREATE SPATIAL INDEX p ON places USING BTREE (pt)", Mysql);
+        not_recognized(
+            "CREATE FULLTEXT INDEX m ON posts (message) LOCK=SOMETIMES",
+            Mysql,
+        );
+    }
+
+    #[test]
+    fn mysql_alter_table_rebuild_clauses() {
+        let actions = |sql: &str| match recognized(sql, Mysql) {
+            RecognizedKind::AlterTable { actions, .. } => actions,
+            other => panic!("not an ALTER TABLE: {other:?}"),
+        };
+        assert_eq!(actions("ALTER TABLE members FORCE"), [AlterAction::Force]);
+        let forced = actions("ALTER TABLE members FORCE, ALGORITHM=INPLACE, LOCK=NONE");
+        assert_eq!(forced.len(), 3);
+        assert_eq!(forced[0], AlterAction::Force);
+        assert!(matches!(
+            &forced[2],
+            AlterAction::Parsed(op) if matches!(**op, AlterTableOperation::Lock { .. })
+        ));
+        assert_eq!(
+            actions("ALTER TABLE members DISCARD TABLESPACE"),
+            [AlterAction::Tablespace { import: false }]
+        );
+        assert_eq!(
+            actions("ALTER TABLE `members` IMPORT TABLESPACE"),
+            [AlterAction::Tablespace { import: true }]
+        );
+        assert_eq!(
+            actions("ALTER TABLE members ORDER BY joined_at"),
+            [AlterAction::OrderBy(vec!["joined_at".into()])]
+        );
+        // The commas after ORDER BY separate its columns, up to the next clause.
+        let ordered =
+            actions("ALTER TABLE members ORDER BY `joined_at` DESC, id ASC, FORCE, LOCK=SHARED");
+        assert_eq!(ordered.len(), 3);
+        assert_eq!(
+            ordered[0],
+            AlterAction::OrderBy(vec!["joined_at".into(), "id".into()])
+        );
+        assert_eq!(ordered[1], AlterAction::Force);
+        let nocopy =
+            actions("ALTER TABLE members ADD INDEX members_nick (nick), ALGORITHM = NOCOPY");
+        assert_eq!(nocopy[1], AlterAction::AlgorithmNocopy);
+        assert!(matches!(
+            &nocopy[0],
+            AlterAction::Parsed(op) if matches!(**op, AlterTableOperation::AddConstraint { .. })
+        ));
+        assert_eq!(
+            actions("ALTER TABLE members ALGORITHM NOCOPY, ADD COLUMN a INT").len(),
+            2
+        );
+        not_recognized("ALTER TABLE members FORCE ALL", Mysql);
+        not_recognized("ALTER TABLE members DISCARD", Mysql);
+        not_recognized("ALTER TABLE members IMPORT TABLESPACE t2", Mysql);
+        not_recognized("ALTER TABLE members ORDER joined_at", Mysql);
+        not_recognized("ALTER TABLE members ORDER BY", Mysql);
+        not_recognized("ALTER TABLE members ORDER BY a DESC DESC", Mysql);
+        not_recognized("ALTER TABLE members ORDER BY a, ", Mysql);
+        not_recognized(
+            "ALTER TABLE members ADD COLUMN a INT, ALGORITHM=NOCOPIES",
+            Mysql,
+        );
+        not_recognized("ALTER TABLE members ALGORITHM=", Mysql);
     }
 
     #[test]
