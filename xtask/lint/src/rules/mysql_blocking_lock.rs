@@ -3,12 +3,17 @@
 //! whose operation the manuals do in place but without concurrent DML (a FULLTEXT or SPATIAL
 //! index, an `AUTO_INCREMENT` column, `ADD PARTITION` to a HASH/KEY table, `COALESCE`,
 //! `REORGANIZE` and `REBUILD PARTITION`), an explicit `LOCK=SHARED` or `LOCK=EXCLUSIVE` clause
-//! (a block asked for), `LOCK TABLES`, and `ANALYZE TABLE` (a read lock; MariaDB's
-//! engine-independent statistics read the whole table).
+//! (a block asked for, in `ALTER TABLE` or `CREATE INDEX`), `LOCK TABLES`, the table maintenance
+//! statements that hold a lock for their whole work — `ANALYZE TABLE` (a read lock; MariaDB's
+//! engine-independent statistics read the whole table), `CHECK TABLE` and `CHECKSUM TABLE` (every
+//! row or index read while writes wait), `REPAIR TABLE` (reads and writes wait) — and `ALTER
+//! TABLE … DISCARD|IMPORT TABLESPACE` (an exclusive lock; a discarded table cannot be read at
+//! all until its import).
 //!
 //! Like `mysql-table-copy`, the rule asks [`mysql_online_ddl`](super::mysql_online_ddl), the
 //! online DDL tables of the MySQL 8.0 manual (§15.12.1 "Online DDL Operations", column "Permits
-//! Concurrent DML"; §13.7.3.1 for `ANALYZE TABLE`, §13.3.6 for `LOCK TABLES`) and MariaDB's
+//! Concurrent DML"; §13.7.3 for the maintenance statements, §13.3.6 for `LOCK TABLES`,
+//! §15.6.1.3 for transportable tablespaces) and MariaDB's
 //! "InnoDB Online DDL Operations" pages; operations that copy the table are
 //! `mysql-table-copy`'s, `TRUNCATE` is `ban-truncate`'s. `LOCK=NONE` in the statement makes the
 //! server refuse rather than block: quiet. A table created earlier in the same script: quiet.
@@ -33,8 +38,10 @@ impl Rule for MysqlBlockingLock {
         "The online DDL tables of the MySQL 8.0 manual (§15.12.1 Online DDL Operations, column \
          Permits Concurrent DML) and MariaDB's InnoDB Online DDL pages say which ALTER TABLE \
          operations run in place but with LOCK=SHARED at best (writes wait for the whole build), \
-         and LOCK=SHARED|EXCLUSIVE asks for such a lock; LOCK TABLES (§13.3.6) and ANALYZE TABLE \
-         (§13.7.3.1, a read lock) hold one too."
+         and LOCK=SHARED|EXCLUSIVE asks for such a lock; LOCK TABLES (§13.3.6), the table \
+         maintenance statements ANALYZE, CHECK and CHECKSUM TABLE (§13.7.3.1-3, a read lock) and \
+         REPAIR TABLE (§13.7.3.5), and DISCARD|IMPORT TABLESPACE (§15.6.1.3, an exclusive lock) \
+         hold one too."
     }
     fn recipe(&self, _dialect: Dialect) -> String {
         "ask for `LOCK=NONE` (the server then refuses rather than blocks) and, where it refuses, \
@@ -128,9 +135,23 @@ mod tests {
             "LOCK TABLES members WRITE;",
             "LOCK TABLES members READ;",
             "ANALYZE TABLE members;",
+            // Forms sqlparser rejects, read by the recognizer.
+            "ANALYZE NO_WRITE_TO_BINLOG TABLE members;",
+            "CHECK TABLE members;",
+            "CHECK TABLE members FOR UPGRADE;",
+            "CHECKSUM TABLE members EXTENDED;",
+            "REPAIR TABLE members QUICK;",
+            "ALTER TABLE members DISCARD TABLESPACE;",
+            "ALTER TABLE members IMPORT TABLESPACE;",
+            "CREATE FULLTEXT INDEX members_bio ON members (bio);",
+            "CREATE SPATIAL INDEX places_pt ON places (pt);",
+            "ALTER TABLE members ADD FULLTEXT KEY members_bio (bio);",
+            "ALTER TABLE members ADD FULLTEXT INDEX members_bio (bio), ALGORITHM=NOCOPY;",
+            "CREATE INDEX members_nick ON members (nick) LOCK=SHARED;",
         ] {
             assert_fires(1, ID, Mysql, up, &[]);
         }
+        assert_fires(2, ID, Mysql, "CHECK TABLE members, orders QUICK;", &[]);
     }
 
     #[test]
@@ -146,6 +167,13 @@ mod tests {
             "TRUNCATE TABLE sessions;",
             "UNLOCK TABLES;",
             "CREATE TABLE docs (id INT, bio TEXT);\nALTER TABLE docs ADD FULLTEXT INDEX d (bio);",
+            "CREATE TABLE docs (id INT, bio TEXT);\nCREATE FULLTEXT INDEX d ON docs (bio);",
+            "CREATE TABLE docs (id INT, bio TEXT);\nCHECK TABLE docs;",
+            "CREATE FULLTEXT INDEX members_bio ON members (bio) LOCK=NONE;",
+            "CREATE INDEX members_nick ON members (nick) LOCK=NONE;",
+            "ALTER TABLE members ADD COLUMN a INT, ALGORITHM=NOCOPY;",
+            "OPTIMIZE TABLE members;",
+            "ALTER TABLE members FORCE, ALGORITHM=INPLACE, LOCK=NONE;",
         ] {
             assert_fires(0, ID, Mysql, up, &[]);
         }

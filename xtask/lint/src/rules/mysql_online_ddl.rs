@@ -14,7 +14,12 @@
 //! - MariaDB's "InnoDB Online DDL Operations with the INSTANT / NOCOPY / INPLACE Alter Algorithm"
 //!   pages and "InnoDB Online DDL Overview" (10.3 instant `ADD COLUMN` at the end, 10.4 instant
 //!   `DROP COLUMN` and reordering, 11.2 `ALGORITHM=COPY` with `LOCK=NONE`);
-//! - MySQL 8.0 §13.7.3.1 (`ANALYZE TABLE` takes a read lock) and §13.3.6 (`LOCK TABLES`).
+//! - MySQL 8.0 §13.7.3 "Table Maintenance Statements": `ANALYZE TABLE` (§13.7.3.1), `CHECK
+//!   TABLE` (§13.7.3.2) and `CHECKSUM TABLE` (§13.7.3.3) read under a lock that keeps writes out,
+//!   `OPTIMIZE TABLE` (§13.7.3.4) is InnoDB's `ALTER TABLE … FORCE`, `REPAIR TABLE` (§13.7.3.5)
+//!   locks the table of the engines that have it; §13.3.6 (`LOCK TABLES`); §13.1.9 (`ALTER TABLE
+//!   … ORDER BY`, never in place) and §15.6.1.3 "Importing InnoDB Tables" (`DISCARD` and `IMPORT
+//!   TABLESPACE` under an exclusive lock).
 //!
 //! # Reading it
 //!
@@ -37,7 +42,7 @@ use super::created_here_named;
 use crate::history::table_name;
 use crate::{History, Parsed, RecognizedStatement, RuleContext};
 use bascule_patch::{Flavour, Server, ServerVersion};
-use bascule_sql::{AlterAction, RecognizedKind};
+use bascule_sql::{AlterAction, IndexKind, MaintenanceCommand, RecognizedKind};
 
 /// How the server carries out an `ALTER TABLE`, best first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -173,9 +178,12 @@ pub enum Op {
     NullRebuild,
     ChangeEngine,
     Optimize,
+    OrderBy,
     RenameTable,
     TableComment,
     Encryption,
+    DiscardTablespace,
+    ImportTablespace,
     PartitionBy,
     RemovePartitioning,
     AddRangeOrListPartition,
@@ -189,6 +197,9 @@ pub enum Op {
     AnalyzePartition,
     OptimizePartition,
     AnalyzeTable,
+    CheckTable,
+    ChecksumTable,
+    RepairTable,
     LockTablesRead,
     LockTablesWrite,
     TruncateTable,
@@ -269,11 +280,14 @@ pub const ROWS: &[Row] = &[
     row(Op::Force, "Rebuilding with the FORCE option", MY_INPLACE, MA_INPLACE, "in place with DML, except for a table with a FULLTEXT index, which is copied", None),
     row(Op::NullRebuild, "Performing a null rebuild (ENGINE=InnoDB)", MY_INPLACE, MA_INPLACE, "in place with DML, except for a table with a FULLTEXT index or in another engine, which is copied", None),
     row(Op::ChangeEngine, "Changing the storage engine", MY_COPY, MA_COPY, "a table in another engine is copied row by row", None),
-    row(Op::Optimize, "Optimizing a table", MY_INPLACE, MA_INPLACE, "OPTIMIZE TABLE rebuilds in place with DML, except for a table with a FULLTEXT index, which is copied", None),
+    row(Op::Optimize, "Optimizing a table", MY_INPLACE, MA_INPLACE, "OPTIMIZE TABLE is InnoDB's ALTER TABLE … FORCE (§13.7.3.4): rebuilt in place with DML, except for a table with a FULLTEXT index, which is copied", None),
+    row(Op::OrderBy, "Ordering the rows (ALTER TABLE … ORDER BY)", MY_COPY, MA_COPY, "ORDER BY is never done in place: only ALGORITHM=COPY (§13.1.9); InnoDB keeps its rows in primary key order whatever the clause says", None),
     row(Op::RenameTable, "Renaming a table", MY_INSTANT, MA_INSTANT, "metadata only", None),
     row(Op::TableComment, "Changing the table comment", MY_INSTANT, MA_INSTANT, "metadata only", None),
     // Tablespace operations
     row(Op::Encryption, "Enabling or disabling file-per-table tablespace encryption", MY_COPY, MA_INPLACE, "MySQL copies the table", None),
+    row(Op::DiscardTablespace, "Discarding a file-per-table tablespace", WRITE_LOCK, WRITE_LOCK, "the table's data file is deleted under an exclusive lock, and the table can be neither read nor written until IMPORT TABLESPACE (MySQL §15.6.1.3)", None),
+    row(Op::ImportTablespace, "Importing a file-per-table tablespace", WRITE_LOCK, WRITE_LOCK, "the imported data file is checked and adjusted page by page under an exclusive lock (MySQL §15.6.1.3)", None),
     // Partitioning operations
     row(Op::PartitionBy, "PARTITION BY", MY_COPY, MA_COPY, "only ALGORITHM=COPY, LOCK={DEFAULT|SHARED|EXCLUSIVE}", None),
     row(Op::RemovePartitioning, "REMOVE PARTITIONING", MY_COPY, MA_COPY, "only ALGORITHM=COPY", None),
@@ -289,6 +303,9 @@ pub const ROWS: &[Row] = &[
     row(Op::OptimizePartition, "OPTIMIZE PARTITION", MY_COPY, MA_COPY, "InnoDB rebuilds the whole table; no concurrent DML", None),
     // Statements outside ALTER TABLE
     row(Op::AnalyzeTable, "ANALYZE TABLE", READ_LOCK, READ_LOCK, "a read lock for the analysis (MySQL §13.7.3.1); MariaDB's engine-independent statistics read the whole table", None),
+    row(Op::CheckTable, "CHECK TABLE", READ_LOCK, READ_LOCK, "every index is read under a lock that keeps writes out (MySQL §13.7.3.2); check on a replica or outside the deploy", None),
+    row(Op::ChecksumTable, "CHECKSUM TABLE", READ_LOCK, READ_LOCK, "the table is read row by row under a read lock for InnoDB and MyISAM (MySQL §13.7.3.3); compare on a replica or outside the deploy", None),
+    row(Op::RepairTable, "REPAIR TABLE", WRITE_LOCK, WRITE_LOCK, "InnoDB has no repair (ALTER TABLE … FORCE, ALGORITHM=INPLACE, LOCK=NONE rebuilds it online); MyISAM, ARCHIVE, CSV and Aria tables are locked against reads and writes while they are repaired (MySQL §13.7.3.5)", None),
     row(Op::LockTablesRead, "LOCK TABLES … READ", READ_LOCK, READ_LOCK, "writes wait until UNLOCK TABLES", None),
     row(Op::LockTablesWrite, "LOCK TABLES … WRITE", WRITE_LOCK, WRITE_LOCK, "reads and writes wait until UNLOCK TABLES", None),
     row(Op::TruncateTable, "TRUNCATE TABLE", WRITE_LOCK, WRITE_LOCK, "drops and re-creates the table", Some("ban-truncate")),
@@ -409,6 +426,8 @@ impl Found {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Requested {
     pub algorithm: Option<AlterTableAlgorithm>,
+    /// MariaDB's `ALGORITHM=NOCOPY`, which sqlparser does not know (`algorithm` is then `None`).
+    pub nocopy: bool,
     pub lock: Option<AlterTableLock>,
 }
 
@@ -427,13 +446,14 @@ impl Requested {
         requested
     }
 
-    /// The server refuses rather than copies: `ALGORITHM=INPLACE|INSTANT`, or `LOCK=NONE`
-    /// (a copy needs a lock, except on MariaDB 11.2+, where it then keeps DML going).
+    /// The server refuses rather than copies: `ALGORITHM=INPLACE|NOCOPY|INSTANT`, or
+    /// `LOCK=NONE` (a copy needs a lock, except on MariaDB 11.2+, where it then keeps DML going).
     pub fn refuses_copy(self) -> bool {
         matches!(
             self.algorithm,
             Some(AlterTableAlgorithm::Inplace | AlterTableAlgorithm::Instant)
-        ) || self.lock == Some(AlterTableLock::None)
+        ) || self.nocopy
+            || self.lock == Some(AlterTableLock::None)
     }
 
     /// The server refuses rather than blocks writes: `LOCK=NONE`.
@@ -809,7 +829,8 @@ pub fn type_change(old: &str, new: &str, charset: Option<&str>) -> TypeChange {
 }
 
 /// The operations of the clauses only Bascule's recognizer read (`CONVERT TO CHARACTER SET`,
-/// `ENGINE=`, table options, partitioning), on `table`.
+/// `ENGINE=`, table options, partitioning, `FORCE`, `ORDER BY`, `DISCARD|IMPORT TABLESPACE`), on
+/// `table`.
 pub fn classify_recognized(table: &str, action: &AlterAction) -> Vec<Found> {
     let one = |op: Op, what: String, near: &str| vec![Found::new(op, what, near)];
     match action {
@@ -872,7 +893,25 @@ pub fn classify_recognized(table: &str, action: &AlterAction) -> Vec<Found> {
                 words.first().copied().unwrap_or(""),
             )
         }
-        AlterAction::Parsed(_) | AlterAction::Keys { .. } => Vec::new(),
+        AlterAction::Force => one(Op::Force, format!("FORCE rebuilding `{table}`"), "FORCE"),
+        AlterAction::OrderBy(columns) => one(
+            Op::OrderBy,
+            format!("ORDER BY {} rebuilding `{table}`", columns.join(", ")),
+            "ORDER",
+        ),
+        AlterAction::Tablespace { import: false } => one(
+            Op::DiscardTablespace,
+            format!("DISCARD TABLESPACE of `{table}`"),
+            "DISCARD",
+        ),
+        AlterAction::Tablespace { import: true } => one(
+            Op::ImportTablespace,
+            format!("IMPORT TABLESPACE of `{table}`"),
+            "IMPORT",
+        ),
+        AlterAction::Parsed(_) | AlterAction::Keys { .. } | AlterAction::AlgorithmNocopy => {
+            Vec::new()
+        }
     }
 }
 
@@ -950,7 +989,12 @@ pub fn survey(cx: &RuleContext<'_>) -> Survey {
                 }
             }
         }
-        statement => survey.found = classify_statement(statement),
+        statement => {
+            if let Statement::CreateIndex(create) = statement {
+                survey.requested = Requested::of(&create.alter_options);
+            }
+            survey.found = classify_statement(statement);
+        }
     }
     survey
         .found
@@ -958,41 +1002,84 @@ pub fn survey(cx: &RuleContext<'_>) -> Survey {
     survey
 }
 
-/// The survey of an `ALTER TABLE` only the recognizer read.
+/// The survey of a statement only the recognizer read: an `ALTER TABLE` with a clause sqlparser
+/// does not know, a table maintenance statement, a `CREATE FULLTEXT|SPATIAL INDEX`.
 pub fn survey_recognized(cx: &RuleContext<'_, RecognizedStatement>) -> Survey {
     let mut survey = Survey::default();
-    let RecognizedKind::AlterTable { table, actions } = &cx.statement.recognized.kind else {
-        return survey;
-    };
-    if created_here_named(cx.before, table) {
-        return survey;
-    }
-    let table = table
-        .rsplit('.')
-        .next()
-        .unwrap_or(table)
-        .trim_matches(|c| c == '`' || c == '"')
-        .to_lowercase();
-    let parsed: Vec<AlterTableOperation> = actions
-        .iter()
-        .filter_map(|a| match a {
-            AlterAction::Parsed(op) => Some((**op).clone()),
-            _ => None,
-        })
-        .collect();
-    survey.requested = Requested::of(&parsed);
-    let known = known_definitions(cx.history, cx.before);
-    let checks_off = foreign_key_checks_off(cx.before);
-    for action in actions {
-        let found = match action {
-            AlterAction::Parsed(op) => classify(&table, op, &parsed, &known, checks_off),
-            other => classify_recognized(&table, other),
-        };
-        survey
-            .found
-            .extend(found.into_iter().map(|f| (table.clone(), f)));
+    match &cx.statement.recognized.kind {
+        RecognizedKind::AlterTable { table, actions } => {
+            let table = bare_table(table);
+            let parsed: Vec<AlterTableOperation> = actions
+                .iter()
+                .filter_map(|a| match a {
+                    AlterAction::Parsed(op) => Some((**op).clone()),
+                    _ => None,
+                })
+                .collect();
+            survey.requested = Requested::of(&parsed);
+            survey.requested.nocopy = actions.contains(&AlterAction::AlgorithmNocopy);
+            let known = known_definitions(cx.history, cx.before);
+            let checks_off = foreign_key_checks_off(cx.before);
+            for action in actions {
+                let found = match action {
+                    AlterAction::Parsed(op) => classify(&table, op, &parsed, &known, checks_off),
+                    other => classify_recognized(&table, other),
+                };
+                survey
+                    .found
+                    .extend(found.into_iter().map(|f| (table.clone(), f)));
+            }
+        }
+        RecognizedKind::TableMaintenance { command, tables } => {
+            let (op, word) = match command {
+                MaintenanceCommand::Optimize => (Op::Optimize, "OPTIMIZE"),
+                MaintenanceCommand::Repair => (Op::RepairTable, "REPAIR"),
+                MaintenanceCommand::Check => (Op::CheckTable, "CHECK"),
+                MaintenanceCommand::Checksum => (Op::ChecksumTable, "CHECKSUM"),
+                MaintenanceCommand::Analyze => (Op::AnalyzeTable, "ANALYZE"),
+            };
+            survey.found = tables
+                .iter()
+                .map(|t| {
+                    let table = bare_table(t);
+                    let what = format!("{} `{table}`", command.label());
+                    (table, Found::new(op, what, word))
+                })
+                .collect();
+        }
+        RecognizedKind::CreateIndex {
+            kind,
+            table,
+            create,
+            ..
+        } => {
+            if let Statement::CreateIndex(create) = &**create {
+                survey.requested = Requested::of(&create.alter_options);
+            }
+            let (op, word) = match kind {
+                IndexKind::Fulltext => (Op::AddFulltextIndex, "FULLTEXT"),
+                IndexKind::Spatial => (Op::AddSpatialIndex, "SPATIAL"),
+            };
+            let table = bare_table(table);
+            let what = format!("CREATE {word} INDEX on `{table}`");
+            survey.found = vec![(table, Found::new(op, what, word))];
+        }
+        _ => {}
     }
     survey
+        .found
+        .retain(|(table, _)| !created_here_named(cx.before, table));
+    survey
+}
+
+/// A table as the recognizer wrote it (`shop.orders`, `` `Posts` ``) as the rules name it:
+/// without schema or quotes, in lower case.
+fn bare_table(name: &str) -> String {
+    name.rsplit('.')
+        .next()
+        .unwrap_or(name)
+        .trim_matches(|c| c == '`' || c == '"')
+        .to_lowercase()
 }
 
 /// Whether a statement before this one sets `foreign_key_checks` to 0 or OFF.

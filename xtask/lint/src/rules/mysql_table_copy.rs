@@ -10,14 +10,17 @@
 //! `CONVERT TO CHARACTER SET`, a `VARCHAR` widened past 255 bytes (InnoDB's length prefix grows
 //! from one byte to two: characters × bytes per character of the charset, utf8mb4's 4 when the
 //! statement names none), another storage engine, `PARTITION BY`, `REMOVE PARTITIONING`,
-//! `OPTIMIZE PARTITION`, file-per-table encryption (MySQL). A table rebuild the manuals do in
-//! place with DML except for a table with a FULLTEXT index (`ENGINE=InnoDB`, `FORCE`) is
-//! reported too, since the linter cannot tell whether the table has one. An explicit
-//! `ALGORITHM=COPY` always fires. Type changes, foreign keys and CHECK constraints copy as
+//! `OPTIMIZE PARTITION`, `ORDER BY` (never in place), file-per-table encryption (MySQL). A table
+//! rebuild the manuals do in place with DML except for a table with a FULLTEXT index
+//! (`ENGINE=InnoDB`, `FORCE`, `OPTIMIZE TABLE`, which is InnoDB's `FORCE`) is reported too, since
+//! the linter cannot tell whether the table has one; for `OPTIMIZE TABLE` the message gives the
+//! `ALTER TABLE … FORCE, ALGORITHM=INPLACE, LOCK=NONE` that does the same rebuild or is refused.
+//! An explicit `ALGORITHM=COPY` always fires. Type changes, foreign keys and CHECK constraints copy as
 //! well; their own rules (`changing-column-type`, `adding-foreign-key`,
 //! `adding-check-constraint`) report them.
 //!
-//! `ALGORITHM=INPLACE`, `ALGORITHM=INSTANT` or `LOCK=NONE` in the statement make the server
+//! `ALGORITHM=INPLACE`, `ALGORITHM=INSTANT`, MariaDB's `ALGORITHM=NOCOPY` or `LOCK=NONE` in the
+//! statement make the server
 //! refuse rather than copy, so such a statement does not fire. A table created earlier in the
 //! same script holds no rows: quiet. (strong_migrations has no MySQL equivalent; this is what
 //! gh-ost and pt-online-schema-change exist for.)
@@ -81,14 +84,14 @@ fn hits(survey: &Survey, server: Option<Server>, text: &str) -> Vec<Hit> {
     survey
         .found
         .iter()
-        .filter_map(|(_, found)| {
-            message(found, server).map(|m| Hit::new(m).near(text, &found.near))
+        .filter_map(|(table, found)| {
+            message(table, found, server).map(|m| Hit::new(m).near(text, &found.near))
         })
         .collect()
 }
 
 /// What to say of one operation, if it copies.
-fn message(found: &Found, server: Option<Server>) -> Option<String> {
+fn message(table: &str, found: &Found, server: Option<Server>) -> Option<String> {
     let row = row_of(found.op);
     if row.covered_by.is_some() {
         return None;
@@ -96,9 +99,16 @@ fn message(found: &Found, server: Option<Server>) -> Option<String> {
     let source = mysql_online_ddl::source(server);
     let on = mysql_online_ddl::server_name(server);
     if matches!(found.op, Op::Force | Op::NullRebuild | Op::Optimize) {
+        let instead = match found.op {
+            Op::Optimize => format!(
+                "; `ALTER TABLE {table} FORCE, ALGORITHM=INPLACE, LOCK=NONE` does the same \
+                 rebuild, or is refused rather than copy"
+            ),
+            _ => String::new(),
+        };
         return Some(format!(
             "{} rebuilds the whole table; {on} does it in place only if it has no FULLTEXT \
-             index, and copies it while writes wait otherwise ({source}: {})",
+             index, and copies it while writes wait otherwise ({source}: {}){instead}",
             found.what, row.note
         ));
     }
@@ -143,9 +153,23 @@ mod tests {
             "ALTER TABLE members MODIFY nick VARCHAR(64);",
             "ALTER TABLE members MODIFY name VARCHAR(300) CHARACTER SET latin1;",
             "ALTER TABLE members CHANGE nick nickname VARCHAR(100);",
+            // Forms sqlparser rejects, read by the recognizer.
+            "ALTER TABLE members FORCE;",
+            "OPTIMIZE TABLE members;",
+            "OPTIMIZE NO_WRITE_TO_BINLOG TABLE `members`;",
+            "ALTER TABLE members ORDER BY name;",
+            "ALTER TABLE members ORDER BY name DESC, id, LOCK=SHARED;",
         ] {
             assert_fires(1, ID, Mysql, up, EARLIER);
         }
+        // One hit per table.
+        assert_fires(
+            2,
+            ID,
+            Mysql,
+            "OPTIMIZE LOCAL TABLE members, orders;",
+            EARLIER,
+        );
         // Both clauses of one statement copy: one hit each.
         assert_fires(
             2,
@@ -180,6 +204,12 @@ mod tests {
             "ALTER TABLE members DROP PRIMARY KEY, LOCK=NONE;",
             "ALTER TABLE members ADD COLUMN avatar VARCHAR(100) AFTER name, ALGORITHM=INSTANT;",
             "CREATE TABLE badges (id BIGINT PRIMARY KEY);\nALTER TABLE badges ENGINE=InnoDB;",
+            "ALTER TABLE members FORCE, ALGORITHM=INPLACE, LOCK=NONE;",
+            "ALTER TABLE members DROP PRIMARY KEY, ALGORITHM=NOCOPY;",
+            "ALTER TABLE members ENGINE=InnoDB, ALGORITHM NOCOPY;",
+            "CREATE TABLE badges (id BIGINT PRIMARY KEY);\nOPTIMIZE TABLE badges;",
+            "CHECK TABLE members;",
+            "ALTER TABLE members DISCARD TABLESPACE;",
         ] {
             assert_fires(0, ID, Mysql, up, EARLIER);
         }
@@ -210,6 +240,19 @@ mod tests {
                 .contains("writes go on only with LOCK=NONE"),
             "{}",
             online[0].message
+        );
+    }
+
+    #[test]
+    fn optimize_says_what_to_write_instead() {
+        let hits = lint_on("mysql 8.0", "OPTIMIZE TABLE members;", EARLIER, ID);
+        assert_eq!(hits.len(), 1, "{hits:?}");
+        assert!(
+            hits[0].message.contains(
+                "`ALTER TABLE members FORCE, ALGORITHM=INPLACE, LOCK=NONE` does the same rebuild"
+            ),
+            "{}",
+            hits[0].message
         );
     }
 
