@@ -439,17 +439,45 @@ fn transient(effects: &[Located]) -> HashSet<usize> {
     out
 }
 
-/// A `DROP COLUMN` guarded by a look-up in `INFORMATION_SCHEMA.STATISTICS` (MySQL's idempotent
-/// idiom, `SELECT IF(<column exists>, 'ALTER TABLE … DROP COLUMN …', 'SELECT 1')`):
-/// STATISTICS lists the columns of *indexes*, so for a column without an index the guard finds
-/// nothing and the column is never dropped — the rollback "succeeds" and leaves it. Its guard
-/// must query `INFORMATION_SCHEMA.COLUMNS`.
+/// The catalogs a guard may wrongly consult for a column's existence: what each lists, and
+/// who does not appear there.
+const INDEX_CATALOGS: &[(Dialect, &str, &str, &str)] = &[
+    (
+        Dialect::Mysql,
+        "INFORMATION_SCHEMA.STATISTICS",
+        "lists indexed columns only",
+        "a column without an index",
+    ),
+    (
+        Dialect::Postgres,
+        "pg_indexes",
+        "lists indexes only",
+        "a column without an index",
+    ),
+    (
+        Dialect::Postgres,
+        "pg_stats",
+        "lists the columns ANALYZE has sampled only",
+        "a column added since the last ANALYZE",
+    ),
+];
+
+/// A `DROP COLUMN` whose guard looks the column up in a catalog of indexes or statistics
+/// (MySQL's idempotent idiom `SELECT IF(<column exists>, 'ALTER TABLE … DROP COLUMN …', 'SELECT
+/// 1')` over `INFORMATION_SCHEMA.STATISTICS`; a PostgreSQL `DO` block's `IF EXISTS (SELECT 1
+/// FROM pg_indexes|pg_stats …)`): for a column that catalog does not list, the guard finds
+/// nothing and the column is never dropped — the rollback "succeeds" and leaves it. The guard
+/// must query `INFORMATION_SCHEMA.COLUMNS` (or PostgreSQL's `pg_attribute`).
 fn statistics_guards(
     path: &std::path::Path,
     script: &str,
     dialect: Dialect,
 ) -> Vec<(Finding, Option<String>)> {
-    if dialect != Dialect::Mysql {
+    let catalogs: Vec<_> = INDEX_CATALOGS
+        .iter()
+        .filter(|(d, ..)| *d == dialect)
+        .collect();
+    if catalogs.is_empty() {
         return Vec::new();
     }
     let squeeze = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -459,13 +487,18 @@ fn statistics_guards(
     for checked in &check.statements {
         let sql = &checked.statement;
         let text = squeeze(&sql.text.to_uppercase());
-        let guarded_by_statistics = text.contains("INFORMATION_SCHEMA.STATISTICS")
-            && text.contains("DROP COLUMN")
-            && !text.contains("INFORMATION_SCHEMA.COLUMNS");
-        if !guarded_by_statistics || !seen.insert(sql.offset) {
+        let looks_up_columns =
+            text.contains("INFORMATION_SCHEMA.COLUMNS") || text.contains("PG_ATTRIBUTE");
+        if !text.contains("DROP COLUMN") || looks_up_columns || !seen.insert(sql.offset) {
             continue;
         }
-        let at = crate::find_ci(&sql.text, "STATISTICS").unwrap_or(0);
+        let Some((_, catalog, lists, missed)) = catalogs
+            .iter()
+            .find(|(_, catalog, ..)| crate::find_word_ci(&sql.text, catalog).is_some())
+        else {
+            continue;
+        };
+        let at = crate::find_word_ci(&sql.text, catalog).unwrap_or(0);
         out.push((
             Finding::at(
                 RULE,
@@ -473,13 +506,14 @@ fn statistics_guards(
                 path,
                 script,
                 sql.offset + at,
-                "this DROP COLUMN is guarded by a look-up in INFORMATION_SCHEMA.STATISTICS, which \
-                 lists indexed columns only: a column without an index is never found, so never \
-                 dropped",
+                format!(
+                    "this DROP COLUMN is guarded by a look-up in {catalog}, which {lists}: \
+                     {missed} is never found, so never dropped"
+                ),
             )
             .with_help(
-                "look the column up in INFORMATION_SCHEMA.COLUMNS (TABLE_SCHEMA = DATABASE() AND \
-                 TABLE_NAME = '<table>' AND COLUMN_NAME = '<column>')",
+                "look the column up in INFORMATION_SCHEMA.COLUMNS (TABLE_SCHEMA = DATABASE() or \
+                 current_schema(), TABLE_NAME = '<table>', COLUMN_NAME = '<column>')",
             ),
             crate::suppressions::allowed(sql, RULE),
         ));
@@ -1377,6 +1411,47 @@ mod tests {
             "CREATE INDEX idx_team_members_user_id ON team_members(team_id);\n",
         );
         assert_eq!(check_restored_indexes(&wrong, Mysql, &known).len(), 1);
+    }
+
+    #[test]
+    fn a_postgres_drop_column_guarded_by_pg_indexes_or_pg_stats_is_found() {
+        let up = "ALTER TABLE users ADD COLUMN last_login_at BIGINT;\n";
+        let guarded = |catalog: &str, condition: &str| {
+            format!(
+                "DO $$\nBEGIN\n    IF EXISTS (\n        SELECT 1 FROM {catalog}\n        \
+                 WHERE tablename = 'users' AND {condition}\n    ) THEN\n        \
+                 ALTER TABLE users DROP COLUMN last_login_at;\n    END IF;\nEND $$;\n"
+            )
+        };
+        assert_eq!(
+            found(
+                up,
+                &guarded("pg_stats", "attname = 'last_login_at'"),
+                Postgres
+            ),
+            [
+                "down.sql:4 this DROP COLUMN is guarded by a look-up in pg_stats, which lists the \
+              columns ANALYZE has sampled only: a column added since the last ANALYZE is never \
+              found, so never dropped"
+            ]
+        );
+        assert_eq!(
+            found(
+                up,
+                &guarded("pg_indexes", "indexdef LIKE '%(last_login_at)%'"),
+                Postgres
+            )
+            .len(),
+            1
+        );
+        clean(
+            up,
+            &guarded(
+                "information_schema.columns",
+                "column_name = 'last_login_at'",
+            ),
+            Postgres,
+        );
     }
 
     #[test]
