@@ -169,10 +169,20 @@ pub struct IrreversibleMarker<'a> {
 }
 
 /// The migrations of one class, sorted by number.
+///
+/// A database must be at the class's *base version* for these migrations to bring it up to date:
+/// the number before the first one, or, when the numbering skips numbers between the earlier
+/// patches and this one (the earlier patch ends at 41, this one starts at 43), the last number
+/// of the earlier patches. A patch source does not know its siblings, so the build finds that
+/// number ([`ClassMigrations::boundary_base`]) and the bundle's manifest records it; the runtime
+/// sets it here ([`ClassMigrations::recorded_base`]) from the manifest.
 #[derive(Debug, Clone, Default)]
 pub struct ClassMigrations {
     pub dialect: Option<Dialect>,
     pub migrations: Vec<Migration>,
+    /// The base version recorded at build time, when it is not the first number minus one;
+    /// `None` for a patch source, or when the numbers follow on across the patch boundary.
+    pub recorded_base: Option<u32>,
 }
 
 impl ClassMigrations {
@@ -181,11 +191,43 @@ impl ClassMigrations {
         self.migrations.iter().filter(move |m| m.id > version)
     }
 
-    /// The lowest version a database may be at for this patch to bring it up to date.
+    /// The version a database must be at for this patch to bring it up to date: the
+    /// [`ClassMigrations::recorded_base`] when there is one below the first migration, else the
+    /// first migration's number minus one (0 without migrations).
     pub fn base_version(&self) -> u32 {
-        self.migrations
-            .first()
-            .map_or(0, |m| m.id.saturating_sub(1))
+        let Some(first) = self.migrations.first() else {
+            return 0;
+        };
+        match self.recorded_base {
+            Some(base) if base < first.id => base,
+            _ => first.id.saturating_sub(1),
+        }
+    }
+
+    /// The numbers no migration ever had between the base version and the first migration:
+    /// a database the patches migrated is never at one of them. Empty when the numbers follow on.
+    pub fn boundary_gap(&self) -> std::ops::RangeInclusive<u32> {
+        let first = self.migrations.first().map_or(0, |m| m.id);
+        // An empty range (1..=0) when there is no gap.
+        (self.base_version() + 1)..=first.saturating_sub(1)
+    }
+
+    /// The base version to record for these migrations given `earlier`, the migrations of the
+    /// same class in the earlier patches: the highest number among them below the first
+    /// migration, when it is not the first number minus one. `None` when the numbers follow on,
+    /// or when no earlier migration is numbered below the first (a new class: the first number
+    /// minus one, as a patch source says).
+    pub fn boundary_base<'m>(
+        &self,
+        earlier: impl IntoIterator<Item = &'m Migration>,
+    ) -> Option<u32> {
+        let first = self.migrations.first()?.id;
+        let last_before = earlier
+            .into_iter()
+            .map(|m| m.id)
+            .filter(|id| *id < first)
+            .max()?;
+        (last_before != first - 1).then_some(last_before)
     }
 
     pub fn target_version(&self) -> Option<u32> {
@@ -216,6 +258,7 @@ impl MigrationSet {
                 ClassMigrations {
                     dialect: Some(spec.dialect),
                     migrations: Vec::new(),
+                    recorded_base: None,
                 },
             );
         }
@@ -457,6 +500,50 @@ mod tests {
         assert_eq!(site.base_version(), 1);
         assert_eq!(site.target_version(), Some(10));
         assert_eq!(site.pending(2).map(|m| m.id).collect::<Vec<_>>(), [9, 10]);
+    }
+
+    fn class_of(ids: &[u32]) -> ClassMigrations {
+        ClassMigrations {
+            dialect: Some(Dialect::Sqlite),
+            migrations: ids
+                .iter()
+                .map(|id| Migration::new("site", *id, "m", "SELECT 1;", "SELECT 2;"))
+                .collect(),
+            recorded_base: None,
+        }
+    }
+
+    #[test]
+    fn a_gap_at_the_patch_boundary_is_the_recorded_base() {
+        let earlier = class_of(&[1, 40, 41]);
+        let mut gap = class_of(&[43, 44]);
+        assert_eq!(
+            gap.base_version(),
+            42,
+            "a patch source alone knows no better"
+        );
+        assert_eq!(gap.boundary_base(&earlier.migrations), Some(41));
+        gap.recorded_base = gap.boundary_base(&earlier.migrations);
+        assert_eq!(gap.base_version(), 41);
+        assert_eq!(gap.boundary_gap(), 42..=42);
+        assert_eq!(gap.pending(41).map(|m| m.id).collect::<Vec<_>>(), [43, 44]);
+
+        let follows = class_of(&[42, 43]);
+        assert_eq!(follows.boundary_base(&earlier.migrations), None);
+        assert!(follows.boundary_gap().is_empty());
+        let new_class = class_of(&[7]);
+        assert_eq!(new_class.boundary_base(&[]), None);
+        assert_eq!(new_class.base_version(), 6);
+        // A number an earlier patch shipped again at or above the first does not count.
+        let reshipped = class_of(&[1, 41, 43, 50]);
+        assert_eq!(
+            class_of(&[43]).boundary_base(&reshipped.migrations),
+            Some(41)
+        );
+        // A recorded base at or above the first migration is not a base.
+        let mut odd = class_of(&[43]);
+        odd.recorded_base = Some(43);
+        assert_eq!(odd.base_version(), 42);
     }
 
     #[test]
