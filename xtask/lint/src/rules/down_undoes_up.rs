@@ -996,6 +996,8 @@ fn recognized_effects(kind: &RecognizedKind) -> Vec<Effect> {
         RecognizedKind::CreatePartitionedTable { table, .. } => {
             vec![Create(Object::Table(norm_str(table)))]
         }
+        // A FULLTEXT or SPATIAL index is an index like any other for the down.
+        RecognizedKind::CreateIndex { create, .. } => ast_effects(create),
         RecognizedKind::AlterTable { table, actions } => {
             let table = norm_str(table);
             actions
@@ -1040,6 +1042,15 @@ mod tests {
     fn clean(up: &str, down: &str, dialect: Dialect) {
         let findings = found(up, down, dialect);
         assert!(findings.is_empty(), "{dialect}: {findings:#?}");
+    }
+
+    #[test]
+    fn a_fulltext_index_the_up_creates_is_dropped_by_the_down() {
+        let up = "CREATE FULLTEXT INDEX idx_posts_message ON posts (message);\n";
+        clean(up, "DROP INDEX idx_posts_message ON posts;\n", Mysql);
+        let missing = found(up, "SELECT 1;\n", Mysql);
+        assert_eq!(missing.len(), 1, "{missing:#?}");
+        assert!(missing[0].contains("idx_posts_message"), "{missing:#?}");
     }
 
     #[test]
