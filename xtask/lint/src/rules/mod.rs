@@ -263,8 +263,19 @@ pub(crate) mod test_support {
             mode: Mode::Online,
             ..Report::default()
         };
-        lint_migration(&m, dialect, Some(server), Mode::Online, &history, &mut report);
-        report.findings.into_iter().filter(|f| f.rule == id).collect()
+        lint_migration(
+            &m,
+            dialect,
+            Some(server),
+            Mode::Online,
+            &history,
+            &mut report,
+        );
+        report
+            .findings
+            .into_iter()
+            .filter(|f| f.rule == id)
+            .collect()
     }
 
     /// What a person reads when rule `id` fires on `up` in online mode: its findings as the
