@@ -13,6 +13,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::bail;
+use bascule_lint::rules::down_undoes_up as pairs;
 use bascule_lint::{self as lint, Report};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -131,6 +132,9 @@ fn level_name(level: lint::Level) -> &'static str {
 /// What `--explain <rule-id>` prints: the rule's summary, level, dialects, explanation, and its
 /// recipe (once when it is the same in every dialect, else per dialect).
 pub fn explain(id: &str) -> anyhow::Result<String> {
+    if id == pairs::RULE {
+        return Ok(explain_pair_check());
+    }
     let Some(rule) = lint::rules::by_id(id) else {
         bail!("no rule has the id `{id}`; `cargo xtask lint --rules` lists them");
     };
@@ -176,19 +180,40 @@ pub fn explain(id: &str) -> anyhow::Result<String> {
     Ok(out)
 }
 
-/// The rule list: id, level, dialects, summary.
+/// `--explain down-undoes-up`: the pair check is not a [`lint::Rule`] (it reads both scripts of
+/// a migration, not one statement), so its text comes from its module.
+fn explain_pair_check() -> String {
+    let recipe: String = pairs::RECIPE.lines().map(|l| format!("  {l}\n")).collect();
+    format!(
+        "{}: {}\n\nlevel: error in every mode\ndialects: sqlite, mysql, postgres\n\n{}\n\n\
+         what to do instead:\n{recipe}\nsilence one statement with: -- bascule:allow {} <reason>\n",
+        pairs::RULE,
+        pairs::SUMMARY,
+        pairs::EXPLANATION,
+        pairs::RULE
+    )
+}
+
+/// The rule list: id, level, dialects, summary; the pair check last.
 pub fn rules_table() -> String {
+    let row = |id: &str, level: &str, dialects: &str, summary: &str| {
+        format!("{id:<36} {level:<7} {dialects:<22} {summary}\n")
+    };
     let mut out = String::new();
     for rule in lint::rules::all() {
-        let level = level_name(rule.level());
         let dialects: Vec<String> = rule.dialects().iter().map(ToString::to_string).collect();
-        out.push_str(&format!(
-            "{:<36} {:<7} {:<22} {}\n",
+        out.push_str(&row(
             rule.id(),
-            level,
-            dialects.join(","),
-            rule.summary()
+            level_name(rule.level()),
+            &dialects.join(","),
+            rule.summary(),
         ));
     }
+    out.push_str(&row(
+        pairs::RULE,
+        "always",
+        "sqlite,mysql,postgres",
+        pairs::SUMMARY,
+    ));
     out
 }

@@ -264,6 +264,19 @@ fn explain_prints_the_explanation_and_the_recipe() {
             && per_dialect.contains("what to do instead (postgres):"),
         "{per_dialect}"
     );
+    insta::assert_snapshot!(
+        "explain_down_undoes_up",
+        xtask::lint::explain("down-undoes-up").unwrap()
+    );
+    let listed: Vec<String> = xtask::lint::rules_table()
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect();
+    assert!(
+        listed.iter().any(|id| id == "down-undoes-up")
+            && listed.iter().any(|id| id == "blocking-lock"),
+        "{listed:?}"
+    );
     let err = xtask::lint::explain("no-such-rule").unwrap_err();
     assert!(err.to_string().contains("--rules"), "{err}");
 

@@ -72,6 +72,28 @@ use bascule_sql::{
 /// The id of this check's findings.
 pub const RULE: &str = "down-undoes-up";
 
+/// One line on what the check finds, for `cargo xtask lint --rules`.
+pub const SUMMARY: &str = "down.sql undoes what up.sql does, object by object";
+
+/// What `cargo xtask lint --explain down-undoes-up` says: why, and what to do.
+pub const EXPLANATION: &str = "\
+A rollback runs down.sql. A down that forgets to drop what the up created makes the next apply
+of the patch fail (\"already exists\"); a down that drops what the up never made destroys data the
+release found there; a rename or type change not undone leaves the old code facing a schema it
+does not know. Every object up.sql creates, drops, renames or retypes must be undone by down.sql:
+what goes with a table goes with its drop, an index goes with the column it covers, a helper
+routine the up creates and drops itself asks nothing, and a nullability change is undone by the
+opposite one. The DDL inside a MySQL PREPARE string, a PostgreSQL DO block or a called procedure
+is read like written DDL. `cargo xtask check-migrations` runs the same round trip on a real
+database.";
+
+/// What to do when the check fires.
+pub const RECIPE: &str = "\
+Add to down.sql the statement that undoes the object the finding names (DROP INDEX for a CREATE
+INDEX, the old definition for a changed one). A migration that truly cannot be undone (a legacy
+clean-up) declares it: -- bascule:irreversible <reason>; bascule rollback then refuses to go past
+it.";
+
 /// The findings of the pair check for one migration: errors, one per thing the down fails to
 /// undo or undoes without the up having done it, each with the reason of the
 /// `-- bascule:allow down-undoes-up <reason>` that silences it, if one does (on the up statement
