@@ -1030,7 +1030,9 @@ fn load(args: &HostArgs) -> anyhow::Result<(HostProfile, Patch, Manifest, PathBu
     // Verified before anything in it is parsed: a file that is not what the manifest lists
     // (a symlink, a fifo, a changed or grown file) is refused unread.
     let manifest = bundle::verify_dir(&bundle_root)?;
-    let patch = Patch::load(&bundle_root)?;
+    let mut patch = Patch::load(&bundle_root)?;
+    // The base versions the build found beside the patch source, which the tree alone lacks.
+    manifest.set_base_versions(&mut patch.migrations);
     let host = HostProfile::load(&args.host)?;
     Ok((host, patch, manifest, bundle_root))
 }

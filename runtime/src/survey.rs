@@ -9,6 +9,13 @@
 //! migrate step finishes its undo before migrating the database (see [`crate::steps::migrate`]).
 //! It is a problem that refuses the run only when this bundle cannot undo it: it does not ship
 //! that migration, ships a different one, or a newer migration is applied above it.
+//!
+//! A database must be at its class's base version ([`ClassMigrations::base_version`]) or above.
+//! When the numbering skips numbers between the earlier patches and this one (they end at 41,
+//! this bundle starts at 43), the base is the earlier patches' last number, which the build
+//! recorded in the manifest: a database at 41 is up to date for this bundle, one below it is
+//! refused as missing patches, and one at a number in between (42), which no patch ever had,
+//! is refused as migrated by something else.
 
 use std::time::Instant;
 
@@ -110,15 +117,33 @@ impl ClassSurvey {
                 }
             }
             let version = d.state.version();
-            if version < base {
+            let first = self
+                .migrations
+                .migrations
+                .first()
+                .map_or_else(|| format!("{:04}", base + 1), |m| m.number());
+            let gap = self.migrations.boundary_gap();
+            if version < base && gap.is_empty() {
                 problems.push(format!(
-                    "{}: at version {version}, but this patch's first {} migration is {}: apply the patches in between first",
+                    "{}: at version {version}, but this patch's first {} migration is {first}: apply the patches in between first",
+                    d.target, self.class,
+                ));
+            } else if version < base {
+                problems.push(format!(
+                    "{}: at version {version}, but this patch's first {} migration is {first} and a database must be at version {base} for it \
+                     (the earlier patches end at {base}; no migration is numbered {}): apply the patches in between first",
                     d.target,
                     self.class,
-                    self.migrations
-                        .migrations
-                        .first()
-                        .map_or_else(|| format!("{:04}", base + 1), |m| m.number())
+                    numbers(&gap),
+                ));
+            } else if gap.contains(&version) {
+                problems.push(format!(
+                    "{}: at version {version}, a number no {} migration has (the earlier patches end at {base}, this patch starts at {first}): \
+                     these patches did not bring it there. If a patch that was not beside this one when it was built has migration {version}, \
+                     rebuild this bundle with that patch's source beside it; otherwise find what wrote version {version} in {}",
+                    d.target,
+                    self.class,
+                    db::VERSION_TABLE,
                 ));
             }
             if version > target {
@@ -159,6 +184,15 @@ pub fn with_abandoned(classes: &[ClassSurvey]) -> Vec<String> {
             })
         })
         .collect()
+}
+
+/// `42` or `42 to 44`.
+fn numbers(range: &std::ops::RangeInclusive<u32>) -> String {
+    if range.start() == range.end() {
+        range.start().to_string()
+    } else {
+        format!("{} to {}", range.start(), range.end())
+    }
 }
 
 fn short(checksum: &str) -> &str {
@@ -279,4 +313,70 @@ pub enum SurveyError {
     Db(Vec<DbError>),
     #[error("{0}")]
     Mismatch(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bascule_db::{AppliedMigration, Location};
+
+    fn at(version: u32, migrations: &ClassMigrations) -> DbSurvey {
+        DbSurvey {
+            target: DbTarget {
+                class: "site".into(),
+                name: format!("at{version}"),
+                location: Location::SqliteFile(format!("/srv/site{version}.db").into()),
+            },
+            state: VersionState {
+                table_exists: true,
+                applied: (version > 0)
+                    .then(|| AppliedMigration {
+                        id: version,
+                        name: "earlier".into(),
+                        // An earlier patch's migration, or this bundle's as it shipped.
+                        checksum: migrations
+                            .get(version)
+                            .map_or_else(|| "0".repeat(64), |m| m.checksum.clone()),
+                        state: RowState::Applied,
+                        run: None,
+                    })
+                    .into_iter()
+                    .collect(),
+                adopted: None,
+            },
+            refusal: None,
+        }
+    }
+
+    fn site(recorded_base: Option<u32>, versions: &[u32]) -> ClassSurvey {
+        let migrations = ClassMigrations {
+            dialect: Some(Dialect::Sqlite),
+            migrations: vec![
+                Migration::new("site", 43, "add_avatar", "SELECT 1;", "SELECT 2;"),
+                Migration::new("site", 44, "add_bio", "SELECT 3;", "SELECT 4;"),
+            ],
+            recorded_base,
+        };
+        ClassSurvey {
+            class: "site".into(),
+            dialect: Dialect::Sqlite,
+            databases: versions.iter().map(|v| at(*v, &migrations)).collect(),
+            migrations,
+            elapsed: std::time::Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn a_gap_at_the_patch_boundary_accepts_the_recorded_base_only() {
+        let gap = site(Some(41), &[41, 40, 42, 43]);
+        insta::assert_snapshot!("boundary_gap_problems", gap.problems().join("\n"));
+        assert_eq!(
+            site(Some(41), &[41, 43]).pending_total(),
+            2 + 1,
+            "41 needs both, 43 needs 44"
+        );
+
+        let follows = site(None, &[41, 42]);
+        insta::assert_snapshot!("no_recorded_base_problems", follows.problems().join("\n"));
+    }
 }

@@ -16,9 +16,15 @@
 //!    build leaves nothing in `--out`;
 //! 6. **sign**, with `--sign KEY`: a detached signature beside the tarball ([`crate::signing`]).
 //!
+//! The migrations of a class may skip numbers where the earlier patch ends (41, then 43): the
+//! bundle alone could not tell a database at 41 is up to date for it, so the build reads the
+//! sibling patches (as `check-migrations` does) and records that base version per class in the
+//! manifest ([`base_versions`]).
+//!
 //! The mtime of every entry is `SOURCE_DATE_EPOCH` if set, else `patch.source_date_epoch`, so the
 //! same inputs give the same bytes.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -75,6 +81,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 pub fn build(patch_dir: &Path, out: &Path, runtime: Option<&Path>) -> anyhow::Result<Built> {
     let patch = load(patch_dir)?;
     validate(&patch)?;
+    let base_versions = base_versions(&patch);
     let lint = crate::lint::check_before_build(&patch)?;
     let documents = load_documents(&patch)?;
     let runtime = match runtime {
@@ -90,13 +97,13 @@ pub fn build(patch_dir: &Path, out: &Path, runtime: Option<&Path>) -> anyhow::Re
     stage_docs(&patch, &documents, &lint, staging.path())?;
     stage_runtime(&runtime, staging.path())?;
     let clock = std::time::Instant::now();
-    let built = pack(&patch, &runtime, staging.path(), out)?;
+    let built = pack(&patch, &runtime, &base_versions, staging.path(), out)?;
     eprintln!(
         "time:   snapshot {:.2} s, pack {:.2} s",
         snapshot.as_secs_f64(),
         clock.elapsed().as_secs_f64()
     );
-    report(&patch, &built);
+    report(&patch, &base_versions, &built);
     Ok(built)
 }
 
@@ -137,6 +144,28 @@ fn validate(patch: &Patch) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Per class, the version a database must be at for this patch when the numbering skips numbers
+/// between the earlier patches and this one: their last number below this patch's first. The
+/// earlier patches are the ones the lint reads (siblings with lower versions that load; a
+/// directory beside them that is not a patch, or a broken one, is no release), of the same
+/// dialect. Classes whose numbers follow on, or that no earlier patch has, are left out; the
+/// manifest then holds nothing new.
+pub fn base_versions(patch: &Patch) -> BTreeMap<String, u32> {
+    let earlier = bascule_lint::history::earlier_patches(patch);
+    let mut bases = BTreeMap::new();
+    for (class, own) in &patch.migrations.classes {
+        let theirs = earlier
+            .iter()
+            .filter_map(|p| p.migrations.class(class))
+            .filter(|c| c.dialect == own.dialect)
+            .flat_map(|c| c.migrations.iter());
+        if let Some(base) = own.boundary_base(theirs) {
+            bases.insert(class.clone(), base);
+        }
+    }
+    bases
 }
 
 fn dialect_of(patch: &Patch, class: &str) -> anyhow::Result<Dialect> {
@@ -396,6 +425,7 @@ fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 fn pack(
     patch: &Patch,
     runtime: &StaticRuntime,
+    base_versions: &BTreeMap<String, u32>,
     staging: &Path,
     out: &Path,
 ) -> anyhow::Result<Built> {
@@ -405,7 +435,7 @@ fn pack(
     fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let path = out.join(format!("{top}.tar.gz"));
     let partial = out.join(format!(".{top}.tar.gz.partial-{}", std::process::id()));
-    let meta = pack_meta(patch, runtime, mtime);
+    let meta = pack_meta(patch, runtime, base_versions, mtime);
     let packed = match bascule_bundle::pack(staging, &top, meta, mtime, &partial) {
         Ok(packed) => packed,
         Err(e) => {
@@ -425,7 +455,12 @@ fn pack(
     })
 }
 
-fn pack_meta(patch: &Patch, runtime: &StaticRuntime, mtime: u64) -> PackMeta {
+fn pack_meta(
+    patch: &Patch,
+    runtime: &StaticRuntime,
+    base_versions: &BTreeMap<String, u32>,
+    mtime: u64,
+) -> PackMeta {
     let info = &patch.spec.patch;
     let migrations = patch
         .migrations
@@ -451,6 +486,7 @@ fn pack_meta(patch: &Patch, runtime: &StaticRuntime, mtime: u64) -> PackMeta {
             source_date_epoch: mtime,
             runtime_target: runtime.target.clone(),
         },
+        base_versions: base_versions.clone(),
         migrations,
     }
 }
@@ -474,14 +510,21 @@ fn count_files(dir: &Path) -> anyhow::Result<usize> {
     Ok(count)
 }
 
-fn report(patch: &Patch, built: &Built) {
+fn report(patch: &Patch, base_versions: &BTreeMap<String, u32>, built: &Built) {
     println!("bundle: {}", built.path.display());
     println!("size:   {} ({} bytes)", human_size(built.size), built.size);
     println!("sha256: {}", built.sha256);
     println!("files:  {} (+ MANIFEST.toml)", built.files);
     for (class, migrations) in &patch.migrations.classes {
+        let after = match (base_versions.get(class), migrations.migrations.first()) {
+            (Some(base), Some(first)) => format!(
+                ", after {base}, the earlier patches' last (the numbering skips to {})",
+                first.number()
+            ),
+            _ => String::new(),
+        };
         println!(
-            "migrations: {class}: {} ({})",
+            "migrations: {class}: {} ({}){after}",
             migrations.migrations.len(),
             migrations
                 .dialect

@@ -451,3 +451,85 @@ fn source_date_epoch_overrides_the_patch() {
         "x86_64-unknown-linux-gnu+crt-static"
     );
 }
+
+/// A patch source `<parent>/<version>` with SQLite class `site` holding `migrations`
+/// (directory names), and code of its own.
+fn write_sibling(parent: &Path, version: &str, migrations: &[&str]) -> PathBuf {
+    let patch = parent.join(version);
+    fs::create_dir_all(patch.join("code")).expect("code dir");
+    fs::write(
+        patch.join("patch.toml"),
+        format!(
+            "[patch]\nversion = \"{version}\"\nfrom = \"*\"\nmode = \"downtime\"\n\n\
+             [code]\nsource = \"code\"\n\n[classes.site]\ndialect = \"sqlite\"\n"
+        ),
+    )
+    .expect("patch.toml");
+    fs::create_dir_all(patch.join("docs")).expect("docs dir");
+    for name in ["bulletin.toml", "checklist.toml", "testbook.toml"] {
+        fs::write(patch.join("docs").join(name), "# nothing\n").expect("docs");
+    }
+    for dir in migrations {
+        let table = dir.split_once('_').map_or(*dir, |(_, name)| name);
+        let migration = patch.join("migrations/site").join(dir);
+        fs::create_dir_all(&migration).expect("migration dir");
+        fs::write(
+            migration.join("up.sql"),
+            format!("CREATE TABLE {table} (id INTEGER PRIMARY KEY);\n"),
+        )
+        .expect("up.sql");
+        fs::write(migration.join("down.sql"), format!("DROP TABLE {table};\n")).expect("down.sql");
+    }
+    patch
+}
+
+#[test]
+fn a_gap_in_the_numbering_at_the_patch_boundary_is_recorded_in_the_manifest() {
+    let root = scratch("boundary-gap");
+    let patches = root.join("patches");
+    let first = write_sibling(&patches, "1.0.0", &["000040_teams", "000041_members"]);
+    write_sibling(&patches, "1.1.0", &["000043_avatars", "000044_badges"]);
+    write_sibling(&patches, "1.2.0", &["000045_notes"]);
+    let out = root.join("out");
+
+    // Built as a developer does from the patches' directory, named without a parent.
+    let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["build-patch", "1.1.0", "--out", path_str(&out)])
+        .args(["--runtime", path_str(&first_build().runtime)])
+        .current_dir(&patches)
+        .env_remove("SOURCE_DATE_EPOCH")
+        .output()
+        .expect("run xtask");
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert!(
+        stdout.contains(
+            "migrations: site: 2 (sqlite), after 41, the earlier patches' last (the numbering skips to 000043)"
+        ),
+        "{stdout}"
+    );
+    let manifest =
+        bascule_bundle::verify_tarball(&out.join("bascule-1.1.0.tar.gz")).expect("verify");
+    assert_eq!(
+        manifest.base_versions,
+        [("site".to_string(), 41)].into_iter().collect()
+    );
+    assert!(
+        manifest
+            .to_toml()
+            .expect("toml")
+            .contains("[base_versions]\nsite = 41\n"),
+        "written in MANIFEST.toml"
+    );
+
+    // Numbers that follow on, and a first patch, record nothing.
+    for (version, patch) in [("1.2.0", patches.join("1.2.0")), ("1.0.0", first)] {
+        let output = build_with_runtime(&patch, &out);
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        assert!(!text(&output.stdout).contains("after"), "{version}");
+        let tarball = out.join(format!("bascule-{version}.tar.gz"));
+        let manifest = bascule_bundle::verify_tarball(&tarball).expect("verify");
+        assert!(manifest.base_versions.is_empty(), "{version}");
+        assert!(!manifest.to_toml().expect("toml").contains("base_versions"));
+    }
+}

@@ -4,14 +4,14 @@
 //! it, so the comparison can rely on it: paths are safe and unique, symlinks stay inside, each
 //! migration's scripts are listed with the digests the migration claims.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use super::paths::{ancestors, resolve_link, unsafe_reason};
 use super::{BundleError, MODE_EXEC, MODE_FILE};
-use bascule_patch::sha256_hex;
+use bascule_patch::{sha256_hex, MigrationSet};
 
 /// The manifest's file name, at the bundle root.
 pub const MANIFEST_FILE: &str = "MANIFEST.toml";
@@ -28,6 +28,13 @@ pub struct Manifest {
     pub format: u32,
     pub patch: PatchMeta,
     pub build: BuildInfo,
+    /// Per class, the version a database must be at for this bundle, when it is not the number
+    /// before the class's first migration: the numbering skips numbers between the earlier
+    /// patches and this one (`site = 41` when they end at 41 and this bundle starts at 43).
+    /// Absent for every other class, and the table with them, so such manifests are unchanged.
+    /// See [`bascule_patch::ClassMigrations::recorded_base`].
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub base_versions: BTreeMap<String, u32>,
     pub migrations: Vec<MigrationEntry>,
     /// Every file and symlink of the bundle except the manifest itself, sorted by path.
     pub files: Vec<FileEntry>,
@@ -133,6 +140,16 @@ impl Manifest {
         format!("bascule-{}", self.patch.version)
     }
 
+    /// Gives each class of `migrations` the base version this manifest records for it, so the
+    /// runtime asks a database to be where the build found the earlier patches end.
+    pub fn set_base_versions(&self, migrations: &mut MigrationSet) {
+        for (class, base) in &self.base_versions {
+            if let Some(class) = migrations.classes.get_mut(class) {
+                class.recorded_base = Some(*base);
+            }
+        }
+    }
+
     /// Checks the rules every later comparison relies on; `source` names the manifest in errors.
     pub fn validate(&self, source: &Path) -> Result<(), BundleError> {
         let invalid = |what: String| BundleError::InvalidManifest {
@@ -184,6 +201,27 @@ impl Manifest {
     }
 
     fn validate_migrations(&self) -> Result<(), String> {
+        for (class, base) in &self.base_versions {
+            let first = self
+                .migrations
+                .iter()
+                .filter(|m| &m.class == class)
+                .map(|m| m.id)
+                .min();
+            match first {
+                Some(first) if *base < first => {}
+                Some(first) => {
+                    return Err(format!(
+                        "base_versions.{class} = {base} is not below the class's first migration ({first})"
+                    ))
+                }
+                None => {
+                    return Err(format!(
+                        "base_versions.{class}: the bundle has no migration of class `{class}`"
+                    ))
+                }
+            }
+        }
         let by_path = self.index();
         for migration in &self.migrations {
             let dir = migration.dir();
@@ -376,5 +414,75 @@ mod tests {
             "{toml}"
         );
         assert!(!manifest(vec![]).to_toml().unwrap().contains("dir_name"));
+    }
+
+    fn gap_manifest() -> Manifest {
+        let mut m = manifest(vec![
+            file_entry("migrations/site/000043_add_avatar/down.sql", b"down"),
+            file_entry("migrations/site/000043_add_avatar/up.sql", b"up"),
+        ]);
+        m.migrations.push(MigrationEntry {
+            class: "site".into(),
+            id: 43,
+            name: "add_avatar".into(),
+            up_sha256: sha256_hex(b"up"),
+            down_sha256: sha256_hex(b"down"),
+            dir_name: Some("000043_add_avatar".into()),
+        });
+        m
+    }
+
+    #[test]
+    fn a_base_version_is_written_only_when_recorded_and_read_back() {
+        let follows = gap_manifest();
+        let text = follows.to_toml().unwrap();
+        assert!(!text.contains("base_versions"), "{text}");
+        let parsed = Manifest::parse(&text, Path::new("M")).unwrap();
+        assert!(parsed.base_versions.is_empty());
+        assert_eq!(
+            parsed.to_toml().unwrap(),
+            text,
+            "same bytes after a round trip"
+        );
+
+        let mut gap = gap_manifest();
+        gap.base_versions.insert("site".into(), 41);
+        let text = gap.to_toml().unwrap();
+        assert!(text.contains("[base_versions]\nsite = 41\n"), "{text}");
+        let parsed = Manifest::parse(&text, Path::new("M")).unwrap();
+        assert_eq!(parsed, gap);
+        assert_ne!(
+            gap.digest(),
+            follows.digest(),
+            "the base is part of the identity"
+        );
+
+        let mut set = MigrationSet::default();
+        set.classes.insert("site".into(), Default::default());
+        set.classes.insert("main".into(), Default::default());
+        parsed.set_base_versions(&mut set);
+        assert_eq!(set.classes["site"].recorded_base, Some(41));
+        assert_eq!(set.classes["main"].recorded_base, None);
+    }
+
+    #[test]
+    fn a_base_version_must_be_below_a_migration_of_its_class() {
+        for (class, base, what) in [
+            (
+                "site",
+                43,
+                "base_versions.site = 43 is not below the class's first migration (43)",
+            ),
+            (
+                "main",
+                1,
+                "base_versions.main: the bundle has no migration of class `main`",
+            ),
+        ] {
+            let mut m = gap_manifest();
+            m.base_versions.insert(class.into(), base);
+            let err = m.validate(Path::new("M")).unwrap_err().to_string();
+            assert!(err.contains(what), "{err}");
+        }
     }
 }

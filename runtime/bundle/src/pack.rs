@@ -35,6 +35,8 @@ const WRITE_BUFFER: usize = 256 * 1024;
 pub struct PackMeta {
     pub patch: PatchMeta,
     pub build: BuildInfo,
+    /// See [`Manifest::base_versions`].
+    pub base_versions: std::collections::BTreeMap<String, u32>,
     pub migrations: Vec<MigrationEntry>,
 }
 
@@ -79,6 +81,7 @@ pub fn pack(
         format: FORMAT,
         patch: meta.patch,
         build: meta.build,
+        base_versions: meta.base_versions,
         migrations: meta.migrations,
         files: items
             .iter()

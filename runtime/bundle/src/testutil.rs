@@ -37,6 +37,7 @@ pub fn manifest(files: Vec<FileEntry>) -> Manifest {
         format: FORMAT,
         patch: meta.patch,
         build: meta.build,
+        base_versions: Default::default(),
         migrations: vec![],
         files,
     }
@@ -55,6 +56,7 @@ pub fn meta() -> PackMeta {
             source_date_epoch: MTIME,
             runtime_target: "x86_64-unknown-linux-musl".into(),
         },
+        base_versions: Default::default(),
         migrations: vec![MigrationEntry {
             class: "site".into(),
             id: 1,

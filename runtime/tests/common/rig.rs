@@ -60,6 +60,7 @@ impl Rig {
                 source_date_epoch: 0,
                 runtime_target: "test".into(),
             },
+            base_versions: Default::default(),
             migrations: Vec::new(),
             files: Vec::new(),
         };
