@@ -235,7 +235,10 @@ fn expected_in_message(name: &str) -> Vec<&'static str> {
             "bad-docs/docs/testbook.toml:8: missing field `expected`",
             "3 problem(s) in the documents",
         ],
-        "bad-name" => vec!["migrations/site/2_add_thing"],
+        "bad-name" => vec![
+            "bad-name/migrations",
+            "`site/v2_add_thing`: it does not start with a number",
+        ],
         "missing-down" => vec!["0002_add_avatar", "down.sql"],
         "undeclared-class" => vec!["migrations/shop", "[classes.shop]"],
         "unknown-key" => vec!["patch.toml", "vesion"],
