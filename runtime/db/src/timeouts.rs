@@ -35,6 +35,9 @@
 //! them; a migration's own `SET lock_timeout` then wins for the rest of its session's work on
 //! that database, as the database makes it. The statement that set them is written to
 //! `update.log` (it holds no secret: values only).
+//!
+//! An undo's sessions wait longer ([`MigrationTimeouts::for_undo`]): giving up there would leave
+//! a database half-migrated, which is worse than a writer waiting a minute.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -167,7 +170,30 @@ impl MigrationTimeouts {
     pub fn for_class(&self, class: &str) -> SessionTimeouts {
         self.classes.get(class).copied().unwrap_or(self.other)
     }
+
+    /// The limits of the sessions an undo runs downs with: the same, with every lock wait
+    /// raised to at least [`UNDO_MIN_LOCK_TIMEOUT`] and no statement timeout. A migration that
+    /// gives up waiting is undone; an undo that gives up leaves its database half-migrated until
+    /// `bascule recover`, so it waits longer for the lock the failed migration could not get.
+    pub fn for_undo(&self) -> MigrationTimeouts {
+        let undo = |t: &SessionTimeouts| SessionTimeouts {
+            lock: t.lock.max(UNDO_MIN_LOCK_TIMEOUT),
+            statement: Timeout::Off,
+            idle_in_transaction: t.idle_in_transaction,
+        };
+        MigrationTimeouts {
+            classes: self
+                .classes
+                .iter()
+                .map(|(class, t)| (class.clone(), undo(t)))
+                .collect(),
+            other: undo(&self.other),
+        }
+    }
 }
+
+/// The shortest lock wait of an undo's sessions ([`MigrationTimeouts::for_undo`]).
+pub const UNDO_MIN_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[cfg(test)]
 mod tests {
@@ -175,6 +201,19 @@ mod tests {
 
     fn host(toml_text: &str) -> BTreeMap<String, DatabaseClass> {
         toml::from_str(toml_text).unwrap()
+    }
+
+    #[test]
+    fn an_undo_waits_at_least_a_minute_for_its_locks_and_is_never_cut_short() {
+        let patch: TimeoutsSpec = toml::from_str(
+            "lock_timeout = \"3s\"\nstatement_timeout = \"1h\"\n[site]\nlock_timeout = \"5min\"\n",
+        )
+        .unwrap();
+        let undo = MigrationTimeouts::resolve(&patch, &BTreeMap::new()).for_undo();
+        assert_eq!(undo.for_class("site").lock, Duration::from_secs(300));
+        assert_eq!(undo.for_class("other").lock, UNDO_MIN_LOCK_TIMEOUT);
+        assert_eq!(undo.for_class("site").statement, Timeout::Off);
+        assert_eq!(undo.for_class("other").statement, Timeout::Off);
     }
 
     #[test]

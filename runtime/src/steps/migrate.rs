@@ -309,8 +309,9 @@ fn in_downtime(cx: &Context<'_>) -> bool {
     cx.kind() == RunKind::Apply && cx.patch.spec.patch.mode == Mode::Downtime
 }
 
-/// The lock and statement timeouts of every session that migrates or undoes: the patch's
-/// `[timeouts]`, overridden by the host profile's `[databases.<class>]` ([`db::timeouts`]).
+/// The lock and statement timeouts of every session that migrates (an undo's, raised by
+/// [`db::MigrationTimeouts::for_undo`]): the patch's `[timeouts]`, overridden by the host
+/// profile's `[databases.<class>]` ([`db::timeouts`]).
 fn session_timeouts(cx: &Context<'_>) -> db::MigrationTimeouts {
     db::MigrationTimeouts::resolve(&cx.patch.spec.timeouts, &cx.host.databases)
 }
@@ -345,7 +346,7 @@ fn undo_databases(
     }
     let progress = Progress::new(cx, "undo", "checked", databases.len());
     let left = AtomicUsize::new(0);
-    let timeouts = session_timeouts(cx);
+    let timeouts = session_timeouts(cx).for_undo();
     let result = parallel::map_grouped(
         &work,
         |(d, _)| d.target.location.server().to_string(),
