@@ -74,8 +74,8 @@ pub use sampling::{
     compile_regex, compile_selector, ClassPanel, ExpectedDifference, NormaliseRule,
 };
 pub use smoke::{SiteChoice, SmokeCheck};
-pub use timeouts::{Timeout, TimeoutSettings, TimeoutsSpec};
 pub use split::{split_script, split_statements, LineIndex, Split, SplitProblem, SqlStatement};
+pub use timeouts::{Timeout, TimeoutSettings, TimeoutsSpec};
 
 /// Lower-case hex SHA-256 of some bytes: the one digest used everywhere (manifest, migrations).
 pub fn sha256_hex(bytes: &[u8]) -> String {
