@@ -275,6 +275,10 @@ fn code_mask(text: &str) -> Vec<bool> {
 pub struct Parsed {
     pub sql: SqlStatement,
     pub ast: Statement,
+    /// Embedded in another statement and run only under the condition it tests (the branch of
+    /// an `IF(<the index exists>, 'SELECT 1', 'CREATE INDEX …')` a `PREPARE` runs, an `IF` in a
+    /// `DO` block): the guard makes it safe to run twice.
+    pub guarded: bool,
 }
 
 /// One statement of an `up.sql` that sqlparser rejects and Bascule's recognizer read.
@@ -544,6 +548,7 @@ fn as_parsed(checked: &CheckedStatement) -> Option<Parsed> {
     Some(Parsed {
         sql: checked.statement.clone(),
         ast,
+        guarded: checked.embedded.is_some_and(|e| e.conditional),
     })
 }
 

@@ -143,15 +143,20 @@ pub fn check_pair(m: &Migration, dialect: Dialect) -> Vec<(Finding, Option<Strin
             _ => false,
         })
     };
+    // Whatever the up does inside a table it creates (`CREATE TABLE IF NOT EXISTS` then a legacy
+    // column dropped, an index made) goes with that table when the down drops it.
+    let goes_with_table = |object: &Object| {
+        object.table().is_some_and(|t| {
+            created_tables.contains(t) && dropped_by_down(&Object::Table(t.to_string()))
+        })
+    };
     for (i, u) in up.iter().enumerate() {
         if up_transient.contains(&i) {
             continue;
         }
         let missing = match &u.effect {
             Effect::Create(object) => {
-                let goes_with_table = object.table().is_some_and(|t| {
-                    created_tables.contains(t) && dropped_by_down(&Object::Table(t.to_string()))
-                });
+                let goes_with_table = goes_with_table(object);
                 // `CREATE OR REPLACE` of a view or routine is undone by the previous definition.
                 let replaced_back = matches!(
                     object,
@@ -170,6 +175,7 @@ pub fn check_pair(m: &Migration, dialect: Dialect) -> Vec<(Finding, Option<Strin
                     )
                 })
             }
+            Effect::Drop(object) if goes_with_table(object) => None,
             Effect::Drop(object) => {
                 let recreated = down
                     .iter()
@@ -181,6 +187,7 @@ pub fn check_pair(m: &Migration, dialect: Dialect) -> Vec<(Finding, Option<Strin
                     )
                 })
             }
+            Effect::Rename { to, .. } if goes_with_table(to) => None,
             Effect::Rename { from, to } => {
                 let back = down.iter().any(|d| {
                     matches!(&d.effect, Effect::Rename { from: f, to: t } if f.same(to) && t.same(from))
@@ -1064,6 +1071,20 @@ mod tests {
     fn clean(up: &str, down: &str, dialect: Dialect) {
         let findings = found(up, down, dialect);
         assert!(findings.is_empty(), "{dialect}: {findings:#?}");
+    }
+
+    #[test]
+    fn what_the_up_drops_in_a_table_it_creates_goes_with_the_table_s_drop() {
+        let up = "CREATE TABLE IF NOT EXISTS status (user_id INT PRIMARY KEY, state TEXT);\n\
+                  ALTER TABLE status DROP COLUMN active_channel;\n\
+                  DROP INDEX idx_status_user_id ON status;\n";
+        clean(up, "DROP TABLE IF EXISTS status;\n", Mysql);
+        // Kept when the down keeps the table.
+        let kept = found(up, "SELECT 1;\n", Mysql);
+        assert!(
+            kept.iter().any(|f| f.contains("active_channel")),
+            "{kept:#?}"
+        );
     }
 
     #[test]

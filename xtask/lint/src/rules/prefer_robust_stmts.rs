@@ -55,7 +55,8 @@ impl Rule for PreferRobustStmts {
     fn check(&self, cx: &RuleContext<'_>) -> Vec<Hit> {
         let transactional =
             cx.dialect == Dialect::Postgres && !cx.migration.runs_outside_transaction(cx.dialect);
-        if transactional || changes(cx) < 2 {
+        // A statement run only when its guard found the work undone is already safe to rerun.
+        if transactional || cx.statement.guarded || changes(cx) < 2 {
             return Vec::new();
         }
         let what = match &cx.statement.ast {
@@ -187,6 +188,19 @@ mod tests {
              ALTER TABLE members DROP COLUMN IF EXISTS b;",
             &[],
         );
+    }
+
+    #[test]
+    fn quiet_on_ddl_the_idempotent_idiom_guards() {
+        let guarded = "SET @s = (SELECT IF((SELECT COUNT(*) FROM INFORMATION_SCHEMA.STATISTICS \
+                       WHERE table_name = 'posts' AND index_name = 'idx_posts_root') > 0, \
+                       'SELECT 1', 'CREATE INDEX idx_posts_root ON posts (root_id)'));\n\
+                       PREPARE stmt FROM @s;\nEXECUTE stmt;\nDEALLOCATE PREPARE stmt;\n";
+        assert_fires(0, ID, Mysql, guarded, &[]);
+        // The same DDL prepared with no guard runs every time: it must tolerate a rerun.
+        let unguarded = "SET @s = 'CREATE INDEX idx_posts_root ON posts (root_id)';\n\
+                         PREPARE stmt FROM @s;\nEXECUTE stmt;\nDEALLOCATE PREPARE stmt;\n";
+        assert_fires(1, ID, Mysql, unguarded, &[]);
     }
 
     #[test]
