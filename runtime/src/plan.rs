@@ -46,6 +46,20 @@ pub struct PlannedClass {
     pub databases: usize,
     /// Migrations still to run, summed over the databases.
     pub pending: usize,
+    /// Those of them declared irreversible (`-- bascule:irreversible <reason>`): once they are
+    /// applied, `rollback` is refused.
+    pub irreversible: Vec<PlannedIrreversible>,
+}
+
+/// A migration `apply` would run that declares its down does not restore what its up removes.
+#[derive(Debug, Serialize)]
+pub struct PlannedIrreversible {
+    /// The migration's directory name, e.g. `000117_drop_legacy_sessions`.
+    pub migration: String,
+    /// The reason its marker gives; empty when it gives none.
+    pub reason: String,
+    /// The databases it would run on.
+    pub databases: usize,
 }
 
 impl Plan {
@@ -110,6 +124,7 @@ impl Plan {
                     class: class.class.clone(),
                     databases: class.databases.len(),
                     pending: class.pending_total(),
+                    irreversible: irreversible_of(class),
                 })
                 .collect(),
             text,
@@ -285,36 +300,48 @@ fn databases(out: &mut String, classes: &[ClassSurvey]) {
     }
 }
 
-/// The migrations `apply` would run on at least one database that declare their down does not
-/// restore what their up removed (`-- bascule:irreversible <reason>`): once they are applied,
-/// `rollback` is refused. Nothing is printed when there are none.
-fn irreversible(out: &mut String, classes: &[ClassSurvey]) {
-    let mut lines = Vec::new();
-    for class in classes {
-        for m in &class.migrations.migrations {
-            let Some(reason) = m.irreversible() else {
-                continue;
-            };
+/// The migrations `apply` would run on at least one database of `class` that declare their
+/// down does not restore what their up removed (`-- bascule:irreversible <reason>`).
+fn irreversible_of(class: &ClassSurvey) -> Vec<PlannedIrreversible> {
+    class
+        .migrations
+        .migrations
+        .iter()
+        .filter_map(|m| {
+            let reason = m.irreversible()?;
             let databases = class
                 .databases
                 .iter()
                 .filter(|d| m.id > d.state.version())
                 .count();
-            if databases == 0 {
-                continue;
-            }
-            let reason = if reason.is_empty() {
-                "(no reason given)"
-            } else {
-                reason
-            };
-            lines.push(format!(
-                "  {} {}: {reason} (to apply on {databases} database(s))",
-                class.class,
-                m.label()
-            ));
-        }
-    }
+            (databases > 0).then(|| PlannedIrreversible {
+                migration: m.label(),
+                reason: reason.to_string(),
+                databases,
+            })
+        })
+        .collect()
+}
+
+/// The irreversible migrations of every class: once they are applied, `rollback` is refused.
+/// Nothing is printed when there are none.
+fn irreversible(out: &mut String, classes: &[ClassSurvey]) {
+    let lines: Vec<String> = classes
+        .iter()
+        .flat_map(|class| {
+            irreversible_of(class).into_iter().map(|m| {
+                let reason = if m.reason.is_empty() {
+                    "(no reason given)"
+                } else {
+                    &m.reason
+                };
+                format!(
+                    "  {} {}: {reason} (to apply on {} database(s))",
+                    class.class, m.migration, m.databases
+                )
+            })
+        })
+        .collect();
     if lines.is_empty() {
         return;
     }

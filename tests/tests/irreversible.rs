@@ -67,6 +67,20 @@ fn plan_shows_it_and_rollback_past_it_is_refused_leaving_the_host_as_it_is() {
         said.contains(&format!("0002_add_avatar, {LABEL}")),
         "the migration is named as written: {said}"
     );
+    // A deploy system reads the same from `plan --format json`.
+    let json = bascule(&bundle, &demo, &["plan", "--format", "json"], &[]);
+    let plan: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let site = plan["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["class"] == "site")
+        .unwrap();
+    assert_eq!(
+        site["irreversible"],
+        serde_json::json!([{ "migration": LABEL, "reason": REASON, "databases": 3 }]),
+        "{plan}"
+    );
 
     let out = bascule(&bundle, &demo, &["apply"], &[("BASCULE_TODAY", "tue")]);
     assert!(out.status.success(), "{}", text(&out));
