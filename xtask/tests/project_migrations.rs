@@ -177,6 +177,16 @@ fn lints_every_statement(engine: &str) {
         "{engine}: statements neither parsed nor recognized"
     );
     assert!(report.statements > 300, "{engine}: {}", report.statements);
+    // The figures `lint --format json` gives agree: every written statement read, and the SQL
+    // inside the idioms read too.
+    let read = report.summary().readings;
+    assert_eq!(read.invalid, 0, "{engine}: {read:?}");
+    assert_eq!(
+        read.parsed + read.recognized,
+        report.statements,
+        "{engine}: {read:?}"
+    );
+    assert!(read.embedded > 50 && read.opaque == 0, "{engine}: {read:?}");
     // Another tool's no-transaction comment counts as the runtime counts it.
     let in_transaction: Vec<String> = report
         .findings

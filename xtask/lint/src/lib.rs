@@ -405,6 +405,23 @@ pub fn lint_patch(patch: &Patch, earlier: &[Patch]) -> Report {
     report
 }
 
+/// Adds how each statement of a script was read to `readings`.
+fn count_readings(statements: &[CheckedStatement], readings: &mut report::Readings) {
+    for s in statements {
+        if !s.is_written() {
+            readings.embedded += 1;
+            readings.opaque += usize::from(s.is_opaque());
+            continue;
+        }
+        match &s.outcome {
+            Reading::Parsed(_) => readings.parsed += 1,
+            Reading::Recognized(_) => readings.recognized += 1,
+            Reading::Invalid => readings.invalid += 1,
+            Reading::Raw => {}
+        }
+    }
+}
+
 /// Lints one migration into `report`.
 pub fn lint_migration(
     m: &Migration,
@@ -422,6 +439,7 @@ pub fn lint_migration(
         // Statements as written; embedded ones (a `PREPARE`d string, a `DO` block's body) are
         // checked like them, and unchecked when their text is known only at run time.
         report.statements += check.statements.iter().filter(|s| s.is_written()).count();
+        count_readings(&check.statements, &mut report.readings);
         report.unchecked += check
             .statements
             .iter()

@@ -33,7 +33,24 @@ pub struct Report {
     pub unchecked: usize,
     /// Statements of every script as written, raw ones included (not the SQL embedded in them).
     pub statements: usize,
+    /// How those statements, and the SQL embedded in them, were read.
+    pub readings: Readings,
     pub migrations: usize,
+}
+
+/// How the statements of a report were read: the figures that say how much the linter saw.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Readings {
+    /// Written statements sqlparser parsed.
+    pub parsed: usize,
+    /// Written statements only Bascule's recognizer read.
+    pub recognized: usize,
+    /// Written statements neither could read (each is a `syntax` or `split` error).
+    pub invalid: usize,
+    /// Statements found inside others (a `PREPARE`d string, a `DO` block, a called procedure's
+    /// body), read like written ones; `opaque` of them are known only at run time.
+    pub embedded: usize,
+    pub opaque: usize,
 }
 
 impl Default for Report {
@@ -44,6 +61,7 @@ impl Default for Report {
             suppressed: Vec::new(),
             unchecked: 0,
             statements: 0,
+            readings: Readings::default(),
             migrations: 0,
         }
     }
@@ -67,6 +85,8 @@ pub struct Summary {
     pub suppressed: usize,
     pub unchecked: usize,
     pub statements: usize,
+    /// In JSON only: the human summary line keeps to what a reviewer acts on.
+    pub readings: Readings,
     pub migrations: usize,
 }
 
@@ -122,6 +142,7 @@ impl Report {
             suppressed: self.suppressed.len(),
             unchecked: self.unchecked,
             statements: self.statements,
+            readings: self.readings,
             migrations: self.migrations,
         }
     }
