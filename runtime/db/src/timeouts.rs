@@ -44,7 +44,6 @@ use std::time::Duration;
 
 use bascule_patch::{Timeout, TimeoutSettings, TimeoutsSpec};
 
-use crate::DatabaseClass;
 
 /// The default `lock_timeout`.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -142,10 +141,11 @@ pub struct MigrationTimeouts {
 
 impl MigrationTimeouts {
     /// Each class's limits: the defaults, then the patch's `[timeouts]` and
-    /// `[timeouts.<class>]`, then the host profile's `[databases.<class>]`.
+    /// `[timeouts.<class>]`, then what the host profile's `[databases.<class>]` says
+    /// ([`crate::DatabaseClass::timeouts`]), by class.
     pub fn resolve(
         patch: &TimeoutsSpec,
-        host: &BTreeMap<String, DatabaseClass>,
+        host: &BTreeMap<String, TimeoutSettings>,
     ) -> MigrationTimeouts {
         let mut names: Vec<&String> = host.keys().chain(patch.classes.keys()).collect();
         names.sort();
@@ -154,8 +154,8 @@ impl MigrationTimeouts {
             .into_iter()
             .map(|class| {
                 let mut settings = patch.for_class(class);
-                if let Some(spec) = host.get(class) {
-                    settings = settings.overridden_by(&spec.timeouts());
+                if let Some(host_settings) = host.get(class) {
+                    settings = settings.overridden_by(host_settings);
                 }
                 (class.clone(), SessionTimeouts::from_settings(&settings))
             })
@@ -199,7 +199,7 @@ pub const UNDO_MIN_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
 mod tests {
     use super::*;
 
-    fn host(toml_text: &str) -> BTreeMap<String, DatabaseClass> {
+    fn host(toml_text: &str) -> BTreeMap<String, TimeoutSettings> {
         toml::from_str(toml_text).unwrap()
     }
 
@@ -224,10 +224,7 @@ mod tests {
         )
         .unwrap();
         let host = host(
-            "[site]\nengine = \"mysql\"\nurl = \"mysql://u@h\"\npattern = \"s%\"\n\
-             statement_timeout = \"off\"\n\
-             [shop]\nengine = \"postgres\"\nurl = \"postgres://u@h\"\npattern = \"s%\"\n\
-             lock_timeout = \"500ms\"\n",
+            "[site]\nstatement_timeout = \"off\"\n[shop]\nlock_timeout = \"500ms\"\n",
         );
         let all = MigrationTimeouts::resolve(&patch, &host);
         assert_eq!(

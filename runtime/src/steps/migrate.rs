@@ -313,7 +313,13 @@ fn in_downtime(cx: &Context<'_>) -> bool {
 /// [`db::MigrationTimeouts::for_undo`]): the patch's `[timeouts]`, overridden by the host
 /// profile's `[databases.<class>]` ([`db::timeouts`]).
 fn session_timeouts(cx: &Context<'_>) -> db::MigrationTimeouts {
-    db::MigrationTimeouts::resolve(&cx.patch.spec.timeouts, &cx.host.databases)
+    let host = cx
+        .host
+        .databases
+        .iter()
+        .map(|(class, spec)| (class.clone(), spec.timeouts()))
+        .collect();
+    db::MigrationTimeouts::resolve(&cx.patch.spec.timeouts, &host)
 }
 
 /// How many distinct servers hold these databases.
