@@ -435,6 +435,7 @@ pub fn lint_migration(
     let up = check_script(&m.up_path(), &m.up, dialect);
     let down = check_script(&m.down_path(), &m.down, dialect);
     let irreversible = m.irreversible_marker();
+    let allowable = rules::allowable_ids();
     for (check, path, script) in [(&up, m.up_path(), &m.up), (&down, m.down_path(), &m.down)] {
         // Statements as written; embedded ones (a `PREPARE`d string, a `DO` block's body) are
         // checked like them, and unchecked when their text is known only at run time.
@@ -455,7 +456,7 @@ pub fn lint_migration(
                 .cloned()
                 .map(Finding::from_issue),
         );
-        suppressions::check_markers(&path, script, &check.statements, report);
+        suppressions::check_markers(&path, script, &check.statements, &allowable, report);
     }
     match irreversible {
         Some(marker) => report.add(irreversible_finding(m, &marker), None),
@@ -608,6 +609,9 @@ fn run_rules<S: HasSql>(
                 hit.message,
             )
             .with_help(rule.recipe(cx.dialect));
+            if rule.level() == Level::Advice {
+                report.advice.insert(rule.id().to_string(), rule.summary());
+            }
             report.add(finding, suppressions::allowed(sql, rule.id()));
         }
     }

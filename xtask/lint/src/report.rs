@@ -17,7 +17,9 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::{rules, Finding, Level, Severity};
+use std::collections::BTreeMap;
+
+use super::{Finding, Severity};
 use bascule_patch::Mode;
 
 /// Everything the linter found in one patch.
@@ -36,6 +38,10 @@ pub struct Report {
     /// How those statements, and the SQL embedded in them, were read.
     pub readings: Readings,
     pub migrations: usize,
+    /// The advice rules that fired, with their one-line summary: the human report counts their
+    /// findings on one line each. Filled by the driver, which knows each rule's level.
+    #[serde(skip)]
+    pub advice: BTreeMap<String, &'static str>,
 }
 
 /// How the statements of a report were read: the figures that say how much the linter saw.
@@ -63,6 +69,7 @@ impl Default for Report {
             statements: 0,
             readings: Readings::default(),
             migrations: 0,
+            advice: BTreeMap::new(),
         }
     }
 }
@@ -152,13 +159,13 @@ impl Report {
     pub fn render_human(&self) -> String {
         let mut out = String::new();
         let (advice, full): (Vec<&Finding>, Vec<&Finding>) =
-            self.findings.iter().partition(|f| is_advice(f));
+            self.findings.iter().partition(|f| self.is_advice(f));
         for finding in full {
             out.push_str(&render_finding(finding));
             out.push_str("\n\n");
         }
         if !advice.is_empty() {
-            out.push_str(&render_advice(&advice));
+            out.push_str(&self.render_advice(&advice));
             out.push('\n');
         }
         if !self.suppressed.is_empty() {
@@ -202,6 +209,49 @@ impl Report {
         )
     }
 
+    /// Whether a finding is a warning of an advice rule.
+    fn is_advice(&self, f: &Finding) -> bool {
+        f.severity == Severity::Warning && self.advice.contains_key(&f.rule)
+    }
+
+    /// The advice findings, one line per rule in the order of its first finding:
+    ///
+    /// ```text
+    /// advice (`cargo xtask lint --explain <id>` says why; `--format json` lists every one):
+    ///   prefer-text-field: 392 × new varchar(n) column (PostgreSQL), at a/up.sql:3:3, b/up.sql:2:5, c/up.sql:7:3 and 389 more
+    /// ```
+    fn render_advice(&self, advice: &[&Finding]) -> String {
+        let mut rules: Vec<(&str, Vec<&Finding>)> = Vec::new();
+        for f in advice {
+            match rules.iter_mut().find(|(id, _)| *id == f.rule) {
+                Some((_, found)) => found.push(f),
+                None => rules.push((&f.rule, vec![f])),
+            }
+        }
+        let mut out = String::from(
+            "advice (`cargo xtask lint --explain <id>` says why; `--format json` lists every one):\n",
+        );
+        for (id, found) in rules {
+            let summary = self.advice.get(id).copied().unwrap_or_default();
+            let places: Vec<String> = found
+                .iter()
+                .take(ADVICE_PLACES)
+                .map(|f| format!("{}:{}:{}", f.path.display(), f.line, f.column))
+                .collect();
+            let more = match found.len().saturating_sub(ADVICE_PLACES) {
+                0 => String::new(),
+                n => format!(" and {n} more"),
+            };
+            let _ = writeln!(
+                out,
+                "  {id}: {} × {summary}, at {}{more}",
+                found.len(),
+                places.join(", ")
+            );
+        }
+        out
+    }
+
     /// The report as JSON (pretty-printed, stable field names).
     pub fn render_json(&self) -> String {
         #[derive(Serialize)]
@@ -223,50 +273,6 @@ impl Report {
 
 /// How many places of each advice rule the human report names.
 pub const ADVICE_PLACES: usize = 3;
-
-/// Whether a finding is a warning of an advice rule.
-fn is_advice(f: &Finding) -> bool {
-    f.severity == Severity::Warning
-        && rules::by_id(&f.rule).is_some_and(|r| r.level() == Level::Advice)
-}
-
-/// The advice findings, one line per rule in the order of its first finding:
-///
-/// ```text
-/// advice (`cargo xtask lint --explain <id>` says why; `--format json` lists every one):
-///   prefer-text-field: 392 × new varchar(n) column (PostgreSQL), at a/up.sql:3:3, b/up.sql:2:5, c/up.sql:7:3 and 389 more
-/// ```
-fn render_advice(advice: &[&Finding]) -> String {
-    let mut rules: Vec<(&str, Vec<&Finding>)> = Vec::new();
-    for f in advice {
-        match rules.iter_mut().find(|(id, _)| *id == f.rule) {
-            Some((_, found)) => found.push(f),
-            None => rules.push((&f.rule, vec![f])),
-        }
-    }
-    let mut out = String::from(
-        "advice (`cargo xtask lint --explain <id>` says why; `--format json` lists every one):\n",
-    );
-    for (id, found) in rules {
-        let summary = rules::by_id(id).map_or("", |r| r.summary());
-        let places: Vec<String> = found
-            .iter()
-            .take(ADVICE_PLACES)
-            .map(|f| format!("{}:{}:{}", f.path.display(), f.line, f.column))
-            .collect();
-        let more = match found.len().saturating_sub(ADVICE_PLACES) {
-            0 => String::new(),
-            n => format!(" and {n} more"),
-        };
-        let _ = writeln!(
-            out,
-            "  {id}: {} × {summary}, at {}{more}",
-            found.len(),
-            places.join(", ")
-        );
-    }
-    out
-}
 
 fn plural(n: usize, word: &str) -> String {
     if n == 1 {
@@ -380,6 +386,11 @@ mod tests {
             mode: Mode::Online,
             statements: 392,
             migrations: 392,
+            advice: [(
+                "prefer-text-field".to_string(),
+                "new varchar(n) column (PostgreSQL)",
+            )]
+            .into(),
             ..Report::default()
         };
         for n in 1..=392 {

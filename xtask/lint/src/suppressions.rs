@@ -3,8 +3,8 @@
 //! # Which ids
 //!
 //! Every id a finding of a migration can carry, except those no marker may silence
-//! ([`NEVER_SILENCED`]): the id of every rule ([`crate::rules::all`], `idempotent-down`
-//! included) and of the pair check ([`crate::rules::down_undoes_up::RULE`]). An unknown id is an
+//! ([`NEVER_SILENCED`]): the id of every rule, `idempotent-down` included, and of the pair check
+//! ([`crate::rules::allowable_ids`]). An unknown id is an
 //! error (`unknown-rule`) whose help names the closest valid id, or lists them all; an id that
 //! must never be silenced is an error saying why. The reason is mandatory: a marker without one
 //! is an error (`suppression-without-reason`) and silences nothing. Every silenced finding is
@@ -31,7 +31,7 @@ use std::path::Path;
 use bascule_patch::{marker_argument, marker_name, SqlStatement, ALLOW};
 use bascule_sql::CheckedStatement;
 
-use crate::{rules, Finding, Report, Severity};
+use crate::{Finding, Report, Severity};
 
 /// Finding ids no `allow` marker silences, each with why: what the message of a marker naming
 /// one of them says.
@@ -99,22 +99,15 @@ pub fn allowed(statement: &SqlStatement, id: &str) -> Option<String> {
         .map(|a| a.reason)
 }
 
-/// Every id an `allow` marker accepts: the rules' and the pair check's, in a stable order.
-pub fn allowable_ids() -> Vec<&'static str> {
-    let mut ids: Vec<&'static str> = rules::all().iter().map(|r| r.id()).collect();
-    ids.push(rules::down_undoes_up::RULE);
-    ids
-}
-
 /// Checks every `allow` marker of a script's statements into `report`: a reason is given, and
-/// the id is one a marker may silence.
+/// the id is one of `ids`, those a marker may silence ([`crate::rules::allowable_ids`]).
 pub fn check_markers(
     path: &Path,
     script: &str,
     statements: &[CheckedStatement],
+    ids: &[&str],
     report: &mut Report,
 ) {
-    let ids = allowable_ids();
     // A statement embedded in another (a `PREPARE`d string, a `DO` block's body) carries its
     // holder's markers: they are checked once, on the holder.
     for checked in statements.iter().filter(|s| s.is_written()) {
@@ -134,7 +127,7 @@ pub fn check_markers(
                     )
                     .with_help(*why)
                 } else if !ids.contains(&allow.rule.as_str()) {
-                    let help = match closest(&allow.rule, &ids) {
+                    let help = match closest(&allow.rule, ids) {
                         Some(id) => format!(
                             "did you mean `{id}`? (`cargo xtask lint --rules` lists the rule ids)"
                         ),
@@ -197,7 +190,7 @@ mod tests {
 
     #[test]
     fn a_typo_gets_the_closest_id_and_nonsense_gets_the_list() {
-        let ids = allowable_ids();
+        let ids = crate::rules::allowable_ids();
         assert!(ids.contains(&"down-undoes-up") && ids.contains(&"idempotent-down"));
         assert_eq!(closest("down-undo-up", &ids), Some("down-undoes-up"));
         assert_eq!(closest("droping-column", &ids), Some("dropping-column"));

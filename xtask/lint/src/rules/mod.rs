@@ -79,6 +79,13 @@ pub fn all() -> &'static [&'static dyn Rule] {
     ]
 }
 
+/// Every id an `allow` marker accepts: the rules' and the pair check's, in a stable order.
+pub fn allowable_ids() -> Vec<&'static str> {
+    let mut ids: Vec<&'static str> = all().iter().map(|r| r.id()).collect();
+    ids.push(down_undoes_up::RULE);
+    ids
+}
+
 /// The rule with this id.
 pub fn by_id(id: &str) -> Option<&'static dyn Rule> {
     all().iter().copied().find(|r| r.id() == id)
