@@ -60,44 +60,8 @@ use sqlparser::tokenizer::{Token, Tokenizer};
 
 use super::parser::parser_dialect;
 use super::recognize::{is_user_variable, PreparedText, Recognized, RecognizedKind, RoutineKind};
-use super::validate::{read, CheckedStatement, Reading};
+use super::statement::{read, CheckedStatement, Container, Embedded, Reading};
 use bascule_patch::{split_script, Dialect, LineIndex, SqlStatement};
-
-/// Where an embedded statement was found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Embedded {
-    pub within: Container,
-    /// Byte offset in the file of the statement that holds it (for a statement embedded in an
-    /// embedded one, of that one).
-    pub holder: usize,
-    /// It runs only under a condition: a branch of `IF(…)` or `CASE` in the expression a
-    /// `PREPARE` runs, a branch of an `IF` or a loop's body in a block (or inside a statement
-    /// that does). The idiom's guard (`IF(<the index exists>, 'SELECT 1', 'CREATE INDEX …')`)
-    /// makes such a statement idempotent.
-    pub conditional: bool,
-}
-
-/// What holds an embedded statement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Container {
-    /// A MySQL prepared statement: the string `PREPARE` takes, directly or through a variable.
-    PreparedStatement,
-    /// A PostgreSQL `DO` block, an `EXECUTE` inside it included.
-    DoBlock,
-    /// The body of a procedure the script creates and calls.
-    RoutineBody,
-}
-
-impl Container {
-    /// How reports name it: `prepared statement`, `DO block`, `routine body`.
-    pub fn label(self) -> &'static str {
-        match self {
-            Container::PreparedStatement => "prepared statement",
-            Container::DoBlock => "DO block",
-            Container::RoutineBody => "routine body",
-        }
-    }
-}
 
 /// How deep embedded statements are looked into: a procedure preparing a string is two levels.
 const MAX_DEPTH: usize = 3;

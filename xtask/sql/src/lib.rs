@@ -52,19 +52,19 @@
 pub mod embedded;
 mod parser;
 pub mod recognize;
+pub mod statement;
 pub mod validate;
 
 use std::path::Path;
 
-pub use embedded::{Container, Embedded};
 pub use parser::parser_dialect;
 pub use recognize::{
     recognize, AlterAction, IndexKind, MaintenanceCommand, PreparedText, Recognized,
     RecognizedKind, RoutineKind,
 };
+pub use statement::{CheckedStatement, Container, Embedded, Reading};
 pub use validate::{
-    check_script, render_issues, validate_script, CheckedStatement, IssueKind, Reading,
-    ScriptCheck, SqlIssue,
+    check_script, render_issues, validate_script, IssueKind, ScriptCheck, SqlIssue,
 };
 
 use bascule_patch::Dialect;

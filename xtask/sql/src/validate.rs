@@ -3,12 +3,10 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use sqlparser::ast::Statement;
-use sqlparser::parser::{Parser, ParserError};
+use sqlparser::parser::ParserError;
 
-use super::embedded::{self, Embedded};
-use super::parser::parser_dialect;
-use super::recognize::{recognize, Recognized};
+use super::embedded;
+use super::statement::{read, CheckedStatement, Reading};
 use bascule_patch::Dialect;
 use bascule_patch::{split_script, LineIndex, SqlStatement};
 
@@ -97,69 +95,7 @@ pub fn render_issues(issues: &[SqlIssue]) -> String {
         .join("\n\n")
 }
 
-/// How the checker read one statement of a script.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Reading {
-    /// sqlparser parsed it: its AST (one statement, or none for a MySQL `/*! … */` comment that
-    /// holds nothing).
-    Parsed(Vec<Statement>),
-    /// sqlparser rejected it, and [`recognize`] knows the form: accepted, and flagged so the report
-    /// can say how much was read by Bascule's own recognizer.
-    Recognized(Recognized),
-    /// Marked `-- bascule:raw`: not parsed.
-    Raw,
-    /// Rejected, or cut by an unterminated construct: its issue is in [`ScriptCheck::issues`].
-    Invalid,
-}
-
-/// One statement and how it fared.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CheckedStatement {
-    /// The statement; for an embedded one, its text once the literal's escapes are undone, placed
-    /// at its first character in the file, with the markers of the statement that holds it.
-    pub statement: SqlStatement,
-    pub outcome: Reading,
-    /// `Some` when the statement is not written in the script but held in another one — a string
-    /// a `PREPARE` runs, the body of a `DO` block or of a procedure the script calls — and read
-    /// from there ([`crate::embedded`]). It follows the statement that holds it.
-    pub embedded: Option<Embedded>,
-}
-
-impl CheckedStatement {
-    /// What sqlparser made of the statement, when it parsed it.
-    pub fn ast(&self) -> &[Statement] {
-        match &self.outcome {
-            Reading::Parsed(ast) => ast,
-            _ => &[],
-        }
-    }
-
-    /// What the recognizer made of the statement, when sqlparser could not.
-    pub fn recognized(&self) -> Option<&Recognized> {
-        match &self.outcome {
-            Reading::Recognized(r) => Some(r),
-            _ => None,
-        }
-    }
-
-    /// Whether the statement is written in the script (not embedded in another one).
-    pub fn is_written(&self) -> bool {
-        self.embedded.is_none()
-    }
-
-    /// Whether the statement is SQL that exists only at run time and could not be read
-    /// ([`crate::RecognizedKind::Opaque`]): what it does is unknown.
-    pub fn is_opaque(&self) -> bool {
-        matches!(
-            &self.outcome,
-            Reading::Recognized(Recognized {
-                kind: crate::RecognizedKind::Opaque { .. }
-            })
-        )
-    }
-}
-
-/// Every statement of a script with its [`Reading`], and every issue (split problems, syntax
+/// Every statement of a script with its [`crate::Reading`], and every issue (split problems, syntax
 /// errors, an empty script), sorted by position. Nothing stops at the first error. The
 /// statements embedded in others follow their holder ([`CheckedStatement::embedded`]); they
 /// never make an issue.
@@ -175,7 +111,7 @@ pub struct ScriptCheck {
 /// On success, returns every statement, those marked `-- bascule:raw` included (flagged
 /// [`SqlStatement::raw`], not parsed: the caller counts them as unchecked). A script without
 /// any statement is an [`IssueKind::Empty`] issue; the caller decides whether that is acceptable.
-/// A statement sqlparser rejects but [`recognize`] knows is accepted; [`check_script`] tells which.
+/// A statement sqlparser rejects but [`crate::recognize::recognize`] knows is accepted; [`check_script`] tells which.
 pub fn validate_script(
     path: &Path,
     sql: &str,
@@ -189,7 +125,7 @@ pub fn validate_script(
     }
 }
 
-/// Like [`validate_script`], keeping every statement's [`Reading`] (its AST, or what the
+/// Like [`validate_script`], keeping every statement's [`crate::Reading`] (its AST, or what the
 /// recognizer read) whether or not the script has issues.
 pub fn check_script(path: &Path, sql: &str, dialect: Dialect) -> ScriptCheck {
     let split = split_script(sql, dialect);
@@ -263,18 +199,6 @@ pub fn check_script(path: &Path, sql: &str, dialect: Dialect) -> ScriptCheck {
     issues.sort_by_key(|i| (i.line, i.column));
     let statements = embedded::expand(statements, sql, dialect);
     ScriptCheck { statements, issues }
-}
-
-/// One statement's text read by sqlparser, or by the recognizer where sqlparser fails; the
-/// parser's error when neither knows it.
-pub(crate) fn read(text: &str, dialect: Dialect) -> Result<Reading, ParserError> {
-    match Parser::parse_sql(parser_dialect(dialect), text) {
-        Ok(ast) => Ok(Reading::Parsed(ast)),
-        Err(error) => match recognize(text, dialect) {
-            Some(recognized) => Ok(Reading::Recognized(recognized)),
-            None => Err(error),
-        },
-    }
 }
 
 fn empty_message(path: &Path) -> String {
