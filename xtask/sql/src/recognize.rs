@@ -12,7 +12,8 @@
 //!   (`CLUSTER`, `VACUUM (…)`, `CREATE RULE`, `ALTER TABLE … SET TABLESPACE`, `[NO] INHERIT`, …),
 //!   `CREATE [OR REPLACE] PROCEDURE` (its arguments checked by sqlparser as a function's);
 //! - MySQL: `CREATE PROCEDURE|FUNCTION|EVENT … BEGIN … END` (with or without `DEFINER=`),
-//!   triggers whose body is one statement, `ALTER TABLE` clauses `RENAME INDEX|KEY`,
+//!   triggers whose body is one statement, `ALTER TABLE` clauses `RENAME INDEX|KEY`, the table
+//!   rename `RENAME new_name` (no `TO`),
 //!   `CONVERT TO CHARACTER SET`, `ENGINE=` and the other table options, `DISABLE|ENABLE KEYS`,
 //!   partitioning clauses, and `CREATE TABLE … PARTITION BY`; the dynamic-SQL idiom's
 //!   `PREPARE s FROM @v | 'text'` and `DROP PREPARE s` (sqlparser reads `EXECUTE` and
@@ -1282,9 +1283,19 @@ fn mariadb_guard(c: &Cursor<'_>) -> Option<Guard> {
         })
 }
 
-/// A clause sqlparser rejected, rewritten in the form it reads, if it is one of MariaDB's:
-/// without its guard, and `DROP KEY` (a synonym) as `DROP INDEX`. `None`: nothing to rewrite.
+/// A clause sqlparser rejected, rewritten in the form it reads, if it is one of MySQL's or
+/// MariaDB's: without its guard, `DROP KEY` (a synonym) as `DROP INDEX`, and the table rename
+/// `RENAME new_name` (sqlparser knows `RENAME TO` and `RENAME AS` only). `None`: nothing to
+/// rewrite.
 fn readable_clause(clause: &Cursor<'_>, guard: Option<Guard>) -> Option<String> {
+    if guard.is_none() && clause.kw_at(0, "RENAME") {
+        let named = ["TO", "AS", "COLUMN", "INDEX", "KEY"]
+            .iter()
+            .all(|kw| !clause.kw_at(1, kw));
+        // Exactly one name after it: anything else is not this form.
+        return (named && clause.len() == 2)
+            .then(|| format!("RENAME TO {}", clause.text(1, clause.len())));
+    }
     let drop_key = clause.kw_at(0, "DROP") && clause.kw_at(1, "KEY");
     if guard.is_none() && !drop_key {
         return None;
@@ -2041,6 +2052,34 @@ mod tests {
             "CREATE TRIGGER t DURING UPDATE ON members FOR EACH ROW SET NEW.a = 1",
             Mysql,
         );
+    }
+
+    #[test]
+    fn mysql_table_rename_without_to() {
+        // `RENAME AS` and `RENAME TO` sqlparser reads.
+        for sql in [
+            "ALTER TABLE totp_configurations RENAME _bkp_totp_configurations",
+            "ALTER TABLE totp_configurations RENAME `_bkp_totp_configurations`",
+        ] {
+            let RecognizedKind::AlterTable { table, actions } = recognized(sql, Mysql) else {
+                panic!("{sql}");
+            };
+            assert_eq!(table, "totp_configurations");
+            assert!(
+                matches!(
+                    actions.as_slice(),
+                    [AlterAction::Parsed(op)] if matches!(**op, AlterTableOperation::RenameTable { .. })
+                ),
+                "{sql}: {actions:?}"
+            );
+        }
+        for near_miss in [
+            "ALTER TABLE t RENAME",
+            "ALTER TABLE t RENAME a b",
+            "ALTER TABLE t RENAME AS",
+        ] {
+            not_recognized(near_miss, Mysql);
+        }
     }
 
     #[test]

@@ -101,7 +101,7 @@ it.";
 /// [`crate::suppressions`]).
 pub fn check_pair(m: &Migration, dialect: Dialect) -> Vec<(Finding, Option<String>)> {
     let (up, up_complete) = effects(&m.up, dialect, &m.up_path());
-    let (down, _) = effects(&m.down, dialect, &m.down_path());
+    let (down, down_complete) = effects(&m.down, dialect, &m.down_path());
     let up_transient = transient(&up);
     let down_transient = transient(&down);
     let mut findings = Vec::new();
@@ -150,7 +150,9 @@ pub fn check_pair(m: &Migration, dialect: Dialect) -> Vec<(Finding, Option<Strin
             created_tables.contains(t) && dropped_by_down(&Object::Table(t.to_string()))
         })
     };
-    for (i, u) in up.iter().enumerate() {
+    // A down statement that could not be read (text known only at run time, a procedure whose
+    // body builds its SQL) may be what undoes any of the up's effects: none is judged missing.
+    for (i, u) in up.iter().enumerate().filter(|_| down_complete) {
         if up_transient.contains(&i) {
             continue;
         }
@@ -189,9 +191,15 @@ pub fn check_pair(m: &Migration, dialect: Dialect) -> Vec<(Finding, Option<Strin
             }
             Effect::Rename { to, .. } if goes_with_table(to) => None,
             Effect::Rename { from, to } => {
-                let back = down.iter().any(|d| {
+                let renamed_back = down.iter().any(|d| {
                     matches!(&d.effect, Effect::Rename { from: f, to: t } if f.same(to) && t.same(from))
                 });
+                // Or the kept copy dropped and the original made again (a rebuilt table).
+                let rebuilt = dropped_by_down(to)
+                    && down
+                        .iter()
+                        .any(|d| matches!(&d.effect, Effect::Create(o) if o.same(from)));
+                let back = renamed_back || rebuilt;
                 (!back).then(|| {
                     format!(
                         "down.sql does not rename {to} back to {} (renamed by up.sql:{})",
@@ -301,10 +309,10 @@ pub fn check_pair(m: &Migration, dialect: Dialect) -> Vec<(Finding, Option<Strin
         if down_transient.contains(&i) {
             continue;
         }
-        let created = up
-            .iter()
-            .any(|u| matches!(&u.effect, Effect::Create(o) if o.same(object)))
-            || object.table().is_some_and(|t| created_tables.contains(t));
+        let created = up.iter().any(|u| match &u.effect {
+            Effect::Create(o) | Effect::Rename { to: o, .. } => o.same(object),
+            _ => false,
+        }) || object.table().is_some_and(|t| created_tables.contains(t));
         // An up statement that could not be read may be the one that created it.
         if !created && up_complete {
             findings.push((
@@ -724,7 +732,31 @@ fn effects(script: &str, dialect: Dialect, path: &std::path::Path) -> (Vec<Locat
             });
         }
     }
-    (out, complete)
+    (follow_renames(out), complete)
+}
+
+/// A table renamed out of the way and then dropped, in the same script, is that table dropped:
+/// `RENAME t TO t_old; CREATE TABLE t (…); INSERT … SELECT … FROM t_old; DROP TABLE t_old` is how
+/// projects rebuild a table (their downs too). The drop then names the original object, at the
+/// drop's place, and the rename is gone.
+fn follow_renames(mut effects: Vec<Located>) -> Vec<Located> {
+    let mut j = 0;
+    while j < effects.len() {
+        let renamed = match &effects[j].effect {
+            Effect::Drop(dropped) => effects[..j]
+                .iter()
+                .rposition(|e| matches!(&e.effect, Effect::Rename { to, .. } if to.same(dropped))),
+            _ => None,
+        };
+        if let Some(i) = renamed {
+            if let Effect::Rename { from, .. } = effects.remove(i).effect {
+                effects[j - 1].effect = Effect::Drop(from);
+            }
+            continue;
+        }
+        j += 1;
+    }
+    effects
 }
 
 fn statement_effects(checked: &CheckedStatement) -> Vec<Effect> {
@@ -1085,6 +1117,38 @@ mod tests {
             kept.iter().any(|f| f.contains("active_channel")),
             "{kept:#?}"
         );
+    }
+
+    #[test]
+    fn a_table_rebuilt_by_rename_create_copy_drop_is_undone_by_the_same_in_the_down() {
+        // The up keeps the old table under another name; the down rebuilds the old shape and
+        // drops the kept copy. MySQL's `RENAME new_name` (no TO) is read too.
+        let up = "ALTER TABLE totp RENAME _bkp_up_totp;\n\
+                  CREATE TABLE totp (id INT PRIMARY KEY, secret BLOB NOT NULL);\n\
+                  INSERT INTO totp (id, secret) SELECT id, secret FROM _bkp_up_totp;\n";
+        let down = "ALTER TABLE totp RENAME _bkp_down_totp;\n\
+                    CREATE TABLE totp (id INT PRIMARY KEY, secret BLOB);\n\
+                    INSERT INTO totp (id, secret) SELECT id, secret FROM _bkp_down_totp;\n\
+                    DROP TABLE IF EXISTS _bkp_down_totp;\n\
+                    DROP TABLE IF EXISTS _bkp_up_totp;\n";
+        clean(up, down, Mysql);
+        // Without dropping the kept copy, the down leaves it behind.
+        let left = found(
+            up,
+            &down.replace("DROP TABLE IF EXISTS _bkp_up_totp;\n", ""),
+            Mysql,
+        );
+        assert_eq!(left.len(), 1, "{left:#?}");
+        assert!(left[0].contains("_bkp_up_totp"), "{left:#?}");
+    }
+
+    #[test]
+    fn a_down_that_cannot_be_read_is_not_judged_on_what_it_misses() {
+        let up = "CREATE INDEX idx_a ON t (a);\n";
+        let opaque_down = "SET @s = CONCAT('DROP INDEX ', @name, ' ON t');\n\
+                           PREPARE stmt FROM @s;\nEXECUTE stmt;\nDEALLOCATE PREPARE stmt;\n";
+        clean(up, opaque_down, Mysql);
+        assert_eq!(found(up, "SELECT 1;\n", Mysql).len(), 1);
     }
 
     #[test]
