@@ -44,7 +44,6 @@ use std::time::Duration;
 
 use bascule_patch::{Timeout, TimeoutSettings, TimeoutsSpec};
 
-
 /// The default `lock_timeout`.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 /// The default `statement_timeout`: none (see the module docs).
@@ -223,9 +222,7 @@ mod tests {
              [site]\nlock_timeout = \"2s\"\n",
         )
         .unwrap();
-        let host = host(
-            "[site]\nstatement_timeout = \"off\"\n[shop]\nlock_timeout = \"500ms\"\n",
-        );
+        let host = host("[site]\nstatement_timeout = \"off\"\n[shop]\nlock_timeout = \"500ms\"\n");
         let all = MigrationTimeouts::resolve(&patch, &host);
         assert_eq!(
             all.for_class("site"),
