@@ -389,8 +389,18 @@ pub fn lint_patch(patch: &Patch, earlier: &[Patch]) -> Report {
         let server = patch.spec.classes.get(class).and_then(|c| c.server);
         let history = History::of_class(earlier, class, dialect);
         let mut indexes = rules::down_undoes_up::KnownIndexes::default();
+        let first = set.migrations.first().map_or(0, |m| m.id);
+        let mut known = rules::down_undoes_up::KnownObjects::starting_at(first);
         for migration in &set.migrations {
-            lint_migration(migration, dialect, server, mode, &history, &mut report);
+            lint_migration(
+                migration,
+                dialect,
+                server,
+                mode,
+                &history,
+                &known,
+                &mut report,
+            );
             if migration.irreversible().is_none() {
                 let restored =
                     rules::down_undoes_up::check_restored_indexes(migration, dialect, &indexes);
@@ -399,6 +409,7 @@ pub fn lint_patch(patch: &Patch, earlier: &[Patch]) -> Report {
                 }
             }
             indexes.learn(migration, dialect);
+            known.learn(migration, dialect);
         }
     }
     report.sort();
@@ -429,6 +440,7 @@ pub fn lint_migration(
     server: Option<Server>,
     mode: Mode,
     history: &History,
+    known: &rules::down_undoes_up::KnownObjects,
     report: &mut Report,
 ) {
     report.migrations += 1;
@@ -461,7 +473,7 @@ pub fn lint_migration(
     match irreversible {
         Some(marker) => report.add(irreversible_finding(m, &marker), None),
         None => {
-            for (finding, reason) in rules::down_undoes_up::check_pair(m, dialect) {
+            for (finding, reason) in rules::down_undoes_up::check_pair(m, dialect, known) {
                 report.add(finding, reason);
             }
         }
@@ -633,6 +645,7 @@ mod tests {
             None,
             Mode::Online,
             &History::default(),
+            &Default::default(),
             &mut report,
         );
         report.sort();

@@ -38,7 +38,11 @@
 //! - a `DROP COLUMN` whose guard looks the column up in `INFORMATION_SCHEMA.STATISTICS` (which
 //!   lists indexed columns only) is reported: without an index the column is never dropped;
 //! - with the earlier migrations of the class ([`KnownIndexes`]), an index the up drops and the
-//!   down creates on other columns than it had is reported ([`check_restored_indexes`]).
+//!   down creates on other columns than it had is reported ([`check_restored_indexes`]);
+//! - when the class's whole history is in the patch ([`KnownObjects`]), a `DROP … IF EXISTS` of
+//!   what no earlier migration made (a legacy clean-up) is a no-op and asks nothing of the down;
+//! - a table renamed out of the way and dropped is that table dropped (the rename, create, copy,
+//!   drop rebuild), and a down that cannot all be read is not judged on what it leaves out.
 //!
 //! The DDL the SQL checker finds inside other statements — the string a MySQL `PREPARE` runs,
 //! a PostgreSQL `DO` block, the body of a procedure the script calls — is read like written
@@ -99,7 +103,11 @@ it.";
 /// `-- bascule:allow down-undoes-up <reason>` that silences it, if one does (on the up statement
 /// the finding is about, or on a down statement acting on the same object; see
 /// [`crate::suppressions`]).
-pub fn check_pair(m: &Migration, dialect: Dialect) -> Vec<(Finding, Option<String>)> {
+pub fn check_pair(
+    m: &Migration,
+    dialect: Dialect,
+    known: &KnownObjects,
+) -> Vec<(Finding, Option<String>)> {
     let (up, up_complete) = effects(&m.up, dialect, &m.up_path());
     let (down, down_complete) = effects(&m.down, dialect, &m.down_path());
     let up_transient = transient(&up);
@@ -178,6 +186,8 @@ pub fn check_pair(m: &Migration, dialect: Dialect) -> Vec<(Finding, Option<Strin
                 })
             }
             Effect::Drop(object) if goes_with_table(object) => None,
+            // A legacy clean-up: nothing the migrations built has it.
+            Effect::Drop(object) if u.if_exists && known.never_had(object) => None,
             Effect::Drop(object) => {
                 let recreated = down
                     .iter()
@@ -313,8 +323,10 @@ pub fn check_pair(m: &Migration, dialect: Dialect) -> Vec<(Finding, Option<Strin
             Effect::Create(o) | Effect::Rename { to: o, .. } => o.same(object),
             _ => false,
         }) || object.table().is_some_and(|t| created_tables.contains(t));
+        // A `DROP … IF EXISTS` of what no migration ever made does nothing.
+        let no_op = d.if_exists && known.never_had(object);
         // An up statement that could not be read may be the one that created it.
-        if !created && up_complete {
+        if !created && up_complete && !no_op {
             findings.push((
                 Finding::at(
                     RULE,
@@ -375,6 +387,56 @@ impl KnownIndexes {
                 _ => {}
             }
         }
+    }
+}
+
+/// The schema objects the earlier migrations of a class leave behind, when the class's history
+/// starts at its first migration (number 1) in this patch: then a `DROP … IF EXISTS` of an
+/// object none of them created is a no-op on every database the migrations built (a project's
+/// legacy clean-up), and asks nothing of the down. Without the whole history nothing is known
+/// ([`KnownObjects::default`]), and every drop is judged.
+#[derive(Debug, Clone, Default)]
+pub struct KnownObjects {
+    objects: Vec<Object>,
+    complete: bool,
+}
+
+impl KnownObjects {
+    /// Nothing yet, and a history that starts at `first`, the class's first migration number
+    /// in the patch: complete when it is 1.
+    pub fn starting_at(first: u32) -> KnownObjects {
+        KnownObjects {
+            objects: Vec::new(),
+            complete: first == 1,
+        }
+    }
+
+    /// Learns what `m`'s up leaves (run it on each migration, in order, after checking it).
+    pub fn learn(&mut self, m: &Migration, dialect: Dialect) {
+        for located in effects(&m.up, dialect, &m.up_path()).0 {
+            match located.effect {
+                Effect::Create(o) | Effect::Covers { object: o, .. } => self.objects.push(o),
+                Effect::Drop(o) => self.objects.retain(|k| !k.same(&o)),
+                Effect::Rename { from, to } => {
+                    self.objects.retain(|k| !k.same(&from));
+                    self.objects.push(to);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Whether no earlier migration of a complete history left `object` (or the table it
+    /// belongs to) behind.
+    fn never_had(&self, object: &Object) -> bool {
+        self.complete
+            && !self.objects.iter().any(|k| k.same(object))
+            && object.table().is_none_or(|t| {
+                !self
+                    .objects
+                    .iter()
+                    .any(|k| k.same(&Object::Table(t.to_string())))
+            })
     }
 }
 
@@ -1088,7 +1150,7 @@ mod tests {
 
     /// `file:line message` of every finding.
     fn found(up: &str, down: &str, dialect: Dialect) -> Vec<String> {
-        check_pair(&migration(up, down), dialect)
+        check_pair(&migration(up, down), dialect, &KnownObjects::default())
             .into_iter()
             .filter(|(_, reason)| reason.is_none())
             .map(|(f, _)| {
@@ -1149,6 +1211,41 @@ mod tests {
                            PREPARE stmt FROM @s;\nEXECUTE stmt;\nDEALLOCATE PREPARE stmt;\n";
         clean(up, opaque_down, Mysql);
         assert_eq!(found(up, "SELECT 1;\n", Mysql).len(), 1);
+    }
+
+    #[test]
+    fn a_legacy_clean_up_of_what_no_migration_made_asks_nothing_of_the_down() {
+        let mut known = KnownObjects::starting_at(1);
+        known.learn(
+            &Migration::new(
+                "site",
+                1,
+                "create",
+                "CREATE TABLE members (id INT PRIMARY KEY);\nCREATE INDEX members_id ON members (id);\n",
+                "DROP TABLE members;\n",
+            ),
+            Postgres,
+        );
+        let up = "DROP TABLE IF EXISTS legacy_sessions;\nDROP INDEX IF EXISTS members_old;\n\
+                  DROP TABLE IF EXISTS members;\n";
+        let down = "DROP INDEX IF EXISTS members_lookup;\nSELECT 1;\n";
+        let judged = |known: &KnownObjects| -> Vec<String> {
+            check_pair(
+                &Migration::new("site", 2, "clean", up, down),
+                Postgres,
+                known,
+            )
+            .into_iter()
+            .map(|(f, _)| f.message)
+            .collect()
+        };
+        // What the migrations made (members) must come back; the rest was never there.
+        let found = judged(&known);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert!(found[0].contains("table members"), "{found:#?}");
+        // Without the whole history, every drop is judged.
+        assert_eq!(judged(&KnownObjects::starting_at(2)).len(), 4);
+        assert_eq!(judged(&KnownObjects::default()).len(), 4);
     }
 
     #[test]
@@ -1488,7 +1585,7 @@ mod tests {
         };
         let right = dropping("CREATE INDEX idx_posts_root_id ON Posts (RootId);\n");
         assert!(check_restored_indexes(&right, Mysql, &known).is_empty());
-        assert!(check_pair(&right, Mysql).is_empty());
+        assert!(check_pair(&right, Mysql, &KnownObjects::default()).is_empty());
         let wrong = dropping("CREATE INDEX idx_posts_root_id ON Posts (CreateAt);\n");
         let findings: Vec<String> = check_restored_indexes(&wrong, Mysql, &known)
             .into_iter()
@@ -1595,7 +1692,7 @@ mod tests {
             "-- bascule:allow down-undoes-up 1.x wrote VARCHAR(500) already; nothing to restore\n\
              ALTER TABLE members MODIFY avatar VARCHAR(500);\n",
         );
-        let findings = check_pair(&m, Mysql);
+        let findings = check_pair(&m, Mysql, &KnownObjects::default());
         assert_eq!(findings.len(), 1);
         assert_eq!(
             findings[0].1.as_deref(),
@@ -1606,7 +1703,7 @@ mod tests {
             "ALTER TABLE members MODIFY avatar VARCHAR(500);\n",
             "-- bascule:allow down-undoes-up kept\nDROP TABLE IF EXISTS scratch;\n",
         );
-        let findings = check_pair(&m, Mysql);
+        let findings = check_pair(&m, Mysql, &KnownObjects::default());
         assert!(findings
             .iter()
             .any(|(f, reason)| f.path.ends_with("up.sql") && reason.is_none()));
@@ -1955,6 +2052,7 @@ mod tests {
                 "DROP INDEX members_email;\nDROP TABLE avatars;\n",
             ),
             Postgres,
+            &KnownObjects::default(),
         );
         let rendered: Vec<String> = findings
             .iter()

@@ -231,7 +231,15 @@ pub(crate) mod test_support {
             mode,
             ..Report::default()
         };
-        lint_migration(&m, dialect, None, mode, &history, &mut report);
+        lint_migration(
+            &m,
+            dialect,
+            None,
+            mode,
+            &history,
+            &Default::default(),
+            &mut report,
+        );
         report
     }
 
@@ -276,6 +284,7 @@ pub(crate) mod test_support {
             Some(server),
             Mode::Online,
             &history,
+            &Default::default(),
             &mut report,
         );
         report
