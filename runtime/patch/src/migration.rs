@@ -409,7 +409,7 @@ fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, MigrationError> {
         } else {
             return Err(MigrationError::Layout {
                 path: entry.path(),
-                what: "only directories belong here (migrations/<class>/<NNNN>_<name>/)".into(),
+                what: "only directories belong here (migrations/<class>/<number>_<name>/)".into(),
             });
         }
     }

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! patch.toml
-//! migrations/<class>/<NNNN>_<name>/up.sql + down.sql
+//! migrations/<class>/<number>_<name>/up.sql + down.sql
 //! checks/<class>/*.sql        consistency queries that must return zero rows
 //! docs/bulletin.toml checklist.toml testbook.toml   the release documents (crate::docs); a
 //!                             bundle adds each rendered as <name>.md and <name>.html

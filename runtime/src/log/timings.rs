@@ -4,9 +4,9 @@
 //!   too (named `undo <step>`).
 //! - A database's time is the line the migrate step ends its work with,
 //!   `<class>/<name>: migrated in <ms> ms` (`undone in` for an undo, named `<db> (undo)`).
-//! - A statement's line names its database and migration: `<db>: <NNNN_name> up: <sql>` (the
+//! - A statement's line names its database and migration: `<db>: <number>_<name> up: <sql>` (the
 //!   migration's directory name, its number of any width), or
-//!   `<db>: <NNNN_name> up: statement 2/3: <sql>`. SQLite and PostgreSQL write it as the
+//!   `<db>: <number>_<name> up: statement 2/3: <sql>`. SQLite and PostgreSQL write it as the
 //!   statement starts (a statement that hangs is the last line of its database, in `--follow`
 //!   as after a kill), so its time runs to the database's next line: the next statement, a
 //!   version row, or the line ending the database's work. MariaDB/MySQL write it as the
@@ -34,7 +34,7 @@ pub struct Timed {
 /// A migration statement, over every database that ran it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StatementTime {
-    /// `<NNNN_name> up: <statement on one line>`.
+    /// `<number>_<name> up: <statement on one line>`.
     pub statement: String,
     /// Its time summed over the databases that ran it.
     pub ms: u64,
@@ -182,8 +182,8 @@ fn database_time(rest: &str) -> Option<(&str, u64)> {
     Some((what, time.strip_suffix(" ms")?.parse().ok()?))
 }
 
-/// `<NNNN_name> up|down: [statement k/n: ]<sql>[ (<ms> ms)]`: the statement as
-/// `<NNNN_name> up: <sql>`, and the time its line carries, if any. Version-row lines are the
+/// `<number>_<name> up|down: [statement k/n: ]<sql>[ (<ms> ms)]`: the statement as
+/// `<number>_<name> up: <sql>`, and the time its line carries, if any. Version-row lines are the
 /// bookkeeping between statements, not statements.
 fn statement(rest: &str) -> Option<(String, Option<u64>)> {
     let (label, text) = rest.split_once(": ")?;
