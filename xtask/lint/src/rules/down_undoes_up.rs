@@ -775,15 +775,7 @@ fn effects(script: &str, dialect: Dialect, path: &std::path::Path) -> (Vec<Locat
     let mut out = Vec::new();
     for checked in &check.statements {
         let allow = crate::suppressions::allowed(&checked.statement, RULE);
-        let words: Vec<String> = checked
-            .statement
-            .text
-            .split_whitespace()
-            .take(6)
-            .map(str::to_uppercase)
-            .collect();
-        let if_exists = words.first().is_some_and(|w| w == "DROP")
-            && words.windows(2).any(|w| w[0] == "IF" && w[1] == "EXISTS");
+        let if_exists = every_drop_guarded(&checked.statement.text);
         for effect in statement_effects(checked) {
             out.push(Located {
                 effect,
@@ -795,6 +787,20 @@ fn effects(script: &str, dialect: Dialect, path: &std::path::Path) -> (Vec<Locat
         }
     }
     (follow_renames(out), complete)
+}
+
+/// Whether the statement drops something and every `DROP` in it is guarded by `IF EXISTS`:
+/// `DROP TABLE IF EXISTS t`, `DROP INDEX CONCURRENTLY IF EXISTS i`, and the clauses of an
+/// `ALTER TABLE t DROP CONSTRAINT IF EXISTS c, DROP COLUMN IF EXISTS d`.
+fn every_drop_guarded(text: &str) -> bool {
+    let words: Vec<String> = text.split_whitespace().map(str::to_uppercase).collect();
+    let drops: Vec<usize> = (0..words.len()).filter(|&k| words[k] == "DROP").collect();
+    !drops.is_empty()
+        && drops.iter().all(|&k| {
+            // `IF EXISTS` within the few words after `DROP` (its kind, `CONCURRENTLY`).
+            (k + 1..(k + 4).min(words.len().saturating_sub(1)))
+                .any(|i| words[i] == "IF" && words[i + 1] == "EXISTS")
+        })
 }
 
 /// A table renamed out of the way and then dropped, in the same script, is that table dropped:
@@ -1246,6 +1252,38 @@ mod tests {
         // Without the whole history, every drop is judged.
         assert_eq!(judged(&KnownObjects::starting_at(2)).len(), 4);
         assert_eq!(judged(&KnownObjects::default()).len(), 4);
+    }
+
+    #[test]
+    fn a_drop_is_guarded_when_every_drop_of_its_statement_says_if_exists() {
+        for guarded in [
+            "DROP TABLE IF EXISTS t",
+            "DROP INDEX CONCURRENTLY IF EXISTS i",
+            "ALTER TABLE t\n\tDROP CONSTRAINT IF EXISTS c,\n\tDROP COLUMN IF EXISTS d",
+        ] {
+            assert!(every_drop_guarded(guarded), "{guarded}");
+        }
+        for unguarded in [
+            "DROP TABLE t",
+            "ALTER TABLE t DROP CONSTRAINT IF EXISTS c, DROP COLUMN d",
+            "ALTER TABLE t ADD COLUMN c INT",
+            "DROP",
+        ] {
+            assert!(!every_drop_guarded(unguarded), "{unguarded}");
+        }
+    }
+
+    #[test]
+    fn a_constraint_replaced_by_an_index_of_its_name_is_one_redefinition() {
+        let up = "ALTER TABLE duo_devices\n\tDROP CONSTRAINT IF EXISTS duo_devices_username_key;\n\
+                  DROP INDEX IF EXISTS duo_devices_username_key;\n\
+                  CREATE UNIQUE INDEX duo_devices_username_key ON duo_devices (username);\n";
+        let down = "DROP INDEX IF EXISTS duo_devices_username_key;\n\
+                    ALTER TABLE duo_devices ADD CONSTRAINT duo_devices_username_key UNIQUE (username);\n";
+        clean(up, down, Postgres);
+        // A down that leaves the up's index is still found.
+        let left = found(up, "SELECT 1;\n", Postgres);
+        assert_eq!(left.len(), 1, "{left:#?}");
     }
 
     #[test]
