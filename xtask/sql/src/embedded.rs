@@ -59,7 +59,9 @@ use std::collections::{HashMap, HashSet};
 use sqlparser::tokenizer::{Token, Tokenizer};
 
 use super::parser::parser_dialect;
-use super::recognize::{is_user_variable, PreparedText, Recognized, RecognizedKind, RoutineKind};
+use super::recognize::{
+    comma_ranges, is_user_variable, PreparedText, Recognized, RecognizedKind, RoutineKind,
+};
 use super::statement::{read, CheckedStatement, Container, Embedded, Reading};
 use bascule_patch::{split_script, Dialect, LineIndex, SqlStatement};
 
@@ -476,22 +478,7 @@ impl Lexed {
 
     /// Ranges of `from..to` cut at top-level commas.
     fn commas(&self, from: usize, to: usize) -> Vec<(usize, usize)> {
-        let mut ranges = Vec::new();
-        let mut depth = 0usize;
-        let mut start = from;
-        for i in from..to {
-            match self.token(i) {
-                Token::LParen => depth += 1,
-                Token::RParen => depth = depth.saturating_sub(1),
-                Token::Comma if depth == 0 => {
-                    ranges.push((start, i));
-                    start = i + 1;
-                }
-                _ => {}
-            }
-        }
-        ranges.push((start, to));
-        ranges
+        comma_ranges(from, to, |i| self.token(i))
     }
 
     /// The first top-level token in `from..to` for which `f` holds (parentheses and `CASE … END`

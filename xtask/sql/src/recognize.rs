@@ -1135,24 +1135,9 @@ fn mysql_alter_table(mut c: Cursor<'_>, dialect: Dialect) -> Option<RecognizedKi
     let table_text = c.text(head_end, c.pos);
     let mut actions = Vec::new();
     let mut unknown = false;
-    let clauses = c.top_level_commas(c.pos);
+    let clauses = comma_ranges(c.pos, c.len(), |i| c.token(i));
     // An empty clause (`a,, b`, a trailing comma) is no clause: the statement is wrong.
-    let mut depth = 0usize;
-    let commas = (c.pos..c.len())
-        .filter(|&i| match c.token(i) {
-            Token::LParen => {
-                depth += 1;
-                false
-            }
-            Token::RParen => {
-                depth = depth.saturating_sub(1);
-                false
-            }
-            Token::Comma => depth == 0,
-            _ => false,
-        })
-        .count();
-    if clauses.len() != commas + 1 {
+    if clauses.iter().any(|(from, to)| from >= to) {
         return None;
     }
     let mut next = 0;
@@ -1695,27 +1680,8 @@ impl<'t> Cursor<'t> {
         Some(())
     }
 
-    /// The ranges of significant tokens from `from` to the end cut at top-level commas.
-    fn top_level_commas(&self, from: usize) -> Vec<(usize, usize)> {
-        self.top_level_commas_in(from, self.len())
-    }
-
     fn top_level_commas_in(&self, from: usize, to: usize) -> Vec<(usize, usize)> {
-        let mut ranges = Vec::new();
-        let mut depth = 0usize;
-        let mut start = from;
-        for i in from..to {
-            match self.token(i) {
-                Token::LParen => depth += 1,
-                Token::RParen => depth = depth.saturating_sub(1),
-                Token::Comma if depth == 0 => {
-                    ranges.push((start, i));
-                    start = i + 1;
-                }
-                _ => {}
-            }
-        }
-        ranges.push((start, to));
+        let mut ranges = comma_ranges(from, to, |i| self.token(i));
         ranges.retain(|(a, b)| a < b);
         ranges
     }
@@ -1735,6 +1701,31 @@ impl<'t> Cursor<'t> {
             .map(ToString::to_string)
             .collect()
     }
+}
+
+/// The ranges of tokens `from..to` cut at the commas outside parentheses, empty ones included
+/// (`a,, b` has three): whatever holds the tokens, `token(i)` gives the `i`-th.
+pub(crate) fn comma_ranges<'t>(
+    from: usize,
+    to: usize,
+    token: impl Fn(usize) -> &'t Token,
+) -> Vec<(usize, usize)> {
+    let mut ranges = Vec::new();
+    let mut depth = 0usize;
+    let mut start = from;
+    for i in from..to {
+        match token(i) {
+            Token::LParen => depth += 1,
+            Token::RParen => depth = depth.saturating_sub(1),
+            Token::Comma if depth == 0 => {
+                ranges.push((start, i));
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    ranges.push((start, to));
+    ranges
 }
 
 #[cfg(test)]
